@@ -1,0 +1,450 @@
+//! One signed AWS JSON-1.1 POST, with retries, timeouts and error decoding
+//! (design §3). Every AWS call of the tool goes through [`Client::call`].
+
+use std::cell::Cell;
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+use super::credentials::ProvideCredentials;
+use super::sign::{signing_headers, Unsigned};
+
+const USER_AGENT: &str = concat!("ecs-deploy/", env!("CARGO_PKG_VERSION"));
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts per call, first one included ("standard" retry mode uses 3; a
+/// deploy that has already registered a revision is worth a little more patience).
+const MAX_ATTEMPTS: u32 = 5;
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(20);
+
+/// Codes that mean "slow down", retried with backoff.
+const THROTTLING_CODES: [&str; 9] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "SlowDown",
+];
+
+/// A JSON-1.1 API of one AWS service at one endpoint.
+pub struct Api {
+    /// The signing name, e.g. `ecs`.
+    pub signing_name: &'static str,
+    /// The `X-Amz-Target` prefix, e.g. `AmazonEC2ContainerServiceV20141113`.
+    pub target_prefix: &'static str,
+    pub endpoint: reqwest::Url,
+    pub region: String,
+}
+
+/// A signed JSON-1.1 client.
+pub struct Client {
+    http: reqwest::Client,
+    api: Api,
+    credentials: Box<dyn ProvideCredentials>,
+    verbose: bool,
+    jitter: Cell<u64>,
+}
+
+/// Why an AWS call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsError {
+    /// The service answered with an error.
+    Service {
+        operation: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The service could not be reached or did not answer in time.
+    Transport { operation: String, message: String },
+    /// No credentials could be had for signing.
+    Credentials(String),
+}
+
+impl AwsError {
+    /// The AWS error code, when the service gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Service { code, .. } if !code.is_empty() => Some(code),
+            _ => None,
+        }
+    }
+
+    fn is_retryable(&self) -> bool {
+        match self {
+            AwsError::Service { status, code, .. } => {
+                matches!(status, 500 | 502 | 503 | 504)
+                    || THROTTLING_CODES.contains(&code.as_str())
+                    || code.starts_with("RequestTimeout")
+            }
+            AwsError::Transport { .. } => true,
+            AwsError::Credentials(_) => false,
+        }
+    }
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AwsError::Service {
+                operation,
+                status,
+                code,
+                message,
+            } => {
+                write!(f, "{operation} failed: ")?;
+                match (code.is_empty(), message.is_empty()) {
+                    (false, false) => write!(f, "{code}: {message}")?,
+                    (false, true) => write!(f, "{code}")?,
+                    (true, false) => write!(f, "{message}")?,
+                    (true, true) => write!(f, "no error details")?,
+                }
+                write!(f, " (HTTP {status})")
+            }
+            AwsError::Transport { operation, message } => {
+                write!(f, "{operation} failed: {message}")
+            }
+            AwsError::Credentials(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for AwsError {}
+
+impl Client {
+    /// A client for `api`, signing with what `credentials` provides.
+    pub fn new(
+        api: Api,
+        credentials: Box<dyn ProvideCredentials>,
+        verbose: bool,
+    ) -> Result<Client, AwsError> {
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| AwsError::Transport {
+                operation: "setup".into(),
+                message: format!("cannot set up the HTTP client: {e}"),
+            })?;
+        let seed = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            ^ u64::from(std::process::id());
+        Ok(Client {
+            http,
+            api,
+            credentials,
+            verbose,
+            jitter: Cell::new(seed | 1),
+        })
+    }
+
+    /// Calls `operation` with `input`, retrying what is worth retrying.
+    pub async fn call(&self, operation: &str, input: &Value) -> Result<Value, AwsError> {
+        let body = serde_json::to_vec(input).expect("a JSON value serialises");
+        let mut attempt = 1;
+        loop {
+            let started = Instant::now();
+            let result = self.attempt(operation, &body).await;
+            if self.verbose {
+                let status = match &result {
+                    Ok(_) => "200".to_string(),
+                    Err(AwsError::Service { status, code, .. }) => format!("{status} {code}"),
+                    Err(AwsError::Transport { .. }) => "no answer".to_string(),
+                    Err(AwsError::Credentials(_)) => "no credentials".to_string(),
+                };
+                eprintln!(
+                    "[aws] {operation} {status} attempt {attempt} {} ms",
+                    started.elapsed().as_millis()
+                );
+            }
+            match result {
+                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn attempt(&self, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
+        let credentials = self
+            .credentials
+            .provide()
+            .await
+            .map_err(|e| AwsError::Credentials(e.to_string()))?;
+        let target = format!("{}.{operation}", self.api.target_prefix);
+        let unsigned = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target.as_str()),
+        ];
+        let url = self.api.endpoint.as_str();
+        let signed = signing_headers(
+            &Unsigned {
+                method: "POST",
+                url,
+                headers: &unsigned,
+                body,
+            },
+            &credentials,
+            &self.api.region,
+            self.api.signing_name,
+            SystemTime::now(),
+        )
+        .map_err(AwsError::Credentials)?;
+        let mut request = self.http.post(url).body(body.to_vec());
+        for (name, value) in unsigned.iter().copied() {
+            request = request.header(name, value);
+        }
+        for (name, value) in &signed {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let transport = |e: reqwest::Error| AwsError::Transport {
+            operation: operation.to_string(),
+            message: describe_transport_error(&e, url),
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response.bytes().await.map_err(transport)?;
+        if status >= 400 {
+            return Err(decode_error(
+                operation,
+                status,
+                error_type.as_deref(),
+                &bytes,
+            ));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| AwsError::Service {
+            operation: operation.to_string(),
+            status,
+            code: String::new(),
+            message: format!("the reply is not JSON ({e}): {}", snippet(&bytes)),
+        })
+    }
+
+    /// Full-jitter exponential backoff: a random wait up to base·2^(n-1), capped.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = BACKOFF_BASE
+            .saturating_mul(1 << (attempt - 1).min(16))
+            .min(BACKOFF_CAP);
+        // xorshift64: enough randomness to spread retries, no extra crate.
+        let mut x = self.jitter.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter.set(x);
+        ceiling.mul_f64((x % 10_000) as f64 / 10_000.0)
+    }
+}
+
+/// Turns an error reply into an [`AwsError`]: the code from the
+/// `x-amzn-errortype` header or the JSON body (`__type`, `code`), the message
+/// from the body; for a body that is not JSON (proxies, fakes, XML-speaking
+/// endpoints) whatever `<Code>`/`<Message>` can be seen, else a snippet.
+pub fn decode_error(
+    operation: &str,
+    status: u16,
+    error_type: Option<&str>,
+    body: &[u8],
+) -> AwsError {
+    let json: Option<Value> = serde_json::from_slice(body).ok().filter(Value::is_object);
+    let field = |names: &[&str]| {
+        json.as_ref().and_then(|j| {
+            names
+                .iter()
+                .find_map(|n| j.get(*n).and_then(Value::as_str))
+                .map(str::to_string)
+        })
+    };
+    let text = String::from_utf8_lossy(body);
+    let code = error_type
+        .map(str::to_string)
+        .filter(|c| !c.is_empty())
+        .or_else(|| field(&["__type", "code", "Code"]))
+        .or_else(|| xml_element(&text, "Code"))
+        .map(|c| clean_code(&c))
+        .unwrap_or_default();
+    let message = field(&["message", "Message", "errorMessage"])
+        .or_else(|| xml_element(&text, "Message"))
+        .unwrap_or_else(|| {
+            if json.is_some() || body.is_empty() {
+                String::new()
+            } else {
+                snippet(body)
+            }
+        });
+    AwsError::Service {
+        operation: operation.to_string(),
+        status,
+        code,
+        message,
+    }
+}
+
+/// `aws.protocoltests#ThrottlingException:http://…` → `ThrottlingException`.
+fn clean_code(code: &str) -> String {
+    let after_hash = code.rsplit('#').next().unwrap_or(code);
+    after_hash
+        .split(':')
+        .next()
+        .unwrap_or(after_hash)
+        .trim()
+        .to_string()
+}
+
+fn xml_element(text: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))? + start;
+    Some(text[start..end].trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// The start of a body, on one line, for error messages.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut cut: String = one_line.chars().take(200).collect();
+    if one_line.chars().count() > 200 {
+        cut.push('…');
+    }
+    cut
+}
+
+fn describe_transport_error(error: &reqwest::Error, url: &str) -> String {
+    let what = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    // The innermost cause says the most ("Connection refused", "invalid peer certificate").
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    format!("{what} to {url}: {cause}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(status: u16, header: Option<&str>, body: &str) -> (String, String) {
+        match decode_error("Op", status, header, body.as_bytes()) {
+            AwsError::Service { code, message, .. } => (code, message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors() {
+        assert_eq!(
+            decoded(
+                400,
+                None,
+                r#"{"__type":"com.amazonaws.ecs#ClientException","message":"bad"}"#
+            ),
+            ("ClientException".into(), "bad".into())
+        );
+        assert_eq!(
+            decoded(
+                400,
+                Some("ThrottlingException:http://internal.amazon.com/"),
+                r#"{"Message":"Rate exceeded"}"#
+            ),
+            ("ThrottlingException".into(), "Rate exceeded".into())
+        );
+    }
+
+    #[test]
+    fn non_json_errors_stay_readable() {
+        let xml = "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message></Error></ErrorResponse>";
+        assert_eq!(
+            decoded(403, None, xml),
+            (
+                "SignatureDoesNotMatch".into(),
+                "The request signature we calculated does not match".into()
+            )
+        );
+        let (code, message) = decoded(502, None, "<html>\n<body>Bad   Gateway</body></html>");
+        assert_eq!(code, "");
+        assert_eq!(message, "<html> <body>Bad Gateway</body></html>");
+        let shown = decode_error("DescribeServices", 502, None, b"<html>oops</html>").to_string();
+        assert_eq!(
+            shown,
+            "DescribeServices failed: <html>oops</html> (HTTP 502)"
+        );
+    }
+
+    #[test]
+    fn what_is_retried() {
+        let err = |status, code: &str| AwsError::Service {
+            operation: "Op".into(),
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        for retried in [
+            err(400, "ThrottlingException"),
+            err(400, "RequestTimeoutException"),
+            err(503, ""),
+            err(500, "ServerException"),
+        ] {
+            assert!(retried.is_retryable(), "{retried:?}");
+        }
+        for final_ in [
+            err(400, "ClientException"),
+            err(400, "InvalidParameterException"),
+            err(400, "ClusterNotFoundException"),
+            err(400, "AccessDeniedException"),
+            err(403, "SignatureDoesNotMatch"),
+            err(400, "LimitExceededException"),
+        ] {
+            assert!(!final_.is_retryable(), "{final_:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_is_jittered_and_capped() {
+        struct None_;
+        impl ProvideCredentials for None_ {
+            fn provide(&self) -> super::super::credentials::CredentialsFuture<'_> {
+                Box::pin(async { Err(crate::error::Error::aws("none")) })
+            }
+        }
+        let api = Api {
+            signing_name: "ecs",
+            target_prefix: "X",
+            endpoint: "https://example.com".parse().unwrap(),
+            region: "us-east-1".into(),
+        };
+        let client = Client::new(api, Box::new(None_), false).unwrap();
+        for attempt in 1..10 {
+            let wait = client.backoff(attempt);
+            let ceiling = BACKOFF_BASE
+                .saturating_mul(1 << (attempt - 1))
+                .min(BACKOFF_CAP);
+            assert!(wait <= ceiling, "{attempt}: {wait:?}");
+        }
+        let waits: Vec<_> = (0..5).map(|_| client.backoff(3)).collect();
+        assert!(
+            waits.windows(2).any(|w| w[0] != w[1]),
+            "no jitter: {waits:?}"
+        );
+    }
+}

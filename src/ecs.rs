@@ -1,0 +1,199 @@
+//! Typed ECS operations over the signed client. Task definitions stay
+//! `serde_json::Value` so that nothing is lost in transit; services are read
+//! into the few fields the wait needs.
+
+use serde_json::{json, Value};
+
+use crate::aws::client::{AwsError, Client};
+use crate::rollout::Service;
+
+/// The `X-Amz-Target` prefix of the ECS API.
+pub const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
+/// ECS answers at most this many task ARNs per `DescribeTasks`.
+const DESCRIBE_TASKS_LIMIT: usize = 100;
+
+/// ECS, spoken to through one signed client.
+pub struct Ecs {
+    client: Client,
+}
+
+/// A described task definition.
+pub struct TaskDefinition {
+    pub description: Value,
+}
+
+impl TaskDefinition {
+    /// The ARN of this revision.
+    pub fn arn(&self) -> &str {
+        self.description["taskDefinitionArn"]
+            .as_str()
+            .unwrap_or_default()
+    }
+}
+
+/// What `UpdateService` should change.
+pub struct ServiceUpdate<'a> {
+    pub cluster: &'a str,
+    pub service: &'a str,
+    pub task_definition: &'a str,
+    pub desired_count: Option<u32>,
+    pub minimum_healthy_percent: Option<u32>,
+    pub maximum_percent: Option<u32>,
+}
+
+impl Ecs {
+    pub fn new(client: Client) -> Ecs {
+        Ecs { client }
+    }
+
+    /// The service, or `None` when ECS reports it missing.
+    pub async fn describe_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<Service>, AwsError> {
+        let reply = self
+            .client
+            .call(
+                "DescribeServices",
+                &json!({"cluster": cluster, "services": [service]}),
+            )
+            .await?;
+        let found = reply["services"]
+            .as_array()
+            .and_then(|services| services.first())
+            .cloned();
+        match found {
+            Some(service) => parse("DescribeServices", service).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn describe_task_definition(
+        &self,
+        task_definition: &str,
+    ) -> Result<TaskDefinition, AwsError> {
+        let reply = self
+            .client
+            .call(
+                "DescribeTaskDefinition",
+                &json!({"taskDefinition": task_definition}),
+            )
+            .await?;
+        Ok(TaskDefinition {
+            description: reply["taskDefinition"].clone(),
+        })
+    }
+
+    /// Registers `input` and returns the new revision's description.
+    pub async fn register_task_definition(
+        &self,
+        input: &Value,
+    ) -> Result<TaskDefinition, AwsError> {
+        let reply = self.client.call("RegisterTaskDefinition", input).await?;
+        Ok(TaskDefinition {
+            description: reply["taskDefinition"].clone(),
+        })
+    }
+
+    /// Sends the update and returns the service as ECS now describes it.
+    pub async fn update_service(&self, update: &ServiceUpdate<'_>) -> Result<Service, AwsError> {
+        let mut input = json!({
+            "cluster": update.cluster,
+            "service": update.service,
+            "taskDefinition": update.task_definition,
+        });
+        if let Some(count) = update.desired_count {
+            input["desiredCount"] = json!(count);
+        }
+        if let Some(percent) = update.minimum_healthy_percent {
+            input["deploymentConfiguration"]["minimumHealthyPercent"] = json!(percent);
+        }
+        if let Some(percent) = update.maximum_percent {
+            input["deploymentConfiguration"]["maximumPercent"] = json!(percent);
+        }
+        let reply = self.client.call("UpdateService", &input).await?;
+        parse("UpdateService", reply["service"].clone())
+    }
+
+    /// ARNs of the stopped tasks a deployment started, all pages.
+    pub async fn stopped_tasks(
+        &self,
+        cluster: &str,
+        deployment_id: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut input =
+            json!({"cluster": cluster, "startedBy": deployment_id, "desiredStatus": "STOPPED"});
+        loop {
+            let reply = self.client.call("ListTasks", &input).await?;
+            arns.extend(strings(&reply["taskArns"]));
+            match reply["nextToken"].as_str() {
+                Some(token) if !token.is_empty() => input["nextToken"] = json!(token),
+                _ => return Ok(arns),
+            }
+        }
+    }
+
+    /// Describes tasks, in as many calls as ECS's per-call limit needs.
+    pub async fn describe_tasks(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<Value>, AwsError> {
+        let mut tasks = Vec::new();
+        for chunk in arns.chunks(DESCRIBE_TASKS_LIMIT) {
+            let reply = self
+                .client
+                .call(
+                    "DescribeTasks",
+                    &json!({"cluster": cluster, "tasks": chunk}),
+                )
+                .await?;
+            tasks.extend(reply["tasks"].as_array().cloned().unwrap_or_default());
+        }
+        Ok(tasks)
+    }
+
+    /// ARNs of the ACTIVE revisions of exactly `family`, oldest first.
+    /// (`familyPrefix` is a prefix match, so `web` would also list `web-worker`.)
+    pub async fn active_revisions(&self, family: &str) -> Result<Vec<String>, AwsError> {
+        let mut arns = Vec::new();
+        let mut input = json!({"familyPrefix": family, "status": "ACTIVE", "sort": "ASC"});
+        loop {
+            let reply = self.client.call("ListTaskDefinitions", &input).await?;
+            arns.extend(
+                strings(&reply["taskDefinitionArns"])
+                    .filter(|arn| crate::taskdef::family_of(arn) == family),
+            );
+            match reply["nextToken"].as_str() {
+                Some(token) if !token.is_empty() => input["nextToken"] = json!(token),
+                _ => return Ok(arns),
+            }
+        }
+    }
+
+    pub async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError> {
+        self.client
+            .call("DeregisterTaskDefinition", &json!({"taskDefinition": arn}))
+            .await
+            .map(drop)
+    }
+}
+
+fn strings(list: &Value) -> impl Iterator<Item = String> + '_ {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+}
+
+fn parse(operation: &str, service: Value) -> Result<Service, AwsError> {
+    serde_json::from_value(service).map_err(|e| AwsError::Service {
+        operation: operation.to_string(),
+        status: 200,
+        code: String::new(),
+        message: format!("unexpected service description: {e}"),
+    })
+}

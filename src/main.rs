@@ -1,0 +1,47 @@
+//! `ecs-deploy`: ship a new container image to an Amazon ECS service and wait
+//! honestly for the rollout. `main` parses, runs, and maps the outcome to an
+//! exit status; everything else lives in the modules.
+
+mod aws;
+mod cli;
+mod deploy;
+mod ecs;
+mod error;
+mod image;
+mod output;
+mod rollout;
+mod taskdef;
+
+use std::process::ExitCode;
+
+use cli::Command;
+
+fn main() -> ExitCode {
+    let env = |name: &str| std::env::var(name).ok();
+    let outcome =
+        cli::parse(std::env::args_os().skip(1).collect(), env).and_then(|command| match command {
+            Command::Help => {
+                print!("{}", cli::USAGE);
+                Ok(())
+            }
+            Command::Version => {
+                println!("ecs-deploy {}", env!("CARGO_PKG_VERSION"));
+                Ok(())
+            }
+            Command::Deploy(config) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| error::Error::aws(format!("cannot start the runtime: {e}")))?
+                .block_on(deploy::run(&config, &env)),
+        });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ERROR: {error}");
+            if error.is_usage() {
+                eprintln!("Run 'ecs-deploy --help' for usage.");
+            }
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! What the user sees: progress lines on stdout (flushed line by line, so CI
+//! logs show them live), and the texts that explain stopped tasks.
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+/// Prints progress. Lines inherited from the bash script ("Using image
+/// name: …") are printed as they are; lines of the wait carry the seconds
+/// elapsed since the deploy started, which is what a reader of a CI log needs.
+pub struct Reporter {
+    started: Instant,
+}
+
+impl Reporter {
+    pub fn new(started: Instant) -> Reporter {
+        Reporter { started }
+    }
+
+    /// A plain line.
+    pub fn say(&self, line: impl AsRef<str>) {
+        println!("{}", line.as_ref());
+    }
+
+    /// A progress line of the wait, stamped with the elapsed time.
+    pub fn progress(&self, line: impl AsRef<str>) {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        for (i, part) in line.as_ref().lines().enumerate() {
+            if i == 0 {
+                println!("[{elapsed:>6.1}s] {part}");
+            } else {
+                println!("          {part}");
+            }
+        }
+    }
+}
+
+/// Stopped tasks grouped by what stopped them, so that a hundred tasks
+/// failing the same way read as one line with a count.
+#[derive(Debug, Default)]
+pub struct StoppedTasks {
+    groups: Vec<StopGroup>,
+}
+
+#[derive(Debug)]
+struct StopGroup {
+    why: String,
+    count: usize,
+    first_task: String,
+}
+
+impl StoppedTasks {
+    /// Adds tasks; returns the lines that describe them (one per group seen
+    /// in this batch, with the running count).
+    pub fn add(&mut self, tasks: &[Value]) -> Vec<String> {
+        let mut touched: Vec<usize> = Vec::new();
+        for task in tasks {
+            let why = why_stopped(task);
+            let index = match self.groups.iter().position(|g| g.why == why) {
+                Some(i) => {
+                    self.groups[i].count += 1;
+                    i
+                }
+                None => {
+                    self.groups.push(StopGroup {
+                        why,
+                        count: 1,
+                        first_task: task_id(task).to_string(),
+                    });
+                    self.groups.len() - 1
+                }
+            };
+            if !touched.contains(&index) {
+                touched.push(index);
+            }
+        }
+        touched
+            .into_iter()
+            .map(|i| self.groups[i].describe())
+            .collect()
+    }
+
+    /// Every group, for the explanation of a failed deployment.
+    pub fn summary(&self) -> Vec<String> {
+        self.groups.iter().map(StopGroup::describe).collect()
+    }
+}
+
+impl StopGroup {
+    fn describe(&self) -> String {
+        let who = if self.count == 1 {
+            format!("task {}", self.first_task)
+        } else {
+            format!("{} tasks (e.g. {})", self.count, self.first_task)
+        };
+        format!("{who} stopped: {}", self.why)
+    }
+}
+
+/// The task id: the last part of its ARN.
+fn task_id(task: &Value) -> &str {
+    let arn = task["taskArn"].as_str().unwrap_or("?");
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Why a task stopped: its `stoppedReason` and, for each container that
+/// exited or has a reason, its exit code and reason.
+pub fn why_stopped(task: &Value) -> String {
+    let mut why = task["stoppedReason"]
+        .as_str()
+        .unwrap_or("no reason given")
+        .to_string();
+    if let Some(code) = task["stopCode"].as_str() {
+        why.push_str(&format!(" [{code}]"));
+    }
+    for container in task["containers"].as_array().into_iter().flatten() {
+        let exit = container["exitCode"].as_i64();
+        let reason = container["reason"].as_str();
+        if exit.is_none() && reason.is_none() {
+            continue;
+        }
+        let name = container["name"].as_str().unwrap_or("?");
+        why.push_str(&format!("\n  {name}:"));
+        if let Some(code) = exit {
+            why.push_str(&format!(" exit code {code}"));
+        }
+        if let Some(reason) = reason {
+            if exit.is_some() {
+                why.push(',');
+            }
+            why.push_str(&format!(" {reason}"));
+        }
+    }
+    why
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task(id: &str, reason: &str, exit: i64) -> Value {
+        json!({
+            "taskArn": format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{id}"),
+            "stoppedReason": reason,
+            "stopCode": "EssentialContainerExited",
+            "containers": [
+                {"name": "app", "exitCode": exit, "reason": "OutOfMemoryError: Container killed due to memory usage"},
+                {"name": "sidecar"}
+            ]
+        })
+    }
+
+    #[test]
+    fn explains_a_stopped_task() {
+        assert_eq!(
+            why_stopped(&task("abc", "Essential container in task exited", 137)),
+            "Essential container in task exited [EssentialContainerExited]\n  app: exit code 137, OutOfMemoryError: Container killed due to memory usage"
+        );
+        assert_eq!(why_stopped(&json!({})), "no reason given");
+    }
+
+    #[test]
+    fn groups_tasks_that_stopped_the_same_way() {
+        let mut stopped = StoppedTasks::default();
+        let first = stopped.add(&[task("a1", "Essential container in task exited", 1)]);
+        assert_eq!(first.len(), 1);
+        assert!(first[0].starts_with("task a1 stopped: Essential"));
+        let batch: Vec<Value> = (0..150)
+            .map(|i| task(&format!("b{i}"), "Essential container in task exited", 1))
+            .chain([task("c1", "Task failed ELB health checks", 143)])
+            .collect();
+        let lines = stopped.add(&batch);
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].starts_with("151 tasks (e.g. a1) stopped:"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].starts_with("task c1 stopped: Task failed ELB health checks"));
+        assert_eq!(stopped.summary().len(), 2);
+    }
+}
