@@ -62,7 +62,7 @@ or unreachable (credentials, permissions, not found); 3 usage; 5 no -n; 7 -n wit
 pub enum Command {
     Help,
     Version,
-    Deploy(Config),
+    Deploy(Box<Config>),
 }
 
 /// A validated deploy request.
@@ -171,7 +171,7 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
             }
         },
     };
-    Ok(Command::Deploy(Config {
+    Ok(Command::Deploy(Box::new(Config {
         cluster,
         service,
         image,
@@ -189,7 +189,7 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         max_definitions,
         aws,
         verbose,
-    }))
+    })))
 }
 
 fn usage(message: impl Into<String>) -> Error {
@@ -276,7 +276,7 @@ mod tests {
 
     fn config(args: &[&str]) -> Config {
         match parse_with(args, &[]) {
-            Ok(Command::Deploy(config)) => config,
+            Ok(Command::Deploy(config)) => *config,
             other => panic!("{other:?}"),
         }
     }

@@ -86,7 +86,8 @@ impl Deployer<'_> {
         let updated = self.update(&new_arn, true).await?;
         if updated.desired_count == 0 {
             // Nothing will run, so there is no rollout to wait for.
-            self.out.say("Service updated; desired count is 0, so there is nothing to wait for.");
+            self.out
+                .say("Service updated; desired count is 0, so there is nothing to wait for.");
             return self.succeed(&new_arn).await;
         }
         let watch = Watch::from_update(&updated, &new_arn).ok_or_else(|| {

@@ -50,13 +50,13 @@ struct StopGroup {
 }
 
 impl StoppedTasks {
-    /// Adds tasks; returns the lines that describe them (one per group seen
-    /// in this batch, with the running count).
+    /// Adds tasks; returns a line per group this batch touched: the whole
+    /// explanation for a new group, a short count for one already shown.
     pub fn add(&mut self, tasks: &[Value]) -> Vec<String> {
-        let mut touched: Vec<usize> = Vec::new();
+        let mut touched: Vec<(usize, usize, bool)> = Vec::new(); // (group, added, is new)
         for task in tasks {
             let why = why_stopped(task);
-            let index = match self.groups.iter().position(|g| g.why == why) {
+            let group = match self.groups.iter().position(|g| g.why == why) {
                 Some(i) => {
                     self.groups[i].count += 1;
                     i
@@ -70,13 +70,25 @@ impl StoppedTasks {
                     self.groups.len() - 1
                 }
             };
-            if !touched.contains(&index) {
-                touched.push(index);
+            match touched.iter_mut().find(|(g, _, _)| *g == group) {
+                Some((_, added, _)) => *added += 1,
+                None => touched.push((group, 1, self.groups[group].count == 1)),
             }
         }
         touched
             .into_iter()
-            .map(|i| self.groups[i].describe())
+            .map(|(group, added, is_new)| {
+                let group = &self.groups[group];
+                if is_new {
+                    group.describe()
+                } else {
+                    let tasks = if added == 1 { "task" } else { "tasks" };
+                    format!(
+                        "{added} more {tasks} stopped like task {} ({} so far)",
+                        group.first_task, group.count
+                    )
+                }
+            })
             .collect()
     }
 
@@ -172,12 +184,14 @@ mod tests {
             .collect();
         let lines = stopped.add(&batch);
         assert_eq!(lines.len(), 2);
-        assert!(
-            lines[0].starts_with("151 tasks (e.g. a1) stopped:"),
-            "{}",
-            lines[0]
-        );
+        assert_eq!(lines[0], "150 more tasks stopped like task a1 (151 so far)");
         assert!(lines[1].starts_with("task c1 stopped: Task failed ELB health checks"));
-        assert_eq!(stopped.summary().len(), 2);
+        let summary = stopped.summary();
+        assert!(
+            summary[0].starts_with("151 tasks (e.g. a1) stopped: Essential"),
+            "{}",
+            summary[0]
+        );
+        assert_eq!(summary.len(), 2);
     }
 }

@@ -137,14 +137,14 @@ impl fmt::Display for Failure {
             Failure::RolloutFailed { reason } => {
                 write!(f, "ECS marked the deployment FAILED")?;
                 if let Some(reason) = reason {
-                    write!(f, ": {reason}")?;
+                    write!(f, ": {}", reason.trim_end_matches('.'))?;
                 }
                 Ok(())
             }
             Failure::EcsRolledBack { to, reason } => {
-                write!(f, "ECS rolled the service back to {to}")?;
+                write!(f, "ECS rolled the service back to {}", short_revision(to))?;
                 if let Some(reason) = reason {
-                    write!(f, " ({reason})")?;
+                    write!(f, " ({})", reason.trim_end_matches('.'))?;
                 }
                 Ok(())
             }

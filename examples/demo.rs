@@ -1,0 +1,96 @@
+//! `make demo`: the real `ecs-deploy` binary deploying to the fake ECS on
+//! loopback — first a rollout that succeeds, then one whose tasks crash,
+//! explained and rolled back.
+//!
+//! Usage: `cargo run --example demo -- path/to/ecs-deploy`
+
+use std::process::ExitCode;
+
+use fake_ecs::{FakeEcs, Rollout, ACCESS_KEY, SECRET_KEY};
+use serde_json::json;
+
+const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let Some(binary) = std::env::args().nth(1) else {
+        eprintln!("usage: demo PATH-TO-ecs-deploy");
+        return ExitCode::from(3);
+    };
+    let fake = FakeEcs::start().await;
+    fake.add_cluster("demo");
+    let arn = fake.seed_task_definition(
+        json!({
+            "family": "web",
+            "containerDefinitions": [
+                {"name": "web", "image": format!("{REPO}:1.0.0"), "essential": true, "memory": 256},
+                {"name": "log-router", "image": "amazon/aws-for-fluent-bit:2.32.0", "essential": false, "memory": 64}
+            ]
+        }),
+        vec![],
+    );
+    fake.add_service("demo", "web", &arn, 3);
+
+    banner("1/2 A deploy that succeeds: web 1.0.0 -> 1.1.0");
+    fake.set_rollout("demo", "web", Rollout::Complete { polls: 4 });
+    let first = run(&binary, &fake, "1.1.0").await;
+
+    banner("2/2 A deploy whose tasks crash, with --enable-rollback: web 1.1.0 -> 1.2.0");
+    fake.set_rollouts(
+        "demo",
+        "web",
+        vec![
+            Rollout::TasksFail {
+                polls: 4,
+                tasks_per_poll: 1,
+                reason: "Essential container in task exited".into(),
+            },
+            Rollout::Complete { polls: 3 },
+        ],
+    );
+    let second = run(&binary, &fake, "1.2.0").await;
+
+    println!();
+    println!("Demo finished: first deploy exit {first} (expected 0), second exit {second} (expected 1, rolled back).");
+    if first == 0 && second == 1 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn banner(title: &str) {
+    println!("\n=== {title} ===");
+    println!("$ ecs-deploy -c demo -n web -i {REPO}:<tag> --poll-interval 0.5 --enable-rollback\n");
+}
+
+/// Runs the binary against the fake, showing its output as it goes; returns its exit code.
+async fn run(binary: &str, fake: &FakeEcs, tag: &str) -> i32 {
+    let image = format!("{REPO}:{tag}");
+    let status = tokio::process::Command::new(binary)
+        .args([
+            "-c",
+            "demo",
+            "-n",
+            "web",
+            "-i",
+            &image,
+            "--poll-interval",
+            "0.5",
+            "-t",
+            "60",
+        ])
+        .args([
+            "--enable-rollback",
+            "-r",
+            "us-east-1",
+            "--endpoint-url",
+            &fake.uri(),
+        ])
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .status()
+        .await
+        .expect("the ecs-deploy binary runs");
+    status.code().unwrap_or(-1)
+}

@@ -1,0 +1,291 @@
+//! A stateful fake of the Amazon ECS JSON-1.1 API, served by wiremock on 127.0.0.1.
+//!
+//! [`FakeEcs`] holds clusters, services, deployments, task definitions and tasks, answers
+//! every request by its `X-Amz-Target` header in the shape real ECS uses (bodies start from
+//! the templates in `fixtures/ecs/`), checks the shape of the SigV4 `Authorization` header,
+//! and advances a scripted [`Rollout`] each time `DescribeServices` names a service.
+//!
+//! Everything is deterministic: ids come from counters and timestamps from a fake clock that
+//! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock.
+
+mod auth;
+mod model;
+mod ops;
+mod rollout;
+#[cfg(test)]
+mod tests;
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::Value;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use model::State;
+
+/// The AWS account id in every ARN the fake makes.
+pub const ACCOUNT: &str = "123456789012";
+/// The only region the fake accepts in a SigV4 credential scope.
+pub const REGION: &str = "us-east-1";
+/// The access key id the fake accepts (what tests pass as `AWS_ACCESS_KEY_ID`).
+pub const ACCESS_KEY: &str = "AKIAFAKEECSDEPLOY001";
+/// A secret key to pair with [`ACCESS_KEY`]; the fake never verifies signatures, only their shape.
+pub const SECRET_KEY: &str = "fake/secret/key/for/tests/only/0000000000";
+
+/// One request the fake received, in arrival order (rejected ones included).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    /// The operation named by `X-Amz-Target` without its `AmazonEC2ContainerServiceV20141113.`
+    /// prefix (the whole header if it has another prefix; empty if there was none).
+    pub operation: String,
+    /// The JSON body; a JSON string holding the raw text if the body was not JSON.
+    pub body: Value,
+    /// The access key id of the SigV4 credential, when one could be read.
+    pub access_key: Option<String>,
+    /// The `X-Amz-Security-Token` header, when present.
+    pub security_token: Option<String>,
+}
+
+/// A canned failure answered instead of the real reply (see [`FakeEcs::inject_faults`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// HTTP 400 `{"__type":"ThrottlingException","message":"Rate exceeded"}` with
+    /// `x-amzn-errortype: ThrottlingException`.
+    Throttle,
+    /// HTTP 503 with an HTML (non-JSON) body, as a load balancer in front of ECS answers.
+    ServiceUnavailable,
+    /// Any status, content type and body, e.g. an XML or HTML error page.
+    Raw {
+        /// The HTTP status.
+        status: u16,
+        /// The `Content-Type` header.
+        content_type: String,
+        /// The body, sent as is.
+        body: String,
+    },
+}
+
+/// How a deployment created by `UpdateService` proceeds, one step per `DescribeServices` call
+/// that names the service (see [`FakeEcs::set_rollout`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rollout {
+    /// Each poll moves more tasks of the new deployment to RUNNING (and stops old ones); after
+    /// `polls` polls all desired tasks run, rolloutState is COMPLETED, the old deployment is
+    /// gone and the events say "deployment completed" and "has reached a steady state".
+    Complete {
+        /// Polls until the deployment is complete (0 counts as 1).
+        polls: u32,
+    },
+    /// Like [`Rollout::Complete`] but no deployment of the service reports a rolloutState (old
+    /// style); the old deployment disappears on the final poll.
+    CompleteWithoutRolloutState {
+        /// Polls until the old deployment is gone (0 counts as 1).
+        polls: u32,
+    },
+    /// The new deployment has all its tasks running after `polls` polls, but the old deployment
+    /// keeps draining (ACTIVE, rolloutState IN_PROGRESS) for `drain_polls` more polls.
+    SlowDrain {
+        /// Polls until all new tasks run (0 counts as 1).
+        polls: u32,
+        /// Further polls until the old deployment is gone.
+        drain_polls: u32,
+    },
+    /// Each poll `tasks_per_poll` tasks of the new deployment start and stop (stoppedReason =
+    /// `reason`, stopCode EssentialContainerExited, the essential container exits 1 with
+    /// `reason`); failedTasks counts up; after `polls` polls rolloutState is FAILED with
+    /// "ECS deployment circuit breaker: tasks failed to start." and an event says so.
+    TasksFail {
+        /// Polls until the deployment fails (0 counts as 1).
+        polls: u32,
+        /// Tasks that start and stop on each poll.
+        tasks_per_poll: u32,
+        /// The stoppedReason of each failed task and the reason of its essential container.
+        reason: String,
+    },
+    /// Like [`Rollout::TasksFail`] (one task a poll), then the circuit breaker rolls back: the
+    /// deployment becomes ACTIVE with rolloutState FAILED and a new PRIMARY deployment of the
+    /// previous task definition appears (IN_PROGRESS, COMPLETED on the next poll).
+    CircuitBreakerRollback {
+        /// Polls until the deployment fails and the rollback starts (0 counts as 1).
+        polls: u32,
+    },
+    /// Never progresses: pendingCount stays at the desired count, rolloutState IN_PROGRESS.
+    Stuck,
+}
+
+impl Default for Rollout {
+    /// `Rollout::Complete { polls: 2 }`.
+    fn default() -> Self {
+        Rollout::Complete { polls: 2 }
+    }
+}
+
+/// A running fake ECS endpoint. Dropping it stops the server.
+pub struct FakeEcs {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+/// The wiremock responder: every request goes to the shared [`State`].
+struct Responder {
+    state: Arc<Mutex<State>>,
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let reply = lock(&self.state).handle(request);
+        let mut template = ResponseTemplate::new(reply.status);
+        for (name, value) in &reply.headers {
+            template = template.insert_header(name.as_str(), value.as_str());
+        }
+        template.set_body_raw(reply.body.into_bytes(), &reply.content_type)
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl FakeEcs {
+    /// Start on 127.0.0.1 with a random free port.
+    pub async fn start() -> FakeEcs {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 for the fake ECS");
+        FakeEcs::start_on(listener).await
+    }
+
+    /// Start on a listener the caller bound (the demo uses a fixed port).
+    pub async fn start_on(listener: TcpListener) -> FakeEcs {
+        let server = MockServer::builder()
+            .listener(listener)
+            .disable_request_recording()
+            .start()
+            .await;
+        let state = Arc::new(Mutex::new(State::new()));
+        Mock::given(any())
+            .respond_with(Responder {
+                state: Arc::clone(&state),
+            })
+            .mount(&server)
+            .await;
+        FakeEcs { server, state }
+    }
+
+    /// The endpoint to pass as `--endpoint-url`, e.g. `http://127.0.0.1:41234`.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// Create an empty cluster (nothing happens if it exists).
+    pub fn add_cluster(&self, name: &str) {
+        self.state().add_cluster(name);
+    }
+
+    /// Seed a revision as if RegisterTaskDefinition had been called with `input` (a task
+    /// definition without read-only keys) and these tags; returns its ARN.
+    ///
+    /// Panics if RegisterTaskDefinition would refuse `input`.
+    pub fn seed_task_definition(&self, input: Value, tags: Vec<(String, String)>) -> String {
+        self.state().seed_task_definition(input, tags)
+    }
+
+    /// A service running `task_definition_arn` (an ARN or `family:revision`) with `desired`
+    /// tasks all RUNNING, one PRIMARY deployment COMPLETED and a few old events. Creates the
+    /// cluster if needed; replaces a service of the same name.
+    ///
+    /// Panics if the task definition is unknown.
+    pub fn add_service(&self, cluster: &str, name: &str, task_definition_arn: &str, desired: u32) {
+        self.state()
+            .add_service(cluster, name, task_definition_arn, desired);
+    }
+
+    /// Mark a service INACTIVE (deleted): its tasks stop and its deployments go away.
+    ///
+    /// Panics if the service is unknown.
+    pub fn deactivate_service(&self, cluster: &str, name: &str) {
+        self.state().deactivate_service(cluster, name);
+    }
+
+    /// How the NEXT deployment of this service (created by UpdateService) proceeds; the ones
+    /// after it use the default, `Rollout::Complete { polls: 2 }`.
+    ///
+    /// Panics if the service is unknown.
+    pub fn set_rollout(&self, cluster: &str, service: &str, rollout: Rollout) {
+        self.set_rollouts(cluster, service, vec![rollout]);
+    }
+
+    /// How the next deployments of this service proceed, in order (e.g. a failing deploy and
+    /// then the rollback); later ones use the default.
+    ///
+    /// Panics if the service is unknown.
+    pub fn set_rollouts(&self, cluster: &str, service: &str, rollouts: Vec<Rollout>) {
+        self.state().set_rollouts(cluster, service, rollouts);
+    }
+
+    /// The next calls of `operation` (e.g. `"DescribeServices"`) answer these faults first, in
+    /// order, without touching the state (well-signed requests only).
+    pub fn inject_faults(&self, operation: &str, faults: Vec<Fault>) {
+        self.state().inject_faults(operation, faults);
+    }
+
+    /// Accept this access key id too (e.g. keys a fake STS hands out).
+    pub fn accept_access_key(&self, access_key: &str) {
+        self.state().accept_access_key(access_key);
+    }
+
+    /// Set the fake clock: the next request happens at `epoch_seconds` (+1 s per request).
+    /// The default starts at 1700000000 (November 2023).
+    pub fn set_epoch(&self, epoch_seconds: f64) {
+        self.state().set_epoch(epoch_seconds);
+    }
+
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state().requests.clone()
+    }
+
+    /// How many requests named `operation` (rejected ones included).
+    pub fn count(&self, operation: &str) -> usize {
+        self.state()
+            .requests
+            .iter()
+            .filter(|r| r.operation == operation)
+            .count()
+    }
+
+    /// The service as DescribeServices would return it now (without advancing its rollout).
+    ///
+    /// Panics if the service is unknown.
+    pub fn service(&self, cluster: &str, name: &str) -> Value {
+        self.state().service_json(cluster, name)
+    }
+
+    /// The stored description (the `taskDefinition` object) of a revision, by ARN or
+    /// `family:revision`.
+    ///
+    /// Panics if the revision is unknown.
+    pub fn task_definition(&self, arn_or_family_rev: &str) -> Value {
+        self.state().task_definition_json(arn_or_family_rev)
+    }
+
+    /// The tags of a revision, by ARN or `family:revision`, as `(key, value)` pairs.
+    ///
+    /// Panics if the revision is unknown.
+    pub fn task_definition_tags(&self, arn_or_family_rev: &str) -> Vec<(String, String)> {
+        self.state().task_definition_tags(arn_or_family_rev)
+    }
+
+    /// The ACTIVE revisions of exactly this family, ascending.
+    pub fn active_revisions(&self, family: &str) -> Vec<u32> {
+        self.state().active_revisions(family)
+    }
+
+    /// Every task of a cluster as DescribeTasks would return it, in creation order.
+    pub fn tasks(&self, cluster: &str) -> Vec<Value> {
+        self.state().tasks_json(cluster)
+    }
+}

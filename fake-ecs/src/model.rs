@@ -1,0 +1,952 @@
+//! The fake's state, request dispatch, and how the state renders into ECS-shaped JSON.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde_json::{json, Map, Value};
+use wiremock::http::Method;
+use wiremock::Request;
+
+use crate::auth::{self, AuthError};
+use crate::{ops, rollout, Fault, Recorded, Rollout, ACCESS_KEY, ACCOUNT, REGION};
+
+/// The `X-Amz-Target` prefix of every ECS operation.
+pub(crate) const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
+/// The media type of every ECS request and reply.
+const JSON_1_1: &str = "application/x-amz-json-1.1";
+/// Where the fake clock starts: 2023-11-14T22:13:20Z, plus a fraction so clients that only
+/// parse integral seconds are caught.
+const BASE_EPOCH: f64 = 1_700_000_000.125;
+/// The principal that registers task definitions.
+pub(crate) const REGISTERED_BY: &str = "arn:aws:iam::123456789012:user/ecs-deploy-tests";
+
+pub(crate) const PRIMARY: &str = "PRIMARY";
+pub(crate) const ACTIVE: &str = "ACTIVE";
+pub(crate) const INACTIVE: &str = "INACTIVE";
+pub(crate) const RUNNING: &str = "RUNNING";
+pub(crate) const STOPPED: &str = "STOPPED";
+
+/// The ARN prefix of every resource the fake makes.
+pub(crate) fn arn(resource: &str) -> String {
+    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:{resource}")
+}
+
+/// Keys a template carries only as an example; the fake sets them or leaves them out.
+const SERVICE_KEYS: &[&str] = &[
+    "serviceArn",
+    "serviceName",
+    "clusterArn",
+    "status",
+    "desiredCount",
+    "runningCount",
+    "pendingCount",
+    "taskDefinition",
+    "deploymentConfiguration",
+    "deployments",
+    "events",
+    "createdAt",
+    "tags",
+];
+const DEPLOYMENT_KEYS: &[&str] = &[
+    "id",
+    "status",
+    "taskDefinition",
+    "desiredCount",
+    "pendingCount",
+    "runningCount",
+    "failedTasks",
+    "createdAt",
+    "updatedAt",
+    "rolloutState",
+    "rolloutStateReason",
+];
+const TASK_KEYS: &[&str] = &[
+    "clusterArn",
+    "connectivityAt",
+    "containers",
+    "cpu",
+    "memory",
+    "createdAt",
+    "desiredStatus",
+    "executionStoppedAt",
+    "group",
+    "lastStatus",
+    "launchType",
+    "overrides",
+    "pullStartedAt",
+    "pullStoppedAt",
+    "startedAt",
+    "startedBy",
+    "stopCode",
+    "stoppedAt",
+    "stoppedReason",
+    "stoppingAt",
+    "tags",
+    "taskArn",
+    "taskDefinitionArn",
+    "version",
+];
+const CONTAINER_KEYS: &[&str] = &[
+    "containerArn",
+    "taskArn",
+    "name",
+    "image",
+    "runtimeId",
+    "lastStatus",
+    "exitCode",
+    "reason",
+    "networkBindings",
+    "cpu",
+    "memory",
+];
+
+/// Real-shaped objects from `fixtures/ecs/`, with their example values removed.
+pub(crate) struct Templates {
+    service: Map<String, Value>,
+    deployment: Map<String, Value>,
+    task: Map<String, Value>,
+    container: Map<String, Value>,
+    /// The deploymentConfiguration a new service gets.
+    pub(crate) deployment_configuration: Value,
+}
+
+fn template(value: &Value, drop: &[&str]) -> Map<String, Value> {
+    let mut map = value.as_object().expect("template is an object").clone();
+    for key in drop {
+        map.remove(*key);
+    }
+    map
+}
+
+impl Templates {
+    fn load() -> Templates {
+        let services: Value =
+            serde_json::from_str(include_str!("../../fixtures/ecs/DescribeServices.json"))
+                .expect("fixtures/ecs/DescribeServices.json is JSON");
+        let tasks: Value =
+            serde_json::from_str(include_str!("../../fixtures/ecs/DescribeTasks.json"))
+                .expect("fixtures/ecs/DescribeTasks.json is JSON");
+        let service = &services["services"][0];
+        let task = &tasks["tasks"][0];
+        Templates {
+            service: template(service, SERVICE_KEYS),
+            deployment: template(&service["deployments"][0], DEPLOYMENT_KEYS),
+            task: template(task, TASK_KEYS),
+            container: template(&task["containers"][0], CONTAINER_KEYS),
+            deployment_configuration: service["deploymentConfiguration"].clone(),
+        }
+    }
+}
+
+/// One registered revision.
+pub(crate) struct TaskDef {
+    pub(crate) family: String,
+    pub(crate) revision: u32,
+    /// What DescribeTaskDefinition returns as `taskDefinition` (read-only keys included).
+    pub(crate) description: Map<String, Value>,
+    pub(crate) tags: Vec<(String, String)>,
+}
+
+impl TaskDef {
+    pub(crate) fn arn(&self) -> String {
+        arn(&format!(
+            "task-definition/{}:{}",
+            self.family, self.revision
+        ))
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.description.get("status").and_then(Value::as_str) == Some(ACTIVE)
+    }
+
+    /// Each container definition: (name, image, essential, cpu, memory).
+    fn containers(&self) -> Vec<Container> {
+        let defs = self.description["containerDefinitions"].as_array();
+        defs.into_iter()
+            .flatten()
+            .map(|c| Container {
+                name: c["name"].as_str().unwrap_or_default().to_string(),
+                image: c["image"].as_str().unwrap_or_default().to_string(),
+                essential: c["essential"].as_bool().unwrap_or(true),
+                cpu: c.get("cpu").map(|v| json!(number_text(v))),
+                memory: c.get("memory").map(|v| json!(number_text(v))),
+                last_status: "PENDING",
+                exit_code: None,
+                reason: None,
+            })
+            .collect()
+    }
+}
+
+/// ECS reports container and task cpu/memory as strings.
+fn number_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Tags as ECS writes them.
+pub(crate) fn tags_json(tags: &[(String, String)]) -> Value {
+    tags.iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect()
+}
+
+/// One deployment of a service.
+pub(crate) struct Deployment {
+    pub(crate) id: String,
+    pub(crate) status: &'static str,
+    pub(crate) task_definition: String,
+    pub(crate) desired: u32,
+    pub(crate) pending: u32,
+    pub(crate) failed: u32,
+    pub(crate) created_at: f64,
+    pub(crate) updated_at: f64,
+    pub(crate) rollout_state: Option<&'static str>,
+    pub(crate) rollout_state_reason: Option<String>,
+}
+
+/// One service event.
+pub(crate) struct Event {
+    id: String,
+    created_at: f64,
+    message: String,
+}
+
+/// A rollout under way: the script and how far it got.
+pub(crate) struct Progress {
+    /// The deployment the script drives (the rollback deployment once one exists).
+    pub(crate) deployment_id: String,
+    pub(crate) rollout: Rollout,
+    /// DescribeServices polls seen so far.
+    pub(crate) polls: u32,
+    /// Tasks of the older deployments running when the deployment began.
+    pub(crate) old_running: u32,
+    pub(crate) previous_task_definition: String,
+    pub(crate) previous_deployment_id: String,
+}
+
+/// One service.
+pub(crate) struct Service {
+    pub(crate) cluster: String,
+    pub(crate) name: String,
+    pub(crate) status: &'static str,
+    pub(crate) desired: u32,
+    pub(crate) deployment_configuration: Value,
+    /// PRIMARY first.
+    pub(crate) deployments: Vec<Deployment>,
+    /// Newest first.
+    pub(crate) events: Vec<Event>,
+    pub(crate) created_at: f64,
+    pub(crate) next_rollouts: VecDeque<Rollout>,
+    pub(crate) progress: Option<Progress>,
+    pub(crate) tags: Vec<(String, String)>,
+}
+
+impl Service {
+    pub(crate) fn arn(&self) -> String {
+        arn(&format!("service/{}/{}", self.cluster, self.name))
+    }
+
+    pub(crate) fn deployment_mut(&mut self, id: &str) -> Option<&mut Deployment> {
+        self.deployments.iter_mut().find(|d| d.id == id)
+    }
+}
+
+/// One container of a task.
+#[derive(Clone)]
+pub(crate) struct Container {
+    pub(crate) name: String,
+    pub(crate) image: String,
+    pub(crate) essential: bool,
+    cpu: Option<Value>,
+    memory: Option<Value>,
+    pub(crate) last_status: &'static str,
+    pub(crate) exit_code: Option<i64>,
+    pub(crate) reason: Option<String>,
+}
+
+/// One task.
+pub(crate) struct Task {
+    pub(crate) id: String,
+    pub(crate) cluster: String,
+    pub(crate) task_definition: String,
+    pub(crate) family: String,
+    pub(crate) started_by: Option<String>,
+    pub(crate) group: String,
+    pub(crate) launch_type: String,
+    pub(crate) last_status: &'static str,
+    pub(crate) desired_status: &'static str,
+    pub(crate) created_at: f64,
+    pub(crate) started_at: Option<f64>,
+    pub(crate) stopped_at: Option<f64>,
+    pub(crate) stopped_reason: Option<String>,
+    pub(crate) stop_code: Option<&'static str>,
+    pub(crate) containers: Vec<Container>,
+    cpu: Option<Value>,
+    memory: Option<Value>,
+    pub(crate) overrides: Value,
+    pub(crate) tags: Vec<(String, String)>,
+    /// For tasks started by RunTask: DescribeTasks calls seen so far.
+    pub(crate) run_task_polls: Option<u32>,
+    pub(crate) version: u32,
+}
+
+impl Task {
+    pub(crate) fn arn(&self) -> String {
+        arn(&format!("task/{}/{}", self.cluster, self.id))
+    }
+}
+
+/// Everything but the services: clock, counters, task definitions, tasks.
+pub(crate) struct World {
+    now: f64,
+    seq: u64,
+    pub(crate) task_defs: Vec<TaskDef>,
+    pub(crate) tasks: Vec<Task>,
+    pub(crate) templates: Templates,
+}
+
+/// SplitMix64: a fixed scramble so counter-made ids look like real ones.
+fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl World {
+    /// The fake clock: the time of the request being handled.
+    pub(crate) fn now(&self) -> f64 {
+        self.now
+    }
+
+    /// Move the clock one second on.
+    pub(crate) fn tick(&mut self) {
+        self.now += 1.0;
+    }
+
+    fn next(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// 32 hex digits, like a task id.
+    pub(crate) fn hex_id(&mut self) -> String {
+        let n = self.next();
+        format!("{:016x}{:016x}", mix(n), mix(n ^ 0x5EED_0000_0000_0000))
+    }
+
+    /// A UUID-shaped id, like an event id or a request id.
+    pub(crate) fn uuid(&mut self) -> String {
+        let h = self.hex_id();
+        format!(
+            "{}-{}-4{}-8{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[13..16],
+            &h[17..20],
+            &h[20..32]
+        )
+    }
+
+    /// `ecs-svc/` and 19 digits.
+    pub(crate) fn deployment_id(&mut self) -> String {
+        let n = self.next();
+        format!(
+            "ecs-svc/{}",
+            9_223_370_000_000_000_000 + n * 1_000_000 + mix(n) % 1_000_000
+        )
+    }
+
+    /// Find a revision by ARN, `family:revision`, or `family` (the latest ACTIVE revision).
+    pub(crate) fn find_task_def(&self, reference: &str) -> Option<&TaskDef> {
+        let name = match reference.split_once(":task-definition/") {
+            Some((_, rest)) => rest,
+            None => reference,
+        };
+        match name.split_once(':') {
+            Some((family, rev)) => {
+                let rev: u32 = rev.parse().ok()?;
+                self.task_defs
+                    .iter()
+                    .find(|t| t.family == family && t.revision == rev)
+            }
+            None => self
+                .task_defs
+                .iter()
+                .filter(|t| t.family == name && t.is_active())
+                .max_by_key(|t| t.revision),
+        }
+    }
+
+    /// Tasks of this deployment in RUNNING.
+    pub(crate) fn running_of(&self, deployment_id: &str) -> u32 {
+        self.tasks
+            .iter()
+            .filter(|t| t.started_by.as_deref() == Some(deployment_id) && t.last_status == RUNNING)
+            .count() as u32
+    }
+
+    /// Make a PROVISIONING task of this task definition; returns its index.
+    pub(crate) fn new_task(
+        &mut self,
+        cluster: &str,
+        task_definition: &str,
+        started_by: Option<String>,
+        group: Option<String>,
+        launch_type: &str,
+    ) -> usize {
+        let td = self
+            .find_task_def(task_definition)
+            .expect("task definition of a new task exists");
+        let (arn, family, containers) = (td.arn(), td.family.clone(), td.containers());
+        let cpu = td.description.get("cpu").map(|v| json!(number_text(v)));
+        let memory = td.description.get("memory").map(|v| json!(number_text(v)));
+        let overrides = json!({
+            "containerOverrides": containers.iter().map(|c| json!({"name": c.name})).collect::<Vec<_>>(),
+            "inferenceAcceleratorOverrides": [],
+        });
+        let id = self.hex_id();
+        self.tasks.push(Task {
+            id,
+            cluster: cluster.to_string(),
+            task_definition: arn,
+            group: group.unwrap_or_else(|| format!("family:{family}")),
+            family,
+            started_by,
+            launch_type: launch_type.to_string(),
+            last_status: "PROVISIONING",
+            desired_status: RUNNING,
+            created_at: self.now,
+            started_at: None,
+            stopped_at: None,
+            stopped_reason: None,
+            stop_code: None,
+            containers,
+            cpu,
+            memory,
+            overrides,
+            tags: Vec::new(),
+            run_task_polls: None,
+            version: 1,
+        });
+        self.tasks.len() - 1
+    }
+
+    /// Move a task to RUNNING now.
+    pub(crate) fn run(&mut self, index: usize) {
+        let now = self.now;
+        let task = &mut self.tasks[index];
+        task.last_status = RUNNING;
+        task.started_at = Some(now);
+        task.version += 1;
+        for c in &mut task.containers {
+            c.last_status = RUNNING;
+        }
+    }
+
+    /// Stop a task now. `exit` gives each container's exit code and reason.
+    pub(crate) fn stop(
+        &mut self,
+        index: usize,
+        reason: &str,
+        code: &'static str,
+        exit: impl Fn(&Container) -> (Option<i64>, Option<String>),
+    ) {
+        let now = self.now;
+        let task = &mut self.tasks[index];
+        task.last_status = STOPPED;
+        task.desired_status = STOPPED;
+        task.stopped_at = Some(now);
+        task.stopped_reason = Some(reason.to_string());
+        task.stop_code = Some(code);
+        task.version += 1;
+        for c in &mut task.containers {
+            let (exit_code, why) = exit(c);
+            c.last_status = STOPPED;
+            c.exit_code = exit_code;
+            c.reason = why;
+        }
+    }
+
+    fn render_deployment(&self, d: &Deployment) -> Value {
+        let mut m = self.templates.deployment.clone();
+        m.insert("id".into(), json!(d.id));
+        m.insert("status".into(), json!(d.status));
+        m.insert("taskDefinition".into(), json!(d.task_definition));
+        m.insert("desiredCount".into(), json!(d.desired));
+        m.insert("pendingCount".into(), json!(d.pending));
+        m.insert("runningCount".into(), json!(self.running_of(&d.id)));
+        m.insert("failedTasks".into(), json!(d.failed));
+        m.insert("createdAt".into(), json!(d.created_at));
+        m.insert("updatedAt".into(), json!(d.updated_at));
+        if let Some(state) = d.rollout_state {
+            m.insert("rolloutState".into(), json!(state));
+        }
+        if let Some(reason) = &d.rollout_state_reason {
+            m.insert("rolloutStateReason".into(), json!(reason));
+        }
+        Value::Object(m)
+    }
+
+    /// The service as DescribeServices returns it.
+    pub(crate) fn render_service(&self, s: &Service, with_tags: bool) -> Value {
+        let mut m = self.templates.service.clone();
+        let running: u32 = s.deployments.iter().map(|d| self.running_of(&d.id)).sum();
+        let pending: u32 = s.deployments.iter().map(|d| d.pending).sum();
+        let task_definition = s.deployments.first().map(|d| d.task_definition.clone());
+        m.insert("serviceArn".into(), json!(s.arn()));
+        m.insert("serviceName".into(), json!(s.name));
+        m.insert(
+            "clusterArn".into(),
+            json!(arn(&format!("cluster/{}", s.cluster))),
+        );
+        m.insert("status".into(), json!(s.status));
+        m.insert("desiredCount".into(), json!(s.desired));
+        m.insert("runningCount".into(), json!(running));
+        m.insert("pendingCount".into(), json!(pending));
+        if let Some(td) = task_definition {
+            m.insert("taskDefinition".into(), json!(td));
+        }
+        m.insert(
+            "deploymentConfiguration".into(),
+            s.deployment_configuration.clone(),
+        );
+        let deployments: Vec<Value> = s
+            .deployments
+            .iter()
+            .map(|d| self.render_deployment(d))
+            .collect();
+        m.insert("deployments".into(), Value::Array(deployments));
+        let events: Vec<Value> = s
+            .events
+            .iter()
+            .map(|e| json!({"id": e.id, "createdAt": e.created_at, "message": e.message}))
+            .collect();
+        m.insert("events".into(), Value::Array(events));
+        m.insert("createdAt".into(), json!(s.created_at));
+        if with_tags {
+            m.insert("tags".into(), tags_json(&s.tags));
+        }
+        Value::Object(m)
+    }
+
+    /// The task as DescribeTasks returns it.
+    pub(crate) fn render_task(&self, t: &Task) -> Value {
+        let mut m = self.templates.task.clone();
+        let task_arn = t.arn();
+        let containers: Vec<Value> = t
+            .containers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut cm = self.templates.container.clone();
+                let suffix = format!("{:04x}", i + 1);
+                cm.insert(
+                    "containerArn".into(),
+                    json!(arn(&format!(
+                        "container/{}/{}/{}-0000-4000-8000-{}{}",
+                        t.cluster,
+                        t.id,
+                        &t.id[..8],
+                        &t.id[20..28],
+                        suffix
+                    ))),
+                );
+                cm.insert("taskArn".into(), json!(task_arn));
+                cm.insert("name".into(), json!(c.name));
+                cm.insert("image".into(), json!(c.image));
+                cm.insert("lastStatus".into(), json!(c.last_status));
+                if t.started_at.is_some() {
+                    cm.insert(
+                        "runtimeId".into(),
+                        json!(format!("{}-{}", t.id, 1_000_000_000 + i)),
+                    );
+                }
+                if let Some(code) = c.exit_code {
+                    cm.insert("exitCode".into(), json!(code));
+                }
+                if let Some(reason) = &c.reason {
+                    cm.insert("reason".into(), json!(reason));
+                }
+                cm.insert("networkBindings".into(), json!([]));
+                for (key, value) in [("cpu", &c.cpu), ("memory", &c.memory)] {
+                    if let Some(v) = value {
+                        cm.insert(key.into(), v.clone());
+                    }
+                }
+                Value::Object(cm)
+            })
+            .collect();
+        if t.launch_type != "EC2" {
+            m.remove("containerInstanceArn");
+        }
+        m.insert(
+            "clusterArn".into(),
+            json!(arn(&format!("cluster/{}", t.cluster))),
+        );
+        m.insert("connectivityAt".into(), json!(t.created_at));
+        m.insert("containers".into(), Value::Array(containers));
+        for (key, value) in [("cpu", &t.cpu), ("memory", &t.memory)] {
+            if let Some(v) = value {
+                m.insert(key.into(), v.clone());
+            }
+        }
+        m.insert("createdAt".into(), json!(t.created_at));
+        m.insert("desiredStatus".into(), json!(t.desired_status));
+        m.insert("group".into(), json!(t.group));
+        m.insert("lastStatus".into(), json!(t.last_status));
+        m.insert("launchType".into(), json!(t.launch_type));
+        m.insert("overrides".into(), t.overrides.clone());
+        if let Some(started) = t.started_at {
+            m.insert("pullStartedAt".into(), json!(t.created_at));
+            m.insert("pullStoppedAt".into(), json!(started));
+            m.insert("startedAt".into(), json!(started));
+        }
+        if let Some(by) = &t.started_by {
+            m.insert("startedBy".into(), json!(by));
+        }
+        if let Some(stopped) = t.stopped_at {
+            m.insert("executionStoppedAt".into(), json!(stopped));
+            m.insert("stoppingAt".into(), json!(stopped));
+            m.insert("stoppedAt".into(), json!(stopped));
+        }
+        if let Some(code) = t.stop_code {
+            m.insert("stopCode".into(), json!(code));
+        }
+        if let Some(reason) = &t.stopped_reason {
+            m.insert("stoppedReason".into(), json!(reason));
+        }
+        m.insert("tags".into(), tags_json(&t.tags));
+        m.insert("taskArn".into(), json!(task_arn));
+        m.insert("taskDefinitionArn".into(), json!(t.task_definition));
+        m.insert("version".into(), json!(t.version));
+        Value::Object(m)
+    }
+
+    /// Add an event to a service (it becomes the newest; ECS keeps the last 100).
+    pub(crate) fn event(&mut self, service: &mut Service, message: String) {
+        let id = self.uuid();
+        service.events.insert(
+            0,
+            Event {
+                id,
+                created_at: self.now,
+                message,
+            },
+        );
+        service.events.truncate(100);
+    }
+}
+
+/// An HTTP reply, before it becomes a wiremock `ResponseTemplate`.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
+impl Reply {
+    fn json(status: u16, body: &Value) -> Reply {
+        Reply {
+            status,
+            content_type: JSON_1_1.to_string(),
+            headers: Vec::new(),
+            body: body.to_string(),
+        }
+    }
+
+    /// An AWS JSON error: `{"__type": code, "message": ...}` plus `x-amzn-errortype`.
+    pub(crate) fn error(status: u16, code: &str, message: &str) -> Reply {
+        let mut reply = Reply::json(status, &json!({"__type": code, "message": message}));
+        reply.headers.push(("x-amzn-errortype".into(), code.into()));
+        reply
+    }
+
+    fn fault(fault: Fault) -> Reply {
+        match fault {
+            Fault::Throttle => Reply::error(400, "ThrottlingException", "Rate exceeded"),
+            Fault::ServiceUnavailable => Reply {
+                status: 503,
+                content_type: "text/html".into(),
+                headers: Vec::new(),
+                body: "<html><body><b>Http/1.1 Service Unavailable</b></body> </html>".into(),
+            },
+            Fault::Raw {
+                status,
+                content_type,
+                body,
+            } => Reply {
+                status,
+                content_type,
+                headers: Vec::new(),
+                body,
+            },
+        }
+    }
+}
+
+/// Everything the fake knows.
+pub(crate) struct State {
+    pub(crate) world: World,
+    pub(crate) clusters: Vec<String>,
+    pub(crate) services: Vec<Service>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    access_keys: Vec<String>,
+    pub(crate) requests: Vec<Recorded>,
+}
+
+impl State {
+    pub(crate) fn new() -> State {
+        State {
+            world: World {
+                now: BASE_EPOCH,
+                seq: 0,
+                task_defs: Vec::new(),
+                tasks: Vec::new(),
+                templates: Templates::load(),
+            },
+            clusters: Vec::new(),
+            services: Vec::new(),
+            faults: HashMap::new(),
+            access_keys: vec![ACCESS_KEY.to_string()],
+            requests: Vec::new(),
+        }
+    }
+
+    /// Answer one HTTP request: record it, check it, then run the operation.
+    pub(crate) fn handle(&mut self, request: &Request) -> Reply {
+        self.world.tick();
+        let target = auth::header(&request.headers, "x-amz-target").unwrap_or_default();
+        let operation = target
+            .strip_prefix(TARGET_PREFIX)
+            .unwrap_or(target)
+            .to_string();
+        let body = if request.body.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            serde_json::from_slice(&request.body).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&request.body).into_owned())
+            })
+        };
+        self.requests.push(Recorded {
+            operation: operation.clone(),
+            body: body.clone(),
+            access_key: auth::access_key(&request.headers),
+            security_token: auth::header(&request.headers, "x-amz-security-token")
+                .map(str::to_string),
+        });
+        let mut reply = self.dispatch(request, target, &operation, body);
+        let request_id = self.world.uuid();
+        reply.headers.push(("x-amzn-requestid".into(), request_id));
+        reply
+    }
+
+    fn dispatch(&mut self, request: &Request, target: &str, operation: &str, body: Value) -> Reply {
+        if request.method != Method::POST || request.url.path() != "/" {
+            return Reply::error(
+                404,
+                "UnknownOperationException",
+                "ECS answers only POST / (JSON 1.1 protocol).",
+            );
+        }
+        match auth::check(&request.headers) {
+            Err(AuthError::Incomplete(m)) => {
+                return Reply::error(403, "IncompleteSignatureException", &m)
+            }
+            Err(AuthError::Invalid(m)) => {
+                return Reply::error(403, "InvalidSignatureException", &m)
+            }
+            Ok(key) if !self.access_keys.contains(&key) => {
+                return Reply::error(
+                    403,
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                )
+            }
+            Ok(_) => {}
+        }
+        if let Some(fault) = self.faults.get_mut(operation).and_then(VecDeque::pop_front) {
+            return Reply::fault(fault);
+        }
+        let content_type = auth::header(&request.headers, "content-type").unwrap_or_default();
+        if !target.starts_with(TARGET_PREFIX) || !content_type.starts_with(JSON_1_1) {
+            return Reply::error(
+                400,
+                "UnknownOperationException",
+                &format!(
+                    "No operation for X-Amz-Target '{target}' and Content-Type '{content_type}'."
+                ),
+            );
+        }
+        let Value::Object(input) = body else {
+            return Reply::error(
+                400,
+                "SerializationException",
+                "The request body is not a JSON object.",
+            );
+        };
+        match ops::call(self, operation, &input) {
+            Ok(value) => Reply::json(200, &value),
+            Err(e) => Reply::error(400, e.code, &e.message),
+        }
+    }
+
+    /// The index of a service, any status.
+    pub(crate) fn find_service(&self, cluster: &str, name: &str) -> Option<usize> {
+        self.services
+            .iter()
+            .position(|s| s.cluster == cluster && s.name == name)
+    }
+
+    fn expect_service(&self, cluster: &str, name: &str) -> usize {
+        self.find_service(cluster, name)
+            .unwrap_or_else(|| panic!("fake-ecs: no service {name} in cluster {cluster}"))
+    }
+
+    fn expect_task_def(&self, reference: &str) -> &TaskDef {
+        self.world
+            .find_task_def(reference)
+            .unwrap_or_else(|| panic!("fake-ecs: no task definition {reference}"))
+    }
+
+    pub(crate) fn add_cluster(&mut self, name: &str) {
+        if !self.clusters.iter().any(|c| c == name) {
+            self.clusters.push(name.to_string());
+        }
+    }
+
+    pub(crate) fn seed_task_definition(
+        &mut self,
+        input: Value,
+        tags: Vec<(String, String)>,
+    ) -> String {
+        self.world.tick();
+        let mut input = match input {
+            Value::Object(map) => map,
+            other => panic!("fake-ecs: a task definition is a JSON object, not {other}"),
+        };
+        if !tags.is_empty() {
+            input.insert("tags".into(), tags_json(&tags));
+        }
+        let index = ops::register(&mut self.world, &input).unwrap_or_else(|e| {
+            panic!(
+                "fake-ecs: RegisterTaskDefinition refuses it: {}: {}",
+                e.code, e.message
+            )
+        });
+        self.world.task_defs[index].arn()
+    }
+
+    pub(crate) fn add_service(
+        &mut self,
+        cluster: &str,
+        name: &str,
+        task_definition: &str,
+        desired: u32,
+    ) {
+        self.add_cluster(cluster);
+        let td = self.expect_task_def(task_definition).arn();
+        if let Some(i) = self.find_service(cluster, name) {
+            self.services.remove(i);
+        }
+        self.world.tick();
+        let id = self.world.deployment_id();
+        let now = self.world.now();
+        let mut service = Service {
+            cluster: cluster.to_string(),
+            name: name.to_string(),
+            status: ACTIVE,
+            desired,
+            deployment_configuration: self.world.templates.deployment_configuration.clone(),
+            deployments: vec![Deployment {
+                id: id.clone(),
+                status: PRIMARY,
+                task_definition: td,
+                desired,
+                pending: 0,
+                failed: 0,
+                created_at: now,
+                updated_at: now,
+                rollout_state: Some("IN_PROGRESS"),
+                rollout_state_reason: Some(format!("ECS deployment {id} in progress.")),
+            }],
+            events: Vec::new(),
+            created_at: now,
+            next_rollouts: VecDeque::new(),
+            progress: None,
+            tags: Vec::new(),
+        };
+        self.world.tick();
+        rollout::complete(&mut self.world, &mut service, &id, true);
+        self.services.push(service);
+    }
+
+    pub(crate) fn deactivate_service(&mut self, cluster: &str, name: &str) {
+        let i = self.expect_service(cluster, name);
+        self.world.tick();
+        let service = &mut self.services[i];
+        rollout::stop_all(&mut self.world, service);
+        service.status = INACTIVE;
+        service.desired = 0;
+        service.deployments.clear();
+        service.progress = None;
+    }
+
+    pub(crate) fn set_rollouts(&mut self, cluster: &str, name: &str, rollouts: Vec<Rollout>) {
+        let i = self.expect_service(cluster, name);
+        self.services[i].next_rollouts = rollouts.into();
+    }
+
+    pub(crate) fn inject_faults(&mut self, operation: &str, faults: Vec<Fault>) {
+        self.faults
+            .entry(operation.to_string())
+            .or_default()
+            .extend(faults);
+    }
+
+    pub(crate) fn accept_access_key(&mut self, key: &str) {
+        self.access_keys.push(key.to_string());
+    }
+
+    pub(crate) fn set_epoch(&mut self, epoch_seconds: f64) {
+        self.world.now = epoch_seconds - 1.0;
+    }
+
+    pub(crate) fn service_json(&self, cluster: &str, name: &str) -> Value {
+        let i = self.expect_service(cluster, name);
+        self.world.render_service(&self.services[i], false)
+    }
+
+    pub(crate) fn task_definition_json(&self, reference: &str) -> Value {
+        Value::Object(self.expect_task_def(reference).description.clone())
+    }
+
+    pub(crate) fn task_definition_tags(&self, reference: &str) -> Vec<(String, String)> {
+        self.expect_task_def(reference).tags.clone()
+    }
+
+    pub(crate) fn active_revisions(&self, family: &str) -> Vec<u32> {
+        let mut revisions: Vec<u32> = self
+            .world
+            .task_defs
+            .iter()
+            .filter(|t| t.family == family && t.is_active())
+            .map(|t| t.revision)
+            .collect();
+        revisions.sort_unstable();
+        revisions
+    }
+
+    pub(crate) fn tasks_json(&self, cluster: &str) -> Vec<Value> {
+        self.world
+            .tasks
+            .iter()
+            .filter(|t| t.cluster == cluster)
+            .map(|t| self.world.render_task(t))
+            .collect()
+    }
+}

@@ -1,0 +1,643 @@
+//! The ECS operations: input checks and replies, as real ECS gives them.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Map, Value};
+
+use crate::model::{
+    arn, tags_json, State, TaskDef, World, ACTIVE, INACTIVE, REGISTERED_BY, RUNNING, STOPPED,
+};
+use crate::rollout;
+
+type Input = Map<String, Value>;
+
+/// An ECS error reply: HTTP 400, `{"__type": code, "message": message}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+fn err(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        code,
+        message: message.into(),
+    }
+}
+
+fn client(message: impl Into<String>) -> ApiError {
+    err("ClientException", message)
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    err("InvalidParameterException", message)
+}
+
+fn wrong_type(key: &str, expected: &str) -> ApiError {
+    err(
+        "SerializationException",
+        format!("'{key}' must be {expected}."),
+    )
+}
+
+/// The read-only keys DescribeTaskDefinition adds and RegisterTaskDefinition refuses.
+pub(crate) const READ_ONLY_KEYS: [&str; 9] = [
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+    "deleteRequestedAt",
+];
+
+fn opt_str<'a>(input: &'a Input, key: &str) -> Result<Option<&'a str>, ApiError> {
+    match input.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(wrong_type(key, "a string")),
+    }
+}
+
+fn req_str<'a>(input: &'a Input, key: &str) -> Result<&'a str, ApiError> {
+    opt_str(input, key)?.ok_or_else(|| invalid(format!("{key} can not be blank.")))
+}
+
+fn opt_u32(input: &Input, key: &str) -> Result<Option<u32>, ApiError> {
+    match input.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| wrong_type(key, "a non-negative integer")),
+    }
+}
+
+fn opt_bool(input: &Input, key: &str) -> Result<Option<bool>, ApiError> {
+    match input.get(key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(wrong_type(key, "a boolean")),
+    }
+}
+
+fn str_list<'a>(input: &'a Input, key: &str) -> Result<Vec<&'a str>, ApiError> {
+    match input.get(key) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| wrong_type(key, "a list of strings"))
+            })
+            .collect(),
+        Some(_) => Err(wrong_type(key, "a list of strings")),
+    }
+}
+
+/// `include: ["TAGS"]`?
+fn wants_tags(input: &Input) -> Result<bool, ApiError> {
+    Ok(str_list(input, "include")?.contains(&"TAGS"))
+}
+
+/// `maxResults` (1..=100, default 100).
+fn max_results(input: &Input) -> Result<usize, ApiError> {
+    match opt_u32(input, "maxResults")? {
+        None => Ok(100),
+        Some(n @ 1..=100) => Ok(n as usize),
+        Some(_) => Err(invalid("maxResults must be between 1 and 100.")),
+    }
+}
+
+/// Page a list with `nextToken`.
+fn page(items: Vec<String>, input: &Input, key: &str) -> Result<Value, ApiError> {
+    let start = match opt_str(input, "nextToken")? {
+        None => 0,
+        Some(token) => token
+            .strip_prefix("fake-ecs-page-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n <= items.len())
+            .ok_or_else(|| invalid("Invalid nextToken."))?,
+    };
+    let end = (start + max_results(input)?).min(items.len());
+    let mut reply = json!({ key: items[start..end] });
+    if end < items.len() {
+        reply["nextToken"] = json!(format!("fake-ecs-page-{end}"));
+    }
+    Ok(reply)
+}
+
+/// The last `/` segment of a name or ARN.
+fn short_name(reference: &str) -> &str {
+    reference.rsplit('/').next().unwrap_or(reference)
+}
+
+/// The cluster named by `cluster` (default `default`); it must exist.
+fn cluster(state: &State, input: &Input) -> Result<String, ApiError> {
+    let name = short_name(opt_str(input, "cluster")?.unwrap_or("default"));
+    if state.clusters.iter().any(|c| c == name) {
+        Ok(name.to_string())
+    } else {
+        Err(err("ClusterNotFoundException", "Cluster not found."))
+    }
+}
+
+fn parse_tags(value: Option<&Value>) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let items = value
+        .as_array()
+        .ok_or_else(|| client("tags must be a list of {\"key\", \"value\"} objects."))?;
+    items
+        .iter()
+        .map(|t| match (t["key"].as_str(), t["value"].as_str()) {
+            (Some(k), Some(v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(client(format!(
+                "Invalid tag {t}: a tag needs a string key and value."
+            ))),
+        })
+        .collect()
+}
+
+/// Set (or replace) tags by key.
+fn merge_tags(into: &mut Vec<(String, String)>, tags: Vec<(String, String)>) {
+    for (k, v) in tags {
+        match into.iter_mut().find(|(key, _)| *key == k) {
+            Some(slot) => slot.1 = v,
+            None => into.push((k, v)),
+        }
+    }
+}
+
+/// Run one operation against the state.
+pub(crate) fn call(state: &mut State, operation: &str, input: &Input) -> Result<Value, ApiError> {
+    match operation {
+        "DescribeServices" => describe_services(state, input),
+        "UpdateService" => update_service(state, input),
+        "DescribeTaskDefinition" => describe_task_definition(state, input),
+        "RegisterTaskDefinition" => {
+            let index = register(&mut state.world, input)?;
+            let td = &state.world.task_defs[index];
+            Ok(json!({"taskDefinition": td.description, "tags": tags_json(&td.tags)}))
+        }
+        "DeregisterTaskDefinition" => deregister_task_definition(state, input),
+        "ListTaskDefinitions" => list_task_definitions(state, input),
+        "ListTasks" => list_tasks(state, input),
+        "DescribeTasks" => describe_tasks(state, input),
+        "RunTask" => run_task(state, input),
+        "TagResource" => tag_resource(state, input),
+        _ => Err(err(
+            "UnknownOperationException",
+            format!("The fake ECS does not know the operation '{operation}'."),
+        )),
+    }
+}
+
+fn describe_services(state: &mut State, input: &Input) -> Result<Value, ApiError> {
+    let cluster = cluster(state, input)?;
+    let names = str_list(input, "services")?;
+    if names.is_empty() {
+        return Err(invalid("Services cannot be empty."));
+    }
+    if names.len() > 10 {
+        return Err(invalid("Services cannot be more than 10."));
+    }
+    let with_tags = wants_tags(input)?;
+    let mut advanced = HashSet::new();
+    for name in &names {
+        let name = short_name(name);
+        if let Some(i) = state.find_service(&cluster, name) {
+            if state.services[i].status == ACTIVE && advanced.insert(i) {
+                rollout::advance(&mut state.world, &mut state.services[i]);
+            }
+        }
+    }
+    let mut services = Vec::new();
+    let mut failures = Vec::new();
+    for name in &names {
+        match state.find_service(&cluster, short_name(name)) {
+            Some(i) => services.push(state.world.render_service(&state.services[i], with_tags)),
+            None => failures.push(json!({
+                "arn": arn(&format!("service/{cluster}/{}", short_name(name))),
+                "reason": "MISSING",
+            })),
+        }
+    }
+    Ok(json!({"services": services, "failures": failures}))
+}
+
+fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
+    let cluster = cluster(state, input)?;
+    let name = short_name(req_str(input, "service")?);
+    let i = state
+        .find_service(&cluster, name)
+        .ok_or_else(|| err("ServiceNotFoundException", "Service not found."))?;
+    if state.services[i].status != ACTIVE {
+        return Err(err("ServiceNotActiveException", "Service was not ACTIVE."));
+    }
+    let task_definition = match opt_str(input, "taskDefinition")? {
+        None => None,
+        Some(reference) => {
+            let td = state
+                .world
+                .find_task_def(reference)
+                .ok_or_else(|| client("TaskDefinition not found."))?;
+            if !td.is_active() {
+                return Err(client("TaskDefinition is inactive"));
+            }
+            Some(td.arn())
+        }
+    };
+    let desired = opt_u32(input, "desiredCount")?;
+    let force = opt_bool(input, "forceNewDeployment")?.unwrap_or(false);
+    let config = match input.get("deploymentConfiguration") {
+        None => None,
+        Some(Value::Object(c)) => Some(c.clone()),
+        Some(_) => return Err(wrong_type("deploymentConfiguration", "an object")),
+    };
+    let now = state.world.now();
+    let service = &mut state.services[i];
+    if let Some(config) = config {
+        if let Value::Object(current) = &mut service.deployment_configuration {
+            current.extend(config);
+        }
+    }
+    let current = service
+        .deployments
+        .first()
+        .map(|d| d.task_definition.clone());
+    let new_task_definition = task_definition.filter(|td| Some(td) != current.as_ref());
+    if let Some(d) = desired {
+        service.desired = d;
+    }
+    match new_task_definition.or(if force { current } else { None }) {
+        Some(td) => rollout::begin(&mut state.world, service, &td),
+        None => {
+            if let (Some(d), Some(primary)) = (desired, service.deployments.first_mut()) {
+                primary.desired = d;
+                primary.updated_at = now;
+            }
+        }
+    }
+    Ok(json!({"service": state.world.render_service(&state.services[i], false)}))
+}
+
+fn describe_task_definition(state: &State, input: &Input) -> Result<Value, ApiError> {
+    let reference = req_str(input, "taskDefinition")?;
+    let td = state
+        .world
+        .find_task_def(reference)
+        .ok_or_else(|| client("Unable to describe task definition."))?;
+    let mut reply = json!({"taskDefinition": td.description});
+    if wants_tags(input)? {
+        reply["tags"] = tags_json(&td.tags);
+    }
+    Ok(reply)
+}
+
+/// The path of the first null inside `value`, if any.
+fn find_null(value: &Value, path: String) -> Option<String> {
+    match value {
+        Value::Null => Some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_null(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| find_null(v, format!("{path}.{k}"))),
+        _ => None,
+    }
+}
+
+/// The capability attributes ECS derives from a task definition.
+fn requires_attributes(input: &Input) -> Value {
+    let text = Value::Object(input.clone()).to_string();
+    let mut names = vec!["com.amazonaws.ecs.capability.docker-remote-api.1.18"];
+    let checks = [
+        (
+            "\"taskRoleArn\"",
+            "com.amazonaws.ecs.capability.task-iam-role",
+        ),
+        (".dkr.ecr.", "com.amazonaws.ecs.capability.ecr-auth"),
+        (
+            "\"awslogs\"",
+            "com.amazonaws.ecs.capability.logging-driver.awslogs",
+        ),
+        (
+            ":secretsmanager:",
+            "ecs.capability.secrets.asm.environment-variables",
+        ),
+        (":ssm:", "ecs.capability.secrets.ssm.environment-variables"),
+        ("\"awsvpc\"", "ecs.capability.task-eni"),
+        ("\"dependsOn\"", "ecs.capability.container-ordering"),
+    ];
+    for (needle, name) in checks {
+        if text.contains(needle) {
+            names.push(name);
+        }
+    }
+    if input.contains_key("executionRoleArn") && text.contains(".dkr.ecr.") {
+        names.push("ecs.capability.execution-role-ecr-pull");
+    }
+    names.iter().map(|n| json!({"name": n})).collect()
+}
+
+/// RegisterTaskDefinition: check the input, store a new revision; returns its index.
+pub(crate) fn register(world: &mut World, input: &Input) -> Result<usize, ApiError> {
+    if let Some(key) = READ_ONLY_KEYS.iter().find(|k| input.contains_key(**k)) {
+        return Err(client(format!(
+            "Unexpected key '{key}' found in params: it is a read-only task definition field."
+        )));
+    }
+    if let Some(path) = find_null(&Value::Object(input.clone()), String::new()) {
+        return Err(client(format!("Unexpected null value at '{path}'.")));
+    }
+    let tags = parse_tags(input.get("tags"))?;
+    let family = req_str(input, "family").map_err(|_| client("Family can not be blank."))?;
+    let valid_family = family.len() <= 255
+        && family
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid_family {
+        return Err(client(
+            "Family contains invalid characters: up to 255 letters, numbers, hyphens and underscores.",
+        ));
+    }
+    let containers = input
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| client("Container list cannot be empty."))?;
+    let mut names = HashSet::new();
+    for c in containers {
+        let name = c["name"].as_str().filter(|n| !n.is_empty());
+        let name = name.ok_or_else(|| client("Container.name should not be null or empty."))?;
+        if c["image"].as_str().is_none_or(str::is_empty) {
+            return Err(client("Container.image should not be null or empty."));
+        }
+        if !names.insert(name) {
+            return Err(client(format!("Duplicate container name: {name}.")));
+        }
+    }
+    let revision = world
+        .task_defs
+        .iter()
+        .filter(|t| t.family == family)
+        .map(|t| t.revision)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut description = input.clone();
+    description.remove("tags");
+    let mut compatibilities = vec!["EC2".to_string()];
+    for c in str_list(input, "requiresCompatibilities")? {
+        if !compatibilities.iter().any(|x| x == c) {
+            compatibilities.push(c.to_string());
+        }
+    }
+    let td = TaskDef {
+        family: family.to_string(),
+        revision,
+        description: Map::new(),
+        tags,
+    };
+    description.insert("taskDefinitionArn".into(), json!(td.arn()));
+    description.insert("revision".into(), json!(revision));
+    description.insert("status".into(), json!(ACTIVE));
+    description.insert("requiresAttributes".into(), requires_attributes(input));
+    description.insert("compatibilities".into(), json!(compatibilities));
+    description.insert("registeredAt".into(), json!(world.now()));
+    description.insert("registeredBy".into(), json!(REGISTERED_BY));
+    world.task_defs.push(TaskDef { description, ..td });
+    Ok(world.task_defs.len() - 1)
+}
+
+fn deregister_task_definition(state: &mut State, input: &Input) -> Result<Value, ApiError> {
+    let reference = req_str(input, "taskDefinition")?;
+    if !short_name(reference).contains(':') {
+        return Err(client(
+            "A revision must be specified: family:revision or the full ARN.",
+        ));
+    }
+    let arn = state
+        .world
+        .find_task_def(reference)
+        .map(TaskDef::arn)
+        .ok_or_else(|| client("The specified task definition does not exist."))?;
+    let now = state.world.now();
+    let td = state
+        .world
+        .task_defs
+        .iter_mut()
+        .find(|t| t.arn() == arn)
+        .ok_or_else(|| client("The specified task definition does not exist."))?;
+    if td.is_active() {
+        td.description.insert("status".into(), json!(INACTIVE));
+        td.description.insert("deregisteredAt".into(), json!(now));
+    }
+    Ok(json!({"taskDefinition": td.description}))
+}
+
+fn list_task_definitions(state: &State, input: &Input) -> Result<Value, ApiError> {
+    let prefix = opt_str(input, "familyPrefix")?.unwrap_or("");
+    let status = opt_str(input, "status")?.unwrap_or(ACTIVE);
+    if status != ACTIVE && status != INACTIVE && status != "DELETE_IN_PROGRESS" {
+        return Err(invalid(format!("Invalid status: {status}.")));
+    }
+    let descending = match opt_str(input, "sort")?.unwrap_or("ASC") {
+        "ASC" => false,
+        "DESC" => true,
+        other => return Err(invalid(format!("Invalid sort: {other}."))),
+    };
+    let mut matching: Vec<&TaskDef> = state
+        .world
+        .task_defs
+        .iter()
+        .filter(|t| t.family.starts_with(prefix))
+        .filter(|t| t.description.get("status").and_then(Value::as_str) == Some(status))
+        .collect();
+    matching.sort_by(|a, b| (&a.family, a.revision).cmp(&(&b.family, b.revision)));
+    if descending {
+        matching.reverse();
+    }
+    page(
+        matching.iter().map(|t| t.arn()).collect(),
+        input,
+        "taskDefinitionArns",
+    )
+}
+
+fn list_tasks(state: &State, input: &Input) -> Result<Value, ApiError> {
+    let cluster = cluster(state, input)?;
+    let group = match opt_str(input, "serviceName")? {
+        None => None,
+        Some(name) => {
+            let name = short_name(name);
+            state
+                .find_service(&cluster, name)
+                .ok_or_else(|| err("ServiceNotFoundException", "Service not found."))?;
+            Some(format!("service:{name}"))
+        }
+    };
+    let started_by = opt_str(input, "startedBy")?;
+    let family = opt_str(input, "family")?;
+    let launch_type = opt_str(input, "launchType")?;
+    let desired = opt_str(input, "desiredStatus")?.unwrap_or(RUNNING);
+    if desired != RUNNING && desired != STOPPED && desired != "PENDING" {
+        return Err(invalid(format!("Invalid desiredStatus: {desired}.")));
+    }
+    let arns = state
+        .world
+        .tasks
+        .iter()
+        .filter(|t| t.cluster == cluster && t.desired_status == desired)
+        .filter(|t| group.as_ref().is_none_or(|g| *g == t.group))
+        .filter(|t| started_by.is_none_or(|s| t.started_by.as_deref() == Some(s)))
+        .filter(|t| family.is_none_or(|f| t.family == f))
+        .filter(|t| launch_type.is_none_or(|l| t.launch_type == l))
+        .map(|t| t.arn())
+        .collect();
+    page(arns, input, "taskArns")
+}
+
+fn describe_tasks(state: &mut State, input: &Input) -> Result<Value, ApiError> {
+    let cluster = cluster(state, input)?;
+    let refs = str_list(input, "tasks")?;
+    if refs.is_empty() {
+        return Err(invalid("Tasks cannot be empty."));
+    }
+    if refs.len() > 100 {
+        return Err(invalid("Tasks cannot have more than 100 elements."));
+    }
+    let with_tags = wants_tags(input)?;
+    let found: Vec<Option<usize>> = refs
+        .iter()
+        .map(|r| {
+            let id = short_name(r);
+            state
+                .world
+                .tasks
+                .iter()
+                .position(|t| t.cluster == cluster && t.id == id)
+        })
+        .collect();
+    let mut advanced = HashSet::new();
+    for &i in found.iter().flatten() {
+        if advanced.insert(i) {
+            advance_run_task(&mut state.world, i);
+        }
+    }
+    let mut tasks = Vec::new();
+    let mut failures = Vec::new();
+    for (r, i) in refs.iter().zip(found) {
+        match i {
+            Some(i) => {
+                let mut task = state.world.render_task(&state.world.tasks[i]);
+                if !with_tags {
+                    if let Value::Object(m) = &mut task {
+                        m.remove("tags");
+                    }
+                }
+                tasks.push(task);
+            }
+            None => {
+                let arn = if r.starts_with("arn:") {
+                    r.to_string()
+                } else {
+                    arn(&format!("task/{cluster}/{r}"))
+                };
+                failures.push(json!({"arn": arn, "reason": "MISSING"}));
+            }
+        }
+    }
+    Ok(json!({"tasks": tasks, "failures": failures}))
+}
+
+/// A RunTask task seen by DescribeTasks: the first call finds it RUNNING, the second STOPPED
+/// with every container exited 0.
+fn advance_run_task(world: &mut World, index: usize) {
+    let Some(polls) = world.tasks[index].run_task_polls else {
+        return;
+    };
+    world.tasks[index].run_task_polls = Some(polls + 1);
+    match polls {
+        0 => world.run(index),
+        1 => world.stop(
+            index,
+            "Essential container in task exited",
+            "EssentialContainerExited",
+            |_| (Some(0), None),
+        ),
+        _ => {}
+    }
+}
+
+fn run_task(state: &mut State, input: &Input) -> Result<Value, ApiError> {
+    let cluster = cluster(state, input)?;
+    let reference = req_str(input, "taskDefinition")?;
+    let td = state
+        .world
+        .find_task_def(reference)
+        .ok_or_else(|| client("TaskDefinition not found."))?;
+    if !td.is_active() {
+        return Err(client("TaskDefinition is inactive"));
+    }
+    let arn = td.arn();
+    let count = opt_u32(input, "count")?.unwrap_or(1);
+    if !(1..=10).contains(&count) {
+        return Err(invalid("count must be between 1 and 10."));
+    }
+    let started_by = opt_str(input, "startedBy")?.map(str::to_string);
+    let group = opt_str(input, "group")?.map(str::to_string);
+    let launch_type = opt_str(input, "launchType")?.unwrap_or("EC2");
+    let tags = parse_tags(input.get("tags"))?;
+    let overrides = input.get("overrides").cloned();
+    let mut tasks = Vec::new();
+    for _ in 0..count {
+        let i = state.world.new_task(
+            &cluster,
+            &arn,
+            started_by.clone(),
+            group.clone(),
+            launch_type,
+        );
+        let task = &mut state.world.tasks[i];
+        task.run_task_polls = Some(0);
+        task.tags = tags.clone();
+        if let Some(o) = &overrides {
+            task.overrides = o.clone();
+        }
+        tasks.push(state.world.render_task(&state.world.tasks[i]));
+    }
+    Ok(json!({"tasks": tasks, "failures": []}))
+}
+
+fn tag_resource(state: &mut State, input: &Input) -> Result<Value, ApiError> {
+    let resource = req_str(input, "resourceArn")?;
+    let tags = parse_tags(input.get("tags"))?;
+    if tags.is_empty() {
+        return Err(invalid("Tags cannot be empty."));
+    }
+    if resource.contains(":task-definition/") {
+        let arn = state
+            .world
+            .find_task_def(resource)
+            .map(TaskDef::arn)
+            .ok_or_else(|| invalid("The specified task definition does not exist."))?;
+        if let Some(td) = state.world.task_defs.iter_mut().find(|t| t.arn() == arn) {
+            merge_tags(&mut td.tags, tags);
+        }
+    } else if let Some(service) = state.services.iter_mut().find(|s| s.arn() == resource) {
+        merge_tags(&mut service.tags, tags);
+    } else if let Some(task) = state.world.tasks.iter_mut().find(|t| t.arn() == resource) {
+        merge_tags(&mut task.tags, tags);
+    } else {
+        return Err(invalid("The specified resource could not be found."));
+    }
+    Ok(json!({}))
+}

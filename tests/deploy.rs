@@ -1,0 +1,697 @@
+//! End-to-end: the real `ecs-deploy` binary against the stateful fake ECS.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use fake_ecs::{FakeEcs, Fault, Rollout, ACCESS_KEY, SECRET_KEY};
+use serde_json::{json, Value};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ecs-deploy");
+const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acct/repo";
+const CLUSTER: &str = "prod";
+const SERVICE: &str = "web";
+
+/// What a run of the binary left behind.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    fn assert_code(&self, code: i32) {
+        assert_eq!(
+            self.code, code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+    }
+}
+
+/// A fake ECS with cluster `prod`, task definition `web:1` (containers `app`
+/// on REPO:v1 and `sidecar` on nginx) and service `web` running it twice.
+async fn fake() -> FakeEcs {
+    let fake = FakeEcs::start().await;
+    fake.add_cluster(CLUSTER);
+    let arn = fake.seed_task_definition(web_task_definition(), vec![]);
+    fake.add_service(CLUSTER, SERVICE, &arn, 2);
+    fake
+}
+
+fn web_task_definition() -> Value {
+    json!({
+        "family": "web",
+        "networkMode": "bridge",
+        "containerDefinitions": [
+            {"name": "app", "image": format!("{REPO}:v1"), "essential": true, "memory": 256,
+             "environment": [{"name": "MODE", "value": "prod"}]},
+            {"name": "sidecar", "image": "nginx:1.25", "essential": false, "memory": 64}
+        ]
+    })
+}
+
+fn command(fake: &FakeEcs, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(BINARY);
+    command
+        .args([
+            "--endpoint-url",
+            &fake.uri(),
+            "-r",
+            "us-east-1",
+            "--poll-interval",
+            "0.02",
+        ])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+async fn run_command(mut command: tokio::process::Command) -> Run {
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("ecs-deploy finished within 60 s")
+        .expect("ecs-deploy runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+async fn deploy(fake: &FakeEcs, args: &[&str]) -> Run {
+    run_command(command(fake, args)).await
+}
+
+/// `-c prod -n web -i REPO:v2` plus `extra`.
+async fn deploy_v2(fake: &FakeEcs, extra: &[&str]) -> Run {
+    let image = format!("{REPO}:v2");
+    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image];
+    args.extend_from_slice(extra);
+    deploy(fake, &args).await
+}
+
+fn operations(fake: &FakeEcs) -> Vec<String> {
+    fake.requests().into_iter().map(|r| r.operation).collect()
+}
+
+fn service_task_definition(fake: &FakeEcs) -> String {
+    fake.service(CLUSTER, SERVICE)["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn deploys_the_new_image_and_waits_for_the_rollout() {
+    let fake = fake().await;
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(0);
+    for line in [
+        &format!("Using image name: {REPO}:v2"),
+        "Current task definition: arn:aws:ecs:us-east-1:123456789012:task-definition/web:1",
+        "New task definition: arn:aws:ecs:us-east-1:123456789012:task-definition/web:2",
+        "Service deployment successful.",
+    ] {
+        assert!(
+            run.stdout.contains(line),
+            "missing {line:?} in\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stdout
+            .contains("web:2: 2 running, 0 pending, 2 desired"),
+        "{}",
+        run.stdout
+    );
+
+    let registered = fake.task_definition("web:2");
+    assert_eq!(
+        registered["containerDefinitions"][0]["image"],
+        format!("{REPO}:v2")
+    );
+    assert_eq!(
+        registered["containerDefinitions"][0]["environment"][0]["value"],
+        "prod"
+    );
+    assert_eq!(registered["containerDefinitions"][1]["image"], "nginx:1.25");
+    assert!(service_task_definition(&fake).ends_with("task-definition/web:2"));
+
+    let ops = operations(&fake);
+    assert_eq!(
+        ops[..4],
+        [
+            "DescribeServices",
+            "DescribeTaskDefinition",
+            "RegisterTaskDefinition",
+            "UpdateService"
+        ]
+    );
+    assert!(
+        ops[4..].iter().all(|op| op == "DescribeServices"),
+        "{ops:?}"
+    );
+    // Every request was signed for our key.
+    assert!(fake
+        .requests()
+        .iter()
+        .all(|r| r.access_key.as_deref() == Some(ACCESS_KEY)));
+}
+
+#[tokio::test]
+async fn old_style_services_use_the_services_stable_rule() {
+    let fake = fake().await;
+    fake.set_rollout(
+        CLUSTER,
+        SERVICE,
+        Rollout::CompleteWithoutRolloutState { polls: 3 },
+    );
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(0);
+    let service = fake.service(CLUSTER, SERVICE);
+    assert_eq!(service["deployments"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn skip_deployments_check_does_not_wait_for_old_tasks_to_drain() {
+    let fake = fake().await;
+    fake.set_rollout(
+        CLUSTER,
+        SERVICE,
+        Rollout::SlowDrain {
+            polls: 1,
+            drain_polls: 1000,
+        },
+    );
+    let run = deploy_v2(&fake, &["--skip-deployments-check"]).await;
+    run.assert_code(0);
+    assert!(
+        fake.count("DescribeServices") < 10,
+        "{:?}",
+        operations(&fake)
+    );
+
+    // Without the flag the same drain keeps the deploy waiting until the deadline.
+    let fake = self::fake().await;
+    fake.set_rollout(
+        CLUSTER,
+        SERVICE,
+        Rollout::SlowDrain {
+            polls: 1,
+            drain_polls: 1000,
+        },
+    );
+    let run = deploy_v2(&fake, &["-t", "0.5"]).await;
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("did not finish within 0.5 s"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn desired_count_zero_is_done_right_after_the_update() {
+    let fake = fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    let run = deploy_v2(&fake, &["-D", "0", "-m", "0", "-M", "100"]).await;
+    run.assert_code(0);
+    assert_eq!(fake.count("DescribeServices"), 1, "{:?}", operations(&fake));
+    let update = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "UpdateService")
+        .unwrap();
+    assert_eq!(update.body["desiredCount"], 0);
+    assert_eq!(
+        update.body["deploymentConfiguration"],
+        json!({"minimumHealthyPercent": 0, "maximumPercent": 100})
+    );
+}
+
+#[tokio::test]
+async fn failing_tasks_fail_the_deploy_and_say_why() {
+    let fake = fake().await;
+    let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s)";
+    fake.set_rollout(
+        CLUSTER,
+        SERVICE,
+        Rollout::TasksFail {
+            polls: 3,
+            tasks_per_poll: 1,
+            reason: reason.into(),
+        },
+    );
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("ECS marked the deployment FAILED"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("tasks failed to start"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("3 tasks (e.g."), "{}", run.stderr);
+    assert!(run.stderr.contains(reason), "{}", run.stderr);
+    assert!(run.stderr.contains("app: exit code 1"), "{}", run.stderr);
+    assert!(run.stderr.contains("--enable-rollback"), "{}", run.stderr);
+    // Progress showed the failures while waiting, and nothing was rolled back.
+    assert!(run.stdout.contains("stopped:"), "{}", run.stdout);
+    assert_eq!(fake.count("UpdateService"), 1);
+    // The stopped tasks were looked up by deployment, not for the whole service.
+    let list = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "ListTasks")
+        .unwrap();
+    assert!(list.body["startedBy"]
+        .as_str()
+        .unwrap()
+        .starts_with("ecs-svc/"));
+    assert_eq!(list.body["desiredStatus"], "STOPPED");
+}
+
+#[tokio::test]
+async fn circuit_breaker_rollback_is_detected_and_not_fought() {
+    let fake = fake().await;
+    fake.set_rollout(
+        CLUSTER,
+        SERVICE,
+        Rollout::CircuitBreakerRollback { polls: 2 },
+    );
+    let run = deploy_v2(&fake, &["--enable-rollback"]).await;
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("ECS rolled the service back to web:1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did not roll back again"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fake.count("UpdateService"), 1);
+}
+
+#[tokio::test]
+async fn timeout_without_rollback_leaves_the_service_and_says_so() {
+    let fake = fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    let run = deploy_v2(&fake, &["-t", "0.3"]).await;
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("did not finish within 0.3 s"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("--enable-rollback to return to web:1"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fake.count("UpdateService"), 1);
+    assert!(service_task_definition(&fake).ends_with("web:2"));
+}
+
+#[tokio::test]
+async fn timeout_with_rollback_returns_to_the_previous_revision() {
+    let fake = fake().await;
+    fake.set_rollouts(
+        CLUSTER,
+        SERVICE,
+        vec![Rollout::Stuck, Rollout::Complete { polls: 2 }],
+    );
+    let run = deploy_v2(
+        &fake,
+        &["-t", "0.3", "--enable-rollback", "--max-definitions", "1"],
+    )
+    .await;
+    run.assert_code(1);
+    assert!(
+        run.stdout
+            .contains("Rolling back to arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("Rolled back: the service runs web:1 again."),
+        "{}",
+        run.stderr
+    );
+    let updates: Vec<Value> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == "UpdateService")
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(updates.len(), 2);
+    assert!(updates[1]["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .ends_with("web:1"));
+    assert!(service_task_definition(&fake).ends_with("web:1"));
+    // After a failure nothing is deregistered, so both revisions stay usable.
+    assert_eq!(fake.count("DeregisterTaskDefinition"), 0);
+    assert_eq!(fake.active_revisions("web"), [1, 2]);
+}
+
+#[tokio::test]
+async fn throttling_and_unavailability_are_retried() {
+    let fake = fake().await;
+    fake.inject_faults("DescribeServices", vec![Fault::Throttle]);
+    fake.inject_faults("RegisterTaskDefinition", vec![Fault::ServiceUnavailable]);
+    let run = deploy_v2(&fake, &["-v"]).await;
+    run.assert_code(0);
+    assert_eq!(fake.count("RegisterTaskDefinition"), 2);
+    assert_eq!(fake.active_revisions("web"), [1, 2]);
+    assert!(
+        run.stderr
+            .contains("[aws] DescribeServices 400 ThrottlingException attempt 1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("[aws] DescribeServices 200 attempt 2"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("[aws] RegisterTaskDefinition 503"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn non_json_error_bodies_are_readable() {
+    let fake = fake().await;
+    fake.inject_faults(
+        "DescribeServices",
+        vec![Fault::Raw {
+            status: 403,
+            content_type: "text/html".into(),
+            body: "<html><body><h1>403 Forbidden</h1> by the corporate proxy</body></html>".into(),
+        }],
+    );
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("DescribeServices failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("403 Forbidden"), "{}", run.stderr);
+    assert!(run.stderr.contains("(HTTP 403)"), "{}", run.stderr);
+    assert_eq!(fake.count("DescribeServices"), 1, "403 is not retried");
+}
+
+#[tokio::test]
+async fn a_missing_service_or_cluster_registers_nothing() {
+    let fake = fake().await;
+    let image = format!("{REPO}:v2");
+    let run = deploy(&fake, &["-c", CLUSTER, "-n", "nope", "-i", &image]).await;
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("service 'nope' was not found in cluster 'prod'"),
+        "{}",
+        run.stderr
+    );
+
+    let run = deploy(&fake, &["-c", "staging", "-n", SERVICE, "-i", &image]).await;
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("cluster 'staging' was not found"),
+        "{}",
+        run.stderr
+    );
+
+    fake.deactivate_service(CLUSTER, SERVICE);
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(2);
+    assert!(run.stderr.contains("is INACTIVE"), "{}", run.stderr);
+    assert_eq!(fake.count("RegisterTaskDefinition"), 0);
+}
+
+#[tokio::test]
+async fn no_matching_container_lists_them_and_registers_nothing() {
+    let fake = fake().await;
+    let run = deploy(
+        &fake,
+        &["-c", CLUSTER, "-n", SERVICE, "-i", "acct/repo-two:3"],
+    )
+    .await;
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains(&format!("app: {REPO}:v1")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("sidecar: nginx:1.25"), "{}", run.stderr);
+    assert_eq!(fake.count("RegisterTaskDefinition"), 0);
+}
+
+#[tokio::test]
+async fn usage_errors_exit_with_upstream_codes_and_call_nothing() {
+    let fake = fake().await;
+    let cases: [(&[&str], i32); 9] = [
+        (&["--bogus"], 3),
+        (&["-c", CLUSTER, "-n", SERVICE, "-i"], 3),
+        (&["-c", CLUSTER, "-n", SERVICE, "-i", "x", "-t", "soon"], 3),
+        (&["-c", CLUSTER, "-i", "x"], 5),
+        (&["-n", SERVICE, "-i", "x"], 7),
+        (&["-c", CLUSTER, "-n", SERVICE], 8),
+        (
+            &[
+                "-c",
+                CLUSTER,
+                "-n",
+                SERVICE,
+                "-i",
+                "x",
+                "--max-definitions",
+                "all",
+            ],
+            9,
+        ),
+        (
+            &[
+                "-c",
+                CLUSTER,
+                "-n",
+                SERVICE,
+                "-i",
+                "domain.com:abc/repo/image",
+            ],
+            13,
+        ),
+        (
+            &[
+                "-c",
+                CLUSTER,
+                "-n",
+                SERVICE,
+                "-i",
+                "x",
+                "--endpoint-url",
+                "http://192.0.2.1",
+            ],
+            3,
+        ),
+    ];
+    for (args, code) in cases {
+        let run = deploy(&fake, args).await;
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("ERROR: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let bare = run_command({
+        let mut c = tokio::process::Command::new(BINARY);
+        c.stdin(Stdio::null());
+        c
+    })
+    .await;
+    bare.assert_code(3);
+    assert!(bare.stderr.contains("--help"));
+    assert!(fake.requests().is_empty(), "{:?}", operations(&fake));
+}
+
+#[tokio::test]
+async fn max_definitions_keeps_the_newest_of_exactly_this_family() {
+    let fake = FakeEcs::start().await;
+    fake.add_cluster(CLUSTER);
+    for _ in 0..3 {
+        fake.seed_task_definition(web_task_definition(), vec![]);
+    }
+    let mut worker = web_task_definition();
+    worker["family"] = json!("web-worker");
+    fake.seed_task_definition(worker, vec![]);
+    fake.add_service(CLUSTER, SERVICE, "web:3", 1);
+
+    let run = deploy_v2(&fake, &["--max-definitions", "2"]).await;
+    run.assert_code(0);
+    assert_eq!(fake.active_revisions("web"), [3, 4]);
+    assert_eq!(fake.active_revisions("web-worker"), [1]);
+    assert!(run.stdout.contains(
+        "Deregistered task definition: arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+    ));
+}
+
+#[tokio::test]
+async fn more_than_a_hundred_stopped_tasks_are_paged_and_chunked() {
+    let fake = fake().await;
+    fake.set_rollout(
+        CLUSTER,
+        SERVICE,
+        Rollout::TasksFail {
+            polls: 2,
+            tasks_per_poll: 80,
+            reason: "Task failed ELB health checks".into(),
+        },
+    );
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(1);
+    assert!(run.stderr.contains("160 tasks (e.g."), "{}", run.stderr);
+    let requests = fake.requests();
+    let describes: Vec<usize> = requests
+        .iter()
+        .filter(|r| r.operation == "DescribeTasks")
+        .map(|r| r.body["tasks"].as_array().unwrap().len())
+        .collect();
+    assert!(describes.iter().all(|&n| n <= 100), "{describes:?}");
+    assert_eq!(describes.iter().sum::<usize>(), 160, "{describes:?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.operation == "ListTasks" && r.body.get("nextToken").is_some()),
+        "ListTasks was not paged"
+    );
+}
+
+#[tokio::test]
+async fn wrong_keys_are_refused_and_secrets_never_printed() {
+    let fake = fake().await;
+    let image = format!("{REPO}:v2");
+    let mut command = command(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image, "-v"]);
+    command
+        .env("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000")
+        .env("AWS_SESSION_TOKEN", "session-token-must-not-show");
+    let run = run_command(command).await;
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("UnrecognizedClientException"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        fake.count("DescribeServices"),
+        1,
+        "auth errors are not retried"
+    );
+
+    let run = deploy_v2(&fake, &["-v"]).await;
+    run.assert_code(0);
+    for secret in [SECRET_KEY, "session-token-must-not-show"] {
+        assert!(
+            !run.output().contains(secret),
+            "secret printed:\n{}",
+            run.output()
+        );
+    }
+    assert!(
+        run.stderr.contains("[aws] UpdateService 200 attempt 1"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn missing_credentials_or_region_are_explained() {
+    let fake = fake().await;
+    let image = format!("{REPO}:v2");
+    let mut command = command(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image]);
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let run = run_command(command).await;
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("no AWS credentials found"),
+        "{}",
+        run.stderr
+    );
+
+    let mut command = tokio::process::Command::new(BINARY);
+    command
+        .args([
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "-i",
+            &image,
+            "--endpoint-url",
+            &fake.uri(),
+        ])
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    let run = run_command(command).await;
+    run.assert_code(2);
+    assert!(run.stderr.contains("no AWS region given"), "{}", run.stderr);
+    assert!(fake.requests().is_empty());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn interrupting_the_wait_reports_the_state_and_exits_130() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let fake = fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    let image = format!("{REPO}:v2");
+    let mut child = command(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("Waiting for it to complete") {
+            break;
+        }
+    }
+    // Give the wait a moment to install its signal handler and poll once.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("still in progress"), "{stderr}");
+    assert!(stderr.contains("nothing was rolled back"), "{stderr}");
+    assert_eq!(fake.count("UpdateService"), 1);
+}
