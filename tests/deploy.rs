@@ -24,6 +24,16 @@ impl Run {
     }
 
     #[track_caller]
+    fn assert_stdout_has(&self, needle: &str) {
+        assert_contains("stdout", &self.stdout, needle);
+    }
+
+    #[track_caller]
+    fn assert_stderr_has(&self, needle: &str) {
+        assert_contains("stderr", &self.stderr, needle);
+    }
+
+    #[track_caller]
     fn assert_code(&self, code: i32) {
         assert_eq!(
             self.code, code,
@@ -31,6 +41,11 @@ impl Run {
             self.stdout, self.stderr
         );
     }
+}
+
+#[track_caller]
+fn assert_contains(stream: &str, text: &str, needle: &str) {
+    assert!(text.contains(needle), "no {needle:?} in {stream}:\n{text}");
 }
 
 /// A fake ECS with cluster `prod`, task definition `web:1` (containers `app`
@@ -122,18 +137,9 @@ async fn deploys_the_new_image_and_waits_for_the_rollout() {
         "New task definition: arn:aws:ecs:us-east-1:123456789012:task-definition/web:2",
         "Service deployment successful.",
     ] {
-        assert!(
-            run.stdout.contains(line),
-            "missing {line:?} in\n{}",
-            run.stdout
-        );
+        run.assert_stdout_has(line);
     }
-    assert!(
-        run.stdout
-            .contains("web:2: 2 running, 0 pending, 2 desired"),
-        "{}",
-        run.stdout
-    );
+    run.assert_stdout_has("web:2: 2 running, 0 pending, 2 desired");
 
     let registered = fake.task_definition("web:2");
     assert_eq!(
@@ -213,11 +219,7 @@ async fn skip_deployments_check_does_not_wait_for_old_tasks_to_drain() {
     );
     let run = deploy_v2(&fake, &["-t", "0.5"]).await;
     run.assert_code(1);
-    assert!(
-        run.stderr.contains("did not finish within 0.5 s"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("did not finish within 0.5 s");
 }
 
 #[tokio::test]
@@ -254,22 +256,14 @@ async fn failing_tasks_fail_the_deploy_and_say_why() {
     );
     let run = deploy_v2(&fake, &[]).await;
     run.assert_code(1);
-    assert!(
-        run.stderr.contains("ECS marked the deployment FAILED"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("tasks failed to start"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("3 tasks (e.g."), "{}", run.stderr);
-    assert!(run.stderr.contains(reason), "{}", run.stderr);
-    assert!(run.stderr.contains("app: exit code 1"), "{}", run.stderr);
-    assert!(run.stderr.contains("--enable-rollback"), "{}", run.stderr);
+    run.assert_stderr_has("ECS marked the deployment FAILED");
+    run.assert_stderr_has("tasks failed to start");
+    run.assert_stderr_has("3 tasks (e.g.");
+    run.assert_stderr_has(reason);
+    run.assert_stderr_has("app: exit code 1");
+    run.assert_stderr_has("--enable-rollback");
     // Progress showed the failures while waiting, and nothing was rolled back.
-    assert!(run.stdout.contains("stopped:"), "{}", run.stdout);
+    run.assert_stdout_has("stopped:");
     assert_eq!(fake.count("UpdateService"), 1);
     // The stopped tasks were looked up by deployment, not for the whole service.
     let list = fake
@@ -294,16 +288,8 @@ async fn circuit_breaker_rollback_is_detected_and_not_fought() {
     );
     let run = deploy_v2(&fake, &["--enable-rollback"]).await;
     run.assert_code(1);
-    assert!(
-        run.stderr.contains("ECS rolled the service back to web:1"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("did not roll back again"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("ECS rolled the service back to web:1");
+    run.assert_stderr_has("did not roll back again");
     assert_eq!(fake.count("UpdateService"), 1);
 }
 
@@ -313,16 +299,8 @@ async fn timeout_without_rollback_leaves_the_service_and_says_so() {
     fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
     let run = deploy_v2(&fake, &["-t", "0.3"]).await;
     run.assert_code(1);
-    assert!(
-        run.stderr.contains("did not finish within 0.3 s"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("--enable-rollback to return to web:1"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("did not finish within 0.3 s");
+    run.assert_stderr_has("--enable-rollback to return to web:1");
     assert_eq!(fake.count("UpdateService"), 1);
     assert!(service_task_definition(&fake).ends_with("web:2"));
 }
@@ -341,18 +319,10 @@ async fn timeout_with_rollback_returns_to_the_previous_revision() {
     )
     .await;
     run.assert_code(1);
-    assert!(
-        run.stdout
-            .contains("Rolling back to arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"),
-        "{}",
-        run.stdout
+    run.assert_stdout_has(
+        "Rolling back to arn:aws:ecs:us-east-1:123456789012:task-definition/web:1",
     );
-    assert!(
-        run.stderr
-            .contains("Rolled back: the service runs web:1 again."),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("Rolled back: the service runs web:1 again.");
     let updates: Vec<Value> = fake
         .requests()
         .into_iter()
@@ -379,22 +349,9 @@ async fn throttling_and_unavailability_are_retried() {
     run.assert_code(0);
     assert_eq!(fake.count("RegisterTaskDefinition"), 2);
     assert_eq!(fake.active_revisions("web"), [1, 2]);
-    assert!(
-        run.stderr
-            .contains("[aws] DescribeServices 400 ThrottlingException attempt 1"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("[aws] DescribeServices 200 attempt 2"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("[aws] RegisterTaskDefinition 503"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("[aws] DescribeServices 400 ThrottlingException attempt 1");
+    run.assert_stderr_has("[aws] DescribeServices 200 attempt 2");
+    run.assert_stderr_has("[aws] RegisterTaskDefinition 503");
 }
 
 #[tokio::test]
@@ -410,13 +367,9 @@ async fn non_json_error_bodies_are_readable() {
     );
     let run = deploy_v2(&fake, &[]).await;
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("DescribeServices failed"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("403 Forbidden"), "{}", run.stderr);
-    assert!(run.stderr.contains("(HTTP 403)"), "{}", run.stderr);
+    run.assert_stderr_has("DescribeServices failed");
+    run.assert_stderr_has("403 Forbidden");
+    run.assert_stderr_has("(HTTP 403)");
     assert_eq!(fake.count("DescribeServices"), 1, "403 is not retried");
 }
 
@@ -426,25 +379,16 @@ async fn a_missing_service_or_cluster_registers_nothing() {
     let image = format!("{REPO}:v2");
     let run = deploy(&fake, &["-c", CLUSTER, "-n", "nope", "-i", &image]).await;
     run.assert_code(2);
-    assert!(
-        run.stderr
-            .contains("service 'nope' was not found in cluster 'prod'"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("service 'nope' was not found in cluster 'prod'");
 
     let run = deploy(&fake, &["-c", "staging", "-n", SERVICE, "-i", &image]).await;
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("cluster 'staging' was not found"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("cluster 'staging' was not found");
 
     fake.deactivate_service(CLUSTER, SERVICE);
     let run = deploy_v2(&fake, &[]).await;
     run.assert_code(2);
-    assert!(run.stderr.contains("is INACTIVE"), "{}", run.stderr);
+    run.assert_stderr_has("is INACTIVE");
     assert_eq!(fake.count("RegisterTaskDefinition"), 0);
 }
 
@@ -457,12 +401,8 @@ async fn no_matching_container_lists_them_and_registers_nothing() {
     )
     .await;
     run.assert_code(1);
-    assert!(
-        run.stderr.contains(&format!("app: {REPO}:v1")),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("sidecar: nginx:1.25"), "{}", run.stderr);
+    run.assert_stderr_has(&format!("app: {REPO}:v1"));
+    run.assert_stderr_has("sidecar: nginx:1.25");
     assert_eq!(fake.count("RegisterTaskDefinition"), 0);
 }
 
@@ -550,9 +490,9 @@ async fn max_definitions_keeps_the_newest_of_exactly_this_family() {
     run.assert_code(0);
     assert_eq!(fake.active_revisions("web"), [3, 4]);
     assert_eq!(fake.active_revisions("web-worker"), [1]);
-    assert!(run.stdout.contains(
-        "Deregistered task definition: arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
-    ));
+    run.assert_stdout_has(
+        "Deregistered task definition: arn:aws:ecs:us-east-1:123456789012:task-definition/web:1",
+    );
 }
 
 #[tokio::test]
@@ -569,7 +509,7 @@ async fn more_than_a_hundred_stopped_tasks_are_paged_and_chunked() {
     );
     let run = deploy_v2(&fake, &[]).await;
     run.assert_code(1);
-    assert!(run.stderr.contains("160 tasks (e.g."), "{}", run.stderr);
+    run.assert_stderr_has("160 tasks (e.g.");
     let requests = fake.requests();
     let describes: Vec<usize> = requests
         .iter()
@@ -596,11 +536,7 @@ async fn wrong_keys_are_refused_and_secrets_never_printed() {
         .env("AWS_SESSION_TOKEN", "session-token-must-not-show");
     let run = run_command(command).await;
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("UnrecognizedClientException"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("UnrecognizedClientException");
     assert_eq!(
         fake.count("DescribeServices"),
         1,
@@ -616,11 +552,7 @@ async fn wrong_keys_are_refused_and_secrets_never_printed() {
             run.output()
         );
     }
-    assert!(
-        run.stderr.contains("[aws] UpdateService 200 attempt 1"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("[aws] UpdateService 200 attempt 1");
 }
 
 #[tokio::test]
@@ -633,11 +565,7 @@ async fn missing_credentials_or_region_are_explained() {
         .env_remove("AWS_SECRET_ACCESS_KEY");
     let run = run_command(command).await;
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("no AWS credentials found"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("no AWS credentials found");
 
     let mut command = tokio::process::Command::new(BINARY);
     command
@@ -656,7 +584,7 @@ async fn missing_credentials_or_region_are_explained() {
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
     let run = run_command(command).await;
     run.assert_code(2);
-    assert!(run.stderr.contains("no AWS region given"), "{}", run.stderr);
+    run.assert_stderr_has("no AWS region given");
     assert!(fake.requests().is_empty());
 }
 
