@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check ecs-deploy's SigV4 signing and error handling against moto_server.
+"""Check ecs-deploy's SigV4 signing, error handling and credential sources against moto_server.
 
 Our own tests talk to a fake ECS that we wrote, so they cannot prove that the
 signatures are right: a bug in our signer and the same misunderstanding in our
@@ -8,10 +8,19 @@ evaluates IAM policies once its auth is switched on, so it is an independent
 verifier. It does not roll deployments forward, which is why the deploy below
 uses desired count 0 (ecs-deploy is done right after UpdateService then).
 
+The same deploy is then repeated with the credentials coming from each source
+of the chain (design §7): a named profile, a fake IMDSv2, a fake container
+credentials endpoint, and -a assuming an IAM role through moto's STS. Each run
+deploys a new tag, so each must register a revision of its own, and the
+recording pass-through shows which access key and session token signed the
+ECS calls, so a run cannot pass on credentials from the wrong source.
+
     python3 scripts/moto_check.py --binary target/debug/ecs-deploy
 
 Needs Python 3.9+ and `pip install 'moto[server]'` (brings boto3 and requests).
-Exit status 0 when every check passed, 1 otherwise.
+Exit status 0 when every check passed, 1 otherwise. Every server it starts
+listens on 127.0.0.1 only, and every run of the binary is pointed at the fake
+IMDS (or has IMDS disabled), so nothing reaches a real metadata service.
 
 Facts about moto 5.2.1 this script relies on (read from its source and tried):
 - Auth is off until `POST /moto-api/reset-auth` with body `0`; from then on every
@@ -22,10 +31,26 @@ Facts about moto 5.2.1 this script relies on (read from its source and tried):
 - Auth errors on a JSON-1.1 call come back as HTTP 403 with an XML body
   (`<ErrorResponse><Errors><Error><Code>…`), `Content-Type: text/html`, and no
   `x-amzn-errortype` header, so the binary has to find the code in the body.
+  STS errors have the same shape (real STS has no `<Errors>` level).
 - moto takes region and service from the request's own credential scope and
   ignores unsigned headers, so it would accept a request whose X-Amz-Target is
   not signed. The requests are therefore relayed through a small recording
   pass-through that checks the scope and the signed headers itself.
+- sts:AssumeRole is enforced twice: the caller's policy must allow it on the
+  role's ARN (a policy for another role is refused), and the role's trust
+  policy must name the caller. Principals are compared as plain strings with
+  the caller's ARN, so a trust policy naming the account
+  (`arn:aws:iam::ACCOUNT:root` or `ACCOUNT`) admits no user, unlike real AWS:
+  it has to name the user. Both refusals are the same 403 AccessDenied.
+- AssumeRole answers `text/xml` `AssumeRoleResponse/AssumeRoleResult/Credentials/
+  {AccessKeyId (ASIA…), SecretAccessKey, SessionToken, Expiration}`; the
+  Expiration has microseconds (`2026-11-27T04:45:54.972058Z`), unlike real STS.
+  Calls signed with those credentials are checked against the role's policies.
+- A user's long-term key (AKIA…) is refused with InvalidClientTokenId when the
+  request also carries X-Amz-Security-Token, as in real AWS. The fake IMDS and
+  container endpoint therefore serve temporary credentials of a role with the
+  deployer's permissions, which is also what real instance profiles and task
+  roles hand out.
 """
 
 import argparse
@@ -41,7 +66,10 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # The minimal IAM policy for a plain image deploy. The README quotes this list;
@@ -67,13 +95,44 @@ SERVICE = "web"
 FAMILY = "web"
 REPO = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acct/repo"
 OLD_IMAGE = f"{REPO}:v1"
-NEW_IMAGE = f"{REPO}:v2"
 SIDECAR_IMAGE = "nginx:1.25"
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 # Headers whose absence from SignedHeaders would let a request be altered
 # in flight (x-amz-target picks the operation) or make real AWS refuse it.
 MUST_SIGN = {"host", "x-amz-date", "x-amz-target"}
 RUN_TIMEOUT_S = 90  # the binary gets -t 30; this only guards against a hang
+
+# The role -a assumes; it may do exactly what the deployer user may do.
+ROLE_NAME = "ecs-deployer"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
+
+
+def allow(actions, resource="*"):
+    return {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]}
+
+
+USERS = {
+    "deployer": allow(DEPLOYER_ACTIONS),
+    "nobody": allow(NOBODY_ACTIONS),
+    # May only become the role, so a deploy signed with its own key is refused
+    # at the first ECS call: -a passes only if the role's credentials are used.
+    "assumer": allow(["sts:AssumeRole"], ROLE_ARN),
+    # The same permission, but the role's trust policy does not name it.
+    "outsider": allow(["sts:AssumeRole"], ROLE_ARN),
+}
+# Names the user, not the account: moto does not match account principals.
+ROLE_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "sts:AssumeRole",
+    "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:user/assumer"]},
+}]}
+
+IMDS_TOKEN_PATH = "/latest/api/token"
+IMDS_CREDS_PATH = "/latest/meta-data/iam/security-credentials/"
+IMDS_TTL_HEADER = "x-aws-ec2-metadata-token-ttl-seconds"
+IMDS_TOKEN_HEADER = "x-aws-ec2-metadata-token"
+IMDS_ROLE = "ecs-deploy-instance"  # what the fake IMDS lists; any name works
+CONTAINER_CREDS_PATH = "/creds"
 
 
 class Report:
@@ -155,72 +214,62 @@ class MotoServer:
             pass
 
 
-class RecordingProxy:
-    """Loopback pass-through to moto that remembers each request's headers.
+class Handler(BaseHTTPRequestHandler):
+    """Base for the loopback servers below: quiet, keep-alive, and able to
+    read chunked bodies (a client may send them; http.server does not)."""
 
-    The Host header is forwarded unchanged: it is signed, and moto recomputes
-    the signature from the headers it receives."""
+    protocol_version = "HTTP/1.1"
 
-    HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                  "te", "trailer", "upgrade", "content-length"}
+    def log_message(self, *args):
+        pass
 
-    def __init__(self, upstream_port):
+    @property
+    def owner(self):
+        return self.server.owner
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def answer(self, status, body, content_type="text/plain"):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.owner.record(method=self.command, path=self.path, status=status,
+                          headers={k.lower(): v for k, v in self.headers.items()})
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 that remembers the requests it got."""
+
+    def __init__(self, handler):
         self.records = []
         self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def read_body(self):
-                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                    body = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0], 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return body
-                        body += self.rfile.read(size)
-                        self.rfile.readline()
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-            def relay(self):
-                body = self.read_body()
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in RecordingProxy.HOP_BY_HOP}
-                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
-                try:
-                    conn.request(self.command, self.path, body=body, headers=headers)
-                    resp = conn.getresponse()
-                    data = resp.read()
-                finally:
-                    conn.close()
-                with proxy.lock:
-                    proxy.records.append({
-                        "headers": {k.lower(): v for k, v in self.headers.items()},
-                        "status": resp.status,
-                    })
-                self.send_response(resp.status, resp.reason)
-                for k, v in resp.getheaders():
-                    if k.lower() not in RecordingProxy.HOP_BY_HOP:
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_POST = do_GET = do_PUT = relay
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
+        self.server.owner = self
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def record(self, **fields):
+        with self.lock:
+            self.records.append(fields)
+
     def start(self):
         self.thread.start()
+        return self
 
     def stop(self):
         self.server.shutdown()
@@ -232,6 +281,100 @@ class RecordingProxy:
         return records
 
 
+class ProxyHandler(Handler):
+    HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                  "te", "trailer", "upgrade", "content-length"}
+
+    def relay(self):
+        body = self.read_body()
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in self.HOP_BY_HOP}
+        conn = http.client.HTTPConnection("127.0.0.1", self.owner.upstream_port, timeout=30)
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        # Bodies are kept too: STS replies carry the credentials the binary
+        # goes on to sign with, and they are secrets the output must not show.
+        self.owner.record(headers={k.lower(): v for k, v in self.headers.items()},
+                          body=body, status=resp.status, reply=data)
+        self.send_response(resp.status, resp.reason)
+        for k, v in resp.getheaders():
+            if k.lower() not in self.HOP_BY_HOP:
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_POST = do_GET = do_PUT = relay
+
+
+class RecordingProxy(LoopbackServer):
+    """Loopback pass-through to moto that remembers each request.
+
+    The Host header is forwarded unchanged: it is signed, and moto recomputes
+    the signature from the headers it receives."""
+
+    def __init__(self, upstream_port):
+        self.upstream_port = upstream_port
+        super().__init__(ProxyHandler)
+
+
+class ImdsHandler(Handler):
+    # IMDSv2 only (HttpTokens=required), as hardened instances are configured:
+    # without a valid token every metadata read is 401.
+    def do_PUT(self):
+        self.read_body()
+        if self.path != IMDS_TOKEN_PATH:
+            return self.answer(404, "Not Found")
+        if not self.headers.get(IMDS_TTL_HEADER, "").isdigit():
+            return self.answer(400, "Bad Request")
+        token = uuid.uuid4().hex
+        self.owner.tokens.add(token)
+        self.answer(200, token)
+
+    def do_GET(self):
+        self.read_body()
+        if self.headers.get(IMDS_TOKEN_HEADER) not in self.owner.tokens:
+            return self.answer(401, "Unauthorized")
+        if self.path == IMDS_CREDS_PATH:
+            return self.answer(200, IMDS_ROLE)
+        if self.path == IMDS_CREDS_PATH + IMDS_ROLE:
+            return self.answer(200, json.dumps(dict(
+                self.owner.creds, Code="Success", Type="AWS-HMAC",
+                LastUpdated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))))
+        self.answer(404, "Not Found")
+
+
+class FakeImds(LoopbackServer):
+    def __init__(self, creds):
+        self.creds = creds
+        self.tokens = set()
+        super().__init__(ImdsHandler)
+
+
+class ContainerHandler(Handler):
+    def do_GET(self):
+        self.read_body()
+        if self.path != CONTAINER_CREDS_PATH:
+            return self.answer(404, "Not Found")
+        if self.headers.get("Authorization") != self.owner.auth_token:
+            return self.answer(403, json.dumps({"code": "AccessDenied",
+                                                "message": "bad Authorization"}),
+                               "application/json")
+        self.answer(200, json.dumps(self.owner.creds), "application/json")
+
+
+class FakeContainerCredentials(LoopbackServer):
+    """What ECS/EKS Pod Identity agents serve at AWS_CONTAINER_CREDENTIALS_FULL_URI."""
+
+    def __init__(self, creds, auth_token):
+        self.creds = creds
+        self.auth_token = auth_token
+        super().__init__(ContainerHandler)
+
+
 def boto(service, endpoint, key="testing", secret="testing"):
     import boto3
 
@@ -240,8 +383,8 @@ def boto(service, endpoint, key="testing", secret="testing"):
 
 
 def set_up(endpoint):
-    """Create the ECS objects and the two IAM users while auth is still off.
-    Returns {user: (access_key_id, secret)}."""
+    """Create the ECS objects, the IAM users and the role while auth is still
+    off. Returns {user: (access_key_id, secret)}."""
     ecs = boto("ecs", endpoint)
     ecs.create_cluster(clusterName=CLUSTER)
     ecs.register_task_definition(family=FAMILY, containerDefinitions=[
@@ -253,15 +396,27 @@ def set_up(endpoint):
 
     iam = boto("iam", endpoint)
     keys = {}
-    for user, actions in (("deployer", DEPLOYER_ACTIONS), ("nobody", NOBODY_ACTIONS)):
+    for user, policy in USERS.items():
         iam.create_user(UserName=user)
-        iam.put_user_policy(UserName=user, PolicyName="ecs-deploy", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-        }))
+        iam.put_user_policy(UserName=user, PolicyName="ecs-deploy",
+                            PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=user)["AccessKey"]
         keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+    iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(ROLE_TRUST))
+    iam.put_role_policy(RoleName=ROLE_NAME, PolicyName="ecs-deploy",
+                        PolicyDocument=json.dumps(allow(DEPLOYER_ACTIONS)))
     return keys
+
+
+def role_credentials(endpoint, keys, session):
+    """Fresh temporary credentials of the deploy role, in the JSON shape that
+    IMDS and the container endpoint serve."""
+    creds = boto("sts", endpoint, *keys["assumer"]).assume_role(
+        RoleArn=ROLE_ARN, RoleSessionName=session)["Credentials"]
+    return {"AccessKeyId": creds["AccessKeyId"],
+            "SecretAccessKey": creds["SecretAccessKey"],
+            "Token": creds["SessionToken"],
+            "Expiration": creds["Expiration"].strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def enable_auth(endpoint):
@@ -283,24 +438,35 @@ def error_code(exc):
     return err.get("Code", type(exc).__name__)
 
 
-def run_binary(binary, endpoint, key, secret):
-    """Run ecs-deploy with nothing from our environment but PATH, so no
-    profile, proxy variable or real credential of the CI machine leaks in."""
+def refusal(call):
+    """The error code `call()` fails with, or "allowed"."""
+    try:
+        call()
+        return "allowed"
+    except Exception as e:  # noqa: BLE001 - the code is what we compare
+        return error_code(e)
+
+
+def http_status(url, method="GET", headers=None):
+    req = urllib.request.Request(url, method=method, headers=headers or {},
+                                 data=b"" if method == "PUT" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def run_binary(binary, args, env):
+    """Run ecs-deploy with `env` as its whole environment plus a fresh empty
+    HOME, so no profile, proxy variable or real credential of the CI machine
+    leaks in."""
     with tempfile.TemporaryDirectory() as home:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": home,
-            "AWS_ACCESS_KEY_ID": key,
-            "AWS_SECRET_ACCESS_KEY": secret,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-        args = [binary, "-c", CLUSTER, "-n", SERVICE, "-i", NEW_IMAGE, "-D", "0",
-                "-r", REGION, "--endpoint-url", endpoint,
-                "--poll-interval", "0.2", "-t", "30"]
+        env = dict(env, HOME=home)
         started = time.monotonic()
         # Own process group: on a hang, Ctrl-C or SIGTERM we kill the binary
         # and anything it started, instead of leaving it running.
-        proc = subprocess.Popen(args, env=env, cwd=home, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([binary, *args], env=env, cwd=home, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         try:
@@ -323,27 +489,68 @@ def kill_group(proc):
     proc.wait()
 
 
+def auth_fields(record):
+    """The Authorization header's fields; Credential is split into key and scope."""
+    auth = record["headers"].get("authorization", "")
+    if not auth.startswith("AWS4-HMAC-SHA256 "):
+        return {}
+    fields = dict(part.strip().split("=", 1) for part in auth[len("AWS4-HMAC-SHA256 "):].split(",")
+                  if "=" in part)
+    key, _, scope = fields.get("Credential", "").partition("/")
+    return dict(fields, key=key, scope=scope.split("/"))
+
+
+def service_of(record):
+    scope = auth_fields(record).get("scope", [])
+    return scope[2] if len(scope) > 2 else "?"
+
+
+def form(record):
+    return dict(urllib.parse.parse_qsl(record.get("body", b"").decode(errors="replace")))
+
+
+def op_name(record):
+    target = record["headers"].get("x-amz-target")
+    return target.replace(TARGET_PREFIX, "") if target else form(record).get("Action", "?")
+
+
+def ops(records):
+    return [op_name(r) for r in records]
+
+
+def of_service(records, service):
+    return [r for r in records if service_of(r) == service]
+
+
+def xml_values(data, *names):
+    """The text of the first element with each local name, namespace ignored."""
+    found = {}
+    try:
+        for el in ET.fromstring(data).iter():
+            found.setdefault(el.tag.rsplit("}", 1)[-1], el.text or "")
+    except ET.ParseError:
+        pass
+    return [found.get(name) for name in names]
+
+
 def signing_problems(records):
-    """What is wrong with the recorded requests' SigV4 headers, as text."""
+    """What is wrong with the recorded ECS requests' SigV4 headers, as text."""
     problems = []
     for i, rec in enumerate(records, 1):
         h = rec["headers"]
         target = h.get("x-amz-target", "")
-        auth = h.get("authorization", "")
         where = f"request {i} ({target or 'no X-Amz-Target'})"
         if not target.startswith(TARGET_PREFIX):
             problems.append(f"{where}: X-Amz-Target is not {TARGET_PREFIX}<Op>")
         if h.get("content-type") != "application/x-amz-json-1.1":
             problems.append(f"{where}: Content-Type is {h.get('content-type')!r}")
-        if not auth.startswith("AWS4-HMAC-SHA256 "):
+        fields = auth_fields(rec)
+        if not fields:
             problems.append(f"{where}: Authorization is not AWS4-HMAC-SHA256")
             continue
-        fields = dict(part.strip().split("=", 1) for part in auth[len("AWS4-HMAC-SHA256 "):].split(",")
-                      if "=" in part)
-        scope = fields.get("Credential", "").split("/")[1:]
         date = h.get("x-amz-date", "")
-        if scope != [date[:8], REGION, "ecs", "aws4_request"]:
-            problems.append(f"{where}: credential scope {'/'.join(scope)!r} "
+        if fields["scope"] != [date[:8], REGION, "ecs", "aws4_request"]:
+            problems.append(f"{where}: credential scope {'/'.join(fields['scope'])!r} "
                             f"is not {date[:8]}/{REGION}/ecs/aws4_request")
         missing = MUST_SIGN - set(fields.get("SignedHeaders", "").split(";"))
         if missing:
@@ -351,78 +558,299 @@ def signing_problems(records):
     return problems
 
 
-def ops(records):
-    return [r["headers"].get("x-amz-target", "?").replace(TARGET_PREFIX, "") for r in records]
+class Harness:
+    """Runs the deploy with a given environment and holds what every run is
+    checked against: the secrets that must never be printed and the latest
+    task-definition revision, which each successful deploy must advance by one."""
+
+    def __init__(self, report, binary, moto, proxy, imds, keys):
+        self.report = report
+        self.binary = binary
+        self.moto = moto
+        self.proxy = proxy
+        self.imds = imds
+        self.keys = keys
+        self.secrets = {secret for _, secret in keys.values()}
+        self.revision = 1
+        self.tag = 1
+        self.shown = set()  # labels whose output was already printed
+
+    def env(self, **overrides):
+        """The binary's environment: IMDS always points at our fake, and is
+        off unless a run switches it on (overrides set to None are removed)."""
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
+        }
+        env.update(overrides)
+        return {k: v for k, v in env.items() if v is not None}
+
+    def keys_env(self, user, secret=None):
+        key, user_secret = self.keys[user]
+        return self.env(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret or user_secret)
+
+    def run(self, label, env, args=()):
+        """One deploy of a new tag. Returns (exit code, output, records)."""
+        self.tag += 1
+        self.image = f"{REPO}:v{self.tag}"
+        code, out, took = run_binary(self.binary, [
+            "-c", CLUSTER, "-n", SERVICE, "-i", self.image, "-D", "0", "-r", REGION,
+            "--endpoint-url", self.proxy.url, "--poll-interval", "0.2", "-t", "30", *args,
+        ], env)
+        records = self.proxy.take()
+        # Whatever STS handed out during the run is as secret as our own keys.
+        for rec in of_service(records, "sts"):
+            self.secrets.update(v for v in xml_values(rec["reply"], "SecretAccessKey",
+                                                      "SessionToken") if v)
+        self.out, self.took = out, took
+        return code, out, records
+
+    def check(self, label, ok, what, detail=""):
+        """A check about `label`'s run; the run's output is printed with the
+        first failure only."""
+        output = None if label in self.shown else self.out
+        if not self.report.check(ok, f"{label}: {what}", detail, output):
+            self.shown.add(label)
+        return ok
+
+    def check_no_secrets(self, label, out):
+        leaked = [s for s in self.secrets if s in out]
+        self.check(label, not leaked, "output shows no secret key or session token",
+                   f"{len(leaked)} secret(s) printed")
+
+    def deploy(self, label, env, args=()):
+        """A run that must succeed and register the next revision. Returns the
+        recorded requests for the caller's own checks."""
+        code, out, records = self.run(label, env, args)
+        self.check(label, code == 0, f"exits 0 ({self.took:.1f} s)", f"exit status {code}")
+        self.check_no_secrets(label, out)
+        self.check_registered(label)
+        return records
+
+    def refused(self, label, env, expect_code, denied_op, args=()):
+        """A run AWS refuses: exit 2, the real error code shown, no secret
+        shown, and the refused call made once (the design says auth errors
+        are not retried). Returns the recorded requests."""
+        code, out, records = self.run(label, env, args)
+        self.check(label, code == 2, f"exits 2 ({self.took:.1f} s)", f"exit status {code}")
+        self.check(label, expect_code in out, f"output names {expect_code}")
+        self.check_no_secrets(label, out)
+        tries = ops(records).count(denied_op)
+        refused = [r["status"] for r in records if r["status"] == 403]
+        self.check(label, tries == 1 and len(refused) == 1,
+                   f"{denied_op} refused once, not retried",
+                   f"{tries} {denied_op} request(s), {len(refused)} refused; "
+                   f"calls: {', '.join(ops(records))}")
+        return records
+
+    def check_registered(self, label):
+        """The run registered exactly one revision, with the new image in the
+        app container only, and pointed the service at it."""
+        revision = self.revision + 1
+        # Verify as deployer: auth stays on, and these calls are in its policy.
+        ecs = boto("ecs", self.moto.url, *self.keys["deployer"])
+        try:
+            arns = ecs.list_task_definitions(familyPrefix=FAMILY, status="ACTIVE")[
+                "taskDefinitionArns"]
+            revs = sorted(int(a.rsplit(":", 1)[1]) for a in arns)
+            self.revision = max(revs)
+            if not self.check(label, revs[-2:] == [revision - 1, revision],
+                              f"registered {FAMILY}:{revision}",
+                              f"ACTIVE revisions of {FAMILY}: {revs}"):
+                return
+            td = ecs.describe_task_definition(taskDefinition=f"{FAMILY}:{revision}")[
+                "taskDefinition"]
+            images = {c["name"]: c["image"] for c in td["containerDefinitions"]}
+            self.check(label, images == {"app": self.image, "sidecar": SIDECAR_IMAGE},
+                       f"{FAMILY}:{revision} runs app={self.image}, sidecar={SIDECAR_IMAGE}",
+                       f"containers are {images}")
+            svc = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+            # moto stores the string UpdateService was given, so accept the short form.
+            want = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{FAMILY}:{revision}"
+            self.check(label, svc["taskDefinition"] in (want, f"{FAMILY}:{revision}")
+                       and svc["desiredCount"] == 0,
+                       f"service {SERVICE} points at {FAMILY}:{revision} with desired count 0",
+                       f"taskDefinition={svc['taskDefinition']} "
+                       f"desiredCount={svc['desiredCount']}")
+        except Exception as e:  # noqa: BLE001 - any failure is a failed check
+            self.check(label, False, "task definitions and service can be read",
+                       f"{error_code(e)}: {e}")
+
+    def check_registered_nothing(self, label):
+        ecs = boto("ecs", self.moto.url, *self.keys["deployer"])
+        try:
+            arns = ecs.list_task_definitions(familyPrefix=FAMILY, status="ACTIVE")[
+                "taskDefinitionArns"]
+            revs = sorted(int(a.rsplit(":", 1)[1]) for a in arns)
+            expected, self.revision = self.revision, revs[-1]
+            self.check(label, revs[-1] == expected, "registered no task definition",
+                       f"ACTIVE revisions of {FAMILY}: {revs}, expected {expected} last")
+        except Exception as e:  # noqa: BLE001
+            self.check(label, False, "task definitions can be listed", f"{error_code(e)}: {e}")
+
+    def check_signed_with(self, label, records, key, token, source):
+        """Every ECS call was signed with `key`, carrying `token` as
+        X-Amz-Security-Token (or none when `token` is None)."""
+        ecs = of_service(records, "ecs")
+        used = sorted({(auth_fields(r).get("key"), r["headers"].get("x-amz-security-token"))
+                       for r in ecs})
+        self.check(label, used == [(key, token)],
+                   f"all {len(ecs)} ECS calls signed with {source}"
+                   + (" and its session token" if token else ", no session token"),
+                   "; ".join(f"key {k or '(none)'} {'with' if t else 'without'} a token"
+                             + (" (not the expected one)" if t and t != token else "")
+                             for k, t in used) or "no ECS call was made")
 
 
-def check_deploy(report, binary, moto, proxy, keys):
-    key, secret = keys["deployer"]
-    code, out, took = run_binary(binary, proxy.url, key, secret)
-    records = proxy.take()
-    report.check(code == 0, f"deploy as deployer exits 0 ({took:.1f} s)",
-                 f"exit status {code}", out)
-    report.check(secret not in out, "deploy output does not contain the secret key")
+def check_fixtures(report, moto, imds, container, keys):
+    """The fakes and moto must refuse what real AWS refuses, or a passing run
+    would not prove that the binary sent the token, the header or the role's
+    credentials."""
+    sts = {user: boto("sts", moto.url, *keys[user]) for user in ("deployer", "outsider")}
+    for user, why in (("deployer", "without sts:AssumeRole"),
+                      ("outsider", "not in the role's trust policy")):
+        got = refusal(lambda: sts[user].assume_role(RoleArn=ROLE_ARN, RoleSessionName="check"))
+        report.check(got == "AccessDenied", f"moto refuses AssumeRole to {user} ({why})",
+                     f"got {got}")
+    got = refusal(lambda: boto("ecs", moto.url, *keys["assumer"]).describe_services(
+        cluster=CLUSTER, services=[SERVICE]))
+    report.check(got == "AccessDenied", "moto refuses ECS calls signed with assumer's own key",
+                 f"got {got}")
 
-    problems = signing_problems(records)
-    report.check(records and not problems,
-                 f"deploy requests are SigV4 for {REGION}/ecs with host, x-amz-date, "
-                 f"x-amz-target signed ({', '.join(ops(records)) or 'none'})",
-                 "; ".join(problems) or "no request reached the server")
+    creds_url = imds.url + IMDS_CREDS_PATH
+    no_token = http_status(creds_url)[0]
+    no_ttl = http_status(imds.url + IMDS_TOKEN_PATH, "PUT")[0]
+    status, token = http_status(imds.url + IMDS_TOKEN_PATH, "PUT", {IMDS_TTL_HEADER: "21600"})
+    with_token = http_status(creds_url + IMDS_ROLE, headers={IMDS_TOKEN_HEADER: token})[0]
+    report.check((no_token, no_ttl, status, with_token) == (401, 400, 200, 200),
+                 "fake IMDS: 401 without a token, 400 for a PUT without TTL, "
+                 "credentials with a token",
+                 f"got {no_token}, {no_ttl}, {status}/{with_token}")
+    imds.take()
 
-    # Verify as deployer: auth stays on, and these two calls are in its policy.
-    ecs = boto("ecs", moto.url, key, secret)
-    try:
-        td = ecs.describe_task_definition(taskDefinition=f"{FAMILY}:2")["taskDefinition"]
-        images = {c["name"]: c["image"] for c in td["containerDefinitions"]}
-        report.check(images == {"app": NEW_IMAGE, "sidecar": SIDECAR_IMAGE},
-                     f"{FAMILY}:2 runs app={NEW_IMAGE}, sidecar={SIDECAR_IMAGE}",
-                     f"containers are {images}")
-    except Exception as e:  # noqa: BLE001 - any failure is a failed check
-        report.check(False, f"{FAMILY}:2 was registered", f"{error_code(e)}: {e}")
-    try:
-        svc = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
-        # moto stores the string UpdateService was given, so accept the short form.
-        want = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{FAMILY}:2"
-        report.check(svc["taskDefinition"] in (want, f"{FAMILY}:2") and svc["desiredCount"] == 0,
-                     f"service {SERVICE} points at {FAMILY}:2 with desired count 0",
-                     f"taskDefinition={svc['taskDefinition']} desiredCount={svc['desiredCount']}")
-    except Exception as e:  # noqa: BLE001
-        report.check(False, f"service {SERVICE} can be described", f"{error_code(e)}: {e}")
-
-
-def check_refused(report, binary, proxy, label, key, secret, expect_code, denied_op, secrets):
-    """A run AWS refuses: exit 2, the real error code shown, no secret shown,
-    and the refused call made once (the design says auth errors are not retried)."""
-    code, out, took = run_binary(binary, proxy.url, key, secret)
-    records = proxy.take()
-    shown = False
-
-    def check(ok, what, detail=""):
-        nonlocal shown
-        ok = report.check(ok, what, detail, None if shown else out)
-        shown = shown or not ok
-
-    check(code == 2, f"{label} exits 2 ({took:.1f} s)", f"exit status {code}")
-    check(expect_code in out, f"{label} output names {expect_code}")
-    leaked = [s for s in secrets if s in out]
-    check(not leaked, f"{label} output does not contain a secret key",
-          f"{len(leaked)} secret(s) printed")
-    tries = ops(records).count(denied_op)
-    refused = [r["status"] for r in records if r["status"] == 403]
-    check(tries == 1 and len(refused) == 1,
-          f"{label}: {denied_op} refused once, not retried",
-          f"{tries} {denied_op} request(s), {len(refused)} refused; calls: {', '.join(ops(records))}")
+    url = container.url + CONTAINER_CREDS_PATH
+    statuses = (http_status(url)[0], http_status(url, headers={"Authorization": "wrong"})[0],
+                http_status(url, headers={"Authorization": container.auth_token})[0])
+    report.check(statuses == (403, 403, 200),
+                 "fake container endpoint: 403 without or with a wrong Authorization, "
+                 "credentials with the right one", f"got {statuses}")
+    container.take()
 
 
-def check_nothing_registered(report, moto, keys):
-    ecs = boto("ecs", moto.url, *keys["deployer"])
-    try:
-        arns = ecs.list_task_definitions(familyPrefix=FAMILY, status="ACTIVE")["taskDefinitionArns"]
-        revs = sorted(int(a.rsplit(":", 1)[1]) for a in arns)
-        report.check(revs == [1, 2], "refused runs registered no task definition",
-                     f"ACTIVE revisions of {FAMILY}: {revs}")
-    except Exception as e:  # noqa: BLE001
-        report.check(False, "task definitions can be listed", f"{error_code(e)}: {e}")
+def check_signing(h):
+    """The plain run: env keys of the deployer, every request well signed; then
+    two runs AWS refuses, which must register nothing."""
+    key, secret = h.keys["deployer"]
+    label = "env keys"
+    records = h.deploy(label, h.keys_env("deployer"))
+    ecs = of_service(records, "ecs")
+    problems = signing_problems(ecs)
+    h.check(label, ecs and not problems,
+            f"requests are SigV4 for {REGION}/ecs with host, x-amz-date, "
+            f"x-amz-target signed ({', '.join(ops(ecs)) or 'none'})",
+            "; ".join(problems) or "no request reached the server")
+    h.check_signed_with(label, records, key, None, "the deployer's key")
+
+    # A plausible wrong secret: same length and alphabet as a real one.
+    wrong = secret[:-4] + ("AAAA" if not secret.endswith("AAAA") else "BBBB")
+    h.secrets.add(wrong)
+    h.refused("wrong secret", h.keys_env("deployer", wrong),
+              "SignatureDoesNotMatch", "DescribeServices")
+    h.refused("user without ecs:DescribeTaskDefinition", h.keys_env("nobody"),
+              "AccessDenied", "DescribeTaskDefinition")
+    h.check_registered_nothing("refused runs")
+
+
+def check_profile(h, workdir):
+    """-p deploy, from files named by AWS_CONFIG_FILE/AWS_SHARED_CREDENTIALS_FILE.
+    [default] is a user that is refused mid-deploy and the config file's own
+    keys for the profile have a wrong secret, so only the credentials file's
+    [deploy] section can make the run pass."""
+    key, secret = h.keys["deployer"]
+    nobody_key, nobody_secret = h.keys["nobody"]
+    wrong = secret[:-4] + ("CCCC" if not secret.endswith("CCCC") else "DDDD")
+    h.secrets.add(wrong)
+    config = os.path.join(workdir, "config")
+    credentials = os.path.join(workdir, "credentials")
+    with open(config, "w") as f:
+        f.write(f"[default]\nregion = {REGION}\n"
+                f"aws_access_key_id = {nobody_key}\naws_secret_access_key = {nobody_secret}\n\n"
+                f"[profile deploy]\nregion = {REGION}\n"
+                f"aws_access_key_id = {key}\naws_secret_access_key = {wrong}\n")
+    with open(credentials, "w") as f:
+        f.write(f"[default]\naws_access_key_id = {nobody_key}\n"
+                f"aws_secret_access_key = {nobody_secret}\n\n"
+                f"[deploy]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n")
+    label = "profile -p deploy"
+    records = h.deploy(label, h.env(AWS_CONFIG_FILE=config, AWS_SHARED_CREDENTIALS_FILE=credentials),
+                       ["-p", "deploy"])
+    h.check_signed_with(label, records, key, None, "the [deploy] key of the credentials file")
+
+
+def check_imds(h, creds):
+    """IMDSv2 as the only source, found by the chain and chosen by flag."""
+    env = h.env(AWS_EC2_METADATA_DISABLED=None)
+    for label, args in (("IMDS (chain)", []), ("IMDS (--aws-instance-profile)",
+                                                ["--aws-instance-profile"])):
+        h.imds.take()
+        records = h.deploy(label, env, args)
+        seen = h.imds.take()
+        puts = [r for r in seen if r["method"] == "PUT" and r["path"] == IMDS_TOKEN_PATH]
+        h.check(label, any(r["headers"].get(IMDS_TTL_HEADER) == "21600" and r["status"] == 200
+                           for r in puts),
+                f"asked for an IMDSv2 token (PUT {IMDS_TOKEN_PATH}, {IMDS_TTL_HEADER}: 21600)",
+                "; ".join(f"{r['method']} {r['path']} -> {r['status']}" for r in seen)
+                or "the fake IMDS got no request")
+        refused = [f"{r['method']} {r['path']}" for r in seen if r["status"] == 401]
+        h.check(label, seen and not refused, "every metadata read carried the token",
+                f"answered 401: {', '.join(refused)}" if refused else "no metadata read")
+        h.check_signed_with(label, records, creds["AccessKeyId"], creds["Token"],
+                            "the IMDS role's key")
+
+
+def check_container(h, container):
+    label = "container credentials"
+    records = h.deploy(label, h.env(
+        AWS_CONTAINER_CREDENTIALS_FULL_URI=container.url + CONTAINER_CREDS_PATH,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN=container.auth_token))
+    seen = container.take()
+    good = [r for r in seen if r["status"] == 200]
+    h.check(label, good and len(good) == len(seen),
+            "fetched credentials with the right Authorization",
+            "; ".join(f"GET {r['path']} -> {r['status']}" for r in seen)
+            or "the endpoint got no request")
+    h.check_signed_with(label, records, container.creds["AccessKeyId"],
+                        container.creds["Token"], "the container role's key")
+
+
+def check_assume_role(h):
+    """-a on top of env keys of `assumer`, which may do nothing but assume the
+    role, so the ECS calls must carry the role's temporary credentials."""
+    env = dict(h.keys_env("assumer"), AWS_ENDPOINT_URL_STS=h.proxy.url)
+    assumer_key = h.keys["assumer"][0]
+    label = "-a role"
+    records = h.deploy(label, env, ["-a", ROLE_ARN])
+    calls = [r for r in of_service(records, "sts") if op_name(r) == "AssumeRole"]
+    h.check(label, calls and all(
+        auth_fields(r)["key"] == assumer_key and auth_fields(r)["scope"][1:] == [REGION, "sts", "aws4_request"]
+        and form(r).get("RoleArn") == ROLE_ARN and r["status"] == 200 for r in calls),
+        f"AssumeRole of {ROLE_NAME}, signed by assumer for {REGION}/sts, answered 200",
+        "; ".join(f"{op_name(r)} key={auth_fields(r).get('key')} "
+                  f"scope={'/'.join(auth_fields(r).get('scope', []))} "
+                  f"RoleArn={form(r).get('RoleArn')} -> {r['status']}"
+                  for r in of_service(records, "sts")) or "no STS call went through the proxy")
+    if calls:
+        key, token = xml_values(calls[-1]["reply"], "AccessKeyId", "SessionToken")
+        h.check_signed_with(label, records, key, token, "the role's temporary key")
+
+    label = "-a role, base user without sts:AssumeRole"
+    env = dict(h.keys_env("deployer"), AWS_ENDPOINT_URL_STS=h.proxy.url)
+    records = h.refused(label, env, "AccessDenied", "AssumeRole", ["-a", ROLE_ARN])
+    # Falling back to the base credentials would deploy as the wrong identity.
+    h.check(label, not of_service(records, "ecs"), "made no ECS call",
+            f"calls: {', '.join(ops(records))}")
+    h.check_registered_nothing(label)
 
 
 def main():
@@ -453,46 +881,46 @@ def main():
 
     report = Report()
     moto = MotoServer(opts.moto_server)
-    proxy = None
+    servers = []
     try:
         moto.start()
         keys = set_up(moto.url)
         enable_auth(moto.url)
         # Everything below depends on auth really being on: the deployer may
         # not list clusters, so this must be refused.
-        try:
-            boto("ecs", moto.url, *keys["deployer"]).list_clusters()
-            denied = "allowed"
-        except Exception as e:  # noqa: BLE001
-            denied = error_code(e)
+        denied = refusal(lambda: boto("ecs", moto.url, *keys["deployer"]).list_clusters())
         if not report.check(denied == "AccessDenied",
                             "moto auth is on (deployer is refused ecs:ListClusters)",
                             f"got {denied}"):
             return 1
 
+        # One role session per fake, so each run's signing key names its source.
+        imds = FakeImds(role_credentials(moto.url, keys, "imds"))
+        container = FakeContainerCredentials(role_credentials(moto.url, keys, "container"),
+                                             "Bearer " + uuid.uuid4().hex)
         proxy = RecordingProxy(moto.port)
-        proxy.start()
-        deployer_key, deployer_secret = keys["deployer"]
-        nobody_key, nobody_secret = keys["nobody"]
-        # A plausible wrong secret: same length and alphabet as a real one.
-        wrong = deployer_secret[:-4] + ("AAAA" if not deployer_secret.endswith("AAAA") else "BBBB")
+        for server in (imds, container, proxy):
+            servers.append(server.start())
+        check_fixtures(report, moto, imds, container, keys)
 
-        check_deploy(report, binary, moto, proxy, keys)
-        check_refused(report, binary, proxy, "wrong secret", deployer_key, wrong,
-                      "SignatureDoesNotMatch", "DescribeServices",
-                      [wrong, deployer_secret])
-        check_refused(report, binary, proxy, "user without ecs:DescribeTaskDefinition",
-                      nobody_key, nobody_secret, "AccessDenied", "DescribeTaskDefinition",
-                      [nobody_secret])
-        check_nothing_registered(report, moto, keys)
+        h = Harness(report, binary, moto, proxy, imds, keys)
+        h.secrets.update([imds.creds["SecretAccessKey"], imds.creds["Token"],
+                          container.creds["SecretAccessKey"], container.creds["Token"],
+                          container.auth_token])
+        check_signing(h)
+        with tempfile.TemporaryDirectory() as workdir:
+            check_profile(h, workdir)
+        check_imds(h, imds.creds)
+        check_container(h, container)
+        check_assume_role(h)
     except KeyboardInterrupt:
         print("moto-check: interrupted", file=sys.stderr)
         report.failed += 1
     except Exception as e:  # noqa: BLE001 - setup trouble is a failure, not a traceback
         report.check(False, "moto setup", f"{type(e).__name__}: {e}")
     finally:
-        if proxy is not None:
-            proxy.stop()
+        for server in servers:
+            server.stop()
         moto.stop()
         print(f"moto-check: {report.passed} passed, {report.failed} failed", flush=True)
     return 0 if report.failed == 0 else 1

@@ -40,9 +40,16 @@ Deployment:
                                revisions of the family (never the running one)
 
 AWS:
-  -r, --region REGION          AWS region (else AWS_REGION, AWS_DEFAULT_REGION)
-  -k, --aws-access-key KEY     Access key id (else AWS_ACCESS_KEY_ID)
-  -s, --aws-secret-key SECRET  Secret access key (else AWS_SECRET_ACCESS_KEY)
+  -r, --region REGION          AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the
+                               profile's region, instance metadata)
+  -p, --profile NAME           Profile of ~/.aws/config and ~/.aws/credentials
+                               (else AWS_PROFILE, else default)
+  -k, --aws-access-key KEY     Access key id (else AWS_ACCESS_KEY_ID, profile, web
+                               identity, container, instance metadata)
+  -s, --aws-secret-key SECRET  Secret access key (with -k)
+      --aws-instance-profile   Use the EC2 instance profile (instance metadata) only
+  -a, --aws-assume-role ARN    Assume this role with the credentials found, and deploy
+                               with the role's credentials
       --endpoint-url URL       ECS endpoint (else AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL,
                                else https://ecs.REGION.amazonaws.com); http:// only
                                on loopback
@@ -91,6 +98,11 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<crate::aws::credentials::Secret>,
+    pub profile: Option<String>,
+    /// Take credentials from instance metadata, skipping the rest of the chain.
+    pub instance_profile: bool,
+    /// A role to assume with whatever credentials the chain found.
+    pub assume_role: Option<String>,
 }
 
 const DEFAULT_TIMEOUT_SECONDS: f64 = 600.0;
@@ -127,6 +139,9 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         access_key_id: value(&mut args, &["-k", "--aws-access-key"])?,
         secret_access_key: value(&mut args, &["-s", "--aws-secret-key"])?
             .map(crate::aws::credentials::Secret::new),
+        profile: value(&mut args, &["-p", "--profile"])?,
+        instance_profile: args.contains("--aws-instance-profile"),
+        assume_role: value(&mut args, &["-a", "--aws-assume-role"])?,
     };
     let verbose = args.contains(["-v", "--verbose"]);
 

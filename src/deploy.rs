@@ -5,10 +5,9 @@
 use std::cell::RefCell;
 use std::time::Instant;
 
-use crate::aws::client::{Api, AwsError, Client};
-use crate::aws::{credentials, region};
+use crate::aws::{self, client::AwsError};
 use crate::cli::Config;
-use crate::ecs::{self, Ecs, ServiceUpdate};
+use crate::ecs::{Ecs, ServiceUpdate};
 use crate::error::Error;
 use crate::output::{Reporter, StoppedTasks};
 use crate::rollout::{self, short_revision, Failure, Progress, Service, Verdict, Watch};
@@ -17,18 +16,7 @@ use crate::taskdef;
 /// Runs one deploy as configured; `env` looks up environment variables.
 pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
     let started = Instant::now();
-    // Everything that can be checked without AWS is checked before the first call.
-    let region = region::resolve(config.aws.region.as_deref(), env)?;
-    let endpoint = region::endpoint("ecs", config.aws.endpoint_url.as_deref(), &region, env)?;
-    let credentials = credentials::resolve(&config.aws, env)?;
-    let api = Api {
-        signing_name: "ecs",
-        target_prefix: ecs::TARGET_PREFIX,
-        endpoint,
-        region: region.clone(),
-    };
-    let client =
-        Client::new(api, credentials, config.verbose).map_err(|e| Error::aws(e.to_string()))?;
+    let (client, region) = aws::connect("ecs", &config.aws, env, config.verbose).await?;
     let deployer = Deployer {
         ecs: Ecs::new(client),
         config,

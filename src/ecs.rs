@@ -46,6 +46,10 @@ impl Ecs {
         Ecs { client }
     }
 
+    async fn call(&self, operation: &str, input: &Value) -> Result<Value, AwsError> {
+        self.client.call_json(TARGET_PREFIX, operation, input).await
+    }
+
     /// The service, or `None` when ECS reports it missing.
     pub async fn describe_service(
         &self,
@@ -53,7 +57,6 @@ impl Ecs {
         service: &str,
     ) -> Result<Option<Service>, AwsError> {
         let reply = self
-            .client
             .call(
                 "DescribeServices",
                 &json!({"cluster": cluster, "services": [service]}),
@@ -74,7 +77,6 @@ impl Ecs {
         task_definition: &str,
     ) -> Result<TaskDefinition, AwsError> {
         let reply = self
-            .client
             .call(
                 "DescribeTaskDefinition",
                 &json!({"taskDefinition": task_definition}),
@@ -90,7 +92,7 @@ impl Ecs {
         &self,
         input: &Value,
     ) -> Result<TaskDefinition, AwsError> {
-        let reply = self.client.call("RegisterTaskDefinition", input).await?;
+        let reply = self.call("RegisterTaskDefinition", input).await?;
         Ok(TaskDefinition {
             description: reply["taskDefinition"].clone(),
         })
@@ -112,7 +114,7 @@ impl Ecs {
         if let Some(percent) = update.maximum_percent {
             input["deploymentConfiguration"]["maximumPercent"] = json!(percent);
         }
-        let reply = self.client.call("UpdateService", &input).await?;
+        let reply = self.call("UpdateService", &input).await?;
         parse("UpdateService", reply["service"].clone())
     }
 
@@ -126,7 +128,7 @@ impl Ecs {
         let mut input =
             json!({"cluster": cluster, "startedBy": deployment_id, "desiredStatus": "STOPPED"});
         loop {
-            let reply = self.client.call("ListTasks", &input).await?;
+            let reply = self.call("ListTasks", &input).await?;
             arns.extend(strings(&reply["taskArns"]));
             match reply["nextToken"].as_str() {
                 Some(token) if !token.is_empty() => input["nextToken"] = json!(token),
@@ -144,7 +146,6 @@ impl Ecs {
         let mut tasks = Vec::new();
         for chunk in arns.chunks(DESCRIBE_TASKS_LIMIT) {
             let reply = self
-                .client
                 .call(
                     "DescribeTasks",
                     &json!({"cluster": cluster, "tasks": chunk}),
@@ -161,7 +162,7 @@ impl Ecs {
         let mut arns = Vec::new();
         let mut input = json!({"familyPrefix": family, "status": "ACTIVE", "sort": "ASC"});
         loop {
-            let reply = self.client.call("ListTaskDefinitions", &input).await?;
+            let reply = self.call("ListTaskDefinitions", &input).await?;
             arns.extend(
                 strings(&reply["taskDefinitionArns"])
                     .filter(|arn| crate::taskdef::family_of(arn) == family),
@@ -174,8 +175,7 @@ impl Ecs {
     }
 
     pub async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError> {
-        self.client
-            .call("DeregisterTaskDefinition", &json!({"taskDefinition": arn}))
+        self.call("DeregisterTaskDefinition", &json!({"taskDefinition": arn}))
             .await
             .map(drop)
     }

@@ -1,119 +1,13 @@
 //! End-to-end: the real `ecs-deploy` binary against the stateful fake ECS.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::*;
 use fake_ecs::{FakeEcs, Fault, Rollout, ACCESS_KEY, SECRET_KEY};
 use serde_json::{json, Value};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_ecs-deploy");
-const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acct/repo";
-const CLUSTER: &str = "prod";
-const SERVICE: &str = "web";
-
-/// What a run of the binary left behind.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn output(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-
-    #[track_caller]
-    fn assert_stdout_has(&self, needle: &str) {
-        assert_contains("stdout", &self.stdout, needle);
-    }
-
-    #[track_caller]
-    fn assert_stderr_has(&self, needle: &str) {
-        assert_contains("stderr", &self.stderr, needle);
-    }
-
-    #[track_caller]
-    fn assert_code(&self, code: i32) {
-        assert_eq!(
-            self.code, code,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-    }
-}
-
-#[track_caller]
-fn assert_contains(stream: &str, text: &str, needle: &str) {
-    assert!(text.contains(needle), "no {needle:?} in {stream}:\n{text}");
-}
-
-/// A fake ECS with cluster `prod`, task definition `web:1` (containers `app`
-/// on REPO:v1 and `sidecar` on nginx) and service `web` running it twice.
-async fn fake() -> FakeEcs {
-    let fake = FakeEcs::start().await;
-    fake.add_cluster(CLUSTER);
-    let arn = fake.seed_task_definition(web_task_definition(), vec![]);
-    fake.add_service(CLUSTER, SERVICE, &arn, 2);
-    fake
-}
-
-fn web_task_definition() -> Value {
-    json!({
-        "family": "web",
-        "networkMode": "bridge",
-        "containerDefinitions": [
-            {"name": "app", "image": format!("{REPO}:v1"), "essential": true, "memory": 256,
-             "environment": [{"name": "MODE", "value": "prod"}]},
-            {"name": "sidecar", "image": "nginx:1.25", "essential": false, "memory": 64}
-        ]
-    })
-}
-
-fn command(fake: &FakeEcs, args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(BINARY);
-    command
-        .args([
-            "--endpoint-url",
-            &fake.uri(),
-            "-r",
-            "us-east-1",
-            "--poll-interval",
-            "0.02",
-        ])
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
-async fn run_command(mut command: tokio::process::Command) -> Run {
-    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .expect("ecs-deploy finished within 60 s")
-        .expect("ecs-deploy runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-async fn deploy(fake: &FakeEcs, args: &[&str]) -> Run {
-    run_command(command(fake, args)).await
-}
-
-/// `-c prod -n web -i REPO:v2` plus `extra`.
-async fn deploy_v2(fake: &FakeEcs, extra: &[&str]) -> Run {
-    let image = format!("{REPO}:v2");
-    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image];
-    args.extend_from_slice(extra);
-    deploy(fake, &args).await
-}
 
 fn operations(fake: &FakeEcs) -> Vec<String> {
     fake.requests().into_iter().map(|r| r.operation).collect()
@@ -559,30 +453,19 @@ async fn wrong_keys_are_refused_and_secrets_never_printed() {
 async fn missing_credentials_or_region_are_explained() {
     let fake = fake().await;
     let image = format!("{REPO}:v2");
-    let mut command = command(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image]);
-    command
+    let args = ["-c", CLUSTER, "-n", SERVICE, "-i", &image];
+    let mut without_keys = command(&fake, &args);
+    without_keys
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY");
-    let run = run_command(command).await;
+    let run = run_command(without_keys).await;
     run.assert_code(2);
     run.assert_stderr_has("no AWS credentials found");
+    run.assert_stderr_has("disabled by AWS_EC2_METADATA_DISABLED");
 
-    let mut command = tokio::process::Command::new(BINARY);
-    command
-        .args([
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &image,
-            "--endpoint-url",
-            &fake.uri(),
-        ])
-        .env_clear()
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
-    let run = run_command(command).await;
+    let mut without_region = command(&fake, &args);
+    without_region.env_remove("AWS_REGION");
+    let run = run_command(without_region).await;
     run.assert_code(2);
     run.assert_stderr_has("no AWS region given");
     assert!(fake.requests().is_empty());

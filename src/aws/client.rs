@@ -1,8 +1,9 @@
 //! One signed AWS JSON-1.1 POST, with retries, timeouts and error decoding
-//! (design §3). Every AWS call of the tool goes through [`Client::call`].
+//! (design §3). Every AWS call of the tool goes through [`Client::send`].
 
 use std::cell::Cell;
 use std::fmt;
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -32,21 +33,20 @@ const THROTTLING_CODES: [&str; 9] = [
     "SlowDown",
 ];
 
-/// A JSON-1.1 API of one AWS service at one endpoint.
-pub struct Api {
-    /// The signing name, e.g. `ecs`.
+/// One AWS service at one endpoint.
+pub struct Endpoint {
+    /// The SigV4 signing name, e.g. `ecs` or `sts`.
     pub signing_name: &'static str,
-    /// The `X-Amz-Target` prefix, e.g. `AmazonEC2ContainerServiceV20141113`.
-    pub target_prefix: &'static str,
-    pub endpoint: reqwest::Url,
+    pub url: reqwest::Url,
     pub region: String,
 }
 
-/// A signed JSON-1.1 client.
+/// Sends requests to one endpoint, signed with what a credentials provider
+/// hands out (or unsigned, for the few calls that must not be signed).
 pub struct Client {
     http: reqwest::Client,
-    api: Api,
-    credentials: Box<dyn ProvideCredentials>,
+    endpoint: Endpoint,
+    credentials: Option<Rc<dyn ProvideCredentials>>,
     verbose: bool,
     jitter: Cell<u64>,
 }
@@ -117,43 +117,76 @@ impl fmt::Display for AwsError {
 
 impl std::error::Error for AwsError {}
 
+/// The HTTP client for AWS APIs: rustls with the bundled Mozilla roots,
+/// connect and total timeouts, our User-Agent.
+pub fn http_client() -> Result<reqwest::Client, AwsError> {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| AwsError::Transport {
+            operation: "setup".into(),
+            message: format!("cannot set up the HTTP client: {e}"),
+        })
+}
+
 impl Client {
-    /// A client for `api`, signing with what `credentials` provides.
+    /// A client for `endpoint`; `credentials` of `None` sends unsigned requests.
     pub fn new(
-        api: Api,
-        credentials: Box<dyn ProvideCredentials>,
+        http: reqwest::Client,
+        endpoint: Endpoint,
+        credentials: Option<Rc<dyn ProvideCredentials>>,
         verbose: bool,
-    ) -> Result<Client, AwsError> {
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(|e| AwsError::Transport {
-                operation: "setup".into(),
-                message: format!("cannot set up the HTTP client: {e}"),
-            })?;
+    ) -> Client {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
             ^ u64::from(std::process::id());
-        Ok(Client {
+        Client {
             http,
-            api,
+            endpoint,
             credentials,
             verbose,
             jitter: Cell::new(seed | 1),
+        }
+    }
+
+    /// Calls a JSON-1.1 `operation` (`X-Amz-Target: {target_prefix}.{operation}`).
+    pub async fn call_json(
+        &self,
+        target_prefix: &str,
+        operation: &str,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let body = serde_json::to_vec(input).expect("a JSON value serialises");
+        let target = format!("{target_prefix}.{operation}");
+        let headers = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target.as_str()),
+        ];
+        let reply = self.send(operation, &headers, &body).await?;
+        serde_json::from_slice(&reply).map_err(|e| AwsError::Service {
+            operation: operation.to_string(),
+            status: 200,
+            code: String::new(),
+            message: format!("the reply is not JSON ({e}): {}", snippet(&reply)),
         })
     }
 
-    /// Calls `operation` with `input`, retrying what is worth retrying.
-    pub async fn call(&self, operation: &str, input: &Value) -> Result<Value, AwsError> {
-        let body = serde_json::to_vec(input).expect("a JSON value serialises");
+    /// POSTs `body` with `headers`, retrying what is worth retrying, and
+    /// returns the body of the successful reply.
+    pub async fn send(
+        &self,
+        operation: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Vec<u8>, AwsError> {
         let mut attempt = 1;
         loop {
             let started = Instant::now();
-            let result = self.attempt(operation, &body).await;
+            let result = self.attempt(operation, headers, body).await;
             if self.verbose {
                 let status = match &result {
                     Ok(_) => "200".to_string(),
@@ -176,37 +209,38 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, operation: &str, body: &[u8]) -> Result<Value, AwsError> {
-        let credentials = self
-            .credentials
-            .provide()
-            .await
-            .map_err(|e| AwsError::Credentials(e.to_string()))?;
-        let target = format!("{}.{operation}", self.api.target_prefix);
-        let unsigned = [
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", target.as_str()),
-        ];
-        let url = self.api.endpoint.as_str();
-        let signed = signing_headers(
-            &Unsigned {
-                method: "POST",
-                url,
-                headers: &unsigned,
-                body,
-            },
-            &credentials,
-            &self.api.region,
-            self.api.signing_name,
-            SystemTime::now(),
-        )
-        .map_err(AwsError::Credentials)?;
+    async fn attempt(
+        &self,
+        operation: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Vec<u8>, AwsError> {
+        let url = self.endpoint.url.as_str();
         let mut request = self.http.post(url).body(body.to_vec());
-        for (name, value) in unsigned.iter().copied() {
+        for (name, value) in headers.iter().copied() {
             request = request.header(name, value);
         }
-        for (name, value) in &signed {
-            request = request.header(name.as_str(), value.as_str());
+        if let Some(provider) = &self.credentials {
+            let credentials = provider
+                .provide()
+                .await
+                .map_err(|e| AwsError::Credentials(e.to_string()))?;
+            let signed = signing_headers(
+                &Unsigned {
+                    method: "POST",
+                    url,
+                    headers,
+                    body,
+                },
+                &credentials,
+                &self.endpoint.region,
+                self.endpoint.signing_name,
+                SystemTime::now(),
+            )
+            .map_err(AwsError::Credentials)?;
+            for (name, value) in &signed {
+                request = request.header(name.as_str(), value.as_str());
+            }
         }
         let transport = |e: reqwest::Error| AwsError::Transport {
             operation: operation.to_string(),
@@ -228,12 +262,7 @@ impl Client {
                 &bytes,
             ));
         }
-        serde_json::from_slice(&bytes).map_err(|e| AwsError::Service {
-            operation: operation.to_string(),
-            status,
-            code: String::new(),
-            message: format!("the reply is not JSON ({e}): {}", snippet(&bytes)),
-        })
+        Ok(bytes.to_vec())
     }
 
     /// Full-jitter exponential backoff: a random wait up to base·2^(n-1), capped.
@@ -306,7 +335,9 @@ fn clean_code(code: &str) -> String {
         .to_string()
 }
 
-fn xml_element(text: &str, name: &str) -> Option<String> {
+/// The text of the first `<name>…</name>` in `text`, trimmed; enough XML for
+/// error bodies and STS replies, whose elements are flat and unique.
+pub fn xml_element(text: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
     let start = text.find(&open)? + open.len();
     let end = text[start..].find(&format!("</{name}>"))? + start;
@@ -421,19 +452,12 @@ mod tests {
 
     #[test]
     fn backoff_is_jittered_and_capped() {
-        struct None_;
-        impl ProvideCredentials for None_ {
-            fn provide(&self) -> super::super::credentials::CredentialsFuture<'_> {
-                Box::pin(async { Err(crate::error::Error::aws("none")) })
-            }
-        }
-        let api = Api {
+        let endpoint = Endpoint {
             signing_name: "ecs",
-            target_prefix: "X",
-            endpoint: "https://example.com".parse().unwrap(),
+            url: "https://example.com".parse().unwrap(),
             region: "us-east-1".into(),
         };
-        let client = Client::new(api, Box::new(None_), false).unwrap();
+        let client = Client::new(http_client().unwrap(), endpoint, None, false);
         for attempt in 1..10 {
             let wait = client.backoff(attempt);
             let ceiling = BACKOFF_BASE

@@ -1,7 +1,86 @@
-//! The thin AWS layer: signing, credentials, region/endpoint, and one client
-//! that every call goes through.
+//! The thin AWS layer: signing, credentials, region and endpoints, STS, and
+//! one client that every call goes through.
 
 pub mod client;
 pub mod credentials;
 pub mod region;
 mod sign;
+pub mod sts;
+
+use std::time::Duration;
+
+use self::client::{Client, Endpoint};
+use self::credentials::{Context, Imds, ProfileFiles};
+use crate::cli::AwsOptions;
+use crate::error::Error;
+
+/// Metadata endpoints answer within a second or are not there.
+const METADATA_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Resolves region, endpoint and credentials (in that order, so that a bad
+/// flag is reported before any network call) and returns a signed client for
+/// `service` (`ecs`) with the region it talks to.
+pub async fn connect(
+    service: &'static str,
+    options: &AwsOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+    verbose: bool,
+) -> Result<(Client, String), Error> {
+    let profiles = ProfileFiles::load(options.profile.as_deref(), env)?;
+    let aws_http = client::http_client().map_err(|e| Error::aws(e.to_string()))?;
+    // Credentials from metadata endpoints must never travel through a proxy.
+    let metadata_http = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(METADATA_CONNECT_TIMEOUT)
+        .build()
+        .map_err(|e| Error::aws(format!("cannot set up the HTTP client: {e}")))?;
+    let endpoint_override =
+        region::endpoint_override(service, options.endpoint_url.as_deref(), env)?;
+    let region = match region::from_settings(options.region.as_deref(), env, profiles.region())? {
+        Some(region) => region,
+        None => region_from_instance_metadata(env, &profiles, metadata_http.clone()).await?,
+    };
+    let url = match endpoint_override {
+        Some(url) => url,
+        None => region::default_endpoint(service, &region)?,
+    };
+    let ctx = Context {
+        env,
+        profiles: &profiles,
+        region: &region,
+        aws_http: aws_http.clone(),
+        metadata_http,
+        verbose,
+    };
+    let credentials = credentials::resolve(options, &ctx).await?;
+    let endpoint = Endpoint {
+        signing_name: service,
+        url,
+        region: region.clone(),
+    };
+    Ok((
+        Client::new(aws_http, endpoint, Some(credentials), verbose),
+        region,
+    ))
+}
+
+async fn region_from_instance_metadata(
+    env: &dyn Fn(&str) -> Option<String>,
+    profiles: &ProfileFiles,
+    http: reqwest::Client,
+) -> Result<String, Error> {
+    let tried = format!(
+        "no AWS region given. Tried, in order: the -r/--region flag; AWS_REGION; AWS_DEFAULT_REGION; the region of profile '{}'; instance metadata",
+        profiles.name
+    );
+    let hint = "Set one of them, e.g. -r us-east-1.";
+    match Imds::from_env(env, http) {
+        None => Err(Error::aws(format!(
+            "{tried} (disabled by AWS_EC2_METADATA_DISABLED). {hint}"
+        ))),
+        Some(imds) => match imds.region().await {
+            Ok(region) => region::validate(region),
+            Err(e) => Err(Error::aws(format!("{tried} ({e}). {hint}"))),
+        },
+    }
+}

@@ -1,66 +1,90 @@
-//! The AWS region and the ECS endpoint a run talks to.
+//! The AWS region and the endpoints a run talks to.
 
 use crate::error::{exit, Error};
 
-/// The region: `-r`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`.
-pub fn resolve(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Error> {
+/// The region from settings: `-r`, else `AWS_REGION`, else
+/// `AWS_DEFAULT_REGION`, else the profile's `region`; `None` when none is set
+/// (the caller may still ask instance metadata).
+pub fn from_settings(
+    flag: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    profile_region: Option<String>,
+) -> Result<Option<String>, Error> {
     let region = flag
         .map(str::to_string)
         .or_else(|| env("AWS_REGION").filter(|r| !r.is_empty()))
         .or_else(|| env("AWS_DEFAULT_REGION").filter(|r| !r.is_empty()))
-        .ok_or_else(|| {
-            Error::aws("no AWS region given. Tried, in order: the -r/--region flag; the environment variables AWS_REGION and AWS_DEFAULT_REGION. Set one of them, e.g. -r us-east-1.")
-        })?;
+        .or(profile_region);
+    match region {
+        Some(region) => validate(region).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Checks that a region name cannot bend an endpoint URL.
+pub fn validate(region: String) -> Result<String, Error> {
     let valid = !region.is_empty()
         && region.len() <= 32
         && region
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !valid {
-        return Err(Error::usage(
+    if valid {
+        Ok(region)
+    } else {
+        Err(Error::usage(
             exit::USAGE,
             format!("'{region}' is not an AWS region name (like us-east-1 or eu-central-2)."),
-        ));
+        ))
     }
-    Ok(region)
 }
 
 /// The endpoint of `service` (e.g. `ecs`): the flag, else
-/// `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, else the regional
-/// default. Plain `http://` is allowed only on loopback, so that credentials
-/// and request bodies never cross a network unencrypted.
+/// `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, else the regional default.
 pub fn endpoint(
     service: &str,
     flag: Option<&str>,
     region: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<reqwest::Url, Error> {
+    match endpoint_override(service, flag, env)? {
+        Some(url) => Ok(url),
+        None => default_endpoint(service, region),
+    }
+}
+
+/// `https://{service}.{region}.amazonaws.com/` (`.com.cn` in China).
+pub fn default_endpoint(service: &str, region: &str) -> Result<reqwest::Url, Error> {
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    let url = format!("https://{service}.{region}.{suffix}/");
+    reqwest::Url::parse(&url)
+        .map_err(|e| Error::usage(exit::USAGE, format!("bad endpoint {url}: {e}")))
+}
+
+/// An endpoint set by the flag or the environment, checked: plain `http://`
+/// is allowed only on loopback, so that credentials and request bodies never
+/// cross a network unencrypted.
+pub fn endpoint_override(
+    service: &str,
+    flag: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<reqwest::Url>, Error> {
     let specific = format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase());
-    let (text, origin) = match flag {
-        Some(url) => (url.to_string(), "--endpoint-url".to_string()),
-        None => match env(&specific).filter(|u| !u.is_empty()) {
-            Some(url) => (url, specific),
-            None => match env("AWS_ENDPOINT_URL").filter(|u| !u.is_empty()) {
-                Some(url) => (url, "AWS_ENDPOINT_URL".to_string()),
-                None => {
-                    let suffix = if region.starts_with("cn-") {
-                        "amazonaws.com.cn"
-                    } else {
-                        "amazonaws.com"
-                    };
-                    let url = format!("https://{service}.{region}.{suffix}/");
-                    return reqwest::Url::parse(&url).map_err(|e| {
-                        Error::usage(exit::USAGE, format!("bad endpoint {url}: {e}"))
-                    });
-                }
-            },
-        },
+    let set = |name: &str| env(name).filter(|u| !u.is_empty());
+    let (text, origin) = match (flag, set(&specific), set("AWS_ENDPOINT_URL")) {
+        (Some(url), _, _) => (url.to_string(), "--endpoint-url".to_string()),
+        (None, Some(url), _) => (url, specific),
+        (None, None, Some(url)) => (url, "AWS_ENDPOINT_URL".to_string()),
+        (None, None, None) => return Ok(None),
     };
     let url = reqwest::Url::parse(&text)
         .map_err(|e| Error::usage(exit::USAGE, format!("{origin} '{text}' is not a URL: {e}")))?;
     match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
+        "https" => Ok(Some(url)),
+        "http" if is_loopback(&url) => Ok(Some(url)),
         "http" => Err(Error::usage(
             exit::USAGE,
             format!("{origin} '{text}' uses plain http:// on a non-loopback host; use https:// (http:// is allowed only for 127.0.0.1, ::1 and localhost)."),
@@ -99,21 +123,27 @@ mod tests {
             ("AWS_REGION", "eu-west-1"),
             ("AWS_DEFAULT_REGION", "us-west-2"),
         ]);
-        assert_eq!(resolve(Some("ap-south-1"), &env).unwrap(), "ap-south-1");
-        assert_eq!(resolve(None, &env).unwrap(), "eu-west-1");
+        let profile = || Some("sa-east-1".to_string());
+        let region = |flag, env: &dyn Fn(&str) -> Option<String>, profile| {
+            from_settings(flag, env, profile).unwrap()
+        };
         assert_eq!(
-            resolve(None, &env_of(&[("AWS_DEFAULT_REGION", "us-west-2")])).unwrap(),
-            "us-west-2"
+            region(Some("ap-south-1"), &env, profile()).as_deref(),
+            Some("ap-south-1")
         );
-        let err = resolve(None, &env_of(&[])).unwrap_err();
-        assert_eq!(err.exit_code(), exit::AWS);
-        assert!(err.to_string().contains("AWS_DEFAULT_REGION"));
+        assert_eq!(region(None, &env, profile()).as_deref(), Some("eu-west-1"));
+        let default_only = env_of(&[("AWS_DEFAULT_REGION", "us-west-2")]);
         assert_eq!(
-            resolve(Some("us-east-1/x"), &env_of(&[]))
-                .unwrap_err()
-                .exit_code(),
-            exit::USAGE
+            region(None, &default_only, profile()).as_deref(),
+            Some("us-west-2")
         );
+        assert_eq!(
+            region(None, &env_of(&[]), profile()).as_deref(),
+            Some("sa-east-1")
+        );
+        assert_eq!(region(None, &env_of(&[]), None), None);
+        let err = from_settings(Some("us-east-1/x"), &env_of(&[]), None).unwrap_err();
+        assert_eq!(err.exit_code(), exit::USAGE);
     }
 
     #[test]

@@ -1,18 +1,42 @@
-//! Where the AWS credentials come from. The client asks a
-//! [`ProvideCredentials`] for them before every signed request, so sources
-//! that hand out temporary credentials can refresh them behind this seam.
+//! Where the AWS credentials come from (design §7). The client asks a
+//! [`ProvideCredentials`] before every signed request; temporary credentials
+//! are cached and fetched again shortly before they expire, so a long wait
+//! never signs with expired keys.
 //!
-//! Sources, in order: the `-k`/`-s` flags (with `AWS_SESSION_TOKEN`), then the
-//! environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+//! The chain, first match wins: `--aws-instance-profile` (IMDS only); the
+//! `-k`/`-s` flags; `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; the profile
+//! (`-p`, `AWS_PROFILE`, else `default`); web identity
+//! (`AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`); container credentials;
+//! instance metadata. `-a ROLE` then assumes that role with what was found.
 
+mod container;
+mod imds;
+mod process;
+pub mod profile;
+mod sts;
+
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
 
 pub use aws_credential_types::Credentials;
+pub use imds::Imds;
 
+use self::container::Container;
+use self::process::Process;
+use self::profile::{CredentialSource, Plan, Profiles};
+use self::sts::{AssumedRole, WebIdentity};
+use crate::aws::client::{Client, Endpoint};
+use crate::aws::region;
 use crate::cli::AwsOptions;
 use crate::error::{exit, Error};
+
+/// Temporary credentials are fetched again when they have less than this left.
+const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 /// A string that must never be printed: `Debug` shows only that it is set.
 #[derive(Clone, PartialEq, Eq)]
@@ -23,7 +47,7 @@ impl Secret {
         Secret(value.into())
     }
 
-    /// The secret itself, for the one place that needs it (signing).
+    /// The secret itself, for the places that must send it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -53,37 +77,37 @@ impl ProvideCredentials for Fixed {
     }
 }
 
-/// Picks the first source that is configured; `env` looks up environment variables.
-pub fn resolve(
-    options: &AwsOptions,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Box<dyn ProvideCredentials>, Error> {
-    let non_empty = |name: &str| env(name).filter(|v| !v.is_empty());
-    let session_token = non_empty("AWS_SESSION_TOKEN");
-    match (&options.access_key_id, &options.secret_access_key) {
-        (Some(key), Some(secret)) => {
-            return Ok(fixed(key, secret.expose(), session_token, "flags"));
-        }
-        (Some(_), None) | (None, Some(_)) => {
-            return Err(Error::usage(
-                exit::USAGE,
-                "-k/--aws-access-key and -s/--aws-secret-key go together: pass both, or neither to use the environment.",
-            ));
-        }
-        (None, None) => {}
+/// Keeps what a source handed out until it is about to expire.
+struct Cached {
+    source: Box<dyn ProvideCredentials>,
+    current: RefCell<Option<Credentials>>,
+}
+
+impl ProvideCredentials for Cached {
+    fn provide(&self) -> CredentialsFuture<'_> {
+        Box::pin(async move {
+            let cached = self.current.borrow().clone();
+            if let Some(credentials) = cached.filter(|c| is_fresh(c, SystemTime::now())) {
+                return Ok(credentials);
+            }
+            let credentials = self.source.provide().await?;
+            self.current.replace(Some(credentials.clone()));
+            Ok(credentials)
+        })
     }
-    match (non_empty("AWS_ACCESS_KEY_ID"), non_empty("AWS_SECRET_ACCESS_KEY")) {
-        (Some(key), Some(secret)) => Ok(fixed(&key, &secret, session_token, "environment")),
-        (Some(_), None) => Err(Error::aws(
-            "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not: set both (or pass -k and -s).",
-        )),
-        (None, Some(_)) => Err(Error::aws(
-            "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not: set both (or pass -k and -s).",
-        )),
-        (None, None) => Err(Error::aws(
-            "no AWS credentials found. Tried, in order: the -k/--aws-access-key and -s/--aws-secret-key flags; the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Set one of them.",
-        )),
-    }
+}
+
+fn is_fresh(credentials: &Credentials, now: SystemTime) -> bool {
+    credentials
+        .expiry()
+        .is_none_or(|expiry| expiry > now + REFRESH_MARGIN)
+}
+
+fn cached(source: impl ProvideCredentials + 'static) -> Rc<dyn ProvideCredentials> {
+    Rc::new(Cached {
+        source: Box::new(source),
+        current: RefCell::new(None),
+    })
 }
 
 fn fixed(
@@ -91,91 +115,601 @@ fn fixed(
     secret: &str,
     token: Option<String>,
     source: &'static str,
-) -> Box<dyn ProvideCredentials> {
-    Box::new(Fixed(Credentials::new(key, secret, token, None, source)))
+) -> Rc<dyn ProvideCredentials> {
+    Rc::new(Fixed(Credentials::new(key, secret, token, None, source)))
+}
+
+/// Credentials from the JSON that IMDS, container endpoints and
+/// `credential_process` print (`AccessKeyId`, `SecretAccessKey`,
+/// `Token`/`SessionToken`, `Expiration`).
+pub fn credentials_from_json(
+    json: &serde_json::Value,
+    source: &'static str,
+) -> Result<Credentials, String> {
+    let field = |name: &str| json[name].as_str().filter(|v| !v.is_empty());
+    let key = field("AccessKeyId").ok_or("the reply has no AccessKeyId")?;
+    let secret = field("SecretAccessKey").ok_or("the reply has no SecretAccessKey")?;
+    let token = field("Token")
+        .or_else(|| field("SessionToken"))
+        .map(str::to_string);
+    let expiry = match field("Expiration") {
+        Some(text) => Some(crate::aws::sts::parse_timestamp(text)?),
+        None => None,
+    };
+    Ok(Credentials::new(key, secret, token, expiry, source))
+}
+
+/// The profile files and the profile this run uses.
+pub struct ProfileFiles {
+    profiles: Profiles,
+    /// The selected profile: `-p`, else `AWS_PROFILE`, else `default`.
+    pub name: String,
+    config_path: PathBuf,
+    credentials_path: PathBuf,
+}
+
+impl ProfileFiles {
+    /// Reads `AWS_CONFIG_FILE` (default `~/.aws/config`) and
+    /// `AWS_SHARED_CREDENTIALS_FILE` (default `~/.aws/credentials`); a missing
+    /// file counts as empty, an unreadable one is an error, and so is a
+    /// profile named by `-p` or `AWS_PROFILE` that neither file defines.
+    pub fn load(
+        flag: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ProfileFiles, Error> {
+        let set = |name: &str| env(name).filter(|v| !v.is_empty());
+        let home = set("HOME")
+            .or_else(|| set("USERPROFILE"))
+            .unwrap_or_else(|| ".".into());
+        let path = |variable: &str, default: &str| {
+            PathBuf::from(set(variable).unwrap_or_else(|| format!("{home}/.aws/{default}")))
+        };
+        let config_path = path("AWS_CONFIG_FILE", "config");
+        let credentials_path = path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+        let read = |path: &PathBuf| match std::fs::read_to_string(path) {
+            Ok(text) => Ok(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(Error::aws(format!("cannot read {}: {e}", path.display()))),
+        };
+        let profiles = Profiles::parse(&read(&config_path)?, &read(&credentials_path)?);
+        let (name, explicit) = match flag.map(str::to_string).or_else(|| set("AWS_PROFILE")) {
+            Some(name) => (name, true),
+            None => ("default".to_string(), false),
+        };
+        let files = ProfileFiles {
+            profiles,
+            name,
+            config_path,
+            credentials_path,
+        };
+        // A profile the user named must exist; `default` may be absent.
+        if explicit && files.profiles.get(&files.name).is_none() {
+            return Err(Error::aws(format!(
+                "profile '{}' was not found in {}.",
+                files.name,
+                files.files()
+            )));
+        }
+        Ok(files)
+    }
+
+    /// The selected profile's `region`.
+    pub fn region(&self) -> Option<String> {
+        self.profiles
+            .get(&self.name)
+            .and_then(|p| p.get("region"))
+            .filter(|r| !r.is_empty())
+            .cloned()
+    }
+
+    fn files(&self) -> String {
+        format!(
+            "{} and {}",
+            self.config_path.display(),
+            self.credentials_path.display()
+        )
+    }
+}
+
+/// What building the chain needs besides the flags.
+pub struct Context<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub profiles: &'a ProfileFiles,
+    pub region: &'a str,
+    /// For STS: the AWS client with proxies.
+    pub aws_http: reqwest::Client,
+    /// For IMDS and container endpoints: never through a proxy.
+    pub metadata_http: reqwest::Client,
+    pub verbose: bool,
+}
+
+/// Finds credentials through the chain, assumes `-a`'s role on top, and
+/// fetches them once, so that a broken source is reported before any ECS call.
+pub async fn resolve(
+    options: &AwsOptions,
+    ctx: &Context<'_>,
+) -> Result<Rc<dyn ProvideCredentials>, Error> {
+    let (mut provider, mut source) = match chain(options, ctx)? {
+        Found::Provider(provider, source) => (provider, source),
+        Found::LastResort(imds, tried) => {
+            let described = imds.describe();
+            let provider = cached(imds);
+            if let Err(e) = provider.provide().await {
+                return Err(nothing_found(&tried, &e.to_string()));
+            }
+            (provider, described)
+        }
+    };
+    if let Some(role_arn) = &options.assume_role {
+        provider = cached(AssumedRole {
+            sts: sts_client(ctx, Some(provider))?,
+            role_arn: role_arn.clone(),
+            session_name: sts::default_session_name(),
+            external_id: None,
+            duration_seconds: None,
+        });
+        source = format!("role {role_arn} assumed with {source}");
+    }
+    provider.provide().await?;
+    if ctx.verbose {
+        eprintln!("[aws] credentials from {source}");
+    }
+    Ok(provider)
+}
+
+enum Found {
+    /// A configured source and its description.
+    Provider(Rc<dyn ProvideCredentials>, String),
+    /// Nothing configured: instance metadata is the last thing to try; the
+    /// list says what was looked at before it.
+    LastResort(Imds, Vec<String>),
+}
+
+fn chain(options: &AwsOptions, ctx: &Context<'_>) -> Result<Found, Error> {
+    let env = ctx.env;
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    let found = |provider, source: &str| Ok(Found::Provider(provider, source.to_string()));
+
+    if options.instance_profile {
+        let imds = Imds::from_env(env, ctx.metadata_http.clone()).ok_or_else(|| {
+            Error::usage(exit::USAGE, "--aws-instance-profile asks for instance metadata, but AWS_EC2_METADATA_DISABLED=true turns it off.")
+        })?;
+        let source = imds.describe();
+        return found(cached(imds), &source);
+    }
+    let session_token = set("AWS_SESSION_TOKEN");
+    match (&options.access_key_id, &options.secret_access_key) {
+        (Some(key), Some(secret)) => return found(fixed(key, secret.expose(), session_token, "flags"), "the -k/-s flags"),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Error::usage(
+                exit::USAGE,
+                "-k/--aws-access-key and -s/--aws-secret-key go together: pass both, or neither to use the credential chain.",
+            ))
+        }
+        (None, None) => {}
+    }
+    match (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+        (Some(key), Some(secret)) => {
+            return found(
+                fixed(&key, &secret, session_token, "environment"),
+                "the environment (AWS_ACCESS_KEY_ID)",
+            )
+        }
+        (Some(_), None) => {
+            return Err(Error::aws(
+                "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not: set both, or neither.",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(Error::aws(
+                "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not: set both, or neither.",
+            ))
+        }
+        (None, None) => {}
+    }
+    let profiles = ctx.profiles;
+    let plan = profiles
+        .profiles
+        .plan(&profiles.name)
+        .map_err(|e| Error::aws(format!("{e} (in {})", profiles.files())))?;
+    if let Some(plan) = plan {
+        let provider = from_plan(&plan, &profiles.name, ctx)?;
+        return found(provider, &format!("profile '{}'", profiles.name));
+    }
+    match (set("AWS_WEB_IDENTITY_TOKEN_FILE"), set("AWS_ROLE_ARN")) {
+        (Some(token_file), Some(role_arn)) => {
+            let provider = web_identity(ctx, role_arn, token_file, set("AWS_ROLE_SESSION_NAME"))?;
+            return found(provider, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)");
+        }
+        (Some(_), None) => return Err(Error::aws(
+            "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not: set the role to assume.",
+        )),
+        _ => {}
+    }
+    if let Some(container) = Container::from_env(env, ctx.metadata_http.clone())? {
+        let source = container.describe();
+        return found(cached(container), &source);
+    }
+    let tried = vec![
+        "the -k/--aws-access-key and -s/--aws-secret-key flags (not given)".to_string(),
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (not set)".to_string(),
+        format!(
+            "profile '{}' in {} (not defined)",
+            profiles.name,
+            profiles.files()
+        ),
+        "web identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (not set)".to_string(),
+        "container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI (not set)"
+            .to_string(),
+    ];
+    match Imds::from_env(env, ctx.metadata_http.clone()) {
+        Some(imds) => Ok(Found::LastResort(imds, tried)),
+        None => Err(nothing_found(
+            &tried,
+            "instance metadata: disabled by AWS_EC2_METADATA_DISABLED",
+        )),
+    }
+}
+
+fn nothing_found(tried: &[String], last: &str) -> Error {
+    let mut message = String::from("no AWS credentials found. Tried, in order:");
+    for (i, source) in tried.iter().map(String::as_str).chain([last]).enumerate() {
+        message.push_str(&format!("\n  {}. {source}", i + 1));
+    }
+    message.push_str("\nSet AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass -p PROFILE, or run where a task or instance role is available.");
+    Error::aws(message)
+}
+
+/// The provider for a profile's plan, sources first.
+fn from_plan(
+    plan: &Plan,
+    profile: &str,
+    ctx: &Context<'_>,
+) -> Result<Rc<dyn ProvideCredentials>, Error> {
+    let env = ctx.env;
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    let in_profile = |problem: String| Error::aws(format!("profile '{profile}': {problem}"));
+    Ok(match plan {
+        Plan::Static(keys) => fixed(&keys.access_key_id, &keys.secret_access_key, keys.session_token.clone(), "profile"),
+        Plan::Process { command } => cached(Process::new(profile, command)),
+        Plan::Source(CredentialSource::Environment) => {
+            match (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+                (Some(key), Some(secret)) => fixed(&key, &secret, set("AWS_SESSION_TOKEN"), "environment"),
+                _ => return Err(in_profile("credential_source = Environment, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".into())),
+            }
+        }
+        Plan::Source(CredentialSource::Ec2InstanceMetadata) => cached(
+            Imds::from_env(env, ctx.metadata_http.clone())
+                .ok_or_else(|| in_profile("credential_source = Ec2InstanceMetadata, but AWS_EC2_METADATA_DISABLED=true".into()))?,
+        ),
+        Plan::Source(CredentialSource::EcsContainer) => cached(
+            Container::from_env(env, ctx.metadata_http.clone())?
+                .ok_or_else(|| in_profile("credential_source = EcsContainer, but AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/_FULL_URI is not set".into()))?,
+        ),
+        Plan::WebIdentity { role_arn, token_file, session_name } => {
+            web_identity(ctx, role_arn.clone(), token_file.clone(), session_name.clone())?
+        }
+        Plan::AssumeRole { role, source } => {
+            let base = from_plan(source, profile, ctx)?;
+            cached(AssumedRole {
+                sts: sts_client(ctx, Some(base))?,
+                role_arn: role.role_arn.clone(),
+                session_name: role.session_name.clone().unwrap_or_else(sts::default_session_name),
+                external_id: role.external_id.clone(),
+                duration_seconds: role.duration_seconds,
+            })
+        }
+    })
+}
+
+fn web_identity(
+    ctx: &Context<'_>,
+    role_arn: String,
+    token_file: String,
+    session_name: Option<String>,
+) -> Result<Rc<dyn ProvideCredentials>, Error> {
+    Ok(cached(WebIdentity {
+        sts: sts_client(ctx, None)?,
+        role_arn,
+        token_file,
+        session_name: session_name.unwrap_or_else(sts::default_session_name),
+    }))
+}
+
+/// An STS client for the run's region, signing with `credentials` (or unsigned).
+fn sts_client(
+    ctx: &Context<'_>,
+    credentials: Option<Rc<dyn ProvideCredentials>>,
+) -> Result<Client, Error> {
+    let url = region::endpoint("sts", None, ctx.region, ctx.env)?;
+    let endpoint = Endpoint {
+        signing_name: "sts",
+        url,
+        region: ctx.region.to_string(),
+    };
+    Ok(Client::new(
+        ctx.aws_http.clone(),
+        endpoint,
+        credentials,
+        ctx.verbose,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
-    fn provide(options: &AwsOptions, env: &[(&str, &str)]) -> Result<Credentials, Error> {
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        };
-        let provider = resolve(options, &lookup)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        runtime.block_on(provider.provide())
+    struct Setup {
+        vars: Vec<(String, String)>,
+        options: AwsOptions,
+    }
+
+    impl Setup {
+        fn new(vars: &[(&str, &str)]) -> Setup {
+            let mut vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            // Never reach for a real metadata service from a unit test.
+            vars.push(("AWS_EC2_METADATA_DISABLED".into(), "true".into()));
+            vars.push(("HOME".into(), "/nonexistent-home".into()));
+            Setup {
+                vars,
+                options: AwsOptions::default(),
+            }
+        }
+
+        fn resolve(&self) -> Result<Credentials, Error> {
+            let env = |name: &str| {
+                self.vars
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            let profiles = ProfileFiles::load(self.options.profile.as_deref(), &env)?;
+            let ctx = Context {
+                env: &env,
+                profiles: &profiles,
+                region: "us-east-1",
+                aws_http: reqwest::Client::new(),
+                metadata_http: reqwest::Client::new(),
+                verbose: false,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async { resolve(&self.options, &ctx).await?.provide().await })
+        }
+    }
+
+    fn profile_files(config: &str, credentials: &str) -> (tempdir::Dir, String, String) {
+        let dir = tempdir::Dir::new();
+        let config_path = dir.write("config", config);
+        let credentials_path = dir.write("credentials", credentials);
+        (dir, config_path, credentials_path)
+    }
+
+    /// A throwaway directory, removed on drop (no crate needed for this).
+    mod tempdir {
+        pub struct Dir(std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let path = std::env::temp_dir()
+                    .join(format!("ecs-deploy-test-{}-{n}", std::process::id()));
+                std::fs::create_dir_all(&path).unwrap();
+                Dir(path)
+            }
+            pub fn write(&self, name: &str, text: &str) -> String {
+                let path = self.0.join(name);
+                std::fs::write(&path, text).unwrap();
+                path.to_string_lossy().into_owned()
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
     }
 
     #[test]
-    fn flags_win_over_the_environment() {
-        let options = AwsOptions {
-            access_key_id: Some("FLAGKEY".into()),
-            secret_access_key: Some(Secret::new("flagsecret")),
-            ..AwsOptions::default()
-        };
-        let env = [
+    fn flags_then_environment_then_profile() {
+        let (_dir, config, credentials) = profile_files(
+            "",
+            "[default]\naws_access_key_id = PROFILEKEY\naws_secret_access_key = p\n",
+        );
+        let files = [
+            ("AWS_CONFIG_FILE", config.as_str()),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials.as_str()),
+        ];
+        let env_keys = [
             ("AWS_ACCESS_KEY_ID", "ENVKEY"),
-            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
+            ("AWS_SECRET_ACCESS_KEY", "e"),
             ("AWS_SESSION_TOKEN", "tok"),
         ];
-        let creds = provide(&options, &env).unwrap();
-        assert_eq!(creds.access_key_id(), "FLAGKEY");
-        assert_eq!(creds.secret_access_key(), "flagsecret");
-        assert_eq!(creds.session_token(), Some("tok"));
-    }
 
-    #[test]
-    fn environment_is_used_without_flags() {
-        let env = [
-            ("AWS_ACCESS_KEY_ID", "ENVKEY"),
-            ("AWS_SECRET_ACCESS_KEY", "envsecret"),
-        ];
-        let creds = provide(&AwsOptions::default(), &env).unwrap();
-        assert_eq!(creds.access_key_id(), "ENVKEY");
-        assert_eq!(creds.session_token(), None);
-    }
-
-    #[test]
-    fn missing_or_half_credentials_are_explained() {
-        let err = provide(&AwsOptions::default(), &[]).err().unwrap();
-        assert_eq!(err.exit_code(), exit::AWS);
-        assert!(err.to_string().contains("AWS_ACCESS_KEY_ID"));
-        let err = provide(&AwsOptions::default(), &[("AWS_ACCESS_KEY_ID", "K")])
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("AWS_SECRET_ACCESS_KEY is not"));
-        let only_key = AwsOptions {
-            access_key_id: Some("K".into()),
-            ..AwsOptions::default()
-        };
+        let mut setup = Setup::new(&[&files[..], &env_keys[..]].concat());
+        setup.options.access_key_id = Some("FLAGKEY".into());
+        setup.options.secret_access_key = Some(Secret::new("f"));
+        let creds = setup.resolve().unwrap();
         assert_eq!(
-            provide(&only_key, &[]).err().unwrap().exit_code(),
-            exit::USAGE
+            (creds.access_key_id(), creds.session_token()),
+            ("FLAGKEY", Some("tok"))
+        );
+
+        let creds = Setup::new(&[&files[..], &env_keys[..]].concat())
+            .resolve()
+            .unwrap();
+        assert_eq!(creds.access_key_id(), "ENVKEY");
+
+        let creds = Setup::new(&files).resolve().unwrap();
+        assert_eq!(creds.access_key_id(), "PROFILEKEY");
+    }
+
+    #[test]
+    fn named_profiles_and_their_errors() {
+        let (_dir, config, credentials) = profile_files(
+            "[profile deploy]\nregion = eu-west-1\n",
+            "[default]\naws_access_key_id = WRONG\naws_secret_access_key = w\n[deploy]\naws_access_key_id = DEPLOYKEY\naws_secret_access_key = d\n",
+        );
+        let files = [
+            ("AWS_CONFIG_FILE", config.as_str()),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials.as_str()),
+        ];
+        let mut setup = Setup::new(&files);
+        setup.options.profile = Some("deploy".into());
+        assert_eq!(setup.resolve().unwrap().access_key_id(), "DEPLOYKEY");
+
+        let creds = Setup::new(&[&files[..], &[("AWS_PROFILE", "deploy")]].concat())
+            .resolve()
+            .unwrap();
+        assert_eq!(creds.access_key_id(), "DEPLOYKEY");
+
+        setup.options.profile = Some("nope".into());
+        let err = setup.resolve().unwrap_err().to_string();
+        assert!(
+            err.contains("profile 'nope' was not found in") && err.contains(&config),
+            "{err}"
         );
     }
 
     #[test]
-    fn secrets_do_not_show_in_debug_output() {
-        assert!(!format!("{:?}", Secret::new("hunter2")).contains("hunter2"));
-        let creds = provide(
-            &AwsOptions::default(),
-            &[
-                ("AWS_ACCESS_KEY_ID", "K"),
-                ("AWS_SECRET_ACCESS_KEY", "hunter2"),
-                ("AWS_SESSION_TOKEN", "tok3n"),
-            ],
-        )
+    fn nothing_found_lists_what_was_tried() {
+        let err = Setup::new(&[]).resolve().unwrap_err();
+        assert_eq!(err.exit_code(), exit::AWS);
+        let message = err.to_string();
+        for part in [
+            "-k/--aws-access-key",
+            "AWS_ACCESS_KEY_ID",
+            "profile 'default'",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS",
+            "disabled by AWS_EC2_METADATA_DISABLED",
+        ] {
+            assert!(message.contains(part), "{part} missing from: {message}");
+        }
+    }
+
+    #[test]
+    fn half_configured_sources_are_reported_as_such() {
+        let err = Setup::new(&[("AWS_ACCESS_KEY_ID", "K")])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AWS_SECRET_ACCESS_KEY is not"), "{err}");
+        let err = Setup::new(&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AWS_ROLE_ARN is not"), "{err}");
+        let err = Setup::new(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.1.2.3/")])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must use https://"), "{err}");
+        let mut setup = Setup::new(&[]);
+        setup.options.access_key_id = Some("K".into());
+        assert_eq!(setup.resolve().unwrap_err().exit_code(), exit::USAGE);
+        let mut setup = Setup::new(&[]);
+        setup.options.instance_profile = true;
+        assert!(setup
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .contains("AWS_EC2_METADATA_DISABLED"));
+    }
+
+    #[test]
+    fn credential_process_profile() {
+        let (_dir, config, credentials) = profile_files(
+            "[default]\ncredential_process = echo '{\"Version\": 1, \"AccessKeyId\": \"PROCKEY\", \"SecretAccessKey\": \"s\"}'\n",
+            "",
+        );
+        let creds = Setup::new(&[
+            ("AWS_CONFIG_FILE", &config),
+            ("AWS_SHARED_CREDENTIALS_FILE", &credentials),
+        ])
+        .resolve()
         .unwrap();
-        let shown = format!("{creds:?}");
+        assert_eq!(creds.access_key_id(), "PROCKEY");
+    }
+
+    #[test]
+    fn cached_credentials_are_refreshed_before_they_expire() {
+        struct Counting(RefCell<u32>, Duration);
+        impl ProvideCredentials for Counting {
+            fn provide(&self) -> CredentialsFuture<'_> {
+                *self.0.borrow_mut() += 1;
+                let n = *self.0.borrow();
+                let expiry = SystemTime::now() + self.1;
+                Box::pin(async move {
+                    Ok(Credentials::new(
+                        format!("K{n}"),
+                        "s",
+                        None,
+                        Some(expiry),
+                        "test",
+                    ))
+                })
+            }
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let long = cached(Counting(RefCell::new(0), Duration::from_secs(3600)));
+        let keys: Vec<String> = (0..3)
+            .map(|_| {
+                runtime
+                    .block_on(long.provide())
+                    .unwrap()
+                    .access_key_id()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(keys, ["K1", "K1", "K1"]);
+        let short = cached(Counting(RefCell::new(0), Duration::from_secs(60)));
+        let keys: Vec<String> = (0..3)
+            .map(|_| {
+                runtime
+                    .block_on(short.provide())
+                    .unwrap()
+                    .access_key_id()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(keys, ["K1", "K2", "K3"]);
+    }
+
+    #[test]
+    fn freshness_margin() {
+        let at = |secs| {
+            Credentials::new(
+                "K",
+                "S",
+                None,
+                Some(UNIX_EPOCH + Duration::from_secs(secs)),
+                "t",
+            )
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1000);
+        assert!(is_fresh(&at(1000 + 301), now));
+        assert!(!is_fresh(&at(1000 + 299), now));
+        assert!(is_fresh(&Credentials::new("K", "S", None, None, "t"), now));
+    }
+
+    #[test]
+    fn credentials_json() {
+        let json = serde_json::json!({"AccessKeyId": "K", "SecretAccessKey": "S", "Token": "T", "Expiration": "2030-01-01T00:00:00Z"});
+        let creds = credentials_from_json(&json, "t").unwrap();
+        assert_eq!(creds.session_token(), Some("T"));
         assert!(
-            !shown.contains("hunter2") && !shown.contains("tok3n"),
-            "{shown}"
+            credentials_from_json(&serde_json::json!({"AccessKeyId": "K"}), "t")
+                .unwrap_err()
+                .contains("SecretAccessKey")
         );
     }
 }

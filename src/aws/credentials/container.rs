@@ -1,0 +1,216 @@
+//! ECS/EKS container credentials: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`
+//! (on 169.254.170.2) or `AWS_CONTAINER_CREDENTIALS_FULL_URI`, with an
+//! `Authorization` header from `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`
+//! (re-read on every fetch, since EKS rotates it) or `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{credentials_from_json, CredentialsFuture, ProvideCredentials, Secret};
+use crate::error::Error;
+
+const ECS_HOST: &str = "http://169.254.170.2";
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The container credentials endpoint and how to authenticate to it.
+pub struct Container {
+    url: reqwest::Url,
+    token: Option<Token>,
+    http: reqwest::Client,
+}
+
+enum Token {
+    File(PathBuf),
+    Value(Secret),
+}
+
+impl Container {
+    /// The endpoint the environment configures, if any.
+    pub fn from_env(
+        env: &dyn Fn(&str) -> Option<String>,
+        http: reqwest::Client,
+    ) -> Result<Option<Container>, Error> {
+        let set = |name: &str| env(name).filter(|v| !v.is_empty());
+        let url = match (
+            set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+            set("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+        ) {
+            (Some(relative), _) => parse(
+                &format!("{ECS_HOST}{relative}"),
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            )?,
+            (None, Some(full)) => {
+                let url = parse(&full, "AWS_CONTAINER_CREDENTIALS_FULL_URI")?;
+                if !is_allowed(&url) {
+                    return Err(Error::aws(format!(
+                        "AWS_CONTAINER_CREDENTIALS_FULL_URI '{full}' must use https://, or http:// on a loopback address, 169.254.170.2, 169.254.170.23 or [fd00:ec2::23]."
+                    )));
+                }
+                url
+            }
+            (None, None) => return Ok(None),
+        };
+        let token = match (
+            set("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+            set("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+        ) {
+            (Some(file), _) => Some(Token::File(file.into())),
+            (None, Some(value)) => Some(Token::Value(Secret::new(value))),
+            (None, None) => None,
+        };
+        Ok(Some(Container { url, token, http }))
+    }
+
+    /// Where the credentials come from, for messages.
+    pub fn describe(&self) -> String {
+        format!("container credentials endpoint {}", self.url)
+    }
+
+    async fn fetch(&self) -> Result<super::Credentials, Error> {
+        let fail = |problem: String| Error::aws(format!("{}: {problem}", self.describe()));
+        let mut request = self.http.get(self.url.clone()).timeout(TIMEOUT);
+        match &self.token {
+            Some(Token::File(path)) => {
+                let token = std::fs::read_to_string(path).map_err(|e| {
+                    fail(format!(
+                        "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                request =
+                    request.header("authorization", header_value(token.trim()).map_err(fail)?);
+            }
+            Some(Token::Value(token)) => {
+                request =
+                    request.header("authorization", header_value(token.expose()).map_err(fail)?);
+            }
+            None => {}
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| fail(format!("no answer ({e})")))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| fail(format!("no answer ({e})")))?;
+        if !status.is_success() {
+            return Err(fail(format!("answered HTTP {}", status.as_u16())));
+        }
+        let json = serde_json::from_str(&body)
+            .map_err(|e| fail(format!("the reply is not JSON ({e})")))?;
+        credentials_from_json(&json, "container").map_err(fail)
+    }
+}
+
+impl ProvideCredentials for Container {
+    fn provide(&self) -> CredentialsFuture<'_> {
+        Box::pin(self.fetch())
+    }
+}
+
+fn parse(text: &str, variable: &str) -> Result<reqwest::Url, Error> {
+    reqwest::Url::parse(text)
+        .map_err(|e| Error::aws(format!("{variable} '{text}' is not a URL: {e}")))
+}
+
+/// A token that cannot smuggle extra headers into the request.
+fn header_value(token: &str) -> Result<reqwest::header::HeaderValue, String> {
+    if token.contains(['\r', '\n']) {
+        return Err("the authorization token contains a line break".into());
+    }
+    reqwest::header::HeaderValue::from_str(token)
+        .map(|mut v| {
+            v.set_sensitive(true);
+            v
+        })
+        .map_err(|_| "the authorization token is not a valid header value".into())
+}
+
+/// https anywhere; plain http only where the credentials cannot leave the
+/// host or the task: loopback and the ECS/EKS link-local agents.
+fn is_allowed(url: &reqwest::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || match bare.parse::<IpAddr>() {
+                    Ok(ip) => {
+                        ip.is_loopback()
+                            || ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"]
+                                .iter()
+                                .any(|allowed| allowed.parse::<IpAddr>() == Ok(ip))
+                    }
+                    Err(_) => false,
+                }
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Option<Container>, Error> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Container::from_env(
+            &move |n: &str| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()),
+            reqwest::Client::new(),
+        )
+    }
+
+    #[test]
+    fn relative_uri_goes_to_the_ecs_agent() {
+        let c = from(&[(
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "/v2/credentials/abc",
+        )])
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.url.as_str(), "http://169.254.170.2/v2/credentials/abc");
+        assert!(from(&[]).unwrap().is_none());
+    }
+
+    #[test]
+    fn full_uri_hosts_are_restricted() {
+        for ok in [
+            "https://creds.example.com/x",
+            "http://127.0.0.1:9911/creds",
+            "http://localhost/x",
+            "http://169.254.170.23/v1/credentials",
+            "http://[fd00:ec2::23]/v1/credentials",
+            "http://[::1]:80/",
+        ] {
+            assert!(
+                from(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", ok)])
+                    .unwrap()
+                    .is_some(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://10.0.0.5/creds",
+            "http://example.com/",
+            "ftp://127.0.0.1/",
+        ] {
+            assert!(
+                from(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", bad)]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_cannot_inject_headers() {
+        assert!(header_value("abc\r\nX-Evil: 1").is_err());
+        assert!(header_value("Bearer abc").unwrap().is_sensitive());
+    }
+}

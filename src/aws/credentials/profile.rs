@@ -1,0 +1,484 @@
+//! Shared config and credentials files (`~/.aws/config`, `~/.aws/credentials`):
+//! parsing, and turning a profile into a plan of where its credentials come
+//! from. Pure: the caller reads the files and carries the plan out.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The properties of one profile.
+pub type Properties = BTreeMap<String, String>;
+
+/// All profiles of both files, merged: the credentials file's keys win.
+/// (No `Debug`: the properties hold secrets.)
+#[derive(Default)]
+pub struct Profiles {
+    profiles: BTreeMap<String, Properties>,
+}
+
+/// Which file a text came from: sections are named differently in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `[default]` and `[profile NAME]`.
+    Config,
+    /// `[NAME]`.
+    Credentials,
+}
+
+impl Profiles {
+    /// Merges the config file's text and the credentials file's text (either may be empty).
+    pub fn parse(config: &str, credentials: &str) -> Profiles {
+        let mut profiles = Profiles::default();
+        profiles.add(config, FileKind::Config);
+        profiles.add(credentials, FileKind::Credentials);
+        profiles
+    }
+
+    fn add(&mut self, text: &str, kind: FileKind) {
+        // None while inside a section this file kind does not define.
+        let mut current: Option<String> = None;
+        let mut last_key: Option<String> = None;
+        for raw in text.lines() {
+            let line = raw.trim_end();
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+                continue;
+            }
+            if trimmed.starts_with('[') {
+                current = section_name(trimmed, kind);
+                last_key = None;
+                if let Some(name) = &current {
+                    self.profiles.entry(name.clone()).or_default();
+                }
+                continue;
+            }
+            let Some(profile) = current.as_ref().and_then(|n| self.profiles.get_mut(n)) else {
+                continue;
+            };
+            // An indented line continues the previous property (nested
+            // settings such as `s3 =\n  max_concurrent_requests = 10`).
+            if line.starts_with([' ', '\t']) {
+                if let Some(value) = last_key.as_ref().and_then(|k| profile.get_mut(k)) {
+                    if !value.is_empty() {
+                        value.push('\n');
+                    }
+                    value.push_str(trimmed);
+                }
+                continue;
+            }
+            if let Some((key, value)) = trimmed.split_once('=') {
+                let key = key.trim().to_ascii_lowercase();
+                profile.insert(key.clone(), strip_comment(value.trim()).to_string());
+                last_key = Some(key);
+            }
+        }
+    }
+
+    /// The properties of a profile, if any file defines it.
+    pub fn get(&self, name: &str) -> Option<&Properties> {
+        self.profiles.get(name)
+    }
+
+    /// Works out where `name`'s credentials come from, following
+    /// `source_profile` chains; `None` when no file defines the profile.
+    pub fn plan(&self, name: &str) -> Result<Option<Plan>, ProfileError> {
+        if self.get(name).is_none() {
+            return Ok(None);
+        }
+        self.plan_from(name, &mut Vec::new()).map(Some)
+    }
+
+    fn plan_from(&self, name: &str, visited: &mut Vec<String>) -> Result<Plan, ProfileError> {
+        let props = self.get(name).ok_or_else(|| {
+            ProfileError::new(name, format!("source_profile '{name}' is not defined"))
+        })?;
+        let looped = visited.iter().any(|v| v == name);
+        visited.push(name.to_string());
+        if looped {
+            return Err(ProfileError::new(
+                &visited[0],
+                format!("source_profile chain loops: {}", visited.join(" -> ")),
+            ));
+        }
+        let value = |key: &str| props.get(key).filter(|v| !v.is_empty()).cloned();
+        if let Some(role_arn) = value("role_arn") {
+            let source = match (value("source_profile"), value("credential_source"), value("web_identity_token_file")) {
+                (Some(_), Some(_), _) => {
+                    return Err(ProfileError::new(
+                        name,
+                        "has both source_profile and credential_source; keep one".into(),
+                    ))
+                }
+                // A profile may name itself as source: its own keys are the base.
+                (Some(source), None, _) if source == name => match static_keys(props) {
+                    Some(keys) => Plan::Static(keys),
+                    None => {
+                        return Err(ProfileError::new(
+                            name,
+                            "names itself as source_profile but has no aws_access_key_id/aws_secret_access_key".into(),
+                        ))
+                    }
+                },
+                (Some(source), None, _) => self.plan_from(&source, visited)?,
+                (None, Some(source), _) => Plan::Source(CredentialSource::parse(&source).ok_or_else(|| {
+                    ProfileError::new(
+                        name,
+                        format!("credential_source '{source}' is not one of Environment, Ec2InstanceMetadata, EcsContainer"),
+                    )
+                })?),
+                (None, None, Some(token_file)) => {
+                    return Ok(Plan::WebIdentity {
+                        role_arn,
+                        token_file,
+                        session_name: value("role_session_name"),
+                    })
+                }
+                (None, None, None) => {
+                    return Err(ProfileError::new(
+                        name,
+                        "has role_arn but neither source_profile nor credential_source".into(),
+                    ))
+                }
+            };
+            let duration_seconds = match value("duration_seconds") {
+                None => None,
+                Some(text) => Some(text.parse::<u32>().map_err(|_| {
+                    ProfileError::new(
+                        name,
+                        format!("duration_seconds '{text}' is not a number of seconds"),
+                    )
+                })?),
+            };
+            return Ok(Plan::AssumeRole {
+                role: RoleSettings {
+                    role_arn,
+                    session_name: value("role_session_name"),
+                    external_id: value("external_id"),
+                    duration_seconds,
+                },
+                source: Box::new(source),
+            });
+        }
+        if let Some(keys) = static_keys(props) {
+            return Ok(Plan::Static(keys));
+        }
+        if let Some(command) = value("credential_process") {
+            return Ok(Plan::Process { command });
+        }
+        if props.keys().any(|k| k.starts_with("sso_")) {
+            return Err(ProfileError::new(
+                name,
+                "uses IAM Identity Center (sso_*), which ecs-deploy does not support; export credentials with `aws configure export-credentials --profile NAME --format env` instead".into(),
+            ));
+        }
+        Err(ProfileError::new(
+            name,
+            "has no credentials: set aws_access_key_id and aws_secret_access_key, role_arn with source_profile or credential_source, or credential_process".into(),
+        ))
+    }
+}
+
+/// The section header's profile name for this file kind, if it defines one.
+fn section_name(header: &str, kind: FileKind) -> Option<String> {
+    let inner = header.strip_prefix('[')?.split(']').next()?.trim();
+    match kind {
+        FileKind::Credentials => Some(inner.to_string()),
+        FileKind::Config => match inner.strip_prefix("profile") {
+            Some(rest) if rest.starts_with([' ', '\t']) => Some(rest.trim().to_string()),
+            _ if inner == "default" => Some(inner.to_string()),
+            // `[name]` in the config file is not a profile (the SDKs ignore it too);
+            // `[sso-session x]` and `[services x]` are other kinds of section.
+            _ => None,
+        },
+    }
+}
+
+/// Drops a trailing ` # comment` or ` ; comment` from a value.
+fn strip_comment(value: &str) -> &str {
+    let cut = value
+        .char_indices()
+        .find(|&(i, c)| (c == '#' || c == ';') && i > 0 && value[..i].ends_with([' ', '\t']))
+        .map(|(i, _)| i);
+    match cut {
+        Some(i) => value[..i].trim_end(),
+        None => value,
+    }
+}
+
+fn static_keys(props: &Properties) -> Option<StaticKeys> {
+    let get = |k: &str| props.get(k).filter(|v| !v.is_empty()).cloned();
+    Some(StaticKeys {
+        access_key_id: get("aws_access_key_id")?,
+        secret_access_key: get("aws_secret_access_key")?,
+        session_token: get("aws_session_token"),
+    })
+}
+
+/// Long-term (or pasted temporary) keys from a profile.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaticKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for StaticKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StaticKeys({}, ** redacted **)", self.access_key_id)
+    }
+}
+
+/// The role a profile assumes, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSettings {
+    pub role_arn: String,
+    pub session_name: Option<String>,
+    pub external_id: Option<String>,
+    pub duration_seconds: Option<u32>,
+}
+
+/// A `credential_source`: where the base credentials of a role come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    Environment,
+    Ec2InstanceMetadata,
+    EcsContainer,
+}
+
+impl CredentialSource {
+    fn parse(text: &str) -> Option<CredentialSource> {
+        match text {
+            "Environment" => Some(CredentialSource::Environment),
+            "Ec2InstanceMetadata" => Some(CredentialSource::Ec2InstanceMetadata),
+            "EcsContainer" => Some(CredentialSource::EcsContainer),
+            _ => None,
+        }
+    }
+}
+
+/// Where a profile's credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    Static(StaticKeys),
+    Process {
+        command: String,
+    },
+    Source(CredentialSource),
+    WebIdentity {
+        role_arn: String,
+        token_file: String,
+        session_name: Option<String>,
+    },
+    AssumeRole {
+        role: RoleSettings,
+        source: Box<Plan>,
+    },
+}
+
+/// A profile that is defined but cannot give credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileError {
+    pub profile: String,
+    pub problem: String,
+}
+
+impl ProfileError {
+    fn new(profile: &str, problem: String) -> ProfileError {
+        ProfileError {
+            profile: profile.to_string(),
+            problem,
+        }
+    }
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "profile '{}' {}", self.profile, self.problem)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "\
+# a comment
+[default]
+region = eu-west-1 ; inline comment
+output=json
+
+[profile deploy]
+region = us-east-1
+role_arn = arn:aws:iam::123456789012:role/deployer
+source_profile = base
+role_session_name = ci
+external_id = ext-123
+duration_seconds = 1800
+s3 =
+  max_concurrent_requests = 10
+  multipart_threshold = 64MB
+
+[profile base]
+aws_access_key_id = FROMCONFIG
+
+[notaprofile]
+aws_access_key_id = IGNORED
+
+[sso-session corp]
+sso_region = us-east-1
+
+[profile tool]
+credential_process = /usr/local/bin/creds --account 1 # fetch
+
+[profile onbox]
+role_arn = arn:aws:iam::123456789012:role/r
+credential_source = Ec2InstanceMetadata
+
+[profile loop-a]
+role_arn = arn:aws:iam::1:role/a
+source_profile = loop-b
+
+[profile loop-b]
+role_arn = arn:aws:iam::1:role/b
+source_profile = loop-a
+";
+
+    const CREDENTIALS: &str = "\
+[default]
+aws_access_key_id = DEFAULTKEY
+aws_secret_access_key = defaultsecret
+
+[base]
+aws_access_key_id = BASEKEY
+aws_secret_access_key = basesecret
+aws_session_token = basetoken
+";
+
+    fn profiles() -> Profiles {
+        Profiles::parse(CONFIG, CREDENTIALS)
+    }
+
+    fn keys(id: &str, secret: &str, token: Option<&str>) -> Plan {
+        Plan::Static(StaticKeys {
+            access_key_id: id.into(),
+            secret_access_key: secret.into(),
+            session_token: token.map(str::to_string),
+        })
+    }
+
+    #[test]
+    fn sections_comments_and_continuations() {
+        let p = profiles();
+        let default = p.get("default").unwrap();
+        assert_eq!(default["region"], "eu-west-1");
+        assert_eq!(default["output"], "json");
+        assert_eq!(default["aws_access_key_id"], "DEFAULTKEY");
+        assert_eq!(
+            p.get("deploy").unwrap()["s3"],
+            "max_concurrent_requests = 10\nmultipart_threshold = 64MB"
+        );
+        assert!(
+            p.get("notaprofile").is_none(),
+            "[name] in config is not a profile"
+        );
+        assert!(p.get("corp").is_none() && p.get("sso-session corp").is_none());
+        assert_eq!(
+            p.get("tool").unwrap()["credential_process"],
+            "/usr/local/bin/creds --account 1"
+        );
+    }
+
+    #[test]
+    fn credentials_file_keys_win() {
+        assert_eq!(
+            profiles().get("base").unwrap()["aws_access_key_id"],
+            "BASEKEY"
+        );
+    }
+
+    #[test]
+    fn plans() {
+        let p = profiles();
+        assert_eq!(
+            p.plan("default").unwrap(),
+            Some(keys("DEFAULTKEY", "defaultsecret", None))
+        );
+        assert_eq!(p.plan("missing").unwrap(), None);
+        assert_eq!(
+            p.plan("deploy").unwrap(),
+            Some(Plan::AssumeRole {
+                role: RoleSettings {
+                    role_arn: "arn:aws:iam::123456789012:role/deployer".into(),
+                    session_name: Some("ci".into()),
+                    external_id: Some("ext-123".into()),
+                    duration_seconds: Some(1800),
+                },
+                source: Box::new(keys("BASEKEY", "basesecret", Some("basetoken"))),
+            })
+        );
+        assert_eq!(
+            p.plan("tool").unwrap(),
+            Some(Plan::Process {
+                command: "/usr/local/bin/creds --account 1".into()
+            })
+        );
+        let Some(Plan::AssumeRole { source, .. }) = p.plan("onbox").unwrap() else {
+            panic!()
+        };
+        assert_eq!(*source, Plan::Source(CredentialSource::Ec2InstanceMetadata));
+    }
+
+    #[test]
+    fn bad_profiles_are_explained() {
+        let p = profiles();
+        let err = p.plan("loop-a").unwrap_err();
+        assert!(
+            err.to_string().contains("loop-a -> loop-b -> loop-a"),
+            "{err}"
+        );
+        let err = Profiles::parse("[profile r]\nrole_arn = x\n", "")
+            .plan("r")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("neither source_profile nor credential_source"),
+            "{err}"
+        );
+        let err = Profiles::parse(
+            "[profile r]\nrole_arn = x\ncredential_source = Laptop\n",
+            "",
+        )
+        .plan("r")
+        .unwrap_err();
+        assert!(err.to_string().contains("'Laptop'"), "{err}");
+        let err = Profiles::parse("[profile s]\nsso_start_url = https://x\n", "")
+            .plan("s")
+            .unwrap_err();
+        assert!(err.to_string().contains("sso"), "{err}");
+        let err = Profiles::parse("[profile e]\nregion = us-east-1\n", "")
+            .plan("e")
+            .unwrap_err();
+        assert!(err.to_string().contains("has no credentials"), "{err}");
+        let err = Profiles::parse("[profile r]\nrole_arn = x\nsource_profile = gone\n", "")
+            .plan("r")
+            .unwrap_err();
+        assert!(err.to_string().contains("'gone' is not defined"), "{err}");
+    }
+
+    #[test]
+    fn a_profile_may_be_its_own_source() {
+        let p = Profiles::parse(
+            "",
+            "[me]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = me\naws_access_key_id = K\naws_secret_access_key = S\n",
+        );
+        let Some(Plan::AssumeRole { source, .. }) = p.plan("me").unwrap() else {
+            panic!()
+        };
+        assert_eq!(*source, keys("K", "S", None));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let shown = format!("{:?}", profiles().plan("default").unwrap());
+        assert!(!shown.contains("defaultsecret"), "{shown}");
+    }
+}

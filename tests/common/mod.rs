@@ -1,0 +1,142 @@
+//! Shared by the end-to-end test files: running the real binary against the
+//! fake ECS. (Each test file is its own crate and uses a different subset.)
+#![allow(dead_code)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use fake_ecs::{FakeEcs, ACCESS_KEY, SECRET_KEY};
+use serde_json::{json, Value};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_ecs-deploy");
+pub const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acct/repo";
+pub const CLUSTER: &str = "prod";
+pub const SERVICE: &str = "web";
+
+/// What a run of the binary left behind.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn assert_stdout_has(&self, needle: &str) {
+        assert_contains("stdout", &self.stdout, needle);
+    }
+
+    #[track_caller]
+    pub fn assert_stderr_has(&self, needle: &str) {
+        assert_contains("stderr", &self.stderr, needle);
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) {
+        assert_eq!(
+            self.code, code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+    }
+}
+
+#[track_caller]
+pub fn assert_contains(stream: &str, text: &str, needle: &str) {
+    assert!(text.contains(needle), "no {needle:?} in {stream}:\n{text}");
+}
+
+/// A fake ECS with cluster `prod`, task definition `web:1` (containers `app`
+/// on REPO:v1 and `sidecar` on nginx) and service `web` running it twice.
+pub async fn fake() -> FakeEcs {
+    let fake = FakeEcs::start().await;
+    fake.add_cluster(CLUSTER);
+    let arn = fake.seed_task_definition(web_task_definition(), vec![]);
+    fake.add_service(CLUSTER, SERVICE, &arn, 2);
+    fake
+}
+
+pub fn web_task_definition() -> Value {
+    json!({
+        "family": "web",
+        "networkMode": "bridge",
+        "containerDefinitions": [
+            {"name": "app", "image": format!("{REPO}:v1"), "essential": true, "memory": 256,
+             "environment": [{"name": "MODE", "value": "prod"}]},
+            {"name": "sidecar", "image": "nginx:1.25", "essential": false, "memory": 64}
+        ]
+    })
+}
+
+pub fn command(fake: &FakeEcs, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(BINARY);
+    command
+        .args(["--endpoint-url", &fake.uri(), "--poll-interval", "0.02"])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        // Tests must never reach for a real instance metadata service.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", "/nonexistent")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+pub async fn run_command(mut command: tokio::process::Command) -> Run {
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("ecs-deploy finished within 60 s")
+        .expect("ecs-deploy runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub async fn deploy(fake: &FakeEcs, args: &[&str]) -> Run {
+    run_command(command(fake, args)).await
+}
+
+/// `-c prod -n web -i REPO:v2` plus `extra`.
+pub async fn deploy_v2(fake: &FakeEcs, extra: &[&str]) -> Run {
+    let image = format!("{REPO}:v2");
+    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image];
+    args.extend_from_slice(extra);
+    deploy(fake, &args).await
+}
+
+/// A throwaway directory, removed on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("ecs-deploy-{label}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        TempDir(path)
+    }
+
+    /// Writes `name` with `text` and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write a temp file");
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,461 @@
+//! End-to-end: every source of the credential chain, with wiremock playing
+//! instance metadata, a container credentials endpoint and STS, and the fake
+//! ECS checking which keys each request was signed with.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use common::*;
+use fake_ecs::{FakeEcs, ACCESS_KEY, SECRET_KEY};
+use wiremock::matchers::{body_string_contains, header, header_exists, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const FAR_FUTURE: &str = "2099-01-01T00:00:00Z";
+
+/// `-c prod -n web -i REPO:v2 -D 0`: a deploy that needs no rollout.
+fn deploy_command(fake: &FakeEcs, extra: &[&str]) -> tokio::process::Command {
+    let image = format!("{REPO}:v2");
+    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image, "-D", "0"];
+    args.extend_from_slice(extra);
+    let mut command = command(fake, &args);
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    command
+}
+
+/// The access keys and session tokens the fake ECS saw, one per request.
+fn signers(fake: &FakeEcs) -> Vec<(Option<String>, Option<String>)> {
+    fake.requests()
+        .into_iter()
+        .map(|r| (r.access_key, r.security_token))
+        .collect()
+}
+
+#[track_caller]
+fn assert_all_signed_by(fake: &FakeEcs, key: &str, token: Option<&str>) {
+    let signers = signers(fake);
+    assert!(!signers.is_empty());
+    for (k, t) in &signers {
+        assert_eq!(
+            (k.as_deref(), t.as_deref()),
+            (Some(key), token),
+            "{signers:?}"
+        );
+    }
+}
+
+fn credentials_json(key: &str, token: &str, expiration: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Code": "Success", "Type": "AWS-HMAC", "LastUpdated": "2026-11-27T00:00:00Z",
+        "AccessKeyId": key, "SecretAccessKey": format!("secret-of-{key}"), "Token": token, "Expiration": expiration
+    })
+}
+
+/// Instance metadata that insists on IMDSv2: no token, 401.
+async fn imds(key: &str, token: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/latest/api/token"))
+        .and(header("x-aws-ec2-metadata-token-ttl-seconds", "21600"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("IMDS-SESSION"))
+        .mount(&server)
+        .await;
+    let authorised = |p: &str| {
+        Mock::given(method("GET"))
+            .and(path(p.to_string()))
+            .and(header("x-aws-ec2-metadata-token", "IMDS-SESSION"))
+    };
+    authorised("/latest/meta-data/iam/security-credentials/")
+        .respond_with(ResponseTemplate::new(200).set_body_string("ecs-runner-role\n"))
+        .mount(&server)
+        .await;
+    authorised("/latest/meta-data/iam/security-credentials/ecs-runner-role")
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(credentials_json(key, token, FAR_FUTURE)),
+        )
+        .mount(&server)
+        .await;
+    authorised("/latest/meta-data/placement/region")
+        .respond_with(ResponseTemplate::new(200).set_body_string("us-east-1"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn instance_metadata_v2_gives_credentials_and_region() {
+    let fake = fake().await;
+    fake.accept_access_key("ASIAIMDSKEY");
+    let imds = imds("ASIAIMDSKEY", "imds-token").await;
+    let mut command = deploy_command(&fake, &[]);
+    command
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env_remove("AWS_REGION")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.uri());
+    let run = run_command(command).await;
+    run.assert_code(0);
+    assert_all_signed_by(&fake, "ASIAIMDSKEY", Some("imds-token"));
+    assert!(!run.output().contains("imds-token"));
+
+    // --aws-instance-profile skips everything else in the chain.
+    let mut command = deploy_command(&fake, &["--aws-instance-profile"]);
+    command
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.uri());
+    run_command(command).await.assert_code(0);
+    assert_eq!(
+        signers(&fake).last().unwrap().0.as_deref(),
+        Some("ASIAIMDSKEY")
+    );
+}
+
+#[tokio::test]
+async fn imdsv1_fallback_only_when_allowed() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/latest/meta-data/iam/security-credentials/"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("old-role"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/latest/meta-data/iam/security-credentials/old-role"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(credentials_json("ASIAV1", "v1-token", FAR_FUTURE)),
+        )
+        .mount(&server)
+        .await;
+    let fake = fake().await;
+    fake.accept_access_key("ASIAV1");
+    let with_endpoint = |disable_v1: bool| {
+        let mut command = deploy_command(&fake, &[]);
+        command
+            .env_remove("AWS_EC2_METADATA_DISABLED")
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.uri());
+        if disable_v1 {
+            command.env("AWS_EC2_METADATA_V1_DISABLED", "true");
+        }
+        command
+    };
+    run_command(with_endpoint(false)).await.assert_code(0);
+    assert_all_signed_by(&fake, "ASIAV1", Some("v1-token"));
+
+    let run = run_command(with_endpoint(true)).await;
+    run.assert_code(2);
+    run.assert_stderr_has("no AWS credentials found");
+    run.assert_stderr_has("IMDSv1 is disabled");
+}
+
+/// A container credentials endpoint that checks the Authorization header and
+/// counts its callers; `expiration` decides how long its credentials live.
+struct ContainerEndpoint {
+    hits: Arc<AtomicU32>,
+    expiration: String,
+}
+
+impl Respond for ContainerEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let authorised = request
+            .headers
+            .get("authorization")
+            .is_some_and(|v| v == "Bearer rotating-token");
+        if !authorised {
+            return ResponseTemplate::new(403).set_body_string("bad token");
+        }
+        let n = self.hits.fetch_add(1, Ordering::SeqCst) + 1;
+        ResponseTemplate::new(200).set_body_json(credentials_json(
+            "ASIACONTAINER",
+            &format!("container-token-{n}"),
+            &self.expiration,
+        ))
+    }
+}
+
+async fn container_endpoint(expiration: String) -> (MockServer, Arc<AtomicU32>) {
+    let server = MockServer::start().await;
+    let hits = Arc::new(AtomicU32::new(0));
+    Mock::given(method("GET"))
+        .and(path("/creds"))
+        .respond_with(ContainerEndpoint {
+            hits: hits.clone(),
+            expiration,
+        })
+        .mount(&server)
+        .await;
+    (server, hits)
+}
+
+#[tokio::test]
+async fn container_credentials_with_a_token_file() {
+    let (server, hits) = container_endpoint(FAR_FUTURE.into()).await;
+    let fake = fake().await;
+    fake.accept_access_key("ASIACONTAINER");
+    let dir = TempDir::new("container");
+    let token_file = dir.write("token", "Bearer rotating-token\n");
+    let mut command = deploy_command(&fake, &[]);
+    command
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/creds", server.uri()),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
+    run_command(command).await.assert_code(0);
+    assert_all_signed_by(&fake, "ASIACONTAINER", Some("container-token-1"));
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "long-lived credentials are fetched once"
+    );
+
+    // A selected source that refuses is reported as that, not as "no credentials".
+    let mut command = deploy_command(&fake, &[]);
+    command
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/creds", server.uri()),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer wrong");
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has("container credentials endpoint");
+    run.assert_stderr_has("answered HTTP 403");
+    assert!(!run.output().contains("Bearer wrong"));
+}
+
+#[tokio::test]
+async fn short_lived_credentials_are_refreshed_during_the_wait() {
+    let soon = time_from_now(120);
+    let (server, hits) = container_endpoint(soon).await;
+    let fake = fake().await;
+    fake.accept_access_key("ASIACONTAINER");
+    let image = format!("{REPO}:v2");
+    let mut command = command(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image]);
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/creds", server.uri()),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer rotating-token");
+    run_command(command).await.assert_code(0);
+    let tokens: Vec<String> = signers(&fake).into_iter().filter_map(|(_, t)| t).collect();
+    let distinct: std::collections::HashSet<&String> = tokens.iter().collect();
+    assert!(
+        distinct.len() > 1,
+        "credentials were never refreshed: {tokens:?}"
+    );
+    assert!(hits.load(Ordering::SeqCst) > 1);
+}
+
+/// An ISO 8601 time `seconds` from now (no date crate: civil-from-days).
+fn time_from_now(seconds: u64) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + seconds;
+    let (days, rest) = ((t / 86_400) as i64, t % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+fn sts_reply(action: &str, key: &str, token: &str) -> String {
+    format!(
+        r#"<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result><Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>secret-of-{key}</SecretAccessKey><SessionToken>{token}</SessionToken><Expiration>{FAR_FUTURE}</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/deployer/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser></{action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{action}Response>"#
+    )
+}
+
+#[tokio::test]
+async fn assume_role_with_the_found_credentials() {
+    let sts = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=AssumeRole&"))
+        .and(body_string_contains(
+            "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdeployer",
+        ))
+        .and(body_string_contains("RoleSessionName=ecs-deploy-"))
+        .and(header_exists("authorization"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(sts_reply(
+            "AssumeRole",
+            "ASIAROLE",
+            "role-token",
+        )))
+        .mount(&sts)
+        .await;
+    let fake = fake().await;
+    fake.accept_access_key("ASIAROLE");
+    let mut command = deploy_command(&fake, &["-a", "arn:aws:iam::123456789012:role/deployer"]);
+    command
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_ENDPOINT_URL_STS", sts.uri());
+    let run = run_command(command).await;
+    run.assert_code(0);
+    assert_all_signed_by(&fake, "ASIAROLE", Some("role-token"));
+    let sts_calls = sts.received_requests().await.unwrap();
+    assert_eq!(sts_calls.len(), 1);
+    let auth = sts_calls[0]
+        .headers
+        .get("authorization")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        auth.contains(&format!("Credential={ACCESS_KEY}/"))
+            && auth.contains("/us-east-1/sts/aws4_request"),
+        "{auth}"
+    );
+
+    // An STS refusal is shown with its code and message.
+    sts.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_string(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole</Message></Error></ErrorResponse>",
+        ))
+        .mount(&sts)
+        .await;
+    let mut command = deploy_command(&fake, &["-a", "arn:aws:iam::123456789012:role/deployer"]);
+    command
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_ENDPOINT_URL_STS", sts.uri());
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has("cannot assume role arn:aws:iam::123456789012:role/deployer");
+    run.assert_stderr_has("AccessDenied: User is not authorized to perform: sts:AssumeRole");
+}
+
+#[tokio::test]
+async fn web_identity_is_exchanged_unsigned() {
+    let sts = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=AssumeRoleWithWebIdentity"))
+        .and(body_string_contains("WebIdentityToken=oidc-jwt-from-ci"))
+        .and(body_string_contains("RoleSessionName=gha-run-7"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(sts_reply(
+            "AssumeRoleWithWebIdentity",
+            "ASIAWEB",
+            "web-token",
+        )))
+        .mount(&sts)
+        .await;
+    let fake = fake().await;
+    fake.accept_access_key("ASIAWEB");
+    let dir = TempDir::new("oidc");
+    let token_file = dir.write("token", "oidc-jwt-from-ci\n");
+    let mut command = deploy_command(&fake, &["-v"]);
+    command
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
+        .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/gha")
+        .env("AWS_ROLE_SESSION_NAME", "gha-run-7")
+        .env("AWS_ENDPOINT_URL_STS", sts.uri());
+    let run = run_command(command).await;
+    run.assert_code(0);
+    run.assert_stderr_has("[aws] credentials from web identity");
+    assert_all_signed_by(&fake, "ASIAWEB", Some("web-token"));
+    let calls = sts.received_requests().await.unwrap();
+    assert!(
+        calls[0].headers.get("authorization").is_none(),
+        "web identity must not be signed"
+    );
+    for secret in ["oidc-jwt-from-ci", "web-token", "secret-of-ASIAWEB"] {
+        assert!(!run.output().contains(secret), "{secret} printed");
+    }
+}
+
+#[tokio::test]
+async fn profiles_from_files() {
+    let dir = TempDir::new("profiles");
+    let script = dir.write(
+        "creds.sh",
+        r#"echo '{"Version": 1, "AccessKeyId": "AKIAPROCESS", "SecretAccessKey": "process-secret"}'"#,
+    );
+    let config = dir.write(
+        "config",
+        &format!("[default]\nregion = eu-west-1\n\n[profile deploy]\nregion = us-east-1\n\n[profile tool]\nregion = us-east-1\ncredential_process = sh {script}\n\n[profile broken]\nregion = us-east-1\ncredential_process = sh -c 'echo token expired >&2; exit 4'\n"),
+    );
+    let credentials = dir.write(
+        "credentials",
+        &format!("[default]\naws_access_key_id = AKIAWRONGDEFAULT\naws_secret_access_key = wrong\n\n[deploy]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"),
+    );
+    let fake = fake().await;
+    fake.accept_access_key("AKIAPROCESS");
+    let with_files = |extra: &[&str]| {
+        let mut command = deploy_command(&fake, extra);
+        command
+            .env_remove("AWS_REGION")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials);
+        command
+    };
+
+    // -p picks the named profile (and its region) over [default]'s wrong keys.
+    run_command(with_files(&["-p", "deploy"]))
+        .await
+        .assert_code(0);
+    assert_eq!(
+        signers(&fake).last().unwrap().0.as_deref(),
+        Some(ACCESS_KEY)
+    );
+    // AWS_PROFILE does the same.
+    let mut command = with_files(&[]);
+    command.env("AWS_PROFILE", "tool");
+    run_command(command).await.assert_code(0);
+    assert_eq!(
+        signers(&fake).last().unwrap().0.as_deref(),
+        Some("AKIAPROCESS")
+    );
+    // Environment keys come before any profile.
+    let mut command = with_files(&["-p", "tool"]);
+    command
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    run_command(command).await.assert_code(0);
+    assert_eq!(
+        signers(&fake).last().unwrap().0.as_deref(),
+        Some(ACCESS_KEY)
+    );
+
+    let run = run_command(with_files(&["-p", "broken"])).await;
+    run.assert_code(2);
+    run.assert_stderr_has("credential_process of profile 'broken'");
+    run.assert_stderr_has("token expired");
+
+    let run = run_command(with_files(&["-p", "nope"])).await;
+    run.assert_code(2);
+    run.assert_stderr_has("profile 'nope' was not found in");
+    run.assert_stderr_has(&config);
+    assert_eq!(
+        fake.active_revisions("web"),
+        [1, 2, 3, 4],
+        "failed runs registered nothing"
+    );
+}
