@@ -783,8 +783,8 @@ def check_profile(h, workdir):
                 f"aws_secret_access_key = {nobody_secret}\n\n"
                 f"[deploy]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n")
     label = "profile -p deploy"
-    records = h.deploy(label, h.env(AWS_CONFIG_FILE=config, AWS_SHARED_CREDENTIALS_FILE=credentials),
-                       ["-p", "deploy"])
+    env = h.env(AWS_CONFIG_FILE=config, AWS_SHARED_CREDENTIALS_FILE=credentials)
+    records = h.deploy(label, env, ["-p", "deploy"])
     h.check_signed_with(label, records, key, None, "the [deploy] key of the credentials file")
 
 
@@ -831,15 +831,21 @@ def check_assume_role(h):
     assumer_key = h.keys["assumer"][0]
     label = "-a role"
     records = h.deploy(label, env, ["-a", ROLE_ARN])
-    calls = [r for r in of_service(records, "sts") if op_name(r) == "AssumeRole"]
-    h.check(label, calls and all(
-        auth_fields(r)["key"] == assumer_key and auth_fields(r)["scope"][1:] == [REGION, "sts", "aws4_request"]
-        and form(r).get("RoleArn") == ROLE_ARN and r["status"] == 200 for r in calls),
-        f"AssumeRole of {ROLE_NAME}, signed by assumer for {REGION}/sts, answered 200",
-        "; ".join(f"{op_name(r)} key={auth_fields(r).get('key')} "
-                  f"scope={'/'.join(auth_fields(r).get('scope', []))} "
-                  f"RoleArn={form(r).get('RoleArn')} -> {r['status']}"
-                  for r in of_service(records, "sts")) or "no STS call went through the proxy")
+    sts = of_service(records, "sts")
+    calls = [r for r in sts if op_name(r) == "AssumeRole"]
+
+    def as_expected(r):
+        fields = auth_fields(r)
+        return (fields["key"] == assumer_key
+                and fields["scope"][1:] == [REGION, "sts", "aws4_request"]
+                and form(r).get("RoleArn") == ROLE_ARN and r["status"] == 200)
+
+    h.check(label, calls and all(as_expected(r) for r in calls),
+            f"AssumeRole of {ROLE_NAME}, signed by assumer for {REGION}/sts, answered 200",
+            "; ".join(f"{op_name(r)} key={auth_fields(r).get('key')} "
+                      f"scope={'/'.join(auth_fields(r).get('scope', []))} "
+                      f"RoleArn={form(r).get('RoleArn')} -> {r['status']}" for r in sts)
+            or "no STS call went through the proxy")
     if calls:
         key, token = xml_values(calls[-1]["reply"], "AccessKeyId", "SessionToken")
         h.check_signed_with(label, records, key, token, "the role's temporary key")
