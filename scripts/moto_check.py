@@ -572,7 +572,9 @@ class Harness:
         self.keys = keys
         self.secrets = {secret for _, secret in keys.values()}
         self.revision = 1
-        self.tag = 1
+        self.tag = 1  # v1 is what the service runs before the first deploy
+        self.image = OLD_IMAGE
+        self.out, self.took = "", 0.0
         self.shown = set()  # labels whose output was already printed
 
     def env(self, **overrides):
@@ -590,7 +592,7 @@ class Harness:
         key, user_secret = self.keys[user]
         return self.env(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret or user_secret)
 
-    def run(self, label, env, args=()):
+    def run(self, env, args=()):
         """One deploy of a new tag. Returns (exit code, output, records)."""
         self.tag += 1
         self.image = f"{REPO}:v{self.tag}"
@@ -622,7 +624,7 @@ class Harness:
     def deploy(self, label, env, args=()):
         """A run that must succeed and register the next revision. Returns the
         recorded requests for the caller's own checks."""
-        code, out, records = self.run(label, env, args)
+        code, out, records = self.run(env, args)
         self.check(label, code == 0, f"exits 0 ({self.took:.1f} s)", f"exit status {code}")
         self.check_no_secrets(label, out)
         self.check_registered(label)
@@ -632,7 +634,7 @@ class Harness:
         """A run AWS refuses: exit 2, the real error code shown, no secret
         shown, and the refused call made once (the design says auth errors
         are not retried). Returns the recorded requests."""
-        code, out, records = self.run(label, env, args)
+        code, out, records = self.run(env, args)
         self.check(label, code == 2, f"exits 2 ({self.took:.1f} s)", f"exit status {code}")
         self.check(label, expect_code in out, f"output names {expect_code}")
         self.check_no_secrets(label, out)
