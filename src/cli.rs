@@ -2,66 +2,96 @@
 //! environment is passed in as a lookup function so this stays testable.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{exit, Error};
 use crate::image::{self, ImageRef};
 use crate::rollout::DoneRule;
+use crate::shorthand;
 
 /// The usage text printed by `--help` (and kept in step with the README).
 pub const USAGE: &str = "\
-ecs-deploy — ship a new container image to an Amazon ECS service and wait
-honestly until ECS has rolled it out (or say why it did not).
+ecs-deploy — ship a new container image to Amazon ECS and wait honestly until
+ECS has rolled it out (or say why it did not). A drop-in for the bash ecs-deploy.
 
 Usage:
-  ecs-deploy -c CLUSTER -n SERVICE -i IMAGE [options]
+  ecs-deploy -c CLUSTER -n SERVICE -i IMAGE [options]     deploy to a service
+  ecs-deploy -d TASK_DEFINITION -i IMAGE [options]        register a new revision only
+  ecs-deploy -d TASK_DEFINITION -i IMAGE --run-task ...   ... and run it as a one-off task
 
-Required:
-  -c, --cluster NAME           ECS cluster of the service
-  -n, --service-name NAME      Service to deploy to
-  -i, --image IMAGE            Image to deploy: [registry[:port]/]repo[:tag|@sha256:digest]
-                               Every container whose image is in the same repository
-                               gets this image; other containers are left alone.
-                               No tag and no digest means :latest (or see -e).
+Target (one of -n and -d):
+  -c, --cluster NAME             ECS cluster (required with -n; with --run-task, else
+                                 the default cluster)
+  -n, --service-name NAME        Service to deploy to
+  -d, --task-definition NAME     Task definition (FAMILY, FAMILY:REVISION or ARN) to
+                                 register a new revision of; no service is touched
+  -i, --image IMAGE              Image to deploy: [registry[:port]/]repo[:tag|@sha256:digest]
+                                 Every container whose image is in the same repository
+                                 gets this image; other containers are left alone.
+                                 No tag and no digest means :latest (or see -e).
+  -to, --tag-only TAG            Instead of -i: give every container's image this tag
+                                 (replacing its tag or digest); -i may be a placeholder
+  -e, --tag-env-var VAR          Take the image tag from environment variable VAR
+                                 (when set and non-empty; replaces a tag or digest in -i)
+      --task-definition-file F   Base the new revision on this JSON file (what
+                                 `aws ecs describe-task-definition` prints, or a bare
+                                 task definition) instead of the current revision
+      --use-latest-task-def      Base the new revision on the newest ACTIVE revision of
+                                 the family instead of the one the service runs
+      --copy-task-definition-tags
+                                 Copy the base revision's tags to the new revision
+      --max-definitions N        After success keep only the N newest ACTIVE revisions
+                                 of the family (never the running one)
 
-Deployment:
-  -e, --tag-env-var VAR        Take the image tag from environment variable VAR
-                               (when set and non-empty; replaces a tag or digest in -i)
-  -D, --desired-count N        Set the service's desired task count
-  -m, --min PERCENT            deploymentConfiguration.minimumHealthyPercent
-  -M, --max PERCENT            deploymentConfiguration.maximumPercent
-  -t, --timeout SECONDS        Deadline for the whole wait (default 600)
-      --poll-interval SECONDS  Time between status polls, fractions allowed (default 5)
-      --skip-deployments-check Succeed once the new tasks run, without waiting for
-                               old tasks to drain
-      --enable-rollback        If the deployment fails or times out, point the service
-                               back at the previous task definition and wait for that
-      --max-definitions N      After a successful deploy keep only the N newest ACTIVE
-                               revisions of the family (never the running one)
+Service deployment (-n):
+  -D, --desired-count N          Set the service's desired task count
+  -m, --min PERCENT              deploymentConfiguration.minimumHealthyPercent
+  -M, --max PERCENT              deploymentConfiguration.maximumPercent
+      --force-new-deployment     Start a new deployment even without a new image
+  -t, --timeout SECONDS          Deadline for the whole wait (default 600)
+      --poll-interval SECONDS    Time between status polls, fractions allowed (default 5)
+      --skip-deployments-check   Succeed once the new tasks run, without waiting for
+                                 old tasks to drain
+      --enable-rollback          If the deployment fails or times out, point the service
+                                 back at the previous task definition and wait for that
+
+One-off task (-d):
+      --run-task                 Run the new revision as a task
+      --launch-type TYPE         EC2, FARGATE or EXTERNAL
+      --platform-version VER     Fargate platform version, e.g. LATEST or 1.4.0
+      --network-configuration C  awsvpcConfiguration={subnets=[a,b],securityGroups=[c],
+                                 assignPublicIp=ENABLED}, or the same as JSON
+      --started-by TEXT          The task's startedBy
+      --wait-for-success         Wait (up to -t) until the task stops; succeed only if
+                                 every essential container exited 0
 
 AWS:
-  -r, --region REGION          AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the
-                               profile's region, instance metadata)
-  -p, --profile NAME           Profile of ~/.aws/config and ~/.aws/credentials
-                               (else AWS_PROFILE, else default)
-  -k, --aws-access-key KEY     Access key id (else AWS_ACCESS_KEY_ID, profile, web
-                               identity, container, instance metadata)
-  -s, --aws-secret-key SECRET  Secret access key (with -k)
-      --aws-instance-profile   Use the EC2 instance profile (instance metadata) only
-  -a, --aws-assume-role ARN    Assume this role with the credentials found, and deploy
-                               with the role's credentials
-      --endpoint-url URL       ECS endpoint (else AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL,
-                               else https://ecs.REGION.amazonaws.com); http:// only
-                               on loopback
+  -r, --region REGION            AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the
+                                 profile's region, instance metadata)
+  -p, --profile NAME             Profile of ~/.aws/config and ~/.aws/credentials
+                                 (else AWS_PROFILE, else default)
+  -k, --aws-access-key KEY       Access key id (else AWS_ACCESS_KEY_ID, profile, web
+                                 identity, container, instance metadata)
+  -s, --aws-secret-key SECRET    Secret access key (with -k)
+      --aws-instance-profile     Use the EC2 instance profile (instance metadata) only
+  -a, --aws-assume-role ARN      Assume this role with the credentials found, and deploy
+                                 with the role's credentials
+      --endpoint-url URL         ECS endpoint (else AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL,
+                                 else https://ecs.REGION.amazonaws.com); http:// only
+                                 on loopback
 
 Output:
-  -v, --verbose                One line per AWS call: operation, status, attempt, ms
-  -h, --help                   Print this help
-      --version                Print the version
+  -v, --verbose                  One line per AWS call: operation, status, attempt, ms
+  -h, --help                     Print this help
+      --version                  Print the version
 
-Exit status: 0 deployed; 1 deployment failed, timed out or rolled back; 2 AWS refused
-or unreachable (credentials, permissions, not found); 3 usage; 5 no -n; 7 -n without -c;
-8 no image; 9 bad --max-definitions; 13 bad image reference; 130 interrupted.
+Empty arguments ('') are ignored. Exit status: 0 done; 1 deployment or task failed,
+timed out or rolled back; 2 AWS refused or unreachable (credentials, permissions, not
+found); 3 usage; 5 neither -n nor -d; 6 both -n and -d; 7 -n without -c; 8 no image;
+9 bad --max-definitions; 10 --launch-type, 11 --network-configuration or
+--wait-for-success, 12 --platform-version without --run-task; 13 bad image reference
+or tag; 130 interrupted.
 ";
 
 /// What the command line asks for.
@@ -72,13 +102,48 @@ pub enum Command {
     Deploy(Box<Config>),
 }
 
-/// A validated deploy request.
+/// What a run deploys to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `-c CLUSTER -n SERVICE`: a new revision, the service pointed at it, the wait.
+    Service { cluster: String, service: String },
+    /// `-d TASK_DEFINITION`: a new revision only (and maybe a one-off task).
+    TaskDefinition {
+        task_definition: String,
+        cluster: Option<String>,
+    },
+}
+
+/// How the new revision differs from its base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageChange {
+    /// `-i`: containers of that repository get this image.
+    Image(ImageRef),
+    /// `-to`: every container's image gets this tag.
+    TagOnly(String),
+    /// `--force-new-deployment` alone: no new image.
+    Unchanged,
+}
+
+/// `--run-task` and its options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunTask {
+    pub launch_type: Option<String>,
+    pub platform_version: Option<String>,
+    pub network_configuration: Option<serde_json::Value>,
+    pub started_by: Option<String>,
+    pub wait_for_success: bool,
+}
+
+/// A validated request.
 #[derive(Debug)]
 pub struct Config {
-    pub cluster: String,
-    pub service: String,
-    /// The image to deploy, with its tag already resolved.
-    pub image: ImageRef,
+    pub target: Target,
+    pub change: ImageChange,
+    pub task_definition_file: Option<PathBuf>,
+    pub use_latest_task_definition: bool,
+    pub copy_tags: bool,
+    pub force_new_deployment: bool,
     pub desired_count: Option<u32>,
     pub minimum_healthy_percent: Option<u32>,
     pub maximum_percent: Option<u32>,
@@ -87,6 +152,7 @@ pub struct Config {
     pub done_rule: DoneRule,
     pub enable_rollback: bool,
     pub max_definitions: Option<u32>,
+    pub run_task: Option<RunTask>,
     pub aws: AwsOptions,
     pub verbose: bool,
 }
@@ -110,6 +176,19 @@ const DEFAULT_POLL_SECONDS: f64 = 5.0;
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Result<Command, Error> {
+    // Upstream's GitHub Action passes '' '' for options it does not use.
+    let args: Vec<OsString> = args
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        // `-to` is not a single-character short flag, which pico-args expects.
+        .map(|a| {
+            if a == "-to" {
+                OsString::from("--tag-only")
+            } else {
+                a
+            }
+        })
+        .collect();
     if args.is_empty() {
         return Err(usage("no arguments given"));
     }
@@ -123,8 +202,14 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
 
     let cluster = value(&mut args, &["-c", "--cluster"])?;
     let service = value(&mut args, &["-n", "--service-name"])?;
+    let task_definition = value(&mut args, &["-d", "--task-definition"])?;
     let image = value(&mut args, &["-i", "--image"])?;
+    let tag_only = value(&mut args, &["--tag-only"])?;
     let tag_env_var = value(&mut args, &["-e", "--tag-env-var"])?;
+    let task_definition_file = value(&mut args, &["--task-definition-file"])?.map(PathBuf::from);
+    let use_latest_task_definition = args.contains("--use-latest-task-def");
+    let copy_tags = args.contains("--copy-task-definition-tags");
+    let force_new_deployment = args.contains("--force-new-deployment");
     let desired_count = number(&mut args, &["-D", "--desired-count"], "a task count")?;
     let minimum_healthy_percent = number(&mut args, &["-m", "--min"], "a percentage")?;
     let maximum_percent = number(&mut args, &["-M", "--max"], "a percentage")?;
@@ -133,6 +218,12 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
     let skip_deployments_check = args.contains("--skip-deployments-check");
     let enable_rollback = args.contains("--enable-rollback");
     let max_definitions = raw_value(&mut args, &["--max-definitions"])?;
+    let run_task = args.contains("--run-task");
+    let launch_type = value(&mut args, &["--launch-type"])?;
+    let platform_version = value(&mut args, &["--platform-version"])?;
+    let network_configuration = value(&mut args, &["--network-configuration"])?;
+    let started_by = value(&mut args, &["--started-by"])?;
+    let wait_for_success = args.contains("--wait-for-success");
     let aws = AwsOptions {
         region: value(&mut args, &["-r", "--region"])?,
         endpoint_url: value(&mut args, &["--endpoint-url"])?,
@@ -153,27 +244,58 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         )));
     }
 
-    let Some(service) = service else {
-        return Err(Error::usage(
-            exit::NO_TARGET,
-            "no service given: pass -n/--service-name (with -c/--cluster).",
-        ));
+    // The checks and their exit codes, in upstream's order.
+    let target = match (service, task_definition) {
+        (None, None) => {
+            return Err(Error::usage(
+                exit::NO_TARGET,
+                "nothing to deploy to: pass -n/--service-name (with -c/--cluster) or -d/--task-definition.",
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err(Error::usage(
+                exit::BOTH_TARGETS,
+                "-n/--service-name and -d/--task-definition exclude each other: pass one.",
+            ))
+        }
+        (Some(service), None) => match cluster {
+            Some(cluster) => Target::Service { cluster, service },
+            None => {
+                return Err(Error::usage(
+                    exit::NO_CLUSTER,
+                    format!("-n {service} needs the cluster it runs in: pass -c/--cluster."),
+                ))
+            }
+        },
+        (None, Some(task_definition)) => Target::TaskDefinition {
+            task_definition,
+            cluster,
+        },
     };
-    let Some(cluster) = cluster else {
-        return Err(Error::usage(
-            exit::NO_CLUSTER,
-            format!("-n {service} needs the cluster it runs in: pass -c/--cluster."),
-        ));
+    let change = match (tag_only, image) {
+        (Some(tag), _) => {
+            if !image::is_tag(&tag) {
+                return Err(Error::usage(
+                    exit::BAD_IMAGE,
+                    format!("-to/--tag-only '{tag}' is not a valid tag: 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'."),
+                ));
+            }
+            ImageChange::TagOnly(tag)
+        }
+        (None, Some(image)) => {
+            let tag = tag_env_var.as_deref().and_then(&env);
+            let image = image::image_to_deploy(&image, tag.as_deref())
+                .map_err(|e| Error::usage(exit::BAD_IMAGE, e.to_string()))?;
+            ImageChange::Image(image)
+        }
+        (None, None) if force_new_deployment || task_definition_file.is_some() => ImageChange::Unchanged,
+        (None, None) => {
+            return Err(Error::usage(
+                exit::NO_IMAGE,
+                "no image given: pass -i/--image REPOSITORY[:TAG] (or -to TAG, or --force-new-deployment).",
+            ))
+        }
     };
-    let Some(image) = image else {
-        return Err(Error::usage(
-            exit::NO_IMAGE,
-            "no image given: pass -i/--image REPOSITORY[:TAG].",
-        ));
-    };
-    let tag = tag_env_var.as_deref().and_then(&env);
-    let image = image::image_to_deploy(&image, tag.as_deref())
-        .map_err(|e| Error::usage(exit::BAD_IMAGE, e.to_string()))?;
     let max_definitions = match max_definitions {
         None => None,
         Some(text) => match text.parse::<u32>() {
@@ -186,10 +308,83 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
             }
         },
     };
+    let needs_run_task = |given: bool, flag: &str, code: u8| {
+        if given && !run_task {
+            Err(Error::usage(
+                code,
+                format!("{flag} only applies with --run-task."),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    needs_run_task(
+        launch_type.is_some(),
+        "--launch-type",
+        exit::LAUNCH_TYPE_WITHOUT_RUN_TASK,
+    )?;
+    needs_run_task(
+        network_configuration.is_some(),
+        "--network-configuration",
+        exit::RUN_TASK_OPTION_WITHOUT_RUN_TASK,
+    )?;
+    needs_run_task(
+        wait_for_success,
+        "--wait-for-success",
+        exit::RUN_TASK_OPTION_WITHOUT_RUN_TASK,
+    )?;
+    needs_run_task(
+        platform_version.is_some(),
+        "--platform-version",
+        exit::PLATFORM_VERSION_WITHOUT_RUN_TASK,
+    )?;
+    needs_run_task(started_by.is_some(), "--started-by", exit::USAGE)?;
+
+    // Flags that mean something for only one kind of target are errors on the
+    // other, rather than silently doing nothing.
+    let service_only = [
+        (desired_count.is_some(), "-D/--desired-count"),
+        (minimum_healthy_percent.is_some(), "-m/--min"),
+        (maximum_percent.is_some(), "-M/--max"),
+        (force_new_deployment, "--force-new-deployment"),
+        (skip_deployments_check, "--skip-deployments-check"),
+        (enable_rollback, "--enable-rollback"),
+    ];
+    match &target {
+        Target::TaskDefinition { .. } => {
+            if let Some((_, flag)) = service_only.iter().find(|(given, _)| *given) {
+                return Err(usage(format!(
+                    "{flag} applies to a service (-n), not to -d."
+                )));
+            }
+        }
+        Target::Service { .. } if run_task => {
+            return Err(usage(
+                "--run-task runs a task definition: use it with -d, not -n.",
+            ));
+        }
+        Target::Service { .. } => {}
+    }
+    let run_task = match run_task {
+        false => None,
+        true => Some(RunTask {
+            launch_type,
+            platform_version,
+            network_configuration: network_configuration
+                .map(|text| shorthand::network_configuration(&text))
+                .transpose()
+                .map_err(|e| usage(format!("--network-configuration: {e}")))?,
+            started_by,
+            wait_for_success,
+        }),
+    };
     Ok(Command::Deploy(Box::new(Config {
-        cluster,
-        service,
-        image,
+        target,
+        change,
+        task_definition_file,
+        use_latest_task_definition,
+        copy_tags,
+        force_new_deployment,
         desired_count,
         minimum_healthy_percent,
         maximum_percent,
@@ -202,6 +397,7 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         },
         enable_rollback,
         max_definitions,
+        run_task,
         aws,
         verbose,
     })))
@@ -300,20 +496,34 @@ mod tests {
         parse_with(args, &[]).unwrap_err().exit_code()
     }
 
-    #[test]
-    fn minimal_deploy_gets_defaults() {
-        let c = config(&["-c", "prod", "-n", "web", "-i", "acct/repo"]);
-        assert_eq!((c.cluster.as_str(), c.service.as_str()), ("prod", "web"));
-        assert_eq!(c.image.to_string(), "acct/repo:latest");
-        assert_eq!(c.timeout, Duration::from_secs(600));
-        assert_eq!(c.poll_interval, Duration::from_secs(5));
-        assert_eq!(c.done_rule, DoneRule::Complete);
-        assert!(!c.enable_rollback && !c.verbose);
-        assert_eq!(c.max_definitions, None);
+    fn image(c: &Config) -> String {
+        match &c.change {
+            ImageChange::Image(image) => image.to_string(),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
-    fn every_flag_long_and_short() {
+    fn minimal_deploy_gets_defaults() {
+        let c = config(&["-c", "prod", "-n", "web", "-i", "acct/repo"]);
+        assert_eq!(
+            c.target,
+            Target::Service {
+                cluster: "prod".into(),
+                service: "web".into()
+            }
+        );
+        assert_eq!(image(&c), "acct/repo:latest");
+        assert_eq!(c.timeout, Duration::from_secs(600));
+        assert_eq!(c.poll_interval, Duration::from_secs(5));
+        assert_eq!(c.done_rule, DoneRule::Complete);
+        assert!(!c.enable_rollback && !c.verbose && !c.force_new_deployment && !c.copy_tags);
+        assert_eq!(c.max_definitions, None);
+        assert!(c.run_task.is_none());
+    }
+
+    #[test]
+    fn every_service_flag_long_and_short() {
         let c = config(&[
             "--cluster=prod",
             "--service-name",
@@ -343,6 +553,16 @@ mod tests {
             "-s",
             "SECRET",
             "-v",
+            "-p",
+            "prod",
+            "-a",
+            "arn:aws:iam::1:role/r",
+            "--aws-instance-profile",
+            "--force-new-deployment",
+            "--use-latest-task-def",
+            "--copy-task-definition-tags",
+            "--task-definition-file",
+            "td.json",
         ]);
         assert_eq!(c.desired_count, Some(3));
         assert_eq!(c.minimum_healthy_percent, Some(50));
@@ -350,15 +570,78 @@ mod tests {
         assert_eq!(c.timeout, Duration::from_secs(90));
         assert_eq!(c.poll_interval, Duration::from_millis(250));
         assert_eq!(c.done_rule, DoneRule::NewTasksRunning);
-        assert!(c.enable_rollback && c.verbose);
+        assert!(c.enable_rollback && c.verbose && c.force_new_deployment);
+        assert!(c.use_latest_task_definition && c.copy_tags);
+        assert_eq!(c.task_definition_file, Some(PathBuf::from("td.json")));
         assert_eq!(c.max_definitions, Some(4));
         assert_eq!(c.aws.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.aws.profile.as_deref(), Some("prod"));
+        assert_eq!(c.aws.assume_role.as_deref(), Some("arn:aws:iam::1:role/r"));
+        assert!(c.aws.instance_profile);
         assert_eq!(c.aws.access_key_id.as_deref(), Some("AKID"));
         assert_eq!(c.aws.secret_access_key.as_ref().unwrap().expose(), "SECRET");
         assert!(
             !format!("{c:?}").contains("SECRET"),
             "secret leaks through Debug"
         );
+    }
+
+    #[test]
+    fn task_definition_mode_with_run_task() {
+        let c = config(&[
+            "-d",
+            "migrate:3",
+            "-c",
+            "prod",
+            "-i",
+            "acct/repo:v2",
+            "--run-task",
+            "--launch-type",
+            "FARGATE",
+            "--platform-version",
+            "1.4.0",
+            "--network-configuration",
+            "awsvpcConfiguration={subnets=[subnet-1],assignPublicIp=DISABLED}",
+            "--started-by",
+            "ci-42",
+            "--wait-for-success",
+        ]);
+        assert_eq!(
+            c.target,
+            Target::TaskDefinition {
+                task_definition: "migrate:3".into(),
+                cluster: Some("prod".into())
+            }
+        );
+        let run = c.run_task.unwrap();
+        assert_eq!(run.launch_type.as_deref(), Some("FARGATE"));
+        assert_eq!(run.platform_version.as_deref(), Some("1.4.0"));
+        assert_eq!(run.started_by.as_deref(), Some("ci-42"));
+        assert!(run.wait_for_success);
+        assert_eq!(
+            run.network_configuration.unwrap()["awsvpcConfiguration"]["subnets"][0],
+            "subnet-1"
+        );
+    }
+
+    #[test]
+    fn tag_only_and_placeholders() {
+        let c = config(&["-c", "c", "-n", "s", "-i", "ignore", "-to", "v7"]);
+        assert_eq!(c.change, ImageChange::TagOnly("v7".into()));
+        let c = config(&["-c", "c", "-n", "s", "--tag-only", "v7"]);
+        assert_eq!(c.change, ImageChange::TagOnly("v7".into()));
+        assert_eq!(
+            exit_code(&["-c", "c", "-n", "s", "-to", "bad tag!"]),
+            exit::BAD_IMAGE
+        );
+        let c = config(&["-c", "c", "-n", "s", "--force-new-deployment"]);
+        assert_eq!(c.change, ImageChange::Unchanged);
+    }
+
+    #[test]
+    fn empty_arguments_are_ignored() {
+        let c = config(&["", "-c", "c", "", "-n", "s", "-i", "x:1", "", ""]);
+        assert_eq!(image(&c), "x:1");
     }
 
     #[test]
@@ -376,11 +659,11 @@ mod tests {
         let Ok(Command::Deploy(c)) = parse_with(&args, &[("CI_TIMESTAMP", "1487623908")]) else {
             panic!()
         };
-        assert_eq!(c.image.to_string(), "repo/image:1487623908");
+        assert_eq!(image(&c), "repo/image:1487623908");
         let Ok(Command::Deploy(c)) = parse_with(&args, &[]) else {
             panic!()
         };
-        assert_eq!(c.image.to_string(), "repo/image:latest");
+        assert_eq!(image(&c), "repo/image:latest");
     }
 
     #[test]
@@ -398,31 +681,73 @@ mod tests {
 
     #[test]
     fn usage_exit_codes() {
+        fn with(extra: &[&'static str]) -> Vec<&'static str> {
+            [&["-c", "c", "-n", "s", "-i", "x"][..], extra].concat()
+        }
         assert_eq!(exit_code(&[]), exit::USAGE);
-        assert_eq!(
-            exit_code(&["-c", "c", "-n", "s", "-i", "x", "--bogus"]),
-            exit::USAGE
-        );
+        assert_eq!(exit_code(&["", ""]), exit::USAGE);
+        assert_eq!(exit_code(&with(&["--bogus"])), exit::USAGE);
         assert_eq!(exit_code(&["-c", "c", "-n", "s", "-i"]), exit::USAGE);
         assert_eq!(exit_code(&["-c", "-n", "s", "-i", "x"]), exit::USAGE);
-        assert_eq!(
-            exit_code(&["-c", "c", "-n", "s", "-i", "x", "-t", "soon"]),
-            exit::USAGE
-        );
-        assert_eq!(
-            exit_code(&["-c", "c", "-n", "s", "-i", "x", "-D", "-1"]),
-            exit::USAGE
-        );
+        assert_eq!(exit_code(&with(&["-t", "soon"])), exit::USAGE);
+        assert_eq!(exit_code(&with(&["-D", "-1"])), exit::USAGE);
         assert_eq!(exit_code(&["-c", "c", "-i", "x"]), exit::NO_TARGET);
+        assert_eq!(exit_code(&with(&["-d", "td"])), exit::BOTH_TARGETS);
         assert_eq!(exit_code(&["-n", "s", "-i", "x"]), exit::NO_CLUSTER);
         assert_eq!(exit_code(&["-c", "c", "-n", "s"]), exit::NO_IMAGE);
+        assert_eq!(exit_code(&["-d", "td"]), exit::NO_IMAGE);
         for bad in ["zero", "0", "-3"] {
-            let code = exit_code(&["-c", "c", "-n", "s", "-i", "x", "--max-definitions", bad]);
-            assert_eq!(code, exit::BAD_MAX_DEFINITIONS, "{bad}");
+            assert_eq!(
+                exit_code(&with(&["--max-definitions", bad])),
+                exit::BAD_MAX_DEFINITIONS,
+                "{bad}"
+            );
         }
+        assert_eq!(
+            exit_code(&with(&["--launch-type", "FARGATE"])),
+            exit::LAUNCH_TYPE_WITHOUT_RUN_TASK
+        );
+        assert_eq!(
+            exit_code(&with(&[
+                "--network-configuration",
+                "awsvpcConfiguration={subnets=[a]}"
+            ])),
+            exit::RUN_TASK_OPTION_WITHOUT_RUN_TASK
+        );
+        assert_eq!(
+            exit_code(&with(&["--wait-for-success"])),
+            exit::RUN_TASK_OPTION_WITHOUT_RUN_TASK
+        );
+        assert_eq!(
+            exit_code(&with(&["--platform-version", "LATEST"])),
+            exit::PLATFORM_VERSION_WITHOUT_RUN_TASK
+        );
         assert_eq!(
             exit_code(&["-c", "c", "-n", "s", "-i", "_bad:tag"]),
             exit::BAD_IMAGE
+        );
+        // Options that would silently do nothing are refused.
+        assert_eq!(exit_code(&with(&["--run-task"])), exit::USAGE);
+        assert_eq!(exit_code(&["-d", "td", "-i", "x", "-D", "2"]), exit::USAGE);
+        assert_eq!(
+            exit_code(&["-d", "td", "-i", "x", "--enable-rollback"]),
+            exit::USAGE
+        );
+        assert_eq!(
+            exit_code(&["-d", "td", "-i", "x", "--started-by", "me"]),
+            exit::USAGE
+        );
+        assert_eq!(
+            exit_code(&[
+                "-d",
+                "td",
+                "-i",
+                "x",
+                "--run-task",
+                "--network-configuration",
+                "subnets=[a]"
+            ]),
+            exit::USAGE
         );
     }
 
@@ -431,19 +756,35 @@ mod tests {
         for flag in [
             "--cluster",
             "--service-name",
+            "--task-definition",
             "--image",
+            "--tag-only",
+            "-to",
             "--tag-env-var",
+            "--task-definition-file",
+            "--use-latest-task-def",
+            "--copy-task-definition-tags",
+            "--max-definitions",
             "--desired-count",
             "--min",
             "--max",
+            "--force-new-deployment",
             "--timeout",
             "--poll-interval",
             "--skip-deployments-check",
             "--enable-rollback",
-            "--max-definitions",
+            "--run-task",
+            "--launch-type",
+            "--platform-version",
+            "--network-configuration",
+            "--started-by",
+            "--wait-for-success",
             "--region",
+            "--profile",
             "--aws-access-key",
             "--aws-secret-key",
+            "--aws-instance-profile",
+            "--aws-assume-role",
             "--endpoint-url",
             "--verbose",
             "--help",

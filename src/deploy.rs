@@ -3,19 +3,29 @@
 //! calls, reports progress and turns outcomes into errors with exit codes.
 
 use std::cell::RefCell;
+use std::path::Path;
 use std::time::Instant;
 
+use serde_json::{json, Value};
+
 use crate::aws::{self, client::AwsError};
-use crate::cli::Config;
+use crate::cli::{Config, ImageChange, RunTask, Target};
 use crate::ecs::{Ecs, ServiceUpdate};
-use crate::error::Error;
+use crate::error::{exit, Error};
 use crate::output::{Reporter, StoppedTasks};
 use crate::rollout::{self, short_revision, Failure, Progress, Service, Verdict, Watch};
+use crate::task_run::{self, TaskVerdict};
 use crate::taskdef;
 
 /// Runs one deploy as configured; `env` looks up environment variables.
 pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
     let started = Instant::now();
+    // Local input first: a bad file must stop the run before any AWS call.
+    let file = config
+        .task_definition_file
+        .as_deref()
+        .map(read_task_definition_file)
+        .transpose()?;
     let (client, region) = aws::connect("ecs", &config.aws, env, config.verbose).await?;
     let deployer = Deployer {
         ecs: Ecs::new(client),
@@ -23,9 +33,49 @@ pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
         region,
         out: Reporter::new(started),
     };
-    deployer.deploy().await
+    match &config.target {
+        Target::Service { cluster, service } => {
+            let deploy = ServiceDeploy {
+                d: &deployer,
+                cluster,
+                service,
+            };
+            deploy.run(file).await
+        }
+        Target::TaskDefinition {
+            task_definition,
+            cluster,
+        } => {
+            deployer
+                .register_only(task_definition, cluster.as_deref(), file)
+                .await
+        }
+    }
 }
 
+/// A task definition read from `--task-definition-file`, and its tags.
+struct BaseFile {
+    description: Value,
+    tags: Vec<Value>,
+}
+
+fn read_task_definition_file(path: &Path) -> Result<BaseFile, Error> {
+    let problem = |why: String| {
+        Error::usage(
+            exit::USAGE,
+            format!(
+                "--task-definition-file {}: {why}; nothing was registered.",
+                path.display()
+            ),
+        )
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read it ({e})")))?;
+    let (description, tags) = taskdef::from_file(&text).map_err(problem)?;
+    Ok(BaseFile { description, tags })
+}
+
+/// What every kind of run shares: ECS, the flags, and the output.
 struct Deployer<'a> {
     ecs: Ecs,
     config: &'a Config,
@@ -34,47 +84,249 @@ struct Deployer<'a> {
 }
 
 impl Deployer<'_> {
-    async fn deploy(&self) -> Result<(), Error> {
+    /// Registers the new revision: the base (the file, the newest revision of
+    /// the family with `--use-latest-task-def`, else `current`) with the image
+    /// change applied. `None` when there is nothing to register
+    /// (`--force-new-deployment` without an image or a file).
+    async fn new_revision(
+        &self,
+        current: &str,
+        file: Option<BaseFile>,
+    ) -> Result<Option<String>, Error> {
         let config = self.config;
-        self.out.say(format!("Using image name: {}", config.image));
-
-        let before = self.current_service().await?;
-        let current_arn = before.task_definition.clone().ok_or_else(|| {
-            Error::aws(format!(
-                "service '{}' has no task definition (is it managed by CodeDeploy or an external controller?); nothing was registered.",
-                config.service
-            ))
-        })?;
-        self.out
-            .say(format!("Current task definition: {current_arn}"));
-
-        let current = self
-            .ecs
-            .describe_task_definition(&current_arn)
-            .await
-            .map_err(aws_error)?;
-        let mut input = taskdef::registration_input(&current.description);
-        let changes = taskdef::swap_images(&mut input, &config.image)
-            .map_err(|e| Error::failed(e.to_string()))?;
+        match &config.change {
+            ImageChange::Image(image) => self.out.say(format!("Using image name: {image}")),
+            ImageChange::TagOnly(tag) => self.out.say(format!("Using tag for every image: {tag}")),
+            ImageChange::Unchanged if file.is_none() => return Ok(None),
+            ImageChange::Unchanged => {}
+        }
+        let (base, tags) = match file {
+            Some(file) => {
+                self.out.say("Base task definition: --task-definition-file");
+                (file.description, file.tags)
+            }
+            None => {
+                let name = if config.use_latest_task_definition {
+                    taskdef::family_of(current)
+                } else {
+                    current
+                };
+                let described = self
+                    .ecs
+                    .describe_task_definition(name, config.copy_tags)
+                    .await
+                    .map_err(aws_error)?;
+                if config.use_latest_task_definition {
+                    self.out
+                        .say(format!("Latest task definition: {}", described.arn()));
+                }
+                (described.description, described.tags)
+            }
+        };
+        let mut input = taskdef::registration_input(&base);
+        let changes = match &config.change {
+            ImageChange::Image(image) => {
+                taskdef::swap_images(&mut input, image).map_err(|e| Error::failed(e.to_string()))?
+            }
+            ImageChange::TagOnly(tag) => taskdef::retag_images(&mut input, tag),
+            ImageChange::Unchanged => Vec::new(),
+        };
         for change in &changes {
             self.out.say(format!(
                 "Container {}: {} -> {}",
                 change.container, change.from, change.to
             ));
         }
-
+        if config.copy_tags && !tags.is_empty() {
+            input["tags"] = Value::Array(tags);
+        }
         let registered = self
             .ecs
             .register_task_definition(&input)
             .await
             .map_err(aws_error)?;
-        let new_arn = registered.arn().to_string();
-        self.out.say(format!("New task definition: {new_arn}"));
+        let arn = registered.arn().to_string();
+        self.out.say(format!("New task definition: {arn}"));
+        Ok(Some(arn))
+    }
+
+    /// `-d`: register a new revision, prune, and run it if asked.
+    async fn register_only(
+        &self,
+        task_definition: &str,
+        cluster: Option<&str>,
+        file: Option<BaseFile>,
+    ) -> Result<(), Error> {
+        let current = match &file {
+            Some(file) => file.description["family"]
+                .as_str()
+                .unwrap_or(task_definition)
+                .to_string(),
+            None => task_definition.to_string(),
+        };
+        self.out.say(format!("Current task definition: {current}"));
+        let arn = self
+            .new_revision(&current, file)
+            .await?
+            .expect("-d always has an image change or a file");
+        if let Some(keep) = self.config.max_definitions {
+            self.prune(&arn, keep).await?;
+        }
+        match &self.config.run_task {
+            Some(run) => self.run_task(&arn, cluster, run).await,
+            None => Ok(()),
+        }
+    }
+
+    /// `--run-task`: starts the revision as a one-off task and, with
+    /// `--wait-for-success`, waits for it to stop and judges its exit codes.
+    async fn run_task(&self, arn: &str, cluster: Option<&str>, run: &RunTask) -> Result<(), Error> {
+        let mut input = json!({"taskDefinition": arn, "count": 1});
+        let optional = [
+            ("cluster", cluster),
+            ("launchType", run.launch_type.as_deref()),
+            ("platformVersion", run.platform_version.as_deref()),
+            ("startedBy", run.started_by.as_deref()),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                input[key] = json!(value);
+            }
+        }
+        if let Some(network) = &run.network_configuration {
+            input["networkConfiguration"] = network.clone();
+        }
+        let task = self.ecs.run_task(&input).await.map_err(|e| match e {
+            crate::ecs::RunTaskError::Aws(e) => aws_error(e),
+            crate::ecs::RunTaskError::Refused(why) => {
+                Error::failed(format!("ECS did not start the task: {why}"))
+            }
+        })?;
+        let task_arn = task["taskArn"].as_str().unwrap_or_default().to_string();
+        self.out.say(format!("Task started: {task_arn}"));
+        if !run.wait_for_success {
+            return Ok(());
+        }
+        let description = self
+            .ecs
+            .describe_task_definition(arn, false)
+            .await
+            .map_err(aws_error)?
+            .description;
+        let essential = task_run::essential_containers(&description);
+        let cluster = task["clusterArn"]
+            .as_str()
+            .or(cluster)
+            .unwrap_or("default")
+            .to_string();
+        let deadline = Instant::now() + self.config.timeout;
+        let mut last_status = String::new();
+        let wait = async {
+            loop {
+                let tasks = self
+                    .ecs
+                    .describe_tasks(&cluster, std::slice::from_ref(&task_arn))
+                    .await
+                    .map_err(aws_error)?;
+                let task = tasks
+                    .first()
+                    .ok_or_else(|| Error::aws(format!("ECS no longer knows task {task_arn}")))?;
+                match task_run::judge(task, &essential) {
+                    TaskVerdict::Running(status) => {
+                        if status != last_status {
+                            self.out
+                                .progress(format!("task {}: {status}", short_task(&task_arn)));
+                            last_status = status;
+                        }
+                    }
+                    TaskVerdict::Succeeded => {
+                        self.out
+                            .progress(format!("task {}: STOPPED", short_task(&task_arn)));
+                        for line in crate::output::why_stopped(task).lines() {
+                            self.out.say(format!("  {}", line.trim_start()));
+                        }
+                        self.out.say("Task completed successfully.");
+                        return Ok(());
+                    }
+                    TaskVerdict::Failed(why) => {
+                        return Err(Error::failed(format!("task {task_arn} failed: {why}")));
+                    }
+                }
+                if Instant::now() >= deadline {
+                    return Err(Error::failed(format!(
+                        "task {task_arn} did not stop within {} s (it is still {last_status}; ecs-deploy left it running).",
+                        self.config.timeout.as_secs_f64()
+                    )));
+                }
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                tokio::time::sleep(self.config.poll_interval.min(remaining)).await;
+            }
+        };
+        tokio::select! {
+            result = wait => result,
+            signal = interrupted() => Err(Error::interrupted(format!(
+                "{signal} received while waiting for task {task_arn}; it keeps running in ECS."
+            ))),
+        }
+    }
+
+    /// Deregisters all but the `keep` newest ACTIVE revisions of the family
+    /// of `live`, never `live` itself.
+    async fn prune(&self, live: &str, keep: u32) -> Result<(), Error> {
+        let family = taskdef::family_of(live);
+        let active = self.ecs.active_revisions(family).await.map_err(aws_error)?;
+        let doomed = taskdef::revisions_beyond(&active, keep as usize, live);
+        for arn in doomed {
+            self.ecs
+                .deregister_task_definition(&arn)
+                .await
+                .map_err(aws_error)?;
+            self.out.say(format!("Deregistered task definition: {arn}"));
+        }
+        Ok(())
+    }
+}
+
+/// The id at the end of a task ARN.
+fn short_task(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// `-n`: a deploy to one service.
+struct ServiceDeploy<'a> {
+    d: &'a Deployer<'a>,
+    cluster: &'a str,
+    service: &'a str,
+}
+
+impl ServiceDeploy<'_> {
+    async fn run(&self, file: Option<BaseFile>) -> Result<(), Error> {
+        let config = self.d.config;
+        let before = self.current_service().await?;
+        let current_arn = before.task_definition.clone().ok_or_else(|| {
+            Error::aws(format!(
+                "service '{}' has no task definition (is it managed by CodeDeploy or an external controller?); nothing was registered.",
+                self.service
+            ))
+        })?;
+        self.d
+            .out
+            .say(format!("Current task definition: {current_arn}"));
+        let new_arn = match self.d.new_revision(&current_arn, file).await? {
+            Some(arn) => arn,
+            None => {
+                self.d
+                    .out
+                    .say("No new image: forcing a new deployment of the current task definition.");
+                current_arn.clone()
+            }
+        };
 
         let updated = self.update(&new_arn, true).await?;
         if updated.desired_count == 0 {
             // Nothing will run, so there is no rollout to wait for.
-            self.out
+            self.d
+                .out
                 .say("Service updated; desired count is 0, so there is nothing to wait for.");
             return self.succeed(&new_arn).await;
         }
@@ -83,7 +335,7 @@ impl Deployer<'_> {
                 "ECS accepted the update but shows no PRIMARY deployment of {new_arn}; check the service in the console."
             ))
         })?;
-        self.out.say(format!(
+        self.d.out.say(format!(
             "Service updated: deployment {} of {}. Waiting for it to complete (timeout {} s)...",
             watch.deployment_id,
             short_revision(&new_arn),
@@ -101,24 +353,24 @@ impl Deployer<'_> {
     /// Reports success and, only now that nothing can roll back to them,
     /// deregisters old revisions.
     async fn succeed(&self, live: &str) -> Result<(), Error> {
-        self.out.say("Service deployment successful.");
-        match self.config.max_definitions {
-            Some(keep) => self.prune(live, keep).await,
+        self.d.out.say("Service deployment successful.");
+        match self.d.config.max_definitions {
+            Some(keep) => self.d.prune(live, keep).await,
             None => Ok(()),
         }
     }
 
     /// The service as it is before the deploy; missing or deleted is an error.
     async fn current_service(&self) -> Result<Service, Error> {
-        let config = self.config;
         let service = self
+            .d
             .ecs
-            .describe_service(&config.cluster, &config.service)
+            .describe_service(self.cluster, self.service)
             .await
             .map_err(|e| match e.code() {
                 Some("ClusterNotFoundException") => Error::aws(format!(
                     "cluster '{}' was not found in {}; nothing was registered.",
-                    config.cluster, self.region
+                    self.cluster, self.d.region
                 )),
                 _ => aws_error(e),
             })?;
@@ -126,11 +378,11 @@ impl Deployer<'_> {
             Some(service) if service.status == "ACTIVE" => Ok(service),
             Some(service) => Err(Error::aws(format!(
                 "service '{}' in cluster '{}' is {} (deleted); nothing was registered.",
-                config.service, config.cluster, service.status
+                self.service, self.cluster, service.status
             ))),
             None => Err(Error::aws(format!(
                 "service '{}' was not found in cluster '{}' ({}); nothing was registered.",
-                config.service, config.cluster, self.region
+                self.service, self.cluster, self.d.region
             ))),
         }
     }
@@ -138,13 +390,15 @@ impl Deployer<'_> {
     /// Points the service at `task_definition`; the deployment settings from
     /// the flags go with the deploy itself, not with a rollback.
     async fn update(&self, task_definition: &str, with_settings: bool) -> Result<Service, Error> {
-        let config = self.config;
+        let config = self.d.config;
         let setting = |value: Option<u32>| value.filter(|_| with_settings);
-        self.ecs
+        self.d
+            .ecs
             .update_service(&ServiceUpdate {
-                cluster: &config.cluster,
-                service: &config.service,
+                cluster: self.cluster,
+                service: self.service,
                 task_definition,
+                force_new_deployment: with_settings && config.force_new_deployment,
                 desired_count: setting(config.desired_count),
                 minimum_healthy_percent: setting(config.minimum_healthy_percent),
                 maximum_percent: setting(config.maximum_percent),
@@ -170,8 +424,8 @@ impl Deployer<'_> {
                 watch.deployment_id,
                 short_revision(&watch.task_definition),
                 counts(&latest.borrow(), watch),
-                self.config.cluster,
-                self.config.service
+                self.cluster,
+                self.service
             ))),
         }
     }
@@ -183,17 +437,17 @@ impl Deployer<'_> {
         watch: &Watch,
         latest: &RefCell<Service>,
     ) -> Result<Outcome, Error> {
-        let config = self.config;
+        let config = self.d.config;
         let deadline = Instant::now() + config.timeout;
         let mut progress = Progress::new(before);
         let mut stopped = StoppedTasks::default();
         let mut service = updated.clone();
         loop {
             if let Some(line) = progress.counts_change(&service, watch) {
-                self.out.progress(line);
+                self.d.out.progress(line);
             }
             for event in progress.new_events(&service) {
-                self.out.progress(format!("event: {event}"));
+                self.d.out.progress(format!("event: {event}"));
             }
             let verdict = rollout::judge(&service, watch, config.done_rule);
             let failure = match verdict {
@@ -215,7 +469,7 @@ impl Deployer<'_> {
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             tokio::time::sleep(config.poll_interval.min(remaining)).await;
-            service = match self.ecs.describe_service(&config.cluster, &config.service).await {
+            service = match self.d.ecs.describe_service(self.cluster, self.service).await {
                 Ok(Some(service)) => service,
                 Ok(None) => {
                     return Ok(Outcome::Failed(
@@ -242,22 +496,22 @@ impl Deployer<'_> {
         progress: &mut Progress,
         stopped: &mut StoppedTasks,
     ) {
-        let cluster = &self.config.cluster;
+        let ecs = &self.d.ecs;
         let tasks = async {
-            let arns = self
-                .ecs
-                .stopped_tasks(cluster, &watch.deployment_id)
+            let arns = ecs
+                .stopped_tasks(self.cluster, &watch.deployment_id)
                 .await?;
             let fresh = progress.unreported_tasks(arns);
-            self.ecs.describe_tasks(cluster, &fresh).await
+            ecs.describe_tasks(self.cluster, &fresh).await
         };
         match tasks.await {
             Ok(tasks) => {
                 for line in stopped.add(&tasks) {
-                    self.out.progress(line);
+                    self.d.out.progress(line);
                 }
             }
             Err(e) => self
+                .d
                 .out
                 .progress(format!("could not read the stopped tasks: {e}")),
         }
@@ -272,11 +526,11 @@ impl Deployer<'_> {
         previous: &str,
         watch: &Watch,
     ) -> Error {
-        let config = self.config;
+        let config = self.d.config;
         let mut report = format!(
             "Deployment of {} to service '{}' failed: {failure}.",
             short_revision(&watch.task_definition),
-            config.service
+            self.service
         );
         if !stopped.is_empty() {
             report.push_str("\nStopped tasks of the new deployment:");
@@ -290,6 +544,11 @@ impl Deployer<'_> {
         let rollback = if failure.ecs_rolled_back() {
             "ECS already rolled the service back, so ecs-deploy did not roll back again."
                 .to_string()
+        } else if config.enable_rollback && previous == watch.task_definition {
+            format!(
+                "No earlier revision to roll back to: the service already ran {} before this deployment.",
+                short_revision(previous)
+            )
         } else if config.enable_rollback {
             self.roll_back(previous).await
         } else {
@@ -307,10 +566,11 @@ impl Deployer<'_> {
     /// Points the service back at `previous` and waits for that rollout,
     /// with a deadline of its own. Returns what happened, in words.
     async fn roll_back(&self, previous: &str) -> String {
-        self.out.say(format!("Rolling back to {previous}"));
+        self.d.out.say(format!("Rolling back to {previous}"));
         let before = match self
+            .d
             .ecs
-            .describe_service(&self.config.cluster, &self.config.service)
+            .describe_service(self.cluster, self.service)
             .await
         {
             Ok(Some(service)) => service,
@@ -338,22 +598,6 @@ impl Deployer<'_> {
             ),
             Err(e) => format!("Rolled back to {}; then: {e}", short_revision(previous)),
         }
-    }
-
-    /// Deregisters all but the `keep` newest ACTIVE revisions of the family
-    /// of `live`, never `live` itself.
-    async fn prune(&self, live: &str, keep: u32) -> Result<(), Error> {
-        let family = taskdef::family_of(live);
-        let active = self.ecs.active_revisions(family).await.map_err(aws_error)?;
-        let doomed = taskdef::revisions_beyond(&active, keep as usize, live);
-        for arn in doomed {
-            self.ecs
-                .deregister_task_definition(&arn)
-                .await
-                .map_err(aws_error)?;
-            self.out.say(format!("Deregistered task definition: {arn}"));
-        }
-        Ok(())
     }
 }
 

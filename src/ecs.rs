@@ -17,12 +17,20 @@ pub struct Ecs {
     client: Client,
 }
 
-/// A described task definition.
+/// A described task definition and its tags.
 pub struct TaskDefinition {
     pub description: Value,
+    pub tags: Vec<Value>,
 }
 
 impl TaskDefinition {
+    fn from_reply(reply: Value) -> TaskDefinition {
+        TaskDefinition {
+            description: reply["taskDefinition"].clone(),
+            tags: reply["tags"].as_array().cloned().unwrap_or_default(),
+        }
+    }
+
     /// The ARN of this revision.
     pub fn arn(&self) -> &str {
         self.description["taskDefinitionArn"]
@@ -36,6 +44,7 @@ pub struct ServiceUpdate<'a> {
     pub cluster: &'a str,
     pub service: &'a str,
     pub task_definition: &'a str,
+    pub force_new_deployment: bool,
     pub desired_count: Option<u32>,
     pub minimum_healthy_percent: Option<u32>,
     pub maximum_percent: Option<u32>,
@@ -72,19 +81,19 @@ impl Ecs {
         }
     }
 
+    /// The task definition (family, family:revision or ARN); its tags only
+    /// when asked, since they are needed only to copy them.
     pub async fn describe_task_definition(
         &self,
         task_definition: &str,
+        with_tags: bool,
     ) -> Result<TaskDefinition, AwsError> {
-        let reply = self
-            .call(
-                "DescribeTaskDefinition",
-                &json!({"taskDefinition": task_definition}),
-            )
-            .await?;
-        Ok(TaskDefinition {
-            description: reply["taskDefinition"].clone(),
-        })
+        let mut input = json!({"taskDefinition": task_definition});
+        if with_tags {
+            input["include"] = json!(["TAGS"]);
+        }
+        let reply = self.call("DescribeTaskDefinition", &input).await?;
+        Ok(TaskDefinition::from_reply(reply))
     }
 
     /// Registers `input` and returns the new revision's description.
@@ -93,9 +102,7 @@ impl Ecs {
         input: &Value,
     ) -> Result<TaskDefinition, AwsError> {
         let reply = self.call("RegisterTaskDefinition", input).await?;
-        Ok(TaskDefinition {
-            description: reply["taskDefinition"].clone(),
-        })
+        Ok(TaskDefinition::from_reply(reply))
     }
 
     /// Sends the update and returns the service as ECS now describes it.
@@ -105,6 +112,9 @@ impl Ecs {
             "service": update.service,
             "taskDefinition": update.task_definition,
         });
+        if update.force_new_deployment {
+            input["forceNewDeployment"] = json!(true);
+        }
         if let Some(count) = update.desired_count {
             input["desiredCount"] = json!(count);
         }
@@ -174,11 +184,50 @@ impl Ecs {
         }
     }
 
+    /// Starts one task as `input` describes; ECS may refuse to place it
+    /// (`failures`) without an HTTP error.
+    pub async fn run_task(&self, input: &Value) -> Result<Value, RunTaskError> {
+        let reply = self
+            .call("RunTask", input)
+            .await
+            .map_err(RunTaskError::Aws)?;
+        match reply["tasks"].as_array().and_then(|t| t.first()) {
+            Some(task) => Ok(task.clone()),
+            None => {
+                let reasons: Vec<String> = reply["failures"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| {
+                        let reason = f["reason"].as_str().unwrap_or("unknown reason");
+                        match f["detail"].as_str() {
+                            Some(detail) => format!("{reason} ({detail})"),
+                            None => reason.to_string(),
+                        }
+                    })
+                    .collect();
+                Err(RunTaskError::Refused(if reasons.is_empty() {
+                    "no task and no failure in the reply".into()
+                } else {
+                    reasons.join("; ")
+                }))
+            }
+        }
+    }
+
     pub async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError> {
         self.call("DeregisterTaskDefinition", &json!({"taskDefinition": arn}))
             .await
             .map(drop)
     }
+}
+
+/// Why `RunTask` started nothing.
+pub enum RunTaskError {
+    /// The call itself failed.
+    Aws(AwsError),
+    /// ECS answered but placed no task (e.g. `RESOURCE:MEMORY`).
+    Refused(String),
 }
 
 fn strings(list: &Value) -> impl Iterator<Item = String> + '_ {

@@ -12,13 +12,21 @@ pub mod exit {
     pub const USAGE: u8 = 3;
     /// Neither `-n` nor `-d` was given.
     pub const NO_TARGET: u8 = 5;
+    /// Both `-n` and `-d` were given.
+    pub const BOTH_TARGETS: u8 = 6;
     /// `-n` without `-c`.
     pub const NO_CLUSTER: u8 = 7;
     /// No image to deploy.
     pub const NO_IMAGE: u8 = 8;
     /// `--max-definitions` is not a positive number.
     pub const BAD_MAX_DEFINITIONS: u8 = 9;
-    /// The image reference cannot be parsed.
+    /// `--launch-type` without `--run-task`.
+    pub const LAUNCH_TYPE_WITHOUT_RUN_TASK: u8 = 10;
+    /// `--network-configuration` or `--wait-for-success` without `--run-task`.
+    pub const RUN_TASK_OPTION_WITHOUT_RUN_TASK: u8 = 11;
+    /// `--platform-version` without `--run-task`.
+    pub const PLATFORM_VERSION_WITHOUT_RUN_TASK: u8 = 12;
+    /// The image reference (or `-to` tag) cannot be parsed.
     pub const BAD_IMAGE: u8 = 13;
     /// Interrupted by Ctrl-C or SIGTERM.
     pub const INTERRUPTED: u8 = 130;

@@ -221,7 +221,8 @@ fn is_path_component(component: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-fn is_tag(tag: &str) -> bool {
+/// Whether `tag` is a valid image tag.
+pub fn is_tag(tag: &str) -> bool {
     !tag.is_empty()
         && tag.len() <= 128
         && !tag.starts_with(['.', '-'])

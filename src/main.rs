@@ -10,6 +10,8 @@ mod error;
 mod image;
 mod output;
 mod rollout;
+mod shorthand;
+mod task_run;
 mod taskdef;
 
 use std::process::ExitCode;

@@ -116,6 +116,51 @@ pub fn swap_images(
     Ok(changes)
 }
 
+/// Gives every container's image `tag` (replacing its tag or digest);
+/// `-to/--tag-only`. Images that cannot be parsed are left alone.
+pub fn retag_images(task_definition: &mut Value, tag: &str) -> Vec<ImageChange> {
+    let mut changes = Vec::new();
+    for container in containers_mut(task_definition) {
+        let Some(current) = container.get("image").and_then(Value::as_str) else {
+            continue;
+        };
+        let Ok(image) = ImageRef::parse(current) else {
+            continue;
+        };
+        let retagged = image.with_tag(tag).to_string();
+        changes.push(ImageChange {
+            container: string_field(container, "name"),
+            from: current.to_string(),
+            to: retagged.clone(),
+        });
+        container.insert("image".into(), Value::String(retagged));
+    }
+    changes
+}
+
+/// A task definition read from a file: either what
+/// `aws ecs describe-task-definition` prints (`{"taskDefinition": {...},
+/// "tags": [...]}`) or a bare task definition. Returns the description and
+/// the tags.
+pub fn from_file(text: &str) -> Result<(Value, Vec<Value>), String> {
+    let json: Value = serde_json::from_str(text).map_err(|e| format!("it is not JSON: {e}"))?;
+    let (description, tags) = match json.get("taskDefinition") {
+        Some(inner) if inner.is_object() => (
+            inner.clone(),
+            json["tags"].as_array().cloned().unwrap_or_default(),
+        ),
+        _ => (json.clone(), Vec::new()),
+    };
+    let has_containers = description
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| !c.is_empty());
+    if !description.is_object() || !has_containers {
+        return Err("it has no containerDefinitions (expected a task definition, or the output of aws ecs describe-task-definition)".into());
+    }
+    Ok((description, tags))
+}
+
 /// `(name, image)` of every container definition.
 pub fn container_images(task_definition: &Value) -> Vec<(String, String)> {
     task_definition
@@ -296,6 +341,36 @@ mod tests {
             [arn(1), arn(3), arn(7)]
         );
         assert!(revisions_beyond(&active, 10, &arn(8)).is_empty());
+    }
+
+    #[test]
+    fn tag_only_retags_every_parseable_image() {
+        let mut td = json!({"containerDefinitions": [
+            {"name": "a", "image": "acct/repo:v1"},
+            {"name": "b", "image": "nginx@sha256:abcdef"},
+            {"name": "c", "image": "_not an image"},
+        ]});
+        let changes = retag_images(&mut td, "v9");
+        assert_eq!(changes.len(), 2);
+        assert_eq!(td["containerDefinitions"][0]["image"], "acct/repo:v9");
+        assert_eq!(td["containerDefinitions"][1]["image"], "nginx:v9");
+        assert_eq!(td["containerDefinitions"][2]["image"], "_not an image");
+    }
+
+    #[test]
+    fn task_definition_files_with_or_without_the_wrapper() {
+        let wrapped = include_str!("../fixtures/taskdef-full.json");
+        let (description, tags) = from_file(wrapped).unwrap();
+        assert_eq!(description["family"], "web");
+        assert!(!tags.is_empty());
+        let bare = serde_json::to_string(&description).unwrap();
+        let (same, no_tags) = from_file(&bare).unwrap();
+        assert_eq!(same, description);
+        assert!(no_tags.is_empty());
+        assert!(from_file("{").unwrap_err().contains("not JSON"));
+        assert!(from_file(r#"{"family": "x"}"#)
+            .unwrap_err()
+            .contains("containerDefinitions"));
     }
 
     #[test]

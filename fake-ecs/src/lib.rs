@@ -3,7 +3,8 @@
 //! [`FakeEcs`] holds clusters, services, deployments, task definitions and tasks, answers
 //! every request by its `X-Amz-Target` header in the shape real ECS uses (bodies start from
 //! the templates in `fixtures/ecs/`), checks the shape of the SigV4 `Authorization` header,
-//! and advances a scripted [`Rollout`] each time `DescribeServices` names a service.
+//! advances a scripted [`Rollout`] each time `DescribeServices` names a service, and a
+//! scripted [`TaskRun`] each time `DescribeTasks` names a task started by `RunTask`.
 //!
 //! Everything is deterministic: ids come from counters and timestamps from a fake clock that
 //! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock.
@@ -121,6 +122,37 @@ impl Default for Rollout {
     }
 }
 
+/// How a task started by `RunTask` ends, one step per `DescribeTasks` call that names it
+/// (see [`FakeEcs::set_task_runs`]). RunTask itself answers the task PROVISIONING.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum TaskRun {
+    /// RUNNING on the first DescribeTasks, STOPPED on the second; every container exits 0,
+    /// stoppedReason "Essential container in task exited", stopCode "EssentialContainerExited".
+    #[default]
+    Succeed,
+    /// Like Succeed, but the named container exits with `exit_code` and `reason` (the others exit 0).
+    ///
+    /// RunTask answers 400 `FakeEcsScriptError` if the task definition has no such container.
+    Exit {
+        /// The name of the container (in the task definition) that fails.
+        container: String,
+        /// Its `exitCode`.
+        exit_code: i64,
+        /// Its `reason`.
+        reason: String,
+    },
+    /// The task never starts: stopped on the second DescribeTasks without exit codes, stopCode
+    /// "TaskFailedToStart", stoppedReason = reason (e.g. "CannotPullContainerError: ..."), containers carry `reason`.
+    ///
+    /// The first DescribeTasks finds it PENDING (never RUNNING, no `startedAt`).
+    FailToStart {
+        /// The task's stoppedReason and every container's reason.
+        reason: String,
+    },
+    /// Stays RUNNING forever.
+    NeverStops,
+}
+
 /// A running fake ECS endpoint. Dropping it stops the server.
 pub struct FakeEcs {
     server: MockServer,
@@ -224,6 +256,14 @@ impl FakeEcs {
     /// Panics if the service is unknown.
     pub fn set_rollouts(&self, cluster: &str, service: &str, rollouts: Vec<Rollout>) {
         self.state().set_rollouts(cluster, service, rollouts);
+    }
+
+    /// How the next tasks started by RunTask end, in order (later ones use the default, TaskRun::Succeed).
+    ///
+    /// Each successful RunTask call takes one entry and gives it to every task it starts
+    /// (`count` > 1 shares it); a refused RunTask takes none. Replaces what was set before.
+    pub fn set_task_runs(&self, runs: Vec<TaskRun>) {
+        self.state().set_task_runs(runs);
     }
 
     /// The next calls of `operation` (e.g. `"DescribeServices"`) answer these faults first, in

@@ -7,7 +7,7 @@ use wiremock::http::Method;
 use wiremock::Request;
 
 use crate::auth::{self, AuthError};
-use crate::{ops, rollout, Fault, Recorded, Rollout, ACCESS_KEY, ACCOUNT, REGION};
+use crate::{ops, rollout, Fault, Recorded, Rollout, TaskRun, ACCESS_KEY, ACCOUNT, REGION};
 
 /// The `X-Amz-Target` prefix of every ECS operation.
 pub(crate) const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
@@ -60,6 +60,7 @@ const DEPLOYMENT_KEYS: &[&str] = &[
     "rolloutStateReason",
 ];
 const TASK_KEYS: &[&str] = &[
+    "attachments",
     "clusterArn",
     "connectivityAt",
     "containers",
@@ -72,6 +73,7 @@ const TASK_KEYS: &[&str] = &[
     "lastStatus",
     "launchType",
     "overrides",
+    "platformVersion",
     "pullStartedAt",
     "pullStoppedAt",
     "startedAt",
@@ -287,9 +289,31 @@ pub(crate) struct Task {
     memory: Option<Value>,
     pub(crate) overrides: Value,
     pub(crate) tags: Vec<(String, String)>,
-    /// For tasks started by RunTask: DescribeTasks calls seen so far.
-    pub(crate) run_task_polls: Option<u32>,
+    /// For tasks started by RunTask: how the task ends and how far it got.
+    pub(crate) script: Option<Script>,
+    /// For tasks started by RunTask with the FARGATE launch type.
+    pub(crate) platform_version: Option<String>,
+    /// For tasks started by RunTask with a networkConfiguration: its elastic network interface.
+    pub(crate) eni: Option<Eni>,
     pub(crate) version: u32,
+}
+
+/// A RunTask task's script: the outcome and the DescribeTasks calls seen so far.
+pub(crate) struct Script {
+    pub(crate) run: TaskRun,
+    pub(crate) polls: u32,
+}
+
+/// The network interface of an awsvpc task, rendered as an `ElasticNetworkInterface` attachment.
+pub(crate) struct Eni {
+    /// The attachment id (UUID-shaped).
+    pub(crate) id: String,
+    /// The first subnet of the networkConfiguration.
+    pub(crate) subnet: String,
+    /// 17 hex digits: the ENI is `eni-{suffix}`.
+    pub(crate) suffix: String,
+    /// The last two octets of its private 10.0.x.y address.
+    pub(crate) host: (u8, u8),
 }
 
 impl Task {
@@ -428,10 +452,19 @@ impl World {
             memory,
             overrides,
             tags: Vec::new(),
-            run_task_polls: None,
+            script: None,
+            platform_version: None,
+            eni: None,
             version: 1,
         });
         self.tasks.len() - 1
+    }
+
+    /// Move a task to PENDING (it never got to run).
+    pub(crate) fn pend(&mut self, index: usize) {
+        let task = &mut self.tasks[index];
+        task.last_status = "PENDING";
+        task.version += 1;
     }
 
     /// Move a task to RUNNING now.
@@ -599,6 +632,11 @@ impl World {
         m.insert("lastStatus".into(), json!(t.last_status));
         m.insert("launchType".into(), json!(t.launch_type));
         m.insert("overrides".into(), t.overrides.clone());
+        if let Some(version) = &t.platform_version {
+            m.insert("platformVersion".into(), json!(version));
+        }
+        let attachments: Vec<Value> = t.eni.iter().map(|eni| render_eni(t, eni)).collect();
+        m.insert("attachments".into(), Value::Array(attachments));
         if let Some(started) = t.started_at {
             m.insert("pullStartedAt".into(), json!(t.created_at));
             m.insert("pullStoppedAt".into(), json!(started));
@@ -638,6 +676,41 @@ impl World {
         );
         service.events.truncate(100);
     }
+}
+
+/// The `ElasticNetworkInterface` attachment of an awsvpc task.
+fn render_eni(t: &Task, eni: &Eni) -> Value {
+    let status = match t.last_status {
+        STOPPED => "DELETED",
+        RUNNING => "ATTACHED",
+        _ => "PRECREATED",
+    };
+    let (a, b) = eni.host;
+    let mac = format!(
+        "0a:{}:{}:{}:{}:{}",
+        &eni.suffix[0..2],
+        &eni.suffix[2..4],
+        &eni.suffix[4..6],
+        &eni.suffix[6..8],
+        &eni.suffix[8..10]
+    );
+    let details = [
+        ("subnetId", eni.subnet.clone()),
+        ("networkInterfaceId", format!("eni-{}", eni.suffix)),
+        ("macAddress", mac),
+        ("privateDnsName", format!("ip-10-0-{a}-{b}.ec2.internal")),
+        ("privateIPv4Address", format!("10.0.{a}.{b}")),
+    ];
+    let details: Vec<Value> = details
+        .iter()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    json!({
+        "id": eni.id,
+        "type": "ElasticNetworkInterface",
+        "status": status,
+        "details": details,
+    })
 }
 
 /// An HTTP reply, before it becomes a wiremock `ResponseTemplate`.
@@ -697,6 +770,8 @@ pub(crate) struct State {
     faults: HashMap<String, VecDeque<Fault>>,
     access_keys: Vec<String>,
     pub(crate) requests: Vec<Recorded>,
+    /// How the next RunTask calls' tasks end (front first).
+    pub(crate) next_task_runs: VecDeque<TaskRun>,
 }
 
 impl State {
@@ -714,6 +789,7 @@ impl State {
             faults: HashMap::new(),
             access_keys: vec![ACCESS_KEY.to_string()],
             requests: Vec::new(),
+            next_task_runs: VecDeque::new(),
         }
     }
 
@@ -899,6 +975,10 @@ impl State {
     pub(crate) fn set_rollouts(&mut self, cluster: &str, name: &str, rollouts: Vec<Rollout>) {
         let i = self.expect_service(cluster, name);
         self.services[i].next_rollouts = rollouts.into();
+    }
+
+    pub(crate) fn set_task_runs(&mut self, runs: Vec<TaskRun>) {
+        self.next_task_runs = runs.into();
     }
 
     pub(crate) fn inject_faults(&mut self, operation: &str, faults: Vec<Fault>) {

@@ -5,9 +5,10 @@ use std::collections::HashSet;
 use serde_json::{json, Map, Value};
 
 use crate::model::{
-    arn, tags_json, State, TaskDef, World, ACTIVE, INACTIVE, REGISTERED_BY, RUNNING, STOPPED,
+    arn, tags_json, Eni, Script, State, TaskDef, World, ACTIVE, INACTIVE, REGISTERED_BY, RUNNING,
+    STOPPED,
 };
-use crate::rollout;
+use crate::{rollout, TaskRun};
 
 type Input = Map<String, Value>;
 
@@ -558,23 +559,91 @@ fn describe_tasks(state: &mut State, input: &Input) -> Result<Value, ApiError> {
     Ok(json!({"tasks": tasks, "failures": failures}))
 }
 
-/// A RunTask task seen by DescribeTasks: the first call finds it RUNNING, the second STOPPED
-/// with every container exited 0.
+/// The stoppedReason of a task whose essential container exited.
+const ESSENTIAL_EXITED: &str = "Essential container in task exited";
+
+/// A RunTask task seen by DescribeTasks: one step of its [`TaskRun`] script per call.
 fn advance_run_task(world: &mut World, index: usize) {
-    let Some(polls) = world.tasks[index].run_task_polls else {
+    let Some(script) = &mut world.tasks[index].script else {
         return;
     };
-    world.tasks[index].run_task_polls = Some(polls + 1);
-    match polls {
-        0 => world.run(index),
-        1 => world.stop(
-            index,
-            "Essential container in task exited",
-            "EssentialContainerExited",
-            |_| (Some(0), None),
-        ),
+    let polls = script.polls;
+    script.polls += 1;
+    let run = script.run.clone();
+    match (polls, run) {
+        (0, TaskRun::FailToStart { .. }) => world.pend(index),
+        (0, _) => world.run(index),
+        (1, TaskRun::Succeed) => {
+            world.stop(index, ESSENTIAL_EXITED, "EssentialContainerExited", |_| {
+                (Some(0), None)
+            })
+        }
+        (
+            1,
+            TaskRun::Exit {
+                container,
+                exit_code,
+                reason,
+            },
+        ) => world.stop(index, ESSENTIAL_EXITED, "EssentialContainerExited", |c| {
+            if c.name == container {
+                (Some(exit_code), Some(reason.clone()))
+            } else {
+                (Some(0), None)
+            }
+        }),
+        (1, TaskRun::FailToStart { reason }) => {
+            world.stop(index, &reason, "TaskFailedToStart", |_| {
+                (None, Some(reason.clone()))
+            })
+        }
         _ => {}
     }
+}
+
+/// The checked `awsvpcConfiguration` of a RunTask `networkConfiguration`: its first subnet.
+fn network_configuration(value: &Value) -> Result<String, ApiError> {
+    let config = value
+        .as_object()
+        .ok_or_else(|| invalid("networkConfiguration must be an object."))?;
+    let awsvpc = config
+        .get("awsvpcConfiguration")
+        .ok_or_else(|| invalid("networkConfiguration.awsvpcConfiguration must be provided."))?
+        .as_object()
+        .ok_or_else(|| invalid("networkConfiguration.awsvpcConfiguration must be an object."))?;
+    let strings = |key: &str| -> Result<Option<Vec<&str>>, ApiError> {
+        match awsvpc.get(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| invalid(format!("{key} must be a list of strings.")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(invalid(format!("{key} must be a list of strings."))),
+        }
+    };
+    let subnets = strings("subnets")?.unwrap_or_default();
+    let first = subnets
+        .first()
+        .ok_or_else(|| invalid("subnets can not be empty."))?;
+    if subnets.len() > 16 {
+        return Err(invalid("subnets can have at most 16 items."));
+    }
+    if subnets.iter().any(|s| s.is_empty()) {
+        return Err(invalid("subnets can not contain an empty string."));
+    }
+    if strings("securityGroups")?.is_some_and(|g| g.len() > 5) {
+        return Err(invalid("securityGroups can have at most 5 items."));
+    }
+    match awsvpc.get("assignPublicIp") {
+        None => {}
+        Some(Value::String(v)) if v == "ENABLED" || v == "DISABLED" => {}
+        Some(_) => return Err(invalid("assignPublicIp must be ENABLED or DISABLED.")),
+    }
+    Ok(first.to_string())
 }
 
 fn run_task(state: &mut State, input: &Input) -> Result<Value, ApiError> {
@@ -588,15 +657,60 @@ fn run_task(state: &mut State, input: &Input) -> Result<Value, ApiError> {
         return Err(client("TaskDefinition is inactive"));
     }
     let arn = td.arn();
+    let awsvpc = td.description.get("networkMode").and_then(Value::as_str) == Some("awsvpc");
+    let container_names: Vec<String> = td.description["containerDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect();
     let count = opt_u32(input, "count")?.unwrap_or(1);
     if !(1..=10).contains(&count) {
         return Err(invalid("count must be between 1 and 10."));
     }
     let started_by = opt_str(input, "startedBy")?.map(str::to_string);
+    if started_by.as_ref().is_some_and(|s| s.len() > 128) {
+        return Err(invalid("startedBy can have at most 128 characters."));
+    }
     let group = opt_str(input, "group")?.map(str::to_string);
     let launch_type = opt_str(input, "launchType")?.unwrap_or("EC2");
+    if !["EC2", "FARGATE", "EXTERNAL"].contains(&launch_type) {
+        return Err(invalid(format!(
+            "Invalid launchType '{launch_type}': use EC2, FARGATE or EXTERNAL."
+        )));
+    }
+    let platform_version = opt_str(input, "platformVersion")?;
+    let platform_version = match (launch_type, platform_version) {
+        ("FARGATE", version) => Some(version.unwrap_or("LATEST").to_string()),
+        (_, None) => None,
+        (_, Some(_)) => {
+            return Err(invalid(format!(
+                "The platform version must be null when specifying an {launch_type} launch type."
+            )))
+        }
+    };
+    let subnet =
+        match input.get("networkConfiguration") {
+            None if awsvpc => return Err(invalid(
+                "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+            )),
+            None => None,
+            Some(config) => Some(network_configuration(config)?),
+        };
     let tags = parse_tags(input.get("tags"))?;
     let overrides = input.get("overrides").cloned();
+    let run = state.next_task_runs.front().cloned().unwrap_or_default();
+    if let TaskRun::Exit { container, .. } = &run {
+        if !container_names.contains(container) {
+            return Err(err(
+                "FakeEcsScriptError",
+                format!(
+                    "fake-ecs: TaskRun::Exit names container '{container}', but {arn} has only {container_names:?}."
+                ),
+            ));
+        }
+    }
+    state.next_task_runs.pop_front();
     let mut tasks = Vec::new();
     for _ in 0..count {
         let i = state.world.new_task(
@@ -606,8 +720,24 @@ fn run_task(state: &mut State, input: &Input) -> Result<Value, ApiError> {
             group.clone(),
             launch_type,
         );
+        let eni = subnet.clone().map(|subnet| {
+            let id = state.world.uuid();
+            let suffix = state.world.hex_id()[..17].to_string();
+            let n = state.world.tasks.len();
+            Eni {
+                id,
+                subnet,
+                suffix,
+                host: ((n / 250 % 250) as u8, (n % 250 + 2) as u8),
+            }
+        });
         let task = &mut state.world.tasks[i];
-        task.run_task_polls = Some(0);
+        task.script = Some(Script {
+            run: run.clone(),
+            polls: 0,
+        });
+        task.platform_version = platform_version.clone();
+        task.eni = eni;
         task.tags = tags.clone();
         if let Some(o) = &overrides {
             task.overrides = o.clone();
