@@ -117,18 +117,33 @@ impl fmt::Display for AwsError {
 
 impl std::error::Error for AwsError {}
 
-/// The HTTP client for AWS APIs: rustls with the bundled Mozilla roots,
-/// connect and total timeouts, our User-Agent.
-pub fn http_client() -> Result<reqwest::Client, AwsError> {
-    reqwest::Client::builder()
+/// The HTTP client for AWS APIs: rustls with the bundled Mozilla roots plus
+/// any from `AWS_CA_BUNDLE` (else `SSL_CERT_FILE`), proxies from
+/// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`, connect and total timeouts, our
+/// User-Agent.
+pub fn http_client(env: &dyn Fn(&str) -> Option<String>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT);
+    let bundle = ["AWS_CA_BUNDLE", "SSL_CERT_FILE"]
+        .into_iter()
+        .find_map(|name| env(name).filter(|v| !v.is_empty()).map(|path| (name, path)));
+    if let Some((variable, path)) = bundle {
+        let pem =
+            std::fs::read(&path).map_err(|e| format!("{variable} {path}: cannot read it ({e})"))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("{variable} {path}: not a PEM certificate bundle ({e})"))?;
+        if certificates.is_empty() {
+            return Err(format!("{variable} {path}: no PEM certificate in it"));
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder
         .build()
-        .map_err(|e| AwsError::Transport {
-            operation: "setup".into(),
-            message: format!("cannot set up the HTTP client: {e}"),
-        })
+        .map_err(|e| format!("cannot set up the HTTP client: {e}"))
 }
 
 impl Client {
@@ -451,13 +466,27 @@ mod tests {
     }
 
     #[test]
+    fn ca_bundle_problems_are_explained() {
+        let env = |path: &'static str| {
+            move |name: &str| (name == "AWS_CA_BUNDLE").then(|| path.to_string())
+        };
+        let err = http_client(&env("/nonexistent/ca.pem")).unwrap_err();
+        assert!(
+            err.starts_with("AWS_CA_BUNDLE /nonexistent/ca.pem: cannot read it"),
+            "{err}"
+        );
+        let err = http_client(&env("/proc/self/cmdline")).unwrap_err();
+        assert!(err.contains("PEM"), "{err}");
+    }
+
+    #[test]
     fn backoff_is_jittered_and_capped() {
         let endpoint = Endpoint {
             signing_name: "ecs",
             url: "https://example.com".parse().unwrap(),
             region: "us-east-1".into(),
         };
-        let client = Client::new(http_client().unwrap(), endpoint, None, false);
+        let client = Client::new(http_client(&|_| None).unwrap(), endpoint, None, false);
         for attempt in 1..10 {
             let wait = client.backoff(attempt);
             let ceiling = BACKOFF_BASE

@@ -27,7 +27,8 @@ pub async fn connect(
     verbose: bool,
 ) -> Result<(Client, String), Error> {
     let profiles = ProfileFiles::load(options.profile.as_deref(), env)?;
-    let aws_http = client::http_client().map_err(|e| Error::aws(e.to_string()))?;
+    let aws_http =
+        client::http_client(env).map_err(|e| Error::usage(crate::error::exit::USAGE, e))?;
     // Credentials from metadata endpoints must never travel through a proxy.
     let metadata_http = reqwest::Client::builder()
         .no_proxy()
