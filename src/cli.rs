@@ -81,6 +81,20 @@ AWS:
                                  else https://ecs.REGION.amazonaws.com); http:// only
                                  on loopback
 
+Beyond the bash script:
+  -n SERVICE -n SERVICE ...      Deploy several services of the cluster together: one
+                                 wait, all rolled back if one fails (--enable-rollback)
+      --container NAME           Change only this container (repeatable); with -i it gets
+                                 the image whatever it ran before
+      --env NAME=VALUE           Set an environment variable in the changed containers
+                                 (repeatable; the value is never printed)
+      --unset-env NAME           Remove an environment variable (repeatable)
+      --dry-run                  Read only: show the task-definition diff, the
+                                 UpdateService that would be sent and the revisions
+                                 --max-definitions would deregister; change nothing
+      --output FORMAT            text (default) or json: one JSON document on stdout at
+                                 the end, progress on stderr
+
 Output:
   -v, --verbose                  One line per AWS call: operation, status, attempt, ms
   -h, --help                     Print this help
@@ -105,8 +119,12 @@ pub enum Command {
 /// What a run deploys to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// `-c CLUSTER -n SERVICE`: a new revision, the service pointed at it, the wait.
-    Service { cluster: String, service: String },
+    /// `-c CLUSTER -n SERVICE [-n SERVICE…]`: new revisions, the services
+    /// pointed at them, one wait for all.
+    Services {
+        cluster: String,
+        services: Vec<String>,
+    },
     /// `-d TASK_DEFINITION`: a new revision only (and maybe a one-off task).
     TaskDefinition {
         task_definition: String,
@@ -135,11 +153,28 @@ pub struct RunTask {
     pub wait_for_success: bool,
 }
 
+/// Where the result goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Progress and result as text on stdout.
+    Text,
+    /// Progress on stderr; one JSON document on stdout at the end.
+    Json,
+}
+
 /// A validated request.
 #[derive(Debug)]
 pub struct Config {
     pub target: Target,
     pub change: ImageChange,
+    /// `--container`: restrict the changes to these containers.
+    pub containers: Vec<String>,
+    /// `--env NAME=VALUE` (values are never printed).
+    pub set_env: Vec<(String, crate::aws::credentials::Secret)>,
+    /// `--unset-env NAME`.
+    pub unset_env: Vec<String>,
+    pub dry_run: bool,
+    pub output: OutputFormat,
     pub task_definition_file: Option<PathBuf>,
     pub use_latest_task_definition: bool,
     pub copy_tags: bool,
@@ -201,7 +236,7 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
     }
 
     let cluster = value(&mut args, &["-c", "--cluster"])?;
-    let service = value(&mut args, &["-n", "--service-name"])?;
+    let services = values(&mut args, &["-n", "--service-name"])?;
     let task_definition = value(&mut args, &["-d", "--task-definition"])?;
     let image = value(&mut args, &["-i", "--image"])?;
     let tag_only = value(&mut args, &["--tag-only"])?;
@@ -235,6 +270,32 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         assume_role: value(&mut args, &["-a", "--aws-assume-role"])?,
     };
     let verbose = args.contains(["-v", "--verbose"]);
+    let dry_run = args.contains("--dry-run");
+    let output = match value(&mut args, &["--output"])?.as_deref() {
+        None | Some("text") => OutputFormat::Text,
+        Some("json") => OutputFormat::Json,
+        Some(other) => return Err(usage(format!("--output takes text or json, not '{other}'"))),
+    };
+    let containers = values(&mut args, &["--container"])?;
+    let set_env = values(&mut args, &["--env"])?
+        .into_iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if is_env_name(name) => Ok((
+                name.to_string(),
+                crate::aws::credentials::Secret::new(value),
+            )),
+            // Never echo the value: it may be a secret.
+            _ => Err(usage(
+                "--env takes NAME=VALUE with a NAME of letters, digits and '_'",
+            )),
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let unset_env = values(&mut args, &["--unset-env"])?;
+    if let Some(bad) = unset_env.iter().find(|n| !is_env_name(n)) {
+        return Err(usage(format!(
+            "--unset-env takes a variable NAME, not '{bad}'"
+        )));
+    }
 
     let rest = args.finish();
     if let Some(first) = rest.first() {
@@ -245,29 +306,29 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
     }
 
     // The checks and their exit codes, in upstream's order.
-    let target = match (service, task_definition) {
-        (None, None) => {
+    let target = match (services.is_empty(), task_definition) {
+        (true, None) => {
             return Err(Error::usage(
                 exit::NO_TARGET,
                 "nothing to deploy to: pass -n/--service-name (with -c/--cluster) or -d/--task-definition.",
             ))
         }
-        (Some(_), Some(_)) => {
+        (false, Some(_)) => {
             return Err(Error::usage(
                 exit::BOTH_TARGETS,
                 "-n/--service-name and -d/--task-definition exclude each other: pass one.",
             ))
         }
-        (Some(service), None) => match cluster {
-            Some(cluster) => Target::Service { cluster, service },
+        (false, None) => match cluster {
+            Some(cluster) => Target::Services { cluster, services: dedup(services) },
             None => {
                 return Err(Error::usage(
                     exit::NO_CLUSTER,
-                    format!("-n {service} needs the cluster it runs in: pass -c/--cluster."),
+                    format!("-n {} needs the cluster it runs in: pass -c/--cluster.", services.join(", ")),
                 ))
             }
         },
-        (None, Some(task_definition)) => Target::TaskDefinition {
+        (true, Some(task_definition)) => Target::TaskDefinition {
             task_definition,
             cluster,
         },
@@ -288,7 +349,14 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
                 .map_err(|e| Error::usage(exit::BAD_IMAGE, e.to_string()))?;
             ImageChange::Image(image)
         }
-        (None, None) if force_new_deployment || task_definition_file.is_some() => ImageChange::Unchanged,
+        (None, None)
+            if force_new_deployment
+                || task_definition_file.is_some()
+                || !set_env.is_empty()
+                || !unset_env.is_empty() =>
+        {
+            ImageChange::Unchanged
+        }
         (None, None) => {
             return Err(Error::usage(
                 exit::NO_IMAGE,
@@ -358,12 +426,12 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
                 )));
             }
         }
-        Target::Service { .. } if run_task => {
+        Target::Services { .. } if run_task => {
             return Err(usage(
                 "--run-task runs a task definition: use it with -d, not -n.",
             ));
         }
-        Target::Service { .. } => {}
+        Target::Services { .. } => {}
     }
     let run_task = match run_task {
         false => None,
@@ -381,6 +449,11 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
     Ok(Command::Deploy(Box::new(Config {
         target,
         change,
+        containers,
+        set_env,
+        unset_env,
+        dry_run,
+        output,
         task_definition_file,
         use_latest_task_definition,
         copy_tags,
@@ -446,6 +519,34 @@ fn value(args: &mut pico_args::Arguments, flag: Flag) -> Result<Option<String>, 
     }
 }
 
+/// Every value of a repeatable flag, in order.
+fn values(args: &mut pico_args::Arguments, flag: Flag) -> Result<Vec<String>, Error> {
+    let mut all = Vec::new();
+    while let Some(v) = value(args, flag)? {
+        all.push(v);
+    }
+    // pico-args finds them from the front; keep the order they were given in.
+    Ok(all)
+}
+
+/// The first occurrence of each, in order.
+fn dedup(names: Vec<String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    for name in names {
+        if !seen.contains(&name) {
+            seen.push(name);
+        }
+    }
+    seen
+}
+
+/// An environment variable name ECS and shells accept.
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn number(args: &mut pico_args::Arguments, flag: Flag, what: &str) -> Result<Option<u32>, Error> {
     raw_value(args, flag)?
         .map(|text| {
@@ -508,9 +609,9 @@ mod tests {
         let c = config(&["-c", "prod", "-n", "web", "-i", "acct/repo"]);
         assert_eq!(
             c.target,
-            Target::Service {
+            Target::Services {
                 cluster: "prod".into(),
-                service: "web".into()
+                services: vec!["web".into()]
             }
         );
         assert_eq!(image(&c), "acct/repo:latest");
@@ -583,6 +684,79 @@ mod tests {
         assert!(
             !format!("{c:?}").contains("SECRET"),
             "secret leaks through Debug"
+        );
+    }
+
+    #[test]
+    fn beyond_upstream_flags() {
+        let c = config(&[
+            "-c",
+            "prod",
+            "-n",
+            "web",
+            "-n",
+            "worker",
+            "-n",
+            "web",
+            "-i",
+            "acct/app:v2",
+            "--container",
+            "app",
+            "--container",
+            "jobs",
+            "--env",
+            "MODE=blue",
+            "--env",
+            "TOKEN=a=b",
+            "--unset-env",
+            "OLD",
+            "--dry-run",
+            "--output",
+            "json",
+        ]);
+        assert_eq!(
+            c.target,
+            Target::Services {
+                cluster: "prod".into(),
+                services: vec!["web".into(), "worker".into()]
+            }
+        );
+        assert_eq!(c.containers, ["app", "jobs"]);
+        let env: Vec<(&str, &str)> = c
+            .set_env
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.expose()))
+            .collect();
+        assert_eq!(env, [("MODE", "blue"), ("TOKEN", "a=b")]);
+        assert_eq!(c.unset_env, ["OLD"]);
+        assert!(c.dry_run);
+        assert_eq!(c.output, OutputFormat::Json);
+        assert!(
+            !format!("{c:?}").contains("blue"),
+            "env values leak through Debug"
+        );
+        // --env alone is a change worth a new revision.
+        let c = config(&[
+            "-c",
+            "prod",
+            "-n",
+            "web",
+            "--env",
+            "A=1",
+            "--container",
+            "app",
+        ]);
+        assert_eq!(c.change, ImageChange::Unchanged);
+        let err = parse_with(
+            &["-c", "c", "-n", "s", "-i", "x", "--env", "1BAD=secret"],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), exit::USAGE);
+        assert!(!err.to_string().contains("secret"));
+        assert_eq!(
+            exit_code(&["-c", "c", "-n", "s", "-i", "x", "--output", "yaml"]),
+            exit::USAGE
         );
     }
 
@@ -779,6 +953,11 @@ mod tests {
             "--network-configuration",
             "--started-by",
             "--wait-for-success",
+            "--container",
+            "--env",
+            "--unset-env",
+            "--dry-run",
+            "--output",
             "--region",
             "--profile",
             "--aws-access-key",

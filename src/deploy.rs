@@ -1,25 +1,66 @@
-//! Orchestration: describe → register → update → watch → clean up or roll
-//! back. The decisions live in the pure modules; this one sequences the
-//! calls, reports progress and turns outcomes into errors with exit codes.
+//! Orchestration of a run: local input, then AWS; the new revision that
+//! every kind of run shares; `-d` runs and their one-off tasks; pruning; and
+//! the result as data (`--output json`, GitHub Actions). Service deploys and
+//! their wait live in `service`. The decisions live in the pure modules.
 
-use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
 use crate::aws::{self, client::AwsError};
-use crate::cli::{Config, ImageChange, RunTask, Target};
-use crate::ecs::{Ecs, ServiceUpdate};
+use crate::cli::{Config, ImageChange, OutputFormat, RunTask, Target};
+use crate::diff;
+use crate::ecs::{Ecs, RunTaskError};
 use crate::error::{exit, Error};
-use crate::output::{Reporter, StoppedTasks};
-use crate::rollout::{self, short_revision, Failure, Progress, Service, Verdict, Watch};
+use crate::output::{why_stopped, Reporter};
+use crate::report::{self, Outcome, Report, TaskReport};
+use crate::rollout::short_revision;
+use crate::service;
 use crate::task_run::{self, TaskVerdict};
-use crate::taskdef;
+use crate::taskdef::{self, Changes};
 
-/// Runs one deploy as configured; `env` looks up environment variables.
+/// Runs what `config` asks for; `env` looks up environment variables. The
+/// result is also written as data where asked (`--output json`, GitHub).
 pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
     let started = Instant::now();
+    let out = Reporter::new(started, config.output, env);
+    let cluster = match &config.target {
+        Target::Services { cluster, .. } => Some(cluster.as_str()),
+        Target::TaskDefinition { cluster, .. } => cluster.as_deref(),
+    };
+    let mut report = Report::new(cluster);
+    let result = execute(config, env, &out, &mut report).await;
+    report.duration_seconds = started.elapsed().as_secs_f64();
+    if let Err(error) = &result {
+        report.reason = Some(error.to_string());
+        if report.result == Outcome::Error && error.exit_code() == exit::FAILED {
+            report.result = Outcome::Failed;
+        }
+    }
+    if config.output == OutputFormat::Json {
+        println!("{}", report.to_json());
+    }
+    if env("GITHUB_ACTIONS").as_deref() == Some("true") {
+        for (variable, text) in [
+            ("GITHUB_OUTPUT", report.github_outputs()),
+            ("GITHUB_STEP_SUMMARY", report.github_summary()),
+        ] {
+            if let Err(problem) = report::append_to_github_file(env, variable, &text) {
+                eprintln!("warning: {problem}");
+            }
+        }
+    }
+    result
+}
+
+async fn execute(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &Reporter,
+    report: &mut Report,
+) -> Result<(), Error> {
     // Local input first: a bad file must stop the run before any AWS call.
     let file = config
         .task_definition_file
@@ -31,30 +72,33 @@ pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
         ecs: Ecs::new(client),
         config,
         region,
-        out: Reporter::new(started),
+        out,
     };
+    match &config.change {
+        ImageChange::Image(image) => out.say(format!("Using image name: {image}")),
+        ImageChange::TagOnly(tag) => out.say(format!("Using tag for every image: {tag}")),
+        ImageChange::Unchanged => {}
+    }
+    if config.dry_run {
+        out.say("Dry run: reading only; nothing will be registered, updated or deregistered.");
+    }
     match &config.target {
-        Target::Service { cluster, service } => {
-            let deploy = ServiceDeploy {
-                d: &deployer,
-                cluster,
-                service,
-            };
-            deploy.run(file).await
+        Target::Services { cluster, services } => {
+            service::deploy(&deployer, cluster, services, file.as_ref(), report).await
         }
         Target::TaskDefinition {
             task_definition,
             cluster,
         } => {
             deployer
-                .register_only(task_definition, cluster.as_deref(), file)
+                .register_only(task_definition, cluster.as_deref(), file.as_ref(), report)
                 .await
         }
     }
 }
 
 /// A task definition read from `--task-definition-file`, and its tags.
-struct BaseFile {
+pub struct BaseFile {
     description: Value,
     tags: Vec<Value>,
 }
@@ -75,35 +119,42 @@ fn read_task_definition_file(path: &Path) -> Result<BaseFile, Error> {
     Ok(BaseFile { description, tags })
 }
 
+/// A revision made for this run (or, in a dry run, the one that would be).
+#[derive(Debug, Clone)]
+pub struct Revision {
+    /// The registered ARN; `None` in a dry run.
+    pub arn: Option<String>,
+    /// Container name → image in the new revision.
+    pub images: BTreeMap<String, String>,
+}
+
 /// What every kind of run shares: ECS, the flags, and the output.
-struct Deployer<'a> {
-    ecs: Ecs,
-    config: &'a Config,
-    region: String,
-    out: Reporter,
+pub struct Deployer<'a> {
+    pub ecs: Ecs,
+    pub config: &'a Config,
+    pub region: String,
+    pub out: &'a Reporter,
 }
 
 impl Deployer<'_> {
-    /// Registers the new revision: the base (the file, the newest revision of
-    /// the family with `--use-latest-task-def`, else `current`) with the image
-    /// change applied. `None` when there is nothing to register
-    /// (`--force-new-deployment` without an image or a file).
-    async fn new_revision(
+    /// Makes the new revision: the base (the file, the newest revision of
+    /// the family with `--use-latest-task-def`, else `current`) with the
+    /// changes applied, registered (or, in a dry run, shown as a diff).
+    /// `None` when there is nothing to change (`--force-new-deployment` alone).
+    pub async fn new_revision(
         &self,
         current: &str,
-        file: Option<BaseFile>,
-    ) -> Result<Option<String>, Error> {
+        file: Option<&BaseFile>,
+    ) -> Result<Option<Revision>, Error> {
         let config = self.config;
-        match &config.change {
-            ImageChange::Image(image) => self.out.say(format!("Using image name: {image}")),
-            ImageChange::TagOnly(tag) => self.out.say(format!("Using tag for every image: {tag}")),
-            ImageChange::Unchanged if file.is_none() => return Ok(None),
-            ImageChange::Unchanged => {}
+        let has_env = !config.set_env.is_empty() || !config.unset_env.is_empty();
+        if config.change == ImageChange::Unchanged && file.is_none() && !has_env {
+            return Ok(None);
         }
         let (base, tags) = match file {
             Some(file) => {
                 self.out.say("Base task definition: --task-definition-file");
-                (file.description, file.tags)
+                (file.description.clone(), file.tags.clone())
             }
             None => {
                 let name = if config.use_latest_task_definition {
@@ -123,22 +174,50 @@ impl Deployer<'_> {
                 (described.description, described.tags)
             }
         };
-        let mut input = taskdef::registration_input(&base);
-        let changes = match &config.change {
-            ImageChange::Image(image) => {
-                taskdef::swap_images(&mut input, image).map_err(|e| Error::failed(e.to_string()))?
-            }
-            ImageChange::TagOnly(tag) => taskdef::retag_images(&mut input, tag),
-            ImageChange::Unchanged => Vec::new(),
+        let before = taskdef::registration_input(&base);
+        let mut input = before.clone();
+        let set_env: Vec<(String, String)> = config
+            .set_env
+            .iter()
+            .map(|(name, value)| (name.clone(), value.expose().to_string()))
+            .collect();
+        let changes = Changes {
+            image: match &config.change {
+                ImageChange::Image(image) => Some(image),
+                _ => None,
+            },
+            tag: match &config.change {
+                ImageChange::TagOnly(tag) => Some(tag.as_str()),
+                _ => None,
+            },
+            containers: &config.containers,
+            set_env: &set_env,
+            unset_env: &config.unset_env,
         };
-        for change in &changes {
+        let applied =
+            taskdef::apply(&mut input, &changes).map_err(|e| Error::failed(e.to_string()))?;
+        for change in &applied.images {
             self.out.say(format!(
                 "Container {}: {} -> {}",
                 change.container, change.from, change.to
             ));
         }
+        for change in &applied.env {
+            let what = if change.set {
+                format!("{}=<changed>", change.name)
+            } else {
+                format!("{} removed", change.name)
+            };
+            self.out
+                .say(format!("Container {}: env {what}", change.container));
+        }
         if config.copy_tags && !tags.is_empty() {
             input["tags"] = Value::Array(tags);
+        }
+        let images = taskdef::container_images(&input).into_iter().collect();
+        if config.dry_run {
+            self.show_diff(&base, &before, &input);
+            return Ok(Some(Revision { arn: None, images }));
         }
         let registered = self
             .ecs
@@ -147,7 +226,39 @@ impl Deployer<'_> {
             .map_err(aws_error)?;
         let arn = registered.arn().to_string();
         self.out.say(format!("New task definition: {arn}"));
-        Ok(Some(arn))
+        Ok(Some(Revision {
+            arn: Some(arn),
+            images,
+        }))
+    }
+
+    /// Prints the unified diff of the revision a dry run would register,
+    /// with the values of the variables `--env`/`--unset-env` touch hidden.
+    fn show_diff(&self, base: &Value, before: &Value, after: &Value) {
+        let mut names: Vec<&str> = self.config.unset_env.iter().map(String::as_str).collect();
+        names.extend(self.config.set_env.iter().map(|(name, _)| name.as_str()));
+        let (old, new) = taskdef::mask_env_values(before, after, &names);
+        let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON serialises") + "\n";
+        let family = base["family"].as_str().unwrap_or("task definition");
+        let old_name = base["taskDefinitionArn"]
+            .as_str()
+            .map(short_revision)
+            .unwrap_or(family)
+            .to_string();
+        let text = diff::unified(
+            &pretty(&old),
+            &pretty(&new),
+            &old_name,
+            &format!("{family} (new revision)"),
+        );
+        if text.is_empty() {
+            self.out
+                .say("The new revision would be identical to its base.");
+        } else {
+            self.out
+                .say(format!("Would register a new revision of {family}:"));
+            self.out.say(text.trim_end());
+        }
     }
 
     /// `-d`: register a new revision, prune, and run it if asked.
@@ -155,9 +266,10 @@ impl Deployer<'_> {
         &self,
         task_definition: &str,
         cluster: Option<&str>,
-        file: Option<BaseFile>,
+        file: Option<&BaseFile>,
+        report: &mut Report,
     ) -> Result<(), Error> {
-        let current = match &file {
+        let current = match file {
             Some(file) => file.description["family"]
                 .as_str()
                 .unwrap_or(task_definition)
@@ -165,22 +277,42 @@ impl Deployer<'_> {
             None => task_definition.to_string(),
         };
         self.out.say(format!("Current task definition: {current}"));
-        let arn = self
+        let revision = self
             .new_revision(&current, file)
             .await?
-            .expect("-d always has an image change or a file");
+            .expect("-d always has a change or a file");
+        let family = taskdef::family_of(&current).to_string();
+        let Some(arn) = revision.arn else {
+            if let Some(keep) = self.config.max_definitions {
+                self.prune(&family, keep, &[]).await?;
+            }
+            if self.config.run_task.is_some() {
+                self.out
+                    .say("Would run the new revision as a one-off task.");
+            }
+            report.result = Outcome::DryRun;
+            return Ok(());
+        };
+        report.task_definition = Some(arn.clone());
         if let Some(keep) = self.config.max_definitions {
-            self.prune(&arn, keep).await?;
+            self.prune(&family, keep, &[&arn]).await?;
         }
-        match &self.config.run_task {
-            Some(run) => self.run_task(&arn, cluster, run).await,
-            None => Ok(()),
+        if let Some(run) = &self.config.run_task {
+            self.run_task(&arn, cluster, run, report).await?;
         }
+        report.result = Outcome::Success;
+        Ok(())
     }
 
     /// `--run-task`: starts the revision as a one-off task and, with
     /// `--wait-for-success`, waits for it to stop and judges its exit codes.
-    async fn run_task(&self, arn: &str, cluster: Option<&str>, run: &RunTask) -> Result<(), Error> {
+    async fn run_task(
+        &self,
+        arn: &str,
+        cluster: Option<&str>,
+        run: &RunTask,
+        report: &mut Report,
+    ) -> Result<(), Error> {
         let mut input = json!({"taskDefinition": arn, "count": 1});
         let optional = [
             ("cluster", cluster),
@@ -197,13 +329,18 @@ impl Deployer<'_> {
             input["networkConfiguration"] = network.clone();
         }
         let task = self.ecs.run_task(&input).await.map_err(|e| match e {
-            crate::ecs::RunTaskError::Aws(e) => aws_error(e),
-            crate::ecs::RunTaskError::Refused(why) => {
+            RunTaskError::Aws(e) => aws_error(e),
+            RunTaskError::Refused(why) => {
                 Error::failed(format!("ECS did not start the task: {why}"))
             }
         })?;
         let task_arn = task["taskArn"].as_str().unwrap_or_default().to_string();
         self.out.say(format!("Task started: {task_arn}"));
+        report.task = Some(TaskReport {
+            task_arn: task_arn.clone(),
+            last_status: task["lastStatus"].as_str().map(str::to_string),
+            exit_codes: BTreeMap::new(),
+        });
         if !run.wait_for_success {
             return Ok(());
         }
@@ -220,6 +357,7 @@ impl Deployer<'_> {
             .unwrap_or("default")
             .to_string();
         let deadline = Instant::now() + self.config.timeout;
+        let short = task_arn.rsplit('/').next().unwrap_or(&task_arn).to_string();
         let mut last_status = String::new();
         let wait = async {
             loop {
@@ -231,21 +369,31 @@ impl Deployer<'_> {
                 let task = tasks
                     .first()
                     .ok_or_else(|| Error::aws(format!("ECS no longer knows task {task_arn}")))?;
-                match task_run::judge(task, &essential) {
+                let verdict = task_run::judge(task, &essential);
+                if let Some(task_report) = &mut report.task {
+                    task_report.last_status = task["lastStatus"].as_str().map(str::to_string);
+                    task_report.exit_codes = task["containers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| {
+                            Some((c["name"].as_str()?.to_string(), c["exitCode"].as_i64()?))
+                        })
+                        .collect();
+                }
+                match verdict {
                     TaskVerdict::Running(status) => {
                         if status != last_status {
-                            self.out
-                                .progress(format!("task {}: {status}", short_task(&task_arn)));
+                            self.out.progress(format!("task {short}: {status}"));
                             last_status = status;
                         }
                     }
                     TaskVerdict::Succeeded => {
-                        self.out
-                            .progress(format!("task {}: STOPPED", short_task(&task_arn)));
-                        for line in crate::output::why_stopped(task).lines() {
+                        self.out.progress(format!("task {short}: STOPPED"));
+                        for line in why_stopped(task).lines() {
                             self.out.say(format!("  {}", line.trim_start()));
                         }
-                        self.out.say("Task completed successfully.");
+                        self.out.success("Task completed successfully.");
                         return Ok(());
                     }
                     TaskVerdict::Failed(why) => {
@@ -270,13 +418,34 @@ impl Deployer<'_> {
         }
     }
 
-    /// Deregisters all but the `keep` newest ACTIVE revisions of the family
-    /// of `live`, never `live` itself.
-    async fn prune(&self, live: &str, keep: u32) -> Result<(), Error> {
-        let family = taskdef::family_of(live);
-        let active = self.ecs.active_revisions(family).await.map_err(aws_error)?;
-        let doomed = taskdef::revisions_beyond(&active, keep as usize, live);
-        for arn in doomed {
+    /// Deregisters all but the `keep` newest ACTIVE revisions of `family`,
+    /// never one of `live`; in a dry run, says which it would deregister
+    /// (counting the revision the run would have registered).
+    pub async fn prune(&self, family: &str, keep: u32, live: &[&str]) -> Result<(), Error> {
+        let mut active = self.ecs.active_revisions(family).await.map_err(aws_error)?;
+        if self.config.dry_run {
+            // The revision a real run registers would be the newest one.
+            let next = active
+                .iter()
+                .filter_map(|arn| taskdef::revision_of(arn))
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let planned = format!("{family}:{next}");
+            active.push(planned.clone());
+            let doomed = taskdef::revisions_beyond(&active, keep as usize, &[&planned]);
+            if doomed.is_empty() {
+                self.out.say(format!(
+                    "--max-definitions {keep} would deregister nothing."
+                ));
+            }
+            for arn in doomed {
+                self.out
+                    .say(format!("Would deregister task definition: {arn}"));
+            }
+            return Ok(());
+        }
+        for arn in taskdef::revisions_beyond(&active, keep as usize, live) {
             self.ecs
                 .deregister_task_definition(&arn)
                 .await
@@ -287,347 +456,12 @@ impl Deployer<'_> {
     }
 }
 
-/// The id at the end of a task ARN.
-fn short_task(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
-/// `-n`: a deploy to one service.
-struct ServiceDeploy<'a> {
-    d: &'a Deployer<'a>,
-    cluster: &'a str,
-    service: &'a str,
-}
-
-impl ServiceDeploy<'_> {
-    async fn run(&self, file: Option<BaseFile>) -> Result<(), Error> {
-        let config = self.d.config;
-        let before = self.current_service().await?;
-        let current_arn = before.task_definition.clone().ok_or_else(|| {
-            Error::aws(format!(
-                "service '{}' has no task definition (is it managed by CodeDeploy or an external controller?); nothing was registered.",
-                self.service
-            ))
-        })?;
-        self.d
-            .out
-            .say(format!("Current task definition: {current_arn}"));
-        let new_arn = match self.d.new_revision(&current_arn, file).await? {
-            Some(arn) => arn,
-            None => {
-                self.d
-                    .out
-                    .say("No new image: forcing a new deployment of the current task definition.");
-                current_arn.clone()
-            }
-        };
-
-        let updated = self.update(&new_arn, true).await?;
-        if updated.desired_count == 0 {
-            // Nothing will run, so there is no rollout to wait for.
-            self.d
-                .out
-                .say("Service updated; desired count is 0, so there is nothing to wait for.");
-            return self.succeed(&new_arn).await;
-        }
-        let watch = Watch::from_update(&updated, &new_arn).ok_or_else(|| {
-            Error::aws(format!(
-                "ECS accepted the update but shows no PRIMARY deployment of {new_arn}; check the service in the console."
-            ))
-        })?;
-        self.d.out.say(format!(
-            "Service updated: deployment {} of {}. Waiting for it to complete (timeout {} s)...",
-            watch.deployment_id,
-            short_revision(&new_arn),
-            config.timeout.as_secs_f64()
-        ));
-
-        match self.watch(&before, &updated, &watch).await? {
-            Outcome::Done => self.succeed(&new_arn).await,
-            Outcome::Failed(failure, why) => {
-                Err(self.fail(failure, why, &current_arn, &watch).await)
-            }
-        }
-    }
-
-    /// Reports success and, only now that nothing can roll back to them,
-    /// deregisters old revisions.
-    async fn succeed(&self, live: &str) -> Result<(), Error> {
-        self.d.out.say("Service deployment successful.");
-        match self.d.config.max_definitions {
-            Some(keep) => self.d.prune(live, keep).await,
-            None => Ok(()),
-        }
-    }
-
-    /// The service as it is before the deploy; missing or deleted is an error.
-    async fn current_service(&self) -> Result<Service, Error> {
-        let service = self
-            .d
-            .ecs
-            .describe_service(self.cluster, self.service)
-            .await
-            .map_err(|e| match e.code() {
-                Some("ClusterNotFoundException") => Error::aws(format!(
-                    "cluster '{}' was not found in {}; nothing was registered.",
-                    self.cluster, self.d.region
-                )),
-                _ => aws_error(e),
-            })?;
-        match service {
-            Some(service) if service.status == "ACTIVE" => Ok(service),
-            Some(service) => Err(Error::aws(format!(
-                "service '{}' in cluster '{}' is {} (deleted); nothing was registered.",
-                self.service, self.cluster, service.status
-            ))),
-            None => Err(Error::aws(format!(
-                "service '{}' was not found in cluster '{}' ({}); nothing was registered.",
-                self.service, self.cluster, self.d.region
-            ))),
-        }
-    }
-
-    /// Points the service at `task_definition`; the deployment settings from
-    /// the flags go with the deploy itself, not with a rollback.
-    async fn update(&self, task_definition: &str, with_settings: bool) -> Result<Service, Error> {
-        let config = self.d.config;
-        let setting = |value: Option<u32>| value.filter(|_| with_settings);
-        self.d
-            .ecs
-            .update_service(&ServiceUpdate {
-                cluster: self.cluster,
-                service: self.service,
-                task_definition,
-                force_new_deployment: with_settings && config.force_new_deployment,
-                desired_count: setting(config.desired_count),
-                minimum_healthy_percent: setting(config.minimum_healthy_percent),
-                maximum_percent: setting(config.maximum_percent),
-            })
-            .await
-            .map_err(aws_error)
-    }
-
-    /// Polls until the rollout is done, fails or runs out of time; a Ctrl-C
-    /// or SIGTERM ends the wait with a word on where the service stands.
-    async fn watch(
-        &self,
-        before: &Service,
-        updated: &Service,
-        watch: &Watch,
-    ) -> Result<Outcome, Error> {
-        let latest = RefCell::new(updated.clone());
-        let poll = self.poll(before, updated, watch, &latest);
-        tokio::select! {
-            outcome = poll => outcome,
-            signal = interrupted() => Err(Error::interrupted(format!(
-                "{signal} received while waiting. Deployment {} of {} is still in progress in ECS ({}); nothing was rolled back. Check it with: aws ecs describe-services --cluster {} --services {}",
-                watch.deployment_id,
-                short_revision(&watch.task_definition),
-                counts(&latest.borrow(), watch),
-                self.cluster,
-                self.service
-            ))),
-        }
-    }
-
-    async fn poll(
-        &self,
-        before: &Service,
-        updated: &Service,
-        watch: &Watch,
-        latest: &RefCell<Service>,
-    ) -> Result<Outcome, Error> {
-        let config = self.d.config;
-        let deadline = Instant::now() + config.timeout;
-        let mut progress = Progress::new(before);
-        let mut stopped = StoppedTasks::default();
-        let mut service = updated.clone();
-        loop {
-            if let Some(line) = progress.counts_change(&service, watch) {
-                self.d.out.progress(line);
-            }
-            for event in progress.new_events(&service) {
-                self.d.out.progress(format!("event: {event}"));
-            }
-            let verdict = rollout::judge(&service, watch, config.done_rule);
-            let failure = match verdict {
-                Verdict::Done => return Ok(Outcome::Done),
-                Verdict::Failed(failure) => Some(failure),
-                Verdict::Pending if Instant::now() >= deadline => Some(Failure::TimedOut {
-                    seconds: config.timeout.as_secs_f64(),
-                }),
-                Verdict::Pending => None,
-            };
-            // Look at stopped tasks when ECS counts new failures, and once
-            // more at the end of a failed rollout so the reasons are complete.
-            if progress.has_new_failed_tasks(&service, watch) || failure.is_some() {
-                self.report_stopped_tasks(watch, &mut progress, &mut stopped)
-                    .await;
-            }
-            if let Some(failure) = failure {
-                return Ok(Outcome::Failed(failure, stopped.summary()));
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            tokio::time::sleep(config.poll_interval.min(remaining)).await;
-            service = match self.d.ecs.describe_service(self.cluster, self.service).await {
-                Ok(Some(service)) => service,
-                Ok(None) => {
-                    return Ok(Outcome::Failed(
-                        Failure::ServiceInactive { status: "MISSING".into() },
-                        stopped.summary(),
-                    ))
-                }
-                Err(e) => {
-                    return Err(Error::aws(format!(
-                        "lost track of the deployment: {e}. Deployment {} may still be in progress in ECS.",
-                        watch.deployment_id
-                    )))
-                }
-            };
-            latest.replace(service.clone());
-        }
-    }
-
-    /// Prints why newly stopped tasks of the deployment stopped. A failure to
-    /// look them up is reported but does not end the wait.
-    async fn report_stopped_tasks(
-        &self,
-        watch: &Watch,
-        progress: &mut Progress,
-        stopped: &mut StoppedTasks,
-    ) {
-        let ecs = &self.d.ecs;
-        let tasks = async {
-            let arns = ecs
-                .stopped_tasks(self.cluster, &watch.deployment_id)
-                .await?;
-            let fresh = progress.unreported_tasks(arns);
-            ecs.describe_tasks(self.cluster, &fresh).await
-        };
-        match tasks.await {
-            Ok(tasks) => {
-                for line in stopped.add(&tasks) {
-                    self.d.out.progress(line);
-                }
-            }
-            Err(e) => self
-                .d
-                .out
-                .progress(format!("could not read the stopped tasks: {e}")),
-        }
-    }
-
-    /// Explains a failed rollout, rolls back when asked and sensible, and
-    /// returns the error that ends the run.
-    async fn fail(
-        &self,
-        failure: Failure,
-        stopped: Vec<String>,
-        previous: &str,
-        watch: &Watch,
-    ) -> Error {
-        let config = self.d.config;
-        let mut report = format!(
-            "Deployment of {} to service '{}' failed: {failure}.",
-            short_revision(&watch.task_definition),
-            self.service
-        );
-        if !stopped.is_empty() {
-            report.push_str("\nStopped tasks of the new deployment:");
-            for line in &stopped {
-                for (i, part) in line.lines().enumerate() {
-                    report.push_str(if i == 0 { "\n  - " } else { "\n    " });
-                    report.push_str(part.trim_start());
-                }
-            }
-        }
-        let rollback = if failure.ecs_rolled_back() {
-            "ECS already rolled the service back, so ecs-deploy did not roll back again."
-                .to_string()
-        } else if config.enable_rollback && previous == watch.task_definition {
-            format!(
-                "No earlier revision to roll back to: the service already ran {} before this deployment.",
-                short_revision(previous)
-            )
-        } else if config.enable_rollback {
-            self.roll_back(previous).await
-        } else {
-            format!(
-                "The service still points at {}; pass --enable-rollback to return to {} automatically.",
-                short_revision(&watch.task_definition),
-                short_revision(previous)
-            )
-        };
-        report.push('\n');
-        report.push_str(&rollback);
-        Error::failed(report)
-    }
-
-    /// Points the service back at `previous` and waits for that rollout,
-    /// with a deadline of its own. Returns what happened, in words.
-    async fn roll_back(&self, previous: &str) -> String {
-        self.d.out.say(format!("Rolling back to {previous}"));
-        let before = match self
-            .d
-            .ecs
-            .describe_service(self.cluster, self.service)
-            .await
-        {
-            Ok(Some(service)) => service,
-            Ok(None) => return "Rollback impossible: the service is gone.".into(),
-            Err(e) => return format!("Rollback failed before it started: {e}"),
-        };
-        let updated = match self.update(previous, false).await {
-            Ok(service) => service,
-            Err(e) => return format!("Rollback to {} failed: {e}", short_revision(previous)),
-        };
-        let Some(watch) = Watch::from_update(&updated, previous) else {
-            return format!(
-                "Rolled back to {}, but ECS shows no PRIMARY deployment of it; check the service.",
-                short_revision(previous)
-            );
-        };
-        match self.watch(&before, &updated, &watch).await {
-            Ok(Outcome::Done) => format!(
-                "Rolled back: the service runs {} again.",
-                short_revision(previous)
-            ),
-            Ok(Outcome::Failed(failure, _)) => format!(
-                "Rolled back to {}, but that rollout did not complete either: {failure}.",
-                short_revision(previous)
-            ),
-            Err(e) => format!("Rolled back to {}; then: {e}", short_revision(previous)),
-        }
-    }
-}
-
-/// How a wait ended (besides errors that end the run).
-enum Outcome {
-    Done,
-    /// The failure and the stopped-task explanations gathered meanwhile.
-    Failed(Failure, Vec<String>),
-}
-
-fn counts(service: &Service, watch: &Watch) -> String {
-    service
-        .deployments
-        .iter()
-        .find(|d| d.id == watch.deployment_id)
-        .map(|d| {
-            format!(
-                "{} running, {} pending of {} desired",
-                d.running_count, d.pending_count, d.desired_count
-            )
-        })
-        .unwrap_or_else(|| "state unknown".into())
-}
-
-fn aws_error(error: AwsError) -> Error {
+pub fn aws_error(error: AwsError) -> Error {
     Error::aws(error.to_string())
 }
 
 /// Resolves on Ctrl-C or SIGTERM, naming which.
-async fn interrupted() -> &'static str {
+pub async fn interrupted() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

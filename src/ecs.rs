@@ -11,6 +11,8 @@ use crate::rollout::Service;
 pub const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
 /// ECS answers at most this many task ARNs per `DescribeTasks`.
 const DESCRIBE_TASKS_LIMIT: usize = 100;
+/// ECS describes at most this many services per `DescribeServices`.
+const DESCRIBE_SERVICES_LIMIT: usize = 10;
 
 /// ECS, spoken to through one signed client.
 pub struct Ecs {
@@ -50,6 +52,30 @@ pub struct ServiceUpdate<'a> {
     pub maximum_percent: Option<u32>,
 }
 
+impl ServiceUpdate<'_> {
+    /// The `UpdateService` input, with only the settings that were given.
+    pub fn to_input(&self) -> Value {
+        let mut input = json!({
+            "cluster": self.cluster,
+            "service": self.service,
+            "taskDefinition": self.task_definition,
+        });
+        if self.force_new_deployment {
+            input["forceNewDeployment"] = json!(true);
+        }
+        if let Some(count) = self.desired_count {
+            input["desiredCount"] = json!(count);
+        }
+        if let Some(percent) = self.minimum_healthy_percent {
+            input["deploymentConfiguration"]["minimumHealthyPercent"] = json!(percent);
+        }
+        if let Some(percent) = self.maximum_percent {
+            input["deploymentConfiguration"]["maximumPercent"] = json!(percent);
+        }
+        input
+    }
+}
+
 impl Ecs {
     pub fn new(client: Client) -> Ecs {
         Ecs { client }
@@ -59,26 +85,26 @@ impl Ecs {
         self.client.call_json(TARGET_PREFIX, operation, input).await
     }
 
-    /// The service, or `None` when ECS reports it missing.
-    pub async fn describe_service(
+    /// The services that exist among `names` (missing ones are left out), in
+    /// as many calls as ECS's limit of ten per call needs.
+    pub async fn describe_services(
         &self,
         cluster: &str,
-        service: &str,
-    ) -> Result<Option<Service>, AwsError> {
-        let reply = self
-            .call(
-                "DescribeServices",
-                &json!({"cluster": cluster, "services": [service]}),
-            )
-            .await?;
-        let found = reply["services"]
-            .as_array()
-            .and_then(|services| services.first())
-            .cloned();
-        match found {
-            Some(service) => parse("DescribeServices", service).map(Some),
-            None => Ok(None),
+        names: &[String],
+    ) -> Result<Vec<Service>, AwsError> {
+        let mut found = Vec::new();
+        for chunk in names.chunks(DESCRIBE_SERVICES_LIMIT) {
+            let reply = self
+                .call(
+                    "DescribeServices",
+                    &json!({"cluster": cluster, "services": chunk}),
+                )
+                .await?;
+            for service in reply["services"].as_array().into_iter().flatten() {
+                found.push(parse("DescribeServices", service.clone())?);
+            }
         }
+        Ok(found)
     }
 
     /// The task definition (family, family:revision or ARN); its tags only
@@ -105,26 +131,10 @@ impl Ecs {
         Ok(TaskDefinition::from_reply(reply))
     }
 
-    /// Sends the update and returns the service as ECS now describes it.
-    pub async fn update_service(&self, update: &ServiceUpdate<'_>) -> Result<Service, AwsError> {
-        let mut input = json!({
-            "cluster": update.cluster,
-            "service": update.service,
-            "taskDefinition": update.task_definition,
-        });
-        if update.force_new_deployment {
-            input["forceNewDeployment"] = json!(true);
-        }
-        if let Some(count) = update.desired_count {
-            input["desiredCount"] = json!(count);
-        }
-        if let Some(percent) = update.minimum_healthy_percent {
-            input["deploymentConfiguration"]["minimumHealthyPercent"] = json!(percent);
-        }
-        if let Some(percent) = update.maximum_percent {
-            input["deploymentConfiguration"]["maximumPercent"] = json!(percent);
-        }
-        let reply = self.call("UpdateService", &input).await?;
+    /// Sends an `UpdateService` input (see [`ServiceUpdate::to_input`]) and
+    /// returns the service as ECS now describes it.
+    pub async fn update_service(&self, input: &Value) -> Result<Service, AwsError> {
+        let reply = self.call("UpdateService", input).await?;
         parse("UpdateService", reply["service"].clone())
     }
 

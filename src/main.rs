@@ -5,11 +5,14 @@
 mod aws;
 mod cli;
 mod deploy;
+mod diff;
 mod ecs;
 mod error;
 mod image;
 mod output;
+mod report;
 mod rollout;
+mod service;
 mod shorthand;
 mod task_run;
 mod taskdef;
@@ -39,10 +42,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("ERROR: {error}");
-            if error.is_usage() {
-                eprintln!("Run 'ecs-deploy --help' for usage.");
-            }
+            output::print_error(&error, &env);
             ExitCode::from(error.exit_code())
         }
     }

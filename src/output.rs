@@ -1,25 +1,71 @@
-//! What the user sees: progress lines on stdout (flushed line by line, so CI
-//! logs show them live), and the texts that explain stopped tasks.
+//! What the user sees: progress lines (flushed line by line, so CI logs
+//! show them live), colour where a person is watching, GitHub Actions
+//! groups and annotations, and the texts that explain stopped tasks.
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::cli::OutputFormat;
+use crate::error::Error;
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const RESET: &str = "\x1b[0m";
+
 /// Prints progress. Lines inherited from the bash script ("Using image
 /// name: …") are printed as they are; lines of the wait carry the seconds
-/// elapsed since the deploy started, which is what a reader of a CI log needs.
+/// elapsed since the run started, which is what a reader of a CI log needs.
+/// With `--output json`, all of it goes to stderr so that stdout carries
+/// only the JSON document.
 pub struct Reporter {
     started: Instant,
+    to_stderr: bool,
+    color: bool,
+    github: bool,
 }
 
 impl Reporter {
-    pub fn new(started: Instant) -> Reporter {
-        Reporter { started }
+    pub fn new(
+        started: Instant,
+        format: OutputFormat,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Reporter {
+        let to_stderr = format == OutputFormat::Json;
+        let terminal = if to_stderr {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
+        };
+        Reporter {
+            started,
+            to_stderr,
+            color: terminal && wants_color(env),
+            github: is_github_actions(env),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        if self.to_stderr {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
     }
 
     /// A plain line.
     pub fn say(&self, line: impl AsRef<str>) {
-        println!("{}", line.as_ref());
+        self.line(line.as_ref());
+    }
+
+    /// A line announcing success, green where colour is wanted.
+    pub fn success(&self, line: impl AsRef<str>) {
+        if self.color {
+            self.line(&format!("{GREEN}{}{RESET}", line.as_ref()));
+        } else {
+            self.line(line.as_ref());
+        }
     }
 
     /// A progress line of the wait, stamped with the elapsed time.
@@ -27,12 +73,61 @@ impl Reporter {
         let elapsed = self.started.elapsed().as_secs_f64();
         for (i, part) in line.as_ref().lines().enumerate() {
             if i == 0 {
-                println!("[{elapsed:>6.1}s] {part}");
+                self.line(&format!("[{elapsed:>6.1}s] {part}"));
             } else {
-                println!("          {part}");
+                self.line(&format!("          {part}"));
             }
         }
     }
+
+    /// Starts a collapsible group of lines in a GitHub Actions log.
+    pub fn group(&self, title: &str) {
+        if self.github {
+            self.line(&format!("::group::{}", escape_workflow_command(title)));
+        }
+    }
+
+    /// Ends the group [`Reporter::group`] started.
+    pub fn end_group(&self) {
+        if self.github {
+            self.line("::endgroup::");
+        }
+    }
+}
+
+/// Prints the error that ends a run: `ERROR: …` on stderr (red where colour
+/// is wanted) and, in GitHub Actions, an `::error::` annotation too.
+pub fn print_error(error: &Error, env: &dyn Fn(&str) -> Option<String>) {
+    if std::io::stderr().is_terminal() && wants_color(env) {
+        eprintln!("{RED}ERROR:{RESET} {error}");
+    } else {
+        eprintln!("ERROR: {error}");
+    }
+    if error.is_usage() {
+        eprintln!("Run 'ecs-deploy --help' for usage.");
+    }
+    if is_github_actions(env) {
+        eprintln!(
+            "::error title=ecs-deploy::{}",
+            escape_workflow_command(&error.to_string())
+        );
+    }
+}
+
+/// Colour unless `NO_COLOR` is set to anything non-empty (no-color.org).
+fn wants_color(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn is_github_actions(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env("GITHUB_ACTIONS").as_deref() == Some("true")
+}
+
+/// GitHub's escaping for workflow-command data: `%`, CR and LF.
+fn escape_workflow_command(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Stopped tasks grouped by what stopped them, so that a hundred tasks
@@ -150,6 +245,21 @@ pub fn why_stopped(task: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn workflow_commands_are_escaped() {
+        assert_eq!(
+            escape_workflow_command("50% done\nnext\r"),
+            "50%25 done%0Anext%0D"
+        );
+    }
+
+    #[test]
+    fn no_color_turns_colour_off() {
+        assert!(wants_color(&|_| None));
+        assert!(wants_color(&|_| Some(String::new())));
+        assert!(!wants_color(&|_| Some("1".into())));
+    }
 
     fn task(id: &str, reason: &str, exit: i64) -> Value {
         json!({

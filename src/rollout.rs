@@ -13,6 +13,8 @@ use serde::Deserialize;
 #[serde(rename_all = "camelCase")]
 pub struct Service {
     #[serde(default)]
+    pub service_name: String,
+    #[serde(default)]
     pub status: String,
     #[serde(default)]
     pub task_definition: Option<String>,

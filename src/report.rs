@@ -1,0 +1,268 @@
+//! The result of a run as data: the `--output json` document, and what a
+//! GitHub Actions step gets (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+/// How a run (or one service of it) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failed,
+    Timeout,
+    /// ecs-deploy rolled the service back (`--enable-rollback`).
+    RolledBack,
+    /// ECS's deployment circuit breaker rolled the service back.
+    EcsRolledBack,
+    DryRun,
+    /// AWS refused or could not be reached, or the input was wrong.
+    Error,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failed => "failed",
+            Outcome::Timeout => "timeout",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::EcsRolledBack => "ecs_rolled_back",
+            Outcome::DryRun => "dry_run",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// What was done about a failed deployment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rollback {
+    /// The revision the service was pointed back at (or would have been).
+    pub to: String,
+    /// `completed`, `failed`, `not_attempted` or `done_by_ecs`.
+    pub status: &'static str,
+    pub detail: String,
+}
+
+/// One service of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceReport {
+    pub service: String,
+    pub result: Outcome,
+    pub previous_task_definition: Option<String>,
+    pub task_definition: Option<String>,
+    pub deployment_id: Option<String>,
+    /// Container name → image, as the new revision has them.
+    pub images: BTreeMap<String, String>,
+    pub duration_seconds: f64,
+    /// Why it failed, with the stopped tasks' reasons.
+    pub reason: Option<String>,
+    pub rollback: Option<Rollback>,
+}
+
+impl ServiceReport {
+    pub fn new(service: &str) -> ServiceReport {
+        ServiceReport {
+            service: service.to_string(),
+            result: Outcome::Error,
+            previous_task_definition: None,
+            task_definition: None,
+            deployment_id: None,
+            images: BTreeMap::new(),
+            duration_seconds: 0.0,
+            reason: None,
+            rollback: None,
+        }
+    }
+}
+
+/// A one-off task of `--run-task`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskReport {
+    pub task_arn: String,
+    /// The last status seen (`STOPPED` when it finished).
+    pub last_status: Option<String>,
+    /// Container name → exit code, for the containers that exited.
+    pub exit_codes: BTreeMap<String, i64>,
+}
+
+/// The whole run, as `--output json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub result: Outcome,
+    pub cluster: Option<String>,
+    /// `-d` runs: the revision registered.
+    pub task_definition: Option<String>,
+    pub services: Vec<ServiceReport>,
+    pub task: Option<TaskReport>,
+    pub duration_seconds: f64,
+    /// Why the run failed, when it did.
+    pub reason: Option<String>,
+}
+
+impl Report {
+    pub fn new(cluster: Option<&str>) -> Report {
+        Report {
+            result: Outcome::Error,
+            cluster: cluster.map(str::to_string),
+            task_definition: None,
+            services: Vec::new(),
+            task: None,
+            duration_seconds: 0.0,
+            reason: None,
+        }
+    }
+
+    /// The report for `service`, created on first use.
+    pub fn service(&mut self, service: &str) -> &mut ServiceReport {
+        match self.services.iter().position(|s| s.service == service) {
+            Some(index) => &mut self.services[index],
+            None => {
+                self.services.push(ServiceReport::new(service));
+                self.services.last_mut().expect("just pushed")
+            }
+        }
+    }
+
+    /// The document for `--output json`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report serialises")
+    }
+
+    /// `key=value` lines for `$GITHUB_OUTPUT`: the result, the (first)
+    /// task definition, and one `task_definition_<service>` per service.
+    pub fn github_outputs(&self) -> String {
+        let mut out = format!("result={}\n", self.result.as_str());
+        let first = self.task_definition.as_ref().or_else(|| {
+            self.services
+                .iter()
+                .find_map(|s| s.task_definition.as_ref())
+        });
+        if let Some(arn) = first {
+            out.push_str(&format!("task_definition={arn}\n"));
+        }
+        for service in &self.services {
+            if let Some(arn) = &service.task_definition {
+                out.push_str(&format!(
+                    "task_definition_{}={arn}\n",
+                    output_key(&service.service)
+                ));
+            }
+        }
+        out
+    }
+
+    /// A short Markdown table for `$GITHUB_STEP_SUMMARY`.
+    pub fn github_summary(&self) -> String {
+        let mut out = format!("### ecs-deploy: {}\n\n", self.result.as_str());
+        if !self.services.is_empty() {
+            out.push_str("| service | result | task definition | previous | seconds |\n|---|---|---|---|---|\n");
+            for s in &self.services {
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {:.0} |\n",
+                    s.service,
+                    s.result.as_str(),
+                    short(s.task_definition.as_deref()),
+                    short(s.previous_task_definition.as_deref()),
+                    s.duration_seconds
+                ));
+            }
+        } else if let Some(arn) = &self.task_definition {
+            out.push_str(&format!("Registered `{}`.\n", short(Some(arn))));
+        }
+        if let Some(reason) = &self.reason {
+            out.push_str(&format!("\n```\n{reason}\n```\n"));
+        }
+        out
+    }
+}
+
+fn short(arn: Option<&str>) -> &str {
+    arn.map(crate::rollout::short_revision).unwrap_or("-")
+}
+
+/// A service name as an output key: letters, digits, `_` and `-` only.
+fn output_key(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Appends `text` to the file a GitHub variable names, if it is set.
+pub fn append_to_github_file(
+    env: &dyn Fn(&str) -> Option<String>,
+    variable: &str,
+    text: &str,
+) -> Result<(), String> {
+    let Some(path) = env(variable).filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .map_err(|e| format!("cannot write {variable} ({path}): {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        let mut report = Report::new(Some("prod"));
+        report.result = Outcome::Failed;
+        let web = report.service("web");
+        web.result = Outcome::Success;
+        web.task_definition = Some("arn:aws:ecs:us-east-1:1:task-definition/web:8".into());
+        web.previous_task_definition = Some("arn:aws:ecs:us-east-1:1:task-definition/web:7".into());
+        let worker = report.service("worker.v2");
+        worker.result = Outcome::RolledBack;
+        worker.task_definition = Some("arn:aws:ecs:us-east-1:1:task-definition/worker:3".into());
+        report.reason = Some("worker failed".into());
+        report
+    }
+
+    #[test]
+    fn json_document_has_the_documented_fields() {
+        let json: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
+        assert_eq!(json["result"], "failed");
+        assert_eq!(json["cluster"], "prod");
+        assert_eq!(json["services"][1]["result"], "rolled_back");
+        for field in [
+            "service",
+            "previous_task_definition",
+            "task_definition",
+            "deployment_id",
+            "images",
+            "duration_seconds",
+            "reason",
+            "rollback",
+        ] {
+            assert!(json["services"][0].get(field).is_some(), "{field} missing");
+        }
+    }
+
+    #[test]
+    fn github_outputs_and_summary() {
+        let report = report();
+        assert_eq!(
+            report.github_outputs(),
+            "result=failed\ntask_definition=arn:aws:ecs:us-east-1:1:task-definition/web:8\ntask_definition_web=arn:aws:ecs:us-east-1:1:task-definition/web:8\ntask_definition_worker_v2=arn:aws:ecs:us-east-1:1:task-definition/worker:3\n"
+        );
+        let summary = report.github_summary();
+        assert!(
+            summary.contains("| web | success | web:8 | web:7 |"),
+            "{summary}"
+        );
+        assert!(summary.contains("worker failed"), "{summary}");
+    }
+}

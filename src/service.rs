@@ -1,0 +1,647 @@
+//! Deploying to services (`-n`, repeatable): check every service, make the
+//! new revisions (one per base revision, so services that share one share
+//! the new one), update them all, wait for all of them in one loop (one
+//! `DescribeServices` covers ten), then prune — or explain the failure and
+//! roll every updated service back. One service is the common case of this.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::deploy::{aws_error, interrupted, BaseFile, Deployer, Revision};
+use crate::ecs::ServiceUpdate;
+use crate::error::Error;
+use crate::output::StoppedTasks;
+use crate::report::{Outcome, Report, Rollback};
+use crate::rollout::{self, short_revision, Failure, Progress, Service, Verdict, Watch};
+use crate::taskdef;
+
+/// Deploys to `names` in `cluster`.
+pub async fn deploy(
+    d: &Deployer<'_>,
+    cluster: &str,
+    names: &[String],
+    file: Option<&BaseFile>,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let run = Run {
+        d,
+        cluster,
+        several: names.len() > 1,
+    };
+    run.deploy(names, file, report).await
+}
+
+struct Run<'a> {
+    d: &'a Deployer<'a>,
+    cluster: &'a str,
+    /// Whether lines need the service's name in front.
+    several: bool,
+}
+
+/// One service's deployment being watched.
+struct Tracked {
+    name: String,
+    watch: Watch,
+    latest: Service,
+    progress: Progress,
+    stopped: StoppedTasks,
+    ended: Option<Ended>,
+    started: Instant,
+}
+
+/// How a watched deployment ended.
+#[derive(Debug, Clone)]
+enum Ended {
+    Done,
+    /// The failure and the stopped-task explanations gathered meanwhile.
+    Failed(Failure, Vec<String>),
+}
+
+/// A service this run updated.
+struct Updated {
+    name: String,
+    previous: String,
+    new: String,
+}
+
+impl Run<'_> {
+    /// A line about one service, with its name in front when there are several.
+    fn say(&self, service: &str, line: impl AsRef<str>) {
+        self.d.out.say(self.prefixed(service, line.as_ref()));
+    }
+
+    fn progress(&self, service: &str, line: impl AsRef<str>) {
+        self.d.out.progress(self.prefixed(service, line.as_ref()));
+    }
+
+    fn prefixed(&self, service: &str, line: &str) -> String {
+        if self.several {
+            format!("[{service}] {line}")
+        } else {
+            line.to_string()
+        }
+    }
+
+    async fn deploy(
+        &self,
+        names: &[String],
+        file: Option<&BaseFile>,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let config = self.d.config;
+        let befores = self.current_services(names).await?;
+
+        // New revisions, one per base revision.
+        let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
+        let mut plans: Vec<(Service, String, Option<Revision>)> = Vec::new();
+        for before in befores {
+            let current = before.task_definition.clone().ok_or_else(|| {
+                Error::aws(format!(
+                    "service '{}' has no task definition (is it managed by CodeDeploy or an external controller?); nothing was registered.",
+                    before.service_name
+                ))
+            })?;
+            self.say(
+                &before.service_name,
+                format!("Current task definition: {current}"),
+            );
+            let revision = match revisions.get(&current) {
+                Some(revision) => revision.clone(),
+                None => {
+                    let revision = self.d.new_revision(&current, file).await?;
+                    revisions.insert(current.clone(), revision.clone());
+                    revision
+                }
+            };
+            let service_report = report.service(&before.service_name);
+            service_report.previous_task_definition = Some(current.clone());
+            if let Some(revision) = &revision {
+                service_report.images = revision.images.clone();
+                service_report.task_definition = revision.arn.clone();
+            }
+            plans.push((before, current, revision));
+        }
+
+        if config.dry_run {
+            for (before, current, revision) in &plans {
+                let target = match revision {
+                    Some(_) => format!("<the new revision of {}>", taskdef::family_of(current)),
+                    None => current.clone(),
+                };
+                let request = self.update_request(&before.service_name, &target, true);
+                self.say(
+                    &before.service_name,
+                    format!(
+                        "Would send UpdateService {}",
+                        serde_json::to_string(&request).expect("JSON serialises")
+                    ),
+                );
+                report.service(&before.service_name).result = Outcome::DryRun;
+            }
+            if let Some(keep) = config.max_definitions {
+                for family in families(plans.iter().map(|(_, current, _)| current.as_str())) {
+                    self.d.prune(&family, keep, &[]).await?;
+                }
+            }
+            report.result = Outcome::DryRun;
+            return Ok(());
+        }
+
+        // Point every service at its new revision.
+        let mut updated = Vec::new();
+        let mut tracked = Vec::new();
+        for (before, current, revision) in plans {
+            let name = before.service_name.clone();
+            let new = match revision.and_then(|r| r.arn) {
+                Some(arn) => arn,
+                None => {
+                    self.say(
+                        &name,
+                        "No new image: forcing a new deployment of the current task definition.",
+                    );
+                    current.clone()
+                }
+            };
+            let started = Instant::now();
+            let reply = self.update(&name, &new, true).await?;
+            updated.push(Updated {
+                name: name.clone(),
+                previous: current,
+                new: new.clone(),
+            });
+            report.service(&name).task_definition = Some(new.clone());
+            if reply.desired_count == 0 {
+                // Nothing will run, so there is no rollout to wait for.
+                self.say(
+                    &name,
+                    "Service updated; desired count is 0, so there is nothing to wait for.",
+                );
+                report.service(&name).result = Outcome::Success;
+                continue;
+            }
+            let watch = Watch::from_update(&reply, &new).ok_or_else(|| {
+                Error::aws(format!(
+                    "ECS accepted the update of '{name}' but shows no PRIMARY deployment of {new}; check the service in the console."
+                ))
+            })?;
+            self.say(&name, format!(
+                "Service updated: deployment {} of {}. Waiting for it to complete (timeout {} s)...",
+                watch.deployment_id,
+                short_revision(&new),
+                config.timeout.as_secs_f64()
+            ));
+            report.service(&name).deployment_id = Some(watch.deployment_id.clone());
+            tracked.push(Tracked {
+                name,
+                progress: Progress::new(&before),
+                watch,
+                latest: reply,
+                stopped: StoppedTasks::default(),
+                ended: None,
+                started,
+            });
+        }
+
+        self.d.out.group("Waiting for the deployment");
+        let waited = self.wait(&mut tracked).await;
+        self.d.out.end_group();
+        waited?;
+        for t in &tracked {
+            let service = report.service(&t.name);
+            service.duration_seconds = t.started.elapsed().as_secs_f64();
+            match &t.ended {
+                Some(Ended::Done) | None => service.result = Outcome::Success,
+                Some(Ended::Failed(failure, stopped)) => {
+                    service.result = match failure {
+                        Failure::TimedOut { .. } => Outcome::Timeout,
+                        Failure::EcsRolledBack { .. } => Outcome::EcsRolledBack,
+                        _ => Outcome::Failed,
+                    };
+                    service.reason = Some(explain(&t.name, &t.watch, failure, stopped));
+                }
+            }
+        }
+        let failed: Vec<&Tracked> = tracked
+            .iter()
+            .filter(|t| matches!(t.ended, Some(Ended::Failed(..))))
+            .collect();
+        if failed.is_empty() {
+            self.d.out.success(if self.several {
+                "All service deployments successful."
+            } else {
+                "Service deployment successful."
+            });
+            report.result = Outcome::Success;
+            if let Some(keep) = config.max_definitions {
+                let live: Vec<&str> = updated.iter().map(|u| u.new.as_str()).collect();
+                for family in families(live.iter().copied()) {
+                    self.d.prune(&family, keep, &live).await?;
+                }
+            }
+            return Ok(());
+        }
+        let mut message: Vec<String> = failed
+            .iter()
+            .map(|t| match &t.ended {
+                Some(Ended::Failed(failure, stopped)) => {
+                    explain(&t.name, &t.watch, failure, stopped)
+                }
+                _ => unreachable!("filtered to failures"),
+            })
+            .collect();
+        report.result = report.service(&failed[0].name).result;
+        let ecs_rolled_back: Vec<String> = failed
+            .iter()
+            .filter(|t| matches!(&t.ended, Some(Ended::Failed(f, _)) if f.ecs_rolled_back()))
+            .map(|t| t.name.clone())
+            .collect();
+        if config.enable_rollback {
+            let outcome = self.roll_back(&updated, &ecs_rolled_back, report).await;
+            message.extend(outcome);
+        } else {
+            for t in &failed {
+                let previous = &updated
+                    .iter()
+                    .find(|u| u.name == t.name)
+                    .expect("updated")
+                    .previous;
+                let line = if ecs_rolled_back.contains(&t.name) {
+                    "ECS already rolled the service back, so ecs-deploy did not roll back again."
+                        .to_string()
+                } else {
+                    format!(
+                        "The service still points at {}; pass --enable-rollback to return to {} automatically.",
+                        short_revision(&t.watch.task_definition),
+                        short_revision(previous)
+                    )
+                };
+                message.push(self.prefixed(&t.name, &line));
+                report.service(&t.name).rollback = Some(Rollback {
+                    to: previous.clone(),
+                    status: if ecs_rolled_back.contains(&t.name) {
+                        "done_by_ecs"
+                    } else {
+                        "not_attempted"
+                    },
+                    detail: line,
+                });
+            }
+        }
+        Err(Error::failed(message.join("\n")))
+    }
+
+    /// The services as they are before the deploy; a missing or deleted one
+    /// stops the run before anything is registered.
+    async fn current_services(&self, names: &[String]) -> Result<Vec<Service>, Error> {
+        let region = &self.d.region;
+        let found = self
+            .d
+            .ecs
+            .describe_services(self.cluster, names)
+            .await
+            .map_err(|e| match e.code() {
+                Some("ClusterNotFoundException") => Error::aws(format!(
+                    "cluster '{}' was not found in {region}; nothing was registered.",
+                    self.cluster
+                )),
+                _ => aws_error(e),
+            })?;
+        let mut services = Vec::new();
+        for name in names {
+            match found.iter().find(|s| &s.service_name == name) {
+                Some(service) if service.status == "ACTIVE" => services.push(service.clone()),
+                Some(service) => {
+                    return Err(Error::aws(format!(
+                        "service '{name}' in cluster '{}' is {} (deleted); nothing was registered.",
+                        self.cluster, service.status
+                    )))
+                }
+                None => {
+                    return Err(Error::aws(format!(
+                        "service '{name}' was not found in cluster '{}' ({region}); nothing was registered.",
+                        self.cluster
+                    )))
+                }
+            }
+        }
+        Ok(services)
+    }
+
+    /// The `UpdateService` request; the deployment settings from the flags go
+    /// with the deploy itself, not with a rollback.
+    fn update_request(
+        &self,
+        service: &str,
+        task_definition: &str,
+        with_settings: bool,
+    ) -> serde_json::Value {
+        let config = self.d.config;
+        let setting = |value: Option<u32>| value.filter(|_| with_settings);
+        ServiceUpdate {
+            cluster: self.cluster,
+            service,
+            task_definition,
+            force_new_deployment: with_settings && config.force_new_deployment,
+            desired_count: setting(config.desired_count),
+            minimum_healthy_percent: setting(config.minimum_healthy_percent),
+            maximum_percent: setting(config.maximum_percent),
+        }
+        .to_input()
+    }
+
+    async fn update(
+        &self,
+        service: &str,
+        task_definition: &str,
+        with_settings: bool,
+    ) -> Result<Service, Error> {
+        let request = self.update_request(service, task_definition, with_settings);
+        self.d.ecs.update_service(&request).await.map_err(aws_error)
+    }
+
+    /// Polls until every deployment is done, failed or out of time; a Ctrl-C
+    /// or SIGTERM ends the wait with a word on where each service stands.
+    async fn wait(&self, tracked: &mut [Tracked]) -> Result<(), Error> {
+        let status: RefCell<Vec<String>> = RefCell::new(Vec::new());
+        let poll = self.poll(tracked, &status);
+        tokio::select! {
+            outcome = poll => outcome,
+            signal = interrupted() => Err(Error::interrupted(format!(
+                "{signal} received while waiting; nothing was rolled back.\n{}",
+                status.borrow().join("\n")
+            ))),
+        }
+    }
+
+    async fn poll(
+        &self,
+        tracked: &mut [Tracked],
+        status: &RefCell<Vec<String>>,
+    ) -> Result<(), Error> {
+        let config = self.d.config;
+        let deadline = Instant::now() + config.timeout;
+        loop {
+            for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
+                if let Some(line) = t.progress.counts_change(&t.latest, &t.watch) {
+                    self.progress(&t.name, line);
+                }
+                for event in t.progress.new_events(&t.latest) {
+                    self.progress(&t.name, format!("event: {event}"));
+                }
+                let failure = match rollout::judge(&t.latest, &t.watch, config.done_rule) {
+                    Verdict::Done => {
+                        t.ended = Some(Ended::Done);
+                        continue;
+                    }
+                    Verdict::Failed(failure) => Some(failure),
+                    Verdict::Pending if Instant::now() >= deadline => Some(Failure::TimedOut {
+                        seconds: config.timeout.as_secs_f64(),
+                    }),
+                    Verdict::Pending => None,
+                };
+                // Look at stopped tasks when ECS counts new failures, and once
+                // more at the end of a failed rollout so the reasons are complete.
+                if t.progress.has_new_failed_tasks(&t.latest, &t.watch) || failure.is_some() {
+                    self.report_stopped_tasks(t).await;
+                }
+                if let Some(failure) = failure {
+                    t.ended = Some(Ended::Failed(failure, t.stopped.summary()));
+                }
+            }
+            status.replace(
+                tracked
+                    .iter()
+                    .filter(|t| t.ended.is_none())
+                    .map(|t| {
+                        format!(
+                            "Service '{}': deployment {} of {} is still in progress in ECS ({}). Check it with: aws ecs describe-services --cluster {} --services {}",
+                            t.name,
+                            t.watch.deployment_id,
+                            short_revision(&t.watch.task_definition),
+                            counts(&t.latest, &t.watch),
+                            self.cluster,
+                            t.name
+                        )
+                    })
+                    .collect(),
+            );
+            let pending: Vec<String> = tracked
+                .iter()
+                .filter(|t| t.ended.is_none())
+                .map(|t| t.name.clone())
+                .collect();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(config.poll_interval.min(remaining)).await;
+            let found = self
+                .d
+                .ecs
+                .describe_services(self.cluster, &pending)
+                .await
+                .map_err(|e| {
+                    Error::aws(format!(
+                        "lost track of the deployment: {e}. It may still be in progress in ECS."
+                    ))
+                })?;
+            for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
+                match found.iter().find(|s| s.service_name == t.name) {
+                    Some(service) => t.latest = service.clone(),
+                    None => {
+                        t.ended = Some(Ended::Failed(
+                            Failure::ServiceInactive {
+                                status: "MISSING".into(),
+                            },
+                            t.stopped.summary(),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Prints why newly stopped tasks of a deployment stopped. A failure to
+    /// look them up is reported but does not end the wait.
+    async fn report_stopped_tasks(&self, t: &mut Tracked) {
+        let ecs = &self.d.ecs;
+        let tasks = async {
+            let arns = ecs
+                .stopped_tasks(self.cluster, &t.watch.deployment_id)
+                .await?;
+            let fresh = t.progress.unreported_tasks(arns);
+            ecs.describe_tasks(self.cluster, &fresh).await
+        };
+        match tasks.await {
+            Ok(tasks) => {
+                for line in t.stopped.add(&tasks) {
+                    self.progress(&t.name, line);
+                }
+            }
+            Err(e) => self.progress(&t.name, format!("could not read the stopped tasks: {e}")),
+        }
+    }
+
+    /// Points every updated service back at its previous revision (except
+    /// those ECS already rolled back, and those that ran no other revision)
+    /// and waits for those rollouts, with a deadline of their own. Returns
+    /// what happened, a line per service.
+    async fn roll_back(
+        &self,
+        updated: &[Updated],
+        ecs_rolled_back: &[String],
+        report: &mut Report,
+    ) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut tracked = Vec::new();
+        for u in updated {
+            let (status, line) = if ecs_rolled_back.contains(&u.name) {
+                (
+                    "done_by_ecs",
+                    "ECS already rolled the service back, so ecs-deploy did not roll back again."
+                        .to_string(),
+                )
+            } else if u.previous == u.new {
+                ("not_attempted", format!("No earlier revision to roll back to: the service already ran {} before this deployment.", short_revision(&u.previous)))
+            } else {
+                self.say(&u.name, format!("Rolling back to {}", u.previous));
+                match self.start_rollback(u).await {
+                    Ok(t) => {
+                        tracked.push(t);
+                        continue;
+                    }
+                    Err(why) => ("failed", why),
+                }
+            };
+            lines.push(self.prefixed(&u.name, &line));
+            report.service(&u.name).rollback = Some(Rollback {
+                to: u.previous.clone(),
+                status,
+                detail: line,
+            });
+        }
+        if let Err(e) = self.wait(&mut tracked).await {
+            lines.push(format!("The rollback wait ended: {e}"));
+        }
+        let mut all_completed = true;
+        for t in &tracked {
+            let (status, line) = match &t.ended {
+                Some(Ended::Done) => (
+                    "completed",
+                    format!(
+                        "Rolled back: the service runs {} again.",
+                        short_revision(&t.watch.task_definition)
+                    ),
+                ),
+                Some(Ended::Failed(failure, _)) => (
+                    "failed",
+                    format!(
+                        "Rolled back to {}, but that rollout did not complete either: {failure}.",
+                        short_revision(&t.watch.task_definition)
+                    ),
+                ),
+                None => (
+                    "failed",
+                    format!(
+                        "Rolled back to {}; its rollout was not followed to the end.",
+                        short_revision(&t.watch.task_definition)
+                    ),
+                ),
+            };
+            all_completed &= status == "completed";
+            let service = report.service(&t.name);
+            if status == "completed" {
+                service.result = Outcome::RolledBack;
+            }
+            service.rollback = Some(Rollback {
+                to: t.watch.task_definition.clone(),
+                status,
+                detail: line.clone(),
+            });
+            lines.push(self.prefixed(&t.name, &line));
+        }
+        if !tracked.is_empty() && all_completed {
+            report.result = Outcome::RolledBack;
+        }
+        lines
+    }
+
+    async fn start_rollback(&self, u: &Updated) -> Result<Tracked, String> {
+        let before = match self
+            .d
+            .ecs
+            .describe_services(self.cluster, std::slice::from_ref(&u.name))
+            .await
+        {
+            Ok(found) => found
+                .into_iter()
+                .next()
+                .ok_or("Rollback impossible: the service is gone.")?,
+            Err(e) => return Err(format!("Rollback failed before it started: {e}")),
+        };
+        let reply = self
+            .update(&u.name, &u.previous, false)
+            .await
+            .map_err(|e| format!("Rollback to {} failed: {e}", short_revision(&u.previous)))?;
+        let watch = Watch::from_update(&reply, &u.previous).ok_or_else(|| {
+            format!(
+                "Rolled back to {}, but ECS shows no PRIMARY deployment of it; check the service.",
+                short_revision(&u.previous)
+            )
+        })?;
+        Ok(Tracked {
+            name: u.name.clone(),
+            progress: Progress::new(&before),
+            watch,
+            latest: reply,
+            stopped: StoppedTasks::default(),
+            ended: None,
+            started: Instant::now(),
+        })
+    }
+}
+
+/// The explanation of one failed deployment, in one readable block.
+fn explain(service: &str, watch: &Watch, failure: &Failure, stopped: &[String]) -> String {
+    let mut text = format!(
+        "Deployment of {} to service '{service}' failed: {failure}.",
+        short_revision(&watch.task_definition)
+    );
+    if !stopped.is_empty() {
+        text.push_str("\nStopped tasks of the new deployment:");
+        for line in stopped {
+            for (i, part) in line.lines().enumerate() {
+                text.push_str(if i == 0 { "\n  - " } else { "\n    " });
+                text.push_str(part.trim_start());
+            }
+        }
+    }
+    text
+}
+
+/// The distinct families of some task definitions, in order.
+fn families<'a>(task_definitions: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut families: Vec<String> = Vec::new();
+    for td in task_definitions {
+        let family = taskdef::family_of(td).to_string();
+        if !families.contains(&family) {
+            families.push(family);
+        }
+    }
+    families
+}
+
+fn counts(service: &Service, watch: &Watch) -> String {
+    service
+        .deployments
+        .iter()
+        .find(|d| d.id == watch.deployment_id)
+        .map(|d| {
+            format!(
+                "{} running, {} pending of {} desired",
+                d.running_count, d.pending_count, d.desired_count
+            )
+        })
+        .unwrap_or_else(|| "state unknown".into())
+}
