@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Check that ecs-deploy sends AWS calls through HTTPS_PROXY/HTTP_PROXY, honours
+NO_PROXY, and never sends instance-metadata or container-credential requests
+through a proxy.
+
+A small HTTP proxy on 127.0.0.1 (CONNECT tunnels and absolute-form requests,
+to loopback only) records every request it gets. The fake ECS is moto_server,
+reached over HTTPS through a TLS front with a throwaway CA (trusted with
+AWS_CA_BUNDLE) or over plain HTTP. Each run deploys a new image and must
+leave the service running it. Checked:
+
+- HTTPS_PROXY (and https_proxy): every connection is `CONNECT 127.0.0.1:PORT`
+  of the TLS front, and the deploy succeeds; user:password in the proxy URL
+  becomes a Proxy-Authorization header;
+- NO_PROXY=127.0.0.1 (and no_proxy): the proxy sees nothing;
+- HTTP_PROXY with an http:// endpoint: the proxy gets the calls in absolute
+  form (so the HTTP_PROXY setting below is live);
+- with HTTP_PROXY, HTTPS_PROXY and ALL_PROXY set (both cases), credentials
+  and region from a fake IMDSv2, and credentials from a fake container
+  endpoint, are fetched directly: the fakes get the requests, the proxy sees
+  only the ECS tunnel.
+
+reqwest (0.12, through hyper-util's matcher) does not bypass loopback by
+itself, so a loopback endpoint is a fair test of the proxy path; only
+NO_PROXY exempts hosts, matched against the host as written in the URL.
+
+    python3 scripts/proxy_check.py --binary target/debug/ecs-deploy
+
+Exit status 0 when every check passed, 1 otherwise. Every server listens on
+127.0.0.1 and is stopped on exit.
+"""
+
+import argparse
+import base64
+import shutil
+import sys
+import tempfile
+import uuid
+
+import harness as h
+
+NAME = "proxy-check"
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+
+
+class Checks:
+    def __init__(self, report, binary, web, front, proxy, ca):
+        self.report = report
+        self.binary = binary
+        self.web = web
+        self.front = front
+        self.proxy = proxy
+        self.ca = ca
+
+    def env(self, **overrides):
+        """Keys, IMDS off and our CA, unless overridden (None removes)."""
+        env = {"PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_CA_BUNDLE": self.ca}
+        env.update(overrides)
+        return {k: v for k, v in env.items() if v is not None}
+
+    def deploy(self, label, env, endpoint=None, region=h.REGION):
+        """One deploy that must succeed; returns what the proxy recorded."""
+        self.proxy.take()
+        image = self.web.next_image()
+        code, out, took = h.run_binary(self.binary, self.web.deploy_args(
+            endpoint or self.front.url, image, region) + ["-v"], env)
+        wrong = self.web.runs(image)
+        self.report.check(code == 0 and not wrong,
+                          f"{label}: deploy exits 0 and the service runs "
+                          f"{image.rsplit('/', 1)[1]} ({took:.2f} s)",
+                          f"exit {code}; {wrong}", out)
+        return self.proxy.take()
+
+    def tunnelled(self, label, seen, auth=None):
+        target = f"127.0.0.1:{self.front.port}"
+        lines = [f"{r['method']} {r['target']}" for r in seen]
+        self.report.check(seen and all(line == f"CONNECT {target}" for line in lines),
+                          f"{label}: the proxy saw only CONNECT {target} ({len(seen)}x)",
+                          f"saw {lines or 'nothing'}")
+        if auth:
+            want = "Basic " + base64.b64encode(auth.encode()).decode()
+            got = {r["headers"].get("proxy-authorization") for r in seen}
+            self.report.check(got == {want}, f"{label}: each CONNECT carried "
+                              "Proxy-Authorization from the proxy URL", f"got {got}")
+
+    def untouched(self, label, seen):
+        self.report.check(not seen, f"{label}: the proxy saw nothing",
+                          f"saw {[r['method'] + ' ' + r['target'] for r in seen]}")
+
+
+def check_proxy_variables(c, moto_url):
+    for variable in ("HTTPS_PROXY", "https_proxy"):
+        label = f"{variable}=proxy"
+        c.tunnelled(label, c.deploy(label, c.env(**{variable: c.proxy.url})))
+
+    auth = "deployer:s3cret"
+    label = "HTTPS_PROXY with user:password"
+    c.tunnelled(label, c.deploy(label, c.env(
+        HTTPS_PROXY=c.proxy.url.replace("://", f"://{auth}@"))), auth)
+
+    for proxy_var, no_var in (("HTTPS_PROXY", "NO_PROXY"), ("https_proxy", "no_proxy")):
+        label = f"{proxy_var}=proxy {no_var}=127.0.0.1"
+        c.front.take()
+        c.untouched(label, c.deploy(label, c.env(**{proxy_var: c.proxy.url,
+                                                    no_var: "127.0.0.1"})))
+        c.report.check(any(e[0] == "handshake ok" for e in c.front.take()),
+                       f"{label}: connected to the TLS front directly")
+
+    label = "HTTP_PROXY=proxy, http:// endpoint"
+    seen = c.deploy(label, c.env(HTTP_PROXY=c.proxy.url), endpoint=moto_url)
+    want = f"POST {moto_url}/"
+    lines = [f"{r['method']} {r['target']}" for r in seen]
+    c.report.check(seen and all(line == want for line in lines),
+                   f"{label}: the proxy got every call as {want}", f"saw {lines or 'nothing'}")
+
+
+def all_proxies(url):
+    return {v: url for name in PROXY_VARIABLES for v in (name, name.lower())}
+
+
+def check_metadata_not_proxied(c, imds, container):
+    label = "credentials and region from IMDS, all proxy variables set"
+    imds.take()
+    env = c.env(AWS_EC2_METADATA_DISABLED=None, AWS_ACCESS_KEY_ID=None,
+                AWS_SECRET_ACCESS_KEY=None, AWS_EC2_METADATA_SERVICE_ENDPOINT=imds.url,
+                **all_proxies(c.proxy.url))
+    seen = c.deploy(label, env, region=None)
+    got = imds.take()
+    paths = {(r["method"], r["path"]) for r in got if r["status"] == 200}
+    want = {("PUT", h.IMDS_TOKEN_PATH), ("GET", h.IMDS_REGION_PATH),
+            ("GET", h.IMDS_CREDS_PATH + h.IMDS_ROLE)}
+    c.report.check(want <= paths, f"{label}: the fake IMDS served token, region and "
+                   "credentials directly",
+                   f"it answered {sorted(paths)}")
+    c.tunnelled(label, seen)
+
+    label = "credentials from the container endpoint, all proxy variables set"
+    container.take()
+    env = c.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None,
+                AWS_CONTAINER_CREDENTIALS_FULL_URI=container.url + h.CONTAINER_CREDS_PATH,
+                AWS_CONTAINER_AUTHORIZATION_TOKEN=container.auth_token,
+                **all_proxies(c.proxy.url))
+    seen = c.deploy(label, env)
+    got = container.take()
+    c.report.check(got and all(r["status"] == 200 for r in got),
+                   f"{label}: the fake endpoint served the credentials directly",
+                   f"it answered {[(r['path'], r['status']) for r in got]}")
+    c.tunnelled(label, seen)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary", required=True, help="path to the ecs-deploy binary")
+    parser.add_argument("--moto-server", default=shutil.which("moto_server"),
+                        help="moto_server executable (default: from PATH)")
+    opts = parser.parse_args()
+    h.require_moto(NAME, opts.moto_server)
+    binary = h.executable(opts.binary, NAME)
+    h.die_on_sigterm()
+
+    report = h.Report(NAME)
+    servers = []
+    moto = h.MotoServer(opts.moto_server)
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            ca, cert, key = h.make_tls_files(work)
+            moto.start()
+            web = h.WebService(moto.url)
+            front = h.TlsFront(moto.port, cert, key)
+            proxy = h.ConnectProxy()
+            imds = h.FakeImds(h.temporary_credentials(), region=h.REGION)
+            container = h.FakeContainerCredentials(h.temporary_credentials(),
+                                                   "Bearer " + uuid.uuid4().hex)
+            for server in (front, proxy, imds, container):
+                servers.append(server.start())
+            c = Checks(report, binary, web, front, proxy, ca)
+            check_proxy_variables(c, moto.url)
+            check_metadata_not_proxied(c, imds, container)
+        except KeyboardInterrupt:
+            print(f"{NAME}: interrupted", file=sys.stderr)
+            report.failed += 1
+        except Exception as e:  # noqa: BLE001 - setup trouble is a failure, not a traceback
+            report.check(False, "setup", f"{type(e).__name__}: {e}")
+        finally:
+            for server in servers:
+                server.stop()
+            moto.stop()
+    return report.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
