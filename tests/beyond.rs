@@ -37,15 +37,10 @@ async fn dry_run_reads_only_and_shows_what_it_would_do() {
     let fake = fake().await;
     fake.seed_task_definition(web_task_definition(), vec![]);
     let image = format!("{REPO}:v2");
-    let run = deploy(
+    let run = deploy_image(
         &fake,
+        &image,
         &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &image,
             "--dry-run",
             "--max-definitions",
             "1",
@@ -79,19 +74,7 @@ async fn dry_run_reads_only_and_shows_what_it_would_do() {
     )
     .await;
     run.assert_code(2);
-    let run = deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            "acct/other:1",
-            "--dry-run",
-        ],
-    )
-    .await;
+    let run = deploy_image(&fake, "acct/other:1", &["--dry-run"]).await;
     run.assert_code(1);
 }
 
@@ -193,20 +176,7 @@ async fn json_result_of_failures() {
 #[tokio::test]
 async fn container_targeting() {
     let fake = fake().await;
-    let run = deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            "nginx:1.27",
-            "--container",
-            "sidecar",
-        ],
-    )
-    .await;
+    let run = deploy_image(&fake, "nginx:1.27", &["--container", "sidecar"]).await;
     run.assert_code(0);
     let registered = fake.task_definition("web:2");
     assert_eq!(
@@ -215,20 +185,7 @@ async fn container_targeting() {
     );
     assert_eq!(registered["containerDefinitions"][1]["image"], "nginx:1.27");
 
-    let run = deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            "nginx:1.27",
-            "--container",
-            "sidecars",
-        ],
-    )
-    .await;
+    let run = deploy_image(&fake, "nginx:1.27", &["--container", "sidecars"]).await;
     run.assert_code(1);
     run.assert_stderr_has("no container named sidecars");
     run.assert_stderr_has("sidecar: nginx:1.27");
@@ -239,15 +196,10 @@ async fn container_targeting() {
 async fn environment_changes_are_applied_and_never_printed() {
     let fake = fake().await;
     let image = format!("{REPO}:v2");
-    let run = deploy(
+    let run = deploy_image(
         &fake,
+        &image,
         &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &image,
             "--env",
             "DATABASE_URL=postgres://u:pw-7731@db/app",
             "--env",

@@ -18,6 +18,14 @@ fn requests_of(fake: &FakeEcs, operation: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `-d web -c prod -i REPO:v2 --run-task` plus `extra`.
+async fn run_task(fake: &FakeEcs, extra: &[&str]) -> Run {
+    let image = format!("{REPO}:v2");
+    let mut args = vec!["-d", "web", "-c", CLUSTER, "-i", &image, "--run-task"];
+    args.extend_from_slice(extra);
+    deploy(fake, &args).await
+}
+
 fn images(task_definition: &Value) -> Vec<String> {
     task_definition["containerDefinitions"]
         .as_array()
@@ -63,20 +71,7 @@ async fn task_definition_files_with_and_without_the_wrapper() {
     let image = format!("{REPO}:v2");
     for (name, content) in [("bare.json", &bare), ("wrapped.json", &wrapped)] {
         let file = dir.write(name, &content.to_string());
-        let run = deploy(
-            &fake,
-            &[
-                "-c",
-                CLUSTER,
-                "-n",
-                SERVICE,
-                "-i",
-                &image,
-                "--task-definition-file",
-                &file,
-            ],
-        )
-        .await;
+        let run = deploy_image(&fake, &image, &["--task-definition-file", &file]).await;
         run.assert_code(0);
     }
     for revision in ["web:2", "web:3"] {
@@ -93,37 +88,16 @@ async fn task_definition_files_with_and_without_the_wrapper() {
         "the file is the base"
     );
 
-    let missing = deploy(
+    let missing = deploy_image(
         &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &image,
-            "--task-definition-file",
-            "/nonexistent/td.json",
-        ],
+        &image,
+        &["--task-definition-file", "/nonexistent/td.json"],
     )
     .await;
     missing.assert_code(3);
     missing.assert_stderr_has("cannot read it");
     let garbage = dir.write("garbage.json", "{\"family\": ");
-    let not_json = deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &image,
-            "--task-definition-file",
-            &garbage,
-        ],
-    )
-    .await;
+    let not_json = deploy_image(&fake, &image, &["--task-definition-file", &garbage]).await;
     not_json.assert_code(3);
     not_json.assert_stderr_has("not JSON");
     not_json.assert_stderr_has("nothing was registered");
@@ -133,20 +107,7 @@ async fn task_definition_files_with_and_without_the_wrapper() {
 #[tokio::test]
 async fn tag_only_retags_every_container() {
     let fake = fake().await;
-    let run = deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            "ignore",
-            "-to",
-            "2026.11.27",
-        ],
-    )
-    .await;
+    let run = deploy_image(&fake, "ignore", &["-to", "2026.11.27"]).await;
     run.assert_code(0);
     assert_eq!(
         images(&fake.task_definition("web:2")),
@@ -175,20 +136,9 @@ async fn force_new_deployment_without_an_image_redeploys_the_current_revision() 
 
     // With an image it registers too, and still forces.
     let image = format!("{REPO}:v3");
-    deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &image,
-            "--force-new-deployment",
-        ],
-    )
-    .await
-    .assert_code(0);
+    deploy_image(&fake, &image, &["--force-new-deployment"])
+        .await
+        .assert_code(0);
     let update = &requests_of(&fake, "UpdateService")[1];
     assert_eq!(update["forceNewDeployment"], true);
     assert!(update["taskDefinition"]
@@ -204,19 +154,7 @@ async fn use_latest_task_def_bases_on_the_newest_revision() {
     newer["containerDefinitions"][0]["environment"] = json!([{"name": "MODE", "value": "newest"}]);
     fake.seed_task_definition(newer, vec![]);
     let image = format!("{REPO}:v2");
-    let run = deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &image,
-            "--use-latest-task-def",
-        ],
-    )
-    .await;
+    let run = deploy_image(&fake, &image, &["--use-latest-task-def"]).await;
     run.assert_code(0);
     run.assert_stdout_has(&format!("Current task definition: {TD1}"));
     run.assert_stdout_has(
@@ -245,20 +183,9 @@ async fn copy_task_definition_tags_only_when_asked() {
         .await
         .assert_code(0);
     assert!(fake.task_definition_tags("web:2").is_empty());
-    deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &image,
-            "--copy-task-definition-tags",
-        ],
-    )
-    .await
-    .assert_code(0);
+    deploy_image(&fake, &image, &["--copy-task-definition-tags"])
+        .await
+        .assert_code(0);
     // The base was web:2 (what the service ran), which has no tags; copy from a tagged base.
     deploy(
         &fake,
@@ -278,17 +205,9 @@ async fn copy_task_definition_tags_only_when_asked() {
 #[tokio::test]
 async fn run_task_waits_for_success() {
     let fake = fake().await;
-    let image = format!("{REPO}:v2");
-    let run = deploy(
+    let run = run_task(
         &fake,
         &[
-            "-d",
-            "web",
-            "-c",
-            CLUSTER,
-            "-i",
-            &image,
-            "--run-task",
             "--launch-type",
             "EC2",
             "--started-by",
@@ -318,21 +237,7 @@ async fn run_task_fails_on_a_non_zero_essential_exit_code() {
         exit_code: 3,
         reason: "migration 0042 failed".into(),
     }]);
-    let image = format!("{REPO}:v2");
-    let run = deploy(
-        &fake,
-        &[
-            "-d",
-            "web",
-            "-c",
-            CLUSTER,
-            "-i",
-            &image,
-            "--run-task",
-            "--wait-for-success",
-        ],
-    )
-    .await;
+    let run = run_task(&fake, &["--wait-for-success"]).await;
     run.assert_code(1);
     run.assert_stderr_has("app exited with 3");
     run.assert_stderr_has("app: exit code 3, migration 0042 failed");
@@ -344,21 +249,7 @@ async fn run_task_that_never_starts_says_why() {
     fake.set_task_runs(vec![TaskRun::FailToStart {
         reason: "CannotPullContainerError: pull access denied".into(),
     }]);
-    let image = format!("{REPO}:v2");
-    let run = deploy(
-        &fake,
-        &[
-            "-d",
-            "web",
-            "-c",
-            CLUSTER,
-            "-i",
-            &image,
-            "--run-task",
-            "--wait-for-success",
-        ],
-    )
-    .await;
+    let run = run_task(&fake, &["--wait-for-success"]).await;
     run.assert_code(1);
     run.assert_stderr_has("app has no exit code (it never ran)");
     run.assert_stderr_has("CannotPullContainerError: pull access denied [TaskFailedToStart]");
@@ -368,23 +259,7 @@ async fn run_task_that_never_starts_says_why() {
 async fn run_task_that_never_stops_times_out() {
     let fake = fake().await;
     fake.set_task_runs(vec![TaskRun::NeverStops]);
-    let image = format!("{REPO}:v2");
-    let run = deploy(
-        &fake,
-        &[
-            "-d",
-            "web",
-            "-c",
-            CLUSTER,
-            "-i",
-            &image,
-            "--run-task",
-            "--wait-for-success",
-            "-t",
-            "0.4",
-        ],
-    )
-    .await;
+    let run = run_task(&fake, &["--wait-for-success", "-t", "0.4"]).await;
     run.assert_code(1);
     run.assert_stderr_has("did not stop within 0.4 s");
 }
@@ -399,19 +274,12 @@ async fn run_task_network_configuration_in_shorthand_and_json() {
     awsvpc["cpu"] = json!("256");
     awsvpc["memory"] = json!("512");
     fake.seed_task_definition(awsvpc, vec![]);
-    let image = format!("{REPO}:v2");
     let expected = json!({"awsvpcConfiguration": {"subnets": ["subnet-1", "subnet-2"], "securityGroups": ["sg-1"], "assignPublicIp": "ENABLED"}});
     for network in [
         "awsvpcConfiguration={subnets=[subnet-1,subnet-2],securityGroups=[sg-1],assignPublicIp=ENABLED}".to_string(),
         expected.to_string(),
     ] {
-        let run = deploy(
-            &fake,
-            &[
-                "-d", "web", "-c", CLUSTER, "-i", &image, "--run-task", "--launch-type", "FARGATE",
-                "--platform-version", "1.4.0", "--network-configuration", &network,
-            ],
-        )
+        let run = run_task(&fake, &["--launch-type", "FARGATE", "--platform-version", "1.4.0", "--network-configuration", &network])
         .await;
         run.assert_code(0);
     }

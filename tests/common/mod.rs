@@ -106,12 +106,16 @@ pub async fn deploy(fake: &FakeEcs, args: &[&str]) -> Run {
     run_command(command(fake, args)).await
 }
 
-/// `-c prod -n web -i REPO:v2` plus `extra`.
-pub async fn deploy_v2(fake: &FakeEcs, extra: &[&str]) -> Run {
-    let image = format!("{REPO}:v2");
-    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image];
+/// `-c prod -n web -i IMAGE` plus `extra`.
+pub async fn deploy_image(fake: &FakeEcs, image: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", image];
     args.extend_from_slice(extra);
     deploy(fake, &args).await
+}
+
+/// `-c prod -n web -i REPO:v2` plus `extra`.
+pub async fn deploy_v2(fake: &FakeEcs, extra: &[&str]) -> Run {
+    deploy_image(fake, &format!("{REPO}:v2"), extra).await
 }
 
 /// A throwaway directory, removed on drop.
