@@ -293,6 +293,16 @@ fn sts_reply(action: &str, key: &str, token: &str) -> String {
     )
 }
 
+/// A deploy with the fake's keys in the environment and `-a …role/deployer`.
+fn assume_deployer(fake: &FakeEcs, sts: &MockServer) -> tokio::process::Command {
+    let mut command = deploy_command(fake, &["-a", "arn:aws:iam::123456789012:role/deployer"]);
+    command
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_ENDPOINT_URL_STS", sts.uri());
+    command
+}
+
 #[tokio::test]
 async fn assume_role_with_the_found_credentials() {
     let sts = MockServer::start().await;
@@ -312,12 +322,7 @@ async fn assume_role_with_the_found_credentials() {
         .await;
     let fake = fake().await;
     fake.accept_access_key("ASIAROLE");
-    let mut command = deploy_command(&fake, &["-a", "arn:aws:iam::123456789012:role/deployer"]);
-    command
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_ENDPOINT_URL_STS", sts.uri());
-    let run = run_command(command).await;
+    let run = run_command(assume_deployer(&fake, &sts)).await;
     run.assert_code(0);
     assert_all_signed_by(&fake, "ASIAROLE", Some("role-token"));
     let sts_calls = sts.received_requests().await.unwrap();
@@ -342,12 +347,7 @@ async fn assume_role_with_the_found_credentials() {
         ))
         .mount(&sts)
         .await;
-    let mut command = deploy_command(&fake, &["-a", "arn:aws:iam::123456789012:role/deployer"]);
-    command
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_ENDPOINT_URL_STS", sts.uri());
-    let run = run_command(command).await;
+    let run = run_command(assume_deployer(&fake, &sts)).await;
     run.assert_code(2);
     run.assert_stderr_has("cannot assume role arn:aws:iam::123456789012:role/deployer");
     run.assert_stderr_has("AccessDenied: User is not authorized to perform: sts:AssumeRole");
