@@ -128,6 +128,13 @@ pub struct Revision {
     pub images: BTreeMap<String, String>,
 }
 
+/// A new revision worked out but not registered yet: everything a run can
+/// check is checked before its first write.
+pub struct Prepared {
+    input: Value,
+    images: BTreeMap<String, String>,
+}
+
 /// What every kind of run shares: ECS, the flags, and the output.
 pub struct Deployer<'a> {
     pub ecs: Ecs,
@@ -137,15 +144,15 @@ pub struct Deployer<'a> {
 }
 
 impl Deployer<'_> {
-    /// Makes the new revision: the base (the file, the newest revision of
-    /// the family with `--use-latest-task-def`, else `current`) with the
-    /// changes applied, registered (or, in a dry run, shown as a diff).
-    /// `None` when there is nothing to change (`--force-new-deployment` alone).
-    pub async fn new_revision(
+    /// Works out the new revision: the base (the file, the newest revision
+    /// of the family with `--use-latest-task-def`, else `current`) with the
+    /// changes applied. In a dry run, shows it as a diff. `None` when there
+    /// is nothing to change (`--force-new-deployment` alone).
+    pub async fn prepare_revision(
         &self,
         current: &str,
         file: Option<&BaseFile>,
-    ) -> Result<Option<Revision>, Error> {
+    ) -> Result<Option<Prepared>, Error> {
         let config = self.config;
         let has_env = !config.set_env.is_empty() || !config.unset_env.is_empty();
         if config.change == ImageChange::Unchanged && file.is_none() && !has_env {
@@ -214,22 +221,32 @@ impl Deployer<'_> {
         if config.copy_tags && !tags.is_empty() {
             input["tags"] = Value::Array(tags);
         }
-        let images = taskdef::container_images(&input).into_iter().collect();
         if config.dry_run {
             self.show_diff(&base, &before, &input);
-            return Ok(Some(Revision { arn: None, images }));
+        }
+        let images = taskdef::container_images(&input).into_iter().collect();
+        Ok(Some(Prepared { input, images }))
+    }
+
+    /// Registers a prepared revision (in a dry run, only says it would).
+    pub async fn register(&self, prepared: Prepared) -> Result<Revision, Error> {
+        if self.config.dry_run {
+            return Ok(Revision {
+                arn: None,
+                images: prepared.images,
+            });
         }
         let registered = self
             .ecs
-            .register_task_definition(&input)
+            .register_task_definition(&prepared.input)
             .await
             .map_err(aws_error)?;
         let arn = registered.arn().to_string();
         self.out.say(format!("New task definition: {arn}"));
-        Ok(Some(Revision {
+        Ok(Revision {
             arn: Some(arn),
-            images,
-        }))
+            images: prepared.images,
+        })
     }
 
     /// Prints the unified diff of the revision a dry run would register,
@@ -277,10 +294,11 @@ impl Deployer<'_> {
             None => task_definition.to_string(),
         };
         self.out.say(format!("Current task definition: {current}"));
-        let revision = self
-            .new_revision(&current, file)
+        let prepared = self
+            .prepare_revision(&current, file)
             .await?
             .expect("-d always has a change or a file");
+        let revision = self.register(prepared).await?;
         let family = taskdef::family_of(&current).to_string();
         let Some(arn) = revision.arn else {
             if let Some(keep) = self.config.max_definitions {

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::deploy::{aws_error, interrupted, BaseFile, Deployer, Revision};
+use crate::deploy::{aws_error, interrupted, BaseFile, Deployer, Prepared, Revision};
 use crate::ecs::ServiceUpdate;
 use crate::error::Error;
 use crate::output::StoppedTasks;
@@ -92,9 +92,10 @@ impl Run<'_> {
         let config = self.d.config;
         let befores = self.current_services(names).await?;
 
-        // New revisions, one per base revision.
-        let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
-        let mut plans: Vec<(Service, String, Option<Revision>)> = Vec::new();
+        // Work out every new revision (one per base revision) before the
+        // first write, so that a mistake stops the run with nothing changed.
+        let mut prepared: Vec<(String, Option<Prepared>)> = Vec::new();
+        let mut plans: Vec<(Service, String)> = Vec::new();
         for before in befores {
             let current = before.task_definition.clone().ok_or_else(|| {
                 Error::aws(format!(
@@ -106,22 +107,33 @@ impl Run<'_> {
                 &before.service_name,
                 format!("Current task definition: {current}"),
             );
-            let revision = match revisions.get(&current) {
-                Some(revision) => revision.clone(),
-                None => {
-                    let revision = self.d.new_revision(&current, file).await?;
-                    revisions.insert(current.clone(), revision.clone());
-                    revision
-                }
-            };
-            let service_report = report.service(&before.service_name);
-            service_report.previous_task_definition = Some(current.clone());
-            if let Some(revision) = &revision {
-                service_report.images = revision.images.clone();
-                service_report.task_definition = revision.arn.clone();
+            if !prepared.iter().any(|(base, _)| *base == current) {
+                let revision = self.d.prepare_revision(&current, file).await?;
+                prepared.push((current.clone(), revision));
             }
-            plans.push((before, current, revision));
+            plans.push((before, current));
         }
+        let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
+        for (base, revision) in prepared {
+            let registered = match revision {
+                Some(revision) => Some(self.d.register(revision).await?),
+                None => None,
+            };
+            revisions.insert(base, registered);
+        }
+        let plans: Vec<(Service, String, Option<Revision>)> = plans
+            .into_iter()
+            .map(|(before, current)| {
+                let revision = revisions[&current].clone();
+                let service_report = report.service(&before.service_name);
+                service_report.previous_task_definition = Some(current.clone());
+                if let Some(revision) = &revision {
+                    service_report.images = revision.images.clone();
+                    service_report.task_definition = revision.arn.clone();
+                }
+                (before, current, revision)
+            })
+            .collect();
 
         if config.dry_run {
             for (before, current, revision) in &plans {
@@ -164,7 +176,15 @@ impl Run<'_> {
                 }
             };
             let started = Instant::now();
-            let reply = self.update(&name, &new, true).await?;
+            let reply = match self.update(&name, &new, true).await {
+                Ok(reply) => reply,
+                Err(error) if updated.is_empty() => return Err(error),
+                Err(error) => {
+                    return Err(self
+                        .update_failed_midway(&name, error, &updated, report)
+                        .await)
+                }
+            };
             updated.push(Updated {
                 name: name.clone(),
                 previous: current,
@@ -289,6 +309,28 @@ impl Run<'_> {
             }
         }
         Err(Error::failed(message.join("\n")))
+    }
+
+    /// An `UpdateService` failed after others succeeded: those services
+    /// already point at their new revisions. Rolls them back when asked.
+    async fn update_failed_midway(
+        &self,
+        name: &str,
+        error: Error,
+        updated: &[Updated],
+        report: &mut Report,
+    ) -> Error {
+        let mut message = vec![format!("Updating service '{name}' failed: {error}")];
+        let names: Vec<&str> = updated.iter().map(|u| u.name.as_str()).collect();
+        if self.d.config.enable_rollback {
+            message.extend(self.roll_back(updated, &[], report).await);
+        } else {
+            message.push(format!(
+                "Already updated: {}; pass --enable-rollback to return them automatically.",
+                names.join(", ")
+            ));
+        }
+        Error::aws(message.join("\n"))
     }
 
     /// The services as they are before the deploy; a missing or deleted one

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use fake_ecs::{FakeEcs, Rollout};
+use fake_ecs::{FakeEcs, Fault, Rollout};
 use serde_json::{json, Value};
 
 const WRITES: [&str; 4] = [
@@ -317,6 +317,66 @@ async fn one_failing_service_rolls_both_back() {
             .unwrap()
             .ends_with("web:1"));
     }
+}
+
+#[tokio::test]
+async fn every_service_is_checked_before_anything_is_registered() {
+    let fake = fake().await;
+    let other = fake.seed_task_definition(
+        json!({"family": "other", "containerDefinitions": [{"name": "x", "image": "busybox:1", "memory": 16}]}),
+        vec![],
+    );
+    fake.add_service(CLUSTER, "other", &other, 1);
+    let image = format!("{REPO}:v2");
+    let run = deploy(
+        &fake,
+        &["-c", CLUSTER, "-n", SERVICE, "-n", "other", "-i", &image],
+    )
+    .await;
+    run.assert_code(1);
+    run.assert_stderr_has("no container in the task definition uses the repository");
+    assert_eq!(fake.count("RegisterTaskDefinition"), 0);
+    assert_eq!(fake.count("UpdateService"), 0);
+}
+
+#[tokio::test]
+async fn a_refused_update_rolls_back_the_services_already_updated() {
+    let fake = two_services().await;
+    fake.inject_faults(
+        "UpdateService",
+        vec![
+            Fault::Pass,
+            Fault::Raw {
+                status: 400,
+                content_type: "application/x-amz-json-1.1".into(),
+                body: r#"{"__type":"AccessDeniedException","message":"not allowed on worker"}"#
+                    .into(),
+            },
+        ],
+    );
+    let image = format!("{REPO}:v2");
+    let run = deploy(
+        &fake,
+        &[
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "-n",
+            "worker",
+            "-i",
+            &image,
+            "--enable-rollback",
+        ],
+    )
+    .await;
+    run.assert_code(2);
+    run.assert_stderr_has("Updating service 'worker' failed: UpdateService failed: AccessDeniedException: not allowed on worker");
+    run.assert_stderr_has("[web] Rolled back: the service runs web:1 again.");
+    assert!(fake.service(CLUSTER, SERVICE)["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .ends_with("web:1"));
 }
 
 #[tokio::test]

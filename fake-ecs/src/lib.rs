@@ -51,6 +51,8 @@ pub struct Recorded {
 /// A canned failure answered instead of the real reply (see [`FakeEcs::inject_faults`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
+    /// No fault: this call is answered normally (to fault a later call).
+    Pass,
     /// HTTP 400 `{"__type":"ThrottlingException","message":"Rate exceeded"}` with
     /// `x-amzn-errortype: ThrottlingException`.
     Throttle,

@@ -739,8 +739,10 @@ impl Reply {
         reply
     }
 
-    fn fault(fault: Fault) -> Reply {
-        match fault {
+    /// The canned reply of a fault; `None` for [`Fault::Pass`].
+    fn fault(fault: Fault) -> Option<Reply> {
+        Some(match fault {
+            Fault::Pass => return None,
             Fault::Throttle => Reply::error(400, "ThrottlingException", "Rate exceeded"),
             Fault::ServiceUnavailable => Reply {
                 status: 503,
@@ -758,7 +760,7 @@ impl Reply {
                 headers: Vec::new(),
                 body,
             },
-        }
+        })
     }
 }
 
@@ -845,8 +847,13 @@ impl State {
             }
             Ok(_) => {}
         }
-        if let Some(fault) = self.faults.get_mut(operation).and_then(VecDeque::pop_front) {
-            return Reply::fault(fault);
+        if let Some(reply) = self
+            .faults
+            .get_mut(operation)
+            .and_then(VecDeque::pop_front)
+            .and_then(Reply::fault)
+        {
+            return reply;
         }
         let content_type = auth::header(&request.headers, "content-type").unwrap_or_default();
         if !target.starts_with(TARGET_PREFIX) || !content_type.starts_with(JSON_1_1) {
