@@ -4,6 +4,8 @@
 Starts moto_server on a free loopback port and creates a cluster, a task
 definition with three containers and a service with desired count 0 (so no
 rollout has to be waited for: both ways are done right after UpdateService).
+Both reach it over HTTPS, as they reach real AWS, through a TLS front with a
+throwaway CA that both trust through AWS_CA_BUNDLE (--http: plain HTTP).
 Then, after one untimed warm-up run of each, it times --runs deploys of each,
 alternating which goes first:
 
@@ -193,7 +195,7 @@ def megabytes(kib):
     return f"{kib * 1024 / 1e6:.1f} MB"
 
 
-def table(contenders, size, interpreter, opts, versions):
+def table(contenders, size, interpreter, opts, versions, scheme):
     a, b = contenders
     med_a, med_b = statistics.median(a.times), statistics.median(b.times)
     ratio = med_b / med_a
@@ -205,7 +207,7 @@ def table(contenders, size, interpreter, opts, versions):
     lines = [
         f"Measured {now} on {h.machine()}, {platform.system()} {platform.release()}; "
         f"one deploy (describe, register, update; desired count 0) to moto_server "
-        f"on loopback, {opts.runs} runs each after a warm-up.",
+        f"on loopback over {scheme}, {opts.runs} runs each after a warm-up.",
         "",
         "| | ecs-deploy | aws ecs + jq (bash) |",
         "|---|---:|---:|",
@@ -234,6 +236,8 @@ def main():
                         help="where to write the table (default bench/results.md)")
     parser.add_argument("--moto-server", default=shutil.which("moto_server"),
                         help="moto_server executable (default: from PATH)")
+    parser.add_argument("--http", action="store_true",
+                        help="talk plain HTTP to moto_server instead of HTTPS")
     opts = parser.parse_args()
     if not 1 <= opts.runs <= 1000 or not 1 <= opts.rss_runs <= 100:
         parser.error("--runs must be 1..1000 and --rss-runs 1..100")
@@ -247,6 +251,7 @@ def main():
     print(f"{NAME}: {'; '.join(versions)}", flush=True)
 
     moto_server = h.MotoServer(opts.moto_server)
+    front = None
     with tempfile.TemporaryDirectory() as tmp:
         home = os.path.join(tmp, "home")
         os.mkdir(home)
@@ -256,21 +261,27 @@ def main():
         try:
             moto_server.start()
             web = h.WebService(moto_server.url)
+            endpoint = moto_server.url
+            ca, cert, key = h.make_tls_files(tmp)
+            if not opts.http:
+                front = h.TlsFront(moto_server.port, cert, key).start()
+                endpoint = front.url
             path = os.pathsep.join(dict.fromkeys(
                 [os.path.dirname(aws), os.path.dirname(jq), "/usr/bin", "/bin"]))
             env = {
                 "PATH": path, "HOME": home, "LANG": "C.UTF-8",
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": h.REGION, "AWS_EC2_METADATA_DISABLED": "true",
-                "AWS_PAGER": "", "BENCH_ENDPOINT": moto_server.url,
-                # Belt and braces: should anything try an https AWS endpoint
+                "AWS_PAGER": "", "BENCH_ENDPOINT": endpoint, "AWS_CA_BUNDLE": ca,
+                # Belt and braces: should anything try a real AWS endpoint
                 # after all, it meets a dead loopback port, not the internet.
                 "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+                "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1",
             }
             contenders = [
                 Contender("ecs-deploy", lambda image: [
                     binary, "-c", h.CLUSTER, "-n", h.SERVICE, "-i", image, "-D", "0",
-                    "-r", h.REGION, "--endpoint-url", moto_server.url], env),
+                    "-r", h.REGION, "--endpoint-url", endpoint], env),
                 Contender("aws+jq", lambda image: [
                     "/bin/bash", script, h.CLUSTER, h.SERVICE, image], env),
             ]
@@ -282,10 +293,13 @@ def main():
             print(f"{NAME}: {e}", file=sys.stderr)
             return 1
         finally:
+            if front:
+                front.stop()
             moto_server.stop()
 
     size = os.stat(binary).st_size
-    text, met = table(contenders, size, h.elf_interpreter(binary), opts, versions)
+    text, met = table(contenders, size, h.elf_interpreter(binary), opts, versions,
+                      "HTTP" if opts.http else "HTTPS")
     os.makedirs(os.path.dirname(os.path.abspath(opts.out)), exist_ok=True)
     with open(opts.out, "w") as f:
         f.write(text)

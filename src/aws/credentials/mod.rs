@@ -334,9 +334,14 @@ fn chain(options: &AwsOptions, ctx: &Context<'_>) -> Result<Found, Error> {
         "the -k/--aws-access-key and -s/--aws-secret-key flags (not given)".to_string(),
         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (not set)".to_string(),
         format!(
-            "profile '{}' in {} (not defined)",
+            "profile '{}' in {} ({})",
             profiles.name,
-            profiles.files()
+            profiles.files(),
+            if profiles.profiles.get(&profiles.name).is_some() {
+                "it sets no credentials"
+            } else {
+                "not defined"
+            }
         ),
         "web identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (not set)".to_string(),
         "container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI (not set)"
@@ -575,6 +580,17 @@ mod tests {
             err.contains("profile 'nope' was not found in") && err.contains(&config),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_profile_with_only_a_region_does_not_stop_the_chain() {
+        let (_dir, config, credentials) = profile_files("[default]\nregion = eu-west-1\n", "");
+        let err = Setup::new(&[("AWS_CONFIG_FILE", &config), ("AWS_SHARED_CREDENTIALS_FILE", &credentials)])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no AWS credentials found"), "{err}");
+        assert!(err.contains("profile 'default' in") && err.contains("(it sets no credentials)"), "{err}");
     }
 
     #[test]

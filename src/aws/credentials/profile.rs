@@ -8,6 +8,18 @@ use std::fmt;
 /// The properties of one profile.
 pub type Properties = BTreeMap<String, String>;
 
+/// The keys that say where a profile's credentials come from.
+const CREDENTIAL_KEYS: [&str; 8] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "credential_process",
+    "web_identity_token_file",
+];
+
 /// All profiles of both files, merged: the credentials file's keys win.
 /// (No `Debug`: the properties hold secrets.)
 #[derive(Default)]
@@ -79,9 +91,18 @@ impl Profiles {
     }
 
     /// Works out where `name`'s credentials come from, following
-    /// `source_profile` chains; `None` when no file defines the profile.
+    /// `source_profile` chains; `None` when no file defines the profile or it
+    /// holds no credential settings at all (a `[default]` with only a
+    /// `region` is common on EC2 and in containers, and must not stop the
+    /// chain). Settings that are there but incomplete are an error.
     pub fn plan(&self, name: &str) -> Result<Option<Plan>, ProfileError> {
-        if self.get(name).is_none() {
+        let Some(props) = self.get(name) else {
+            return Ok(None);
+        };
+        let credential_settings = props.keys().any(|key| {
+            CREDENTIAL_KEYS.contains(&key.as_str()) || key.starts_with("sso_")
+        });
+        if !credential_settings {
             return Ok(None);
         }
         self.plan_from(name, &mut Vec::new()).map(Some)
@@ -454,10 +475,13 @@ aws_session_token = basetoken
             .plan("s")
             .unwrap_err();
         assert!(err.to_string().contains("sso"), "{err}");
-        let err = Profiles::parse("[profile e]\nregion = us-east-1\n", "")
+        let err = Profiles::parse("[profile e]\naws_access_key_id = K\n", "")
             .plan("e")
             .unwrap_err();
         assert!(err.to_string().contains("has no credentials"), "{err}");
+        // A profile with no credential settings at all is not an error: the chain goes on.
+        let only_region = Profiles::parse("[default]\nregion = us-east-1\n", "");
+        assert_eq!(only_region.plan("default").unwrap(), None);
         let err = Profiles::parse("[profile r]\nrole_arn = x\nsource_profile = gone\n", "")
             .plan("r")
             .unwrap_err();
