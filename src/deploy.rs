@@ -3,6 +3,7 @@
 //! the result as data (`--output json`, GitHub Actions). Service deploys and
 //! their wait live in `service`. The decisions live in the pure modules.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -31,7 +32,16 @@ pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
         Target::TaskDefinition { cluster, .. } => cluster.as_deref(),
     };
     let mut report = Report::new(cluster);
-    let result = execute(config, env, &out, &mut report).await;
+    let journal = Journal::default();
+    // One listener for the whole run: once one is installed, the default
+    // handling of the signal is gone for good, so every phase must answer it.
+    let result = tokio::select! {
+        result = execute(config, env, &out, &journal, &mut report) => result,
+        signal = interrupted() => {
+            report.result = Outcome::Interrupted;
+            Err(Error::interrupted(journal.interrupted(signal)))
+        }
+    };
     report.duration_seconds = started.elapsed().as_secs_f64();
     if let Err(error) = &result {
         report.reason = Some(error.to_string());
@@ -59,6 +69,7 @@ async fn execute(
     config: &Config,
     env: &dyn Fn(&str) -> Option<String>,
     out: &Reporter,
+    journal: &Journal,
     report: &mut Report,
 ) -> Result<(), Error> {
     // Local input first: a bad file must stop the run before any AWS call.
@@ -73,6 +84,7 @@ async fn execute(
         config,
         region,
         out,
+        journal,
     };
     match &config.change {
         ImageChange::Image(image) => out.say(format!("Using image name: {image}")),
@@ -135,12 +147,48 @@ pub struct Prepared {
     images: BTreeMap<String, String>,
 }
 
-/// What every kind of run shares: ECS, the flags, and the output.
+/// What every kind of run shares: ECS, the flags, the output, the journal.
 pub struct Deployer<'a> {
     pub ecs: Ecs,
     pub config: &'a Config,
     pub region: String,
     pub out: &'a Reporter,
+    pub journal: &'a Journal,
+}
+
+/// What a run has changed so far and what it is waiting for: the message
+/// when a Ctrl-C or SIGTERM stops it.
+#[derive(Default)]
+pub struct Journal {
+    changed: RefCell<Vec<String>>,
+    in_progress: RefCell<Vec<String>>,
+}
+
+impl Journal {
+    /// Notes a change made in AWS.
+    pub fn changed(&self, what: String) {
+        self.changed.borrow_mut().push(what);
+    }
+
+    /// Replaces the lines about what is still going on.
+    pub fn in_progress(&self, lines: Vec<String>) {
+        self.in_progress.replace(lines);
+    }
+
+    fn interrupted(&self, signal: &str) -> String {
+        let changed = self.changed.borrow();
+        let mut message = if changed.is_empty() {
+            format!("{signal} received before anything was changed in AWS.")
+        } else {
+            format!("{signal} received. Changed so far: {}.", changed.join("; "))
+        };
+        for line in self.in_progress.borrow().iter() {
+            message.push('\n');
+            message.push_str(line);
+        }
+        message.push_str("\nNothing was rolled back.");
+        message
+    }
 }
 
 impl Deployer<'_> {
@@ -243,6 +291,7 @@ impl Deployer<'_> {
             .map_err(aws_error)?;
         let arn = registered.arn().to_string();
         self.out.say(format!("New task definition: {arn}"));
+        self.journal.changed(format!("registered {arn}"));
         Ok(Revision {
             arn: Some(arn),
             images: prepared.images,
@@ -354,6 +403,7 @@ impl Deployer<'_> {
         })?;
         let task_arn = task["taskArn"].as_str().unwrap_or_default().to_string();
         self.out.say(format!("Task started: {task_arn}"));
+        self.journal.changed(format!("started task {task_arn}"));
         report.task = Some(TaskReport {
             task_arn: task_arn.clone(),
             last_status: task["lastStatus"].as_str().map(str::to_string),
@@ -377,62 +427,54 @@ impl Deployer<'_> {
         let deadline = Instant::now() + self.config.timeout;
         let short = task_arn.rsplit('/').next().unwrap_or(&task_arn).to_string();
         let mut last_status = String::new();
-        let wait = async {
-            loop {
-                let tasks = self
-                    .ecs
-                    .describe_tasks(&cluster, std::slice::from_ref(&task_arn))
-                    .await
-                    .map_err(aws_error)?;
-                let task = tasks
-                    .first()
-                    .ok_or_else(|| Error::aws(format!("ECS no longer knows task {task_arn}")))?;
-                let verdict = task_run::judge(task, &essential);
-                if let Some(task_report) = &mut report.task {
-                    task_report.last_status = task["lastStatus"].as_str().map(str::to_string);
-                    task_report.exit_codes = task["containers"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|c| {
-                            Some((c["name"].as_str()?.to_string(), c["exitCode"].as_i64()?))
-                        })
-                        .collect();
-                }
-                match verdict {
-                    TaskVerdict::Running(status) => {
-                        if status != last_status {
-                            self.out.progress(format!("task {short}: {status}"));
-                            last_status = status;
-                        }
-                    }
-                    TaskVerdict::Succeeded => {
-                        self.out.progress(format!("task {short}: STOPPED"));
-                        for line in why_stopped(task).lines() {
-                            self.out.say(format!("  {}", line.trim_start()));
-                        }
-                        self.out.success("Task completed successfully.");
-                        return Ok(());
-                    }
-                    TaskVerdict::Failed(why) => {
-                        return Err(Error::failed(format!("task {task_arn} failed: {why}")));
-                    }
-                }
-                if Instant::now() >= deadline {
-                    return Err(Error::failed(format!(
-                        "task {task_arn} did not stop within {} s (it is still {last_status}; ecs-deploy left it running).",
-                        self.config.timeout.as_secs_f64()
-                    )));
-                }
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                tokio::time::sleep(self.config.poll_interval.min(remaining)).await;
+        loop {
+            let tasks = self
+                .ecs
+                .describe_tasks(&cluster, std::slice::from_ref(&task_arn))
+                .await
+                .map_err(aws_error)?;
+            let task = tasks
+                .first()
+                .ok_or_else(|| Error::aws(format!("ECS no longer knows task {task_arn}")))?;
+            let verdict = task_run::judge(task, &essential);
+            if let Some(task_report) = &mut report.task {
+                task_report.last_status = task["lastStatus"].as_str().map(str::to_string);
+                task_report.exit_codes = task["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| {
+                        Some((c["name"].as_str()?.to_string(), c["exitCode"].as_i64()?))
+                    })
+                    .collect();
             }
-        };
-        tokio::select! {
-            result = wait => result,
-            signal = interrupted() => Err(Error::interrupted(format!(
-                "{signal} received while waiting for task {task_arn}; it keeps running in ECS."
-            ))),
+            match verdict {
+                TaskVerdict::Running(status) => {
+                    if status != last_status {
+                        self.out.progress(format!("task {short}: {status}"));
+                        last_status = status;
+                    }
+                }
+                TaskVerdict::Succeeded => {
+                    self.out.progress(format!("task {short}: STOPPED"));
+                    for line in why_stopped(task).lines() {
+                        self.out.say(format!("  {}", line.trim_start()));
+                    }
+                    self.out.success("Task completed successfully.");
+                    return Ok(());
+                }
+                TaskVerdict::Failed(why) => {
+                    return Err(Error::failed(format!("task {task_arn} failed: {why}")));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::failed(format!(
+                    "task {task_arn} did not stop within {} s (it is still {last_status}; ecs-deploy left it running).",
+                    self.config.timeout.as_secs_f64()
+                )));
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(self.config.poll_interval.min(remaining)).await;
         }
     }
 

@@ -18,6 +18,8 @@ pub enum Outcome {
     /// ECS's deployment circuit breaker rolled the service back.
     EcsRolledBack,
     DryRun,
+    /// Stopped by Ctrl-C or SIGTERM.
+    Interrupted,
     /// AWS refused or could not be reached, or the input was wrong.
     Error,
 }
@@ -31,6 +33,7 @@ impl Outcome {
             Outcome::RolledBack => "rolled_back",
             Outcome::EcsRolledBack => "ecs_rolled_back",
             Outcome::DryRun => "dry_run",
+            Outcome::Interrupted => "interrupted",
             Outcome::Error => "error",
         }
     }

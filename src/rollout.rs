@@ -15,6 +15,8 @@ pub struct Service {
     #[serde(default)]
     pub service_name: String,
     #[serde(default)]
+    pub service_arn: String,
+    #[serde(default)]
     pub status: String,
     #[serde(default)]
     pub task_definition: Option<String>,

@@ -4,11 +4,10 @@
 //! `DescribeServices` covers ten), then prune — or explain the failure and
 //! roll every updated service back. One service is the common case of this.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::deploy::{aws_error, interrupted, BaseFile, Deployer, Prepared, Revision};
+use crate::deploy::{aws_error, BaseFile, Deployer, Prepared, Revision};
 use crate::ecs::ServiceUpdate;
 use crate::error::Error;
 use crate::output::StoppedTasks;
@@ -224,9 +223,8 @@ impl Run<'_> {
         }
 
         self.d.out.group("Waiting for the deployment");
-        let waited = self.wait(&mut tracked).await;
+        self.wait(&mut tracked).await;
         self.d.out.end_group();
-        waited?;
         for t in &tracked {
             let service = report.service(&t.name);
             service.duration_seconds = t.started.elapsed().as_secs_f64();
@@ -351,7 +349,8 @@ impl Run<'_> {
             })?;
         let mut services = Vec::new();
         for name in names {
-            match found.iter().find(|s| &s.service_name == name) {
+            // `-n` takes a name or an ARN, as the aws-cli does.
+            match found.iter().find(|s| &s.service_name == name || &s.service_arn == name) {
                 Some(service) if service.status == "ACTIVE" => services.push(service.clone()),
                 Some(service) => {
                     return Err(Error::aws(format!(
@@ -399,28 +398,23 @@ impl Run<'_> {
         with_settings: bool,
     ) -> Result<Service, Error> {
         let request = self.update_request(service, task_definition, with_settings);
-        self.d.ecs.update_service(&request).await.map_err(aws_error)
+        let reply = self
+            .d
+            .ecs
+            .update_service(&request)
+            .await
+            .map_err(aws_error)?;
+        self.d.journal.changed(format!(
+            "service '{service}' points at {}",
+            short_revision(task_definition)
+        ));
+        Ok(reply)
     }
 
-    /// Polls until every deployment is done, failed or out of time; a Ctrl-C
-    /// or SIGTERM ends the wait with a word on where each service stands.
-    async fn wait(&self, tracked: &mut [Tracked]) -> Result<(), Error> {
-        let status: RefCell<Vec<String>> = RefCell::new(Vec::new());
-        let poll = self.poll(tracked, &status);
-        tokio::select! {
-            outcome = poll => outcome,
-            signal = interrupted() => Err(Error::interrupted(format!(
-                "{signal} received while waiting; nothing was rolled back.\n{}",
-                status.borrow().join("\n")
-            ))),
-        }
-    }
-
-    async fn poll(
-        &self,
-        tracked: &mut [Tracked],
-        status: &RefCell<Vec<String>>,
-    ) -> Result<(), Error> {
+    /// Polls until every deployment is done, failed or out of time. Between
+    /// polls the journal says where each service stands, for the message an
+    /// interrupt prints.
+    async fn wait(&self, tracked: &mut [Tracked]) {
         let config = self.d.config;
         let deadline = Instant::now() + config.timeout;
         loop {
@@ -451,7 +445,7 @@ impl Run<'_> {
                     t.ended = Some(Ended::Failed(failure, t.stopped.summary()));
                 }
             }
-            status.replace(
+            self.d.journal.in_progress(
                 tracked
                     .iter()
                     .filter(|t| t.ended.is_none())
@@ -474,20 +468,22 @@ impl Run<'_> {
                 .map(|t| t.name.clone())
                 .collect();
             if pending.is_empty() {
-                return Ok(());
+                self.d.journal.in_progress(Vec::new());
+                return;
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             tokio::time::sleep(config.poll_interval.min(remaining)).await;
-            let found = self
-                .d
-                .ecs
-                .describe_services(self.cluster, &pending)
-                .await
-                .map_err(|e| {
-                    Error::aws(format!(
-                        "lost track of the deployment: {e}. It may still be in progress in ECS."
-                    ))
-                })?;
+            // A poll that fails (after the client's retries) is not the end of
+            // the deployment: keep watching until the deadline says otherwise.
+            let found = match self.d.ecs.describe_services(self.cluster, &pending).await {
+                Ok(found) => found,
+                Err(e) => {
+                    self.d.out.progress(format!(
+                        "could not read the service state ({e}); trying again"
+                    ));
+                    continue;
+                }
+            };
             for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
                 match found.iter().find(|s| s.service_name == t.name) {
                     Some(service) => t.latest = service.clone(),
@@ -563,9 +559,7 @@ impl Run<'_> {
                 detail: line,
             });
         }
-        if let Err(e) = self.wait(&mut tracked).await {
-            lines.push(format!("The rollback wait ended: {e}"));
-        }
+        self.wait(&mut tracked).await;
         let mut all_completed = true;
         for t in &tracked {
             let (status, line) = match &t.ended {

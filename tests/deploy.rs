@@ -471,38 +471,71 @@ async fn missing_credentials_or_region_are_explained() {
     assert!(fake.requests().is_empty());
 }
 
+/// Runs a deploy, sends `signal` once a stdout line contains `after`, and
+/// returns the exit code and stderr.
 #[cfg(unix)]
-#[tokio::test]
-async fn interrupting_the_wait_reports_the_state_and_exits_130() {
+async fn interrupt(
+    fake: &FakeEcs,
+    extra: &[&str],
+    after: &str,
+    signal: &str,
+) -> (Option<i32>, String) {
     use tokio::io::{AsyncBufReadExt, BufReader};
 
-    let fake = fake().await;
-    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
     let image = format!("{REPO}:v2");
-    let mut child = command(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image])
+    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image];
+    args.extend_from_slice(extra);
+    let mut child = command(fake, &args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains("Waiting for it to complete") {
+        if line.contains(after) {
             break;
         }
     }
-    // Give the wait a moment to install its signal handler and poll once.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Let it poll once more, so that it is in the middle of waiting.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let pid = child.id().unwrap().to_string();
-    let killed = tokio::process::Command::new("kill")
-        .args(["-INT", &pid])
+    let sent = tokio::process::Command::new("kill")
+        .args([signal, &pid])
         .status()
         .await
         .unwrap();
-    assert!(killed.success());
+    assert!(sent.success());
     let output = child.wait_with_output().await.unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn interrupting_the_wait_reports_the_state_and_exits_130() {
+    let fake = fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    let (code, stderr) = interrupt(&fake, &[], "Waiting for it to complete", "-INT").await;
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("Ctrl-C received. Changed so far: registered arn:aws:ecs:us-east-1:123456789012:task-definition/web:2; service 'web' points at web:2."), "{stderr}");
     assert!(stderr.contains("still in progress"), "{stderr}");
-    assert!(stderr.contains("nothing was rolled back"), "{stderr}");
+    assert!(stderr.contains("Nothing was rolled back."), "{stderr}");
     assert_eq!(fake.count("UpdateService"), 1);
+
+    // SIGTERM during the wait for a rollback ends the run the same way.
+    let fake = self::fake().await;
+    fake.set_rollouts(CLUSTER, SERVICE, vec![Rollout::Stuck, Rollout::Stuck]);
+    let (code, stderr) = interrupt(
+        &fake,
+        &["-t", "0.2", "--enable-rollback"],
+        "Rolling back to",
+        "-TERM",
+    )
+    .await;
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("SIGTERM received."), "{stderr}");
+    assert!(stderr.contains("service 'web' points at web:1"), "{stderr}");
+    assert_eq!(fake.count("UpdateService"), 2);
 }

@@ -86,13 +86,22 @@ struct Cached {
 impl ProvideCredentials for Cached {
     fn provide(&self) -> CredentialsFuture<'_> {
         Box::pin(async move {
+            let now = SystemTime::now();
             let cached = self.current.borrow().clone();
-            if let Some(credentials) = cached.filter(|c| is_fresh(c, SystemTime::now())) {
-                return Ok(credentials);
+            match cached {
+                Some(credentials) if is_fresh(&credentials, now) => Ok(credentials),
+                cached => match self.source.provide().await {
+                    Ok(credentials) => {
+                        self.current.replace(Some(credentials.clone()));
+                        Ok(credentials)
+                    }
+                    // A failed early refresh is no reason to stop signing
+                    // with credentials that are still valid.
+                    Err(e) => cached
+                        .filter(|c| c.expiry().is_some_and(|expiry| expiry > now))
+                        .ok_or(e),
+                },
             }
-            let credentials = self.source.provide().await?;
-            self.current.replace(Some(credentials.clone()));
-            Ok(credentials)
         })
     }
 }
@@ -585,12 +594,18 @@ mod tests {
     #[test]
     fn a_profile_with_only_a_region_does_not_stop_the_chain() {
         let (_dir, config, credentials) = profile_files("[default]\nregion = eu-west-1\n", "");
-        let err = Setup::new(&[("AWS_CONFIG_FILE", &config), ("AWS_SHARED_CREDENTIALS_FILE", &credentials)])
-            .resolve()
-            .unwrap_err()
-            .to_string();
+        let err = Setup::new(&[
+            ("AWS_CONFIG_FILE", &config),
+            ("AWS_SHARED_CREDENTIALS_FILE", &credentials),
+        ])
+        .resolve()
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("no AWS credentials found"), "{err}");
-        assert!(err.contains("profile 'default' in") && err.contains("(it sets no credentials)"), "{err}");
+        assert!(
+            err.contains("profile 'default' in") && err.contains("(it sets no credentials)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -698,6 +713,44 @@ mod tests {
             })
             .collect();
         assert_eq!(keys, ["K1", "K2", "K3"]);
+    }
+
+    #[test]
+    fn valid_credentials_outlive_a_failed_refresh() {
+        struct FailsSecondTime(RefCell<u32>);
+        impl ProvideCredentials for FailsSecondTime {
+            fn provide(&self) -> CredentialsFuture<'_> {
+                *self.0.borrow_mut() += 1;
+                let first = *self.0.borrow() == 1;
+                let expiry = SystemTime::now() + Duration::from_secs(60);
+                Box::pin(async move {
+                    if first {
+                        Ok(Credentials::new("K1", "s", None, Some(expiry), "test"))
+                    } else {
+                        Err(Error::aws("endpoint down"))
+                    }
+                })
+            }
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let provider = cached(FailsSecondTime(RefCell::new(0)));
+        assert_eq!(
+            runtime
+                .block_on(provider.provide())
+                .unwrap()
+                .access_key_id(),
+            "K1"
+        );
+        // Inside the refresh margin the refresh fails, but K1 is still valid.
+        assert_eq!(
+            runtime
+                .block_on(provider.provide())
+                .unwrap()
+                .access_key_id(),
+            "K1"
+        );
     }
 
     #[test]

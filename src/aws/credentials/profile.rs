@@ -99,9 +99,9 @@ impl Profiles {
         let Some(props) = self.get(name) else {
             return Ok(None);
         };
-        let credential_settings = props.keys().any(|key| {
-            CREDENTIAL_KEYS.contains(&key.as_str()) || key.starts_with("sso_")
-        });
+        let credential_settings = props
+            .keys()
+            .any(|key| CREDENTIAL_KEYS.contains(&key.as_str()) || key.starts_with("sso_"));
         if !credential_settings {
             return Ok(None);
         }
