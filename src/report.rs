@@ -25,18 +25,28 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failed => "failed",
-            Outcome::Timeout => "timeout",
-            Outcome::RolledBack => "rolled_back",
-            Outcome::EcsRolledBack => "ecs_rolled_back",
-            Outcome::DryRun => "dry_run",
-            Outcome::Interrupted => "interrupted",
-            Outcome::Error => "error",
-        }
+    /// The name the JSON document uses, for `$GITHUB_OUTPUT` and the summary.
+    fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .expect("an outcome serialises to a string")
     }
+}
+
+/// What became of a rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackStatus {
+    /// ecs-deploy rolled back and that rollout completed.
+    Completed,
+    /// ecs-deploy rolled back but that failed or did not complete.
+    Failed,
+    /// Not rolled back (not asked for, nothing to go back to, or another
+    /// deployment took over).
+    NotAttempted,
+    /// The ECS circuit breaker rolled back by itself.
+    DoneByEcs,
 }
 
 /// What was done about a failed deployment.
@@ -44,8 +54,7 @@ impl Outcome {
 pub struct Rollback {
     /// The revision the service was pointed back at (or would have been).
     pub to: String,
-    /// `completed`, `failed`, `not_attempted` or `done_by_ecs`.
-    pub status: &'static str,
+    pub status: RollbackStatus,
     pub detail: String,
 }
 

@@ -75,11 +75,14 @@ impl Service {
 pub struct Watch {
     pub deployment_id: String,
     pub task_definition: String,
+    /// What the service ran before: a PRIMARY back on it is a rollback.
+    pub previous_task_definition: String,
 }
 
 impl Watch {
-    /// The PRIMARY deployment running `task_definition` in an `UpdateService` reply.
-    pub fn from_update(service: &Service, task_definition: &str) -> Option<Watch> {
+    /// The PRIMARY deployment running `task_definition` in an `UpdateService`
+    /// reply, for a service that ran `previous` before.
+    pub fn from_update(service: &Service, task_definition: &str, previous: &str) -> Option<Watch> {
         service
             .deployments
             .iter()
@@ -87,6 +90,7 @@ impl Watch {
             .map(|d| Watch {
                 deployment_id: d.id.clone(),
                 task_definition: d.task_definition.clone(),
+                previous_task_definition: previous.to_string(),
             })
     }
 }
@@ -116,23 +120,18 @@ pub enum Verdict {
 pub enum Failure {
     /// ECS marked the deployment FAILED.
     RolloutFailed { reason: Option<String> },
-    /// The service's PRIMARY deployment runs another task definition: the
-    /// deployment circuit breaker rolled back (or someone deployed over us).
+    /// The deployment failed and the service's PRIMARY deployment runs
+    /// another revision: the deployment circuit breaker rolled back.
     EcsRolledBack { to: String, reason: Option<String> },
+    /// A deployment of another revision took over while ours was going
+    /// (someone else deployed).
+    Superseded { by: String, task_definition: String },
     /// The deployment is gone from the service and nothing replaced it.
     DeploymentVanished { id: String },
     /// The service was deleted while we waited.
     ServiceInactive { status: String },
     /// The deadline passed first.
     TimedOut { seconds: f64 },
-}
-
-impl Failure {
-    /// Whether ECS already put the service back on another revision, so a
-    /// rollback of our own would only fight it.
-    pub fn ecs_rolled_back(&self) -> bool {
-        matches!(self, Failure::EcsRolledBack { .. })
-    }
 }
 
 impl fmt::Display for Failure {
@@ -152,6 +151,14 @@ impl fmt::Display for Failure {
                 }
                 Ok(())
             }
+            Failure::Superseded {
+                by,
+                task_definition,
+            } => write!(
+                f,
+                "another deployment ({by} of {}) took over the service",
+                short_revision(task_definition)
+            ),
             Failure::DeploymentVanished { id } => write!(
                 f,
                 "deployment {id} disappeared from the service without completing"
@@ -179,12 +186,22 @@ pub fn judge(service: &Service, watch: &Watch, rule: DoneRule) -> Verdict {
     let ours = service.deployment(&watch.deployment_id);
     let primary = service.primary();
     if let Some(primary) = primary.filter(|p| p.task_definition != watch.task_definition) {
-        return Verdict::Failed(Failure::EcsRolledBack {
-            to: primary.task_definition.clone(),
-            reason: ours.and_then(|d| d.rollout_state_reason.clone()),
+        let ours_failed = ours.is_some_and(|d| d.rollout_state.as_deref() == Some("FAILED"));
+        if ours_failed || primary.task_definition == watch.previous_task_definition {
+            return Verdict::Failed(Failure::EcsRolledBack {
+                to: primary.task_definition.clone(),
+                reason: ours.and_then(|d| d.rollout_state_reason.clone()),
+            });
+        }
+        return Verdict::Failed(Failure::Superseded {
+            by: primary.id.clone(),
+            task_definition: primary.task_definition.clone(),
         });
     }
-    let Some(ours) = ours else {
+    // A later deployment of the same revision (a forced redeploy by someone
+    // else) carries our rollout on: once it completes, ours is gone, so
+    // judge progress by whichever is PRIMARY.
+    let Some(ours) = ours.or(primary) else {
         return Verdict::Failed(Failure::DeploymentVanished {
             id: watch.deployment_id.clone(),
         });
@@ -197,8 +214,6 @@ pub fn judge(service: &Service, watch: &Watch, rule: DoneRule) -> Verdict {
     if service.desired_count == 0 {
         return Verdict::Done;
     }
-    // A later deployment of the same revision (a forced redeploy by someone
-    // else) carries our rollout on; judge progress by whichever is PRIMARY.
     let current = primary.unwrap_or(ours);
     let all_running = current.running_count >= current.desired_count && current.desired_count > 0;
     let finished = match rule {
@@ -320,10 +335,13 @@ mod tests {
     const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7";
     const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8";
 
+    const OTHER: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:9";
+
     fn watch() -> Watch {
         Watch {
             deployment_id: "ecs-svc/2".into(),
             task_definition: NEW.into(),
+            previous_task_definition: OLD.into(),
         }
     }
 
@@ -440,7 +458,7 @@ mod tests {
         let Verdict::Failed(failure) = verdict else {
             panic!("{verdict:?}")
         };
-        assert!(!failure.ecs_rolled_back());
+        assert!(matches!(failure, Failure::RolloutFailed { .. }));
         assert!(failure.to_string().contains("tasks failed to start"));
     }
 
@@ -456,7 +474,7 @@ mod tests {
         let Verdict::Failed(failure) = judge(&s, &watch(), DoneRule::NewTasksRunning) else {
             panic!()
         };
-        assert!(failure.ecs_rolled_back());
+        assert!(matches!(failure, Failure::EcsRolledBack { .. }));
         assert!(failure.to_string().contains("web:7"), "{failure}");
     }
 
@@ -477,14 +495,54 @@ mod tests {
 
     #[test]
     fn a_forced_redeploy_of_our_revision_carries_the_rollout_on() {
-        let s = service(
+        let both = service(
             1,
             json!([
-                with_state(deployment("ecs-svc/9", "PRIMARY", NEW, 1, 1), "COMPLETED"),
-                with_state(deployment("ecs-svc/2", "ACTIVE", NEW, 0, 0), "IN_PROGRESS"),
+                with_state(deployment("ecs-svc/9", "PRIMARY", NEW, 0, 1), "IN_PROGRESS"),
+                with_state(deployment("ecs-svc/2", "ACTIVE", NEW, 1, 0), "IN_PROGRESS"),
             ]),
         );
-        assert_eq!(judge(&s, &watch(), DoneRule::Complete), Verdict::Done);
+        assert_eq!(judge(&both, &watch(), DoneRule::Complete), Verdict::Pending);
+        // As real ECS shows it once the other deployment completed: ours is gone.
+        let theirs_only = service(
+            1,
+            json!([with_state(
+                deployment("ecs-svc/9", "PRIMARY", NEW, 1, 1),
+                "COMPLETED"
+            )]),
+        );
+        assert_eq!(
+            judge(&theirs_only, &watch(), DoneRule::Complete),
+            Verdict::Done
+        );
+    }
+
+    #[test]
+    fn another_revision_taking_over_is_not_called_a_rollback() {
+        let s = service(
+            2,
+            json!([
+                with_state(
+                    deployment("ecs-svc/5", "PRIMARY", OTHER, 0, 2),
+                    "IN_PROGRESS"
+                ),
+                with_state(deployment("ecs-svc/2", "ACTIVE", NEW, 1, 2), "IN_PROGRESS"),
+            ]),
+        );
+        let Verdict::Failed(failure) = judge(&s, &watch(), DoneRule::Complete) else {
+            panic!()
+        };
+        assert_eq!(
+            failure,
+            Failure::Superseded {
+                by: "ecs-svc/5".into(),
+                task_definition: OTHER.into()
+            }
+        );
+        assert!(
+            failure.to_string().contains("ecs-svc/5 of web:9"),
+            "{failure}"
+        );
     }
 
     #[test]
@@ -496,8 +554,8 @@ mod tests {
                 deployment("ecs-svc/1", "ACTIVE", OLD, 2, 2),
             ]),
         );
-        assert_eq!(Watch::from_update(&s, NEW), Some(watch()));
-        assert_eq!(Watch::from_update(&s, OLD), None);
+        assert_eq!(Watch::from_update(&s, NEW, OLD), Some(watch()));
+        assert_eq!(Watch::from_update(&s, OLD, OLD), None);
     }
 
     #[test]

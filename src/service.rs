@@ -11,7 +11,7 @@ use crate::deploy::{aws_error, BaseFile, Deployer, Prepared, Revision};
 use crate::ecs::ServiceUpdate;
 use crate::error::Error;
 use crate::output::StoppedTasks;
-use crate::report::{Outcome, Report, Rollback};
+use crate::report::{Outcome, Report, Rollback, RollbackStatus};
 use crate::rollout::{self, short_revision, Failure, Progress, Service, Verdict, Watch};
 use crate::taskdef;
 
@@ -55,6 +55,35 @@ enum Ended {
     Done,
     /// The failure and the stopped-task explanations gathered meanwhile.
     Failed(Failure, Vec<String>),
+}
+
+/// A failed service that already runs another revision, so it is not
+/// rolled back: why, and the rollback status that says so.
+struct MovedOn {
+    service: String,
+    status: RollbackStatus,
+    why: &'static str,
+}
+
+impl MovedOn {
+    fn from_failure(service: &str, failure: &Failure) -> Option<MovedOn> {
+        let (status, why) = match failure {
+            Failure::EcsRolledBack { .. } => (
+                RollbackStatus::DoneByEcs,
+                "ECS already rolled the service back, so ecs-deploy did not roll back again.",
+            ),
+            Failure::Superseded { .. } => (
+                RollbackStatus::NotAttempted,
+                "Another deployment took over the service, so ecs-deploy did not roll it back.",
+            ),
+            _ => return None,
+        };
+        Some(MovedOn {
+            service: service.to_string(),
+            status,
+            why,
+        })
+    }
 }
 
 /// A service this run updated.
@@ -186,7 +215,7 @@ impl Run<'_> {
             };
             updated.push(Updated {
                 name: name.clone(),
-                previous: current,
+                previous: current.clone(),
                 new: new.clone(),
             });
             report.service(&name).task_definition = Some(new.clone());
@@ -199,7 +228,7 @@ impl Run<'_> {
                 report.service(&name).result = Outcome::Success;
                 continue;
             }
-            let watch = Watch::from_update(&reply, &new).ok_or_else(|| {
+            let watch = Watch::from_update(&reply, &new, &current).ok_or_else(|| {
                 Error::aws(format!(
                     "ECS accepted the update of '{name}' but shows no PRIMARY deployment of {new}; check the service in the console."
                 ))
@@ -269,39 +298,38 @@ impl Run<'_> {
             })
             .collect();
         report.result = report.service(&failed[0].name).result;
-        let ecs_rolled_back: Vec<String> = failed
+        let moved_on: Vec<MovedOn> = failed
             .iter()
-            .filter(|t| matches!(&t.ended, Some(Ended::Failed(f, _)) if f.ecs_rolled_back()))
-            .map(|t| t.name.clone())
+            .filter_map(|t| match &t.ended {
+                Some(Ended::Failed(failure, _)) => MovedOn::from_failure(&t.name, failure),
+                _ => None,
+            })
             .collect();
         if config.enable_rollback {
-            let outcome = self.roll_back(&updated, &ecs_rolled_back, report).await;
+            let outcome = self.roll_back(&updated, &moved_on, report).await;
             message.extend(outcome);
         } else {
             for t in &failed {
                 let previous = &updated
                     .iter()
                     .find(|u| u.name == t.name)
-                    .expect("updated")
+                    .expect("a watched service was updated")
                     .previous;
-                let line = if ecs_rolled_back.contains(&t.name) {
-                    "ECS already rolled the service back, so ecs-deploy did not roll back again."
-                        .to_string()
-                } else {
-                    format!(
-                        "The service still points at {}; pass --enable-rollback to return to {} automatically.",
-                        short_revision(&t.watch.task_definition),
-                        short_revision(previous)
-                    )
+                let (status, line) = match moved_on.iter().find(|m| m.service == t.name) {
+                    Some(m) => (m.status, m.why.to_string()),
+                    None => (
+                        RollbackStatus::NotAttempted,
+                        format!(
+                            "The service still points at {}; pass --enable-rollback to return to {} automatically.",
+                            short_revision(&t.watch.task_definition),
+                            short_revision(previous)
+                        ),
+                    ),
                 };
                 message.push(self.prefixed(&t.name, &line));
                 report.service(&t.name).rollback = Some(Rollback {
                     to: previous.clone(),
-                    status: if ecs_rolled_back.contains(&t.name) {
-                        "done_by_ecs"
-                    } else {
-                        "not_attempted"
-                    },
+                    status,
                     detail: line,
                 });
             }
@@ -528,20 +556,22 @@ impl Run<'_> {
     async fn roll_back(
         &self,
         updated: &[Updated],
-        ecs_rolled_back: &[String],
+        moved_on: &[MovedOn],
         report: &mut Report,
     ) -> Vec<String> {
         let mut lines = Vec::new();
         let mut tracked = Vec::new();
         for u in updated {
-            let (status, line) = if ecs_rolled_back.contains(&u.name) {
-                (
-                    "done_by_ecs",
-                    "ECS already rolled the service back, so ecs-deploy did not roll back again."
-                        .to_string(),
-                )
+            let (status, line) = if let Some(m) = moved_on.iter().find(|m| m.service == u.name) {
+                (m.status, m.why.to_string())
             } else if u.previous == u.new {
-                ("not_attempted", format!("No earlier revision to roll back to: the service already ran {} before this deployment.", short_revision(&u.previous)))
+                (
+                    RollbackStatus::NotAttempted,
+                    format!(
+                        "No earlier revision to roll back to: the service already ran {} before this deployment.",
+                        short_revision(&u.previous)
+                    ),
+                )
             } else {
                 self.say(&u.name, format!("Rolling back to {}", u.previous));
                 match self.start_rollback(u).await {
@@ -549,7 +579,7 @@ impl Run<'_> {
                         tracked.push(t);
                         continue;
                     }
-                    Err(why) => ("failed", why),
+                    Err(why) => (RollbackStatus::Failed, why),
                 }
             };
             lines.push(self.prefixed(&u.name, &line));
@@ -562,32 +592,25 @@ impl Run<'_> {
         self.wait(&mut tracked).await;
         let mut all_completed = true;
         for t in &tracked {
-            let (status, line) = match &t.ended {
-                Some(Ended::Done) => (
-                    "completed",
+            let (status, line) = match t.ended.as_ref().expect("the wait ends every deployment") {
+                Ended::Done => (
+                    RollbackStatus::Completed,
                     format!(
                         "Rolled back: the service runs {} again.",
                         short_revision(&t.watch.task_definition)
                     ),
                 ),
-                Some(Ended::Failed(failure, _)) => (
-                    "failed",
+                Ended::Failed(failure, _) => (
+                    RollbackStatus::Failed,
                     format!(
                         "Rolled back to {}, but that rollout did not complete either: {failure}.",
                         short_revision(&t.watch.task_definition)
                     ),
                 ),
-                None => (
-                    "failed",
-                    format!(
-                        "Rolled back to {}; its rollout was not followed to the end.",
-                        short_revision(&t.watch.task_definition)
-                    ),
-                ),
             };
-            all_completed &= status == "completed";
+            all_completed &= status == RollbackStatus::Completed;
             let service = report.service(&t.name);
-            if status == "completed" {
+            if status == RollbackStatus::Completed {
                 service.result = Outcome::RolledBack;
             }
             service.rollback = Some(Rollback {
@@ -620,7 +643,7 @@ impl Run<'_> {
             .update(&u.name, &u.previous, false)
             .await
             .map_err(|e| format!("Rollback to {} failed: {e}", short_revision(&u.previous)))?;
-        let watch = Watch::from_update(&reply, &u.previous).ok_or_else(|| {
+        let watch = Watch::from_update(&reply, &u.previous, &u.new).ok_or_else(|| {
             format!(
                 "Rolled back to {}, but ECS shows no PRIMARY deployment of it; check the service.",
                 short_revision(&u.previous)
