@@ -351,7 +351,7 @@ impl Deployer<'_> {
         let family = taskdef::family_of(&current).to_string();
         let Some(arn) = revision.arn else {
             if let Some(keep) = self.config.max_definitions {
-                self.prune(&family, keep, &[]).await?;
+                self.prune(&family, keep, &[], true).await;
             }
             if self.config.run_task.is_some() {
                 self.out
@@ -362,7 +362,7 @@ impl Deployer<'_> {
         };
         report.task_definition = Some(arn.clone());
         if let Some(keep) = self.config.max_definitions {
-            self.prune(&family, keep, &[&arn]).await?;
+            self.prune(&family, keep, &[&arn], false).await;
         }
         if let Some(run) = &self.config.run_task {
             self.run_task(&arn, cluster, run, report).await?;
@@ -380,7 +380,14 @@ impl Deployer<'_> {
         run: &RunTask,
         report: &mut Report,
     ) -> Result<(), Error> {
-        let mut input = json!({"taskDefinition": arn, "count": 1});
+        // The client retries a RunTask whose answer was lost; the same token
+        // makes ECS start the task once, not once per attempt.
+        let client_token = format!(
+            "ecs-deploy-{:016x}{:016x}",
+            aws::client::random_u64(),
+            aws::client::random_u64()
+        );
+        let mut input = json!({"taskDefinition": arn, "count": 1, "clientToken": client_token});
         let optional = [
             ("cluster", cluster),
             ("launchType", run.launch_type.as_deref()),
@@ -479,21 +486,38 @@ impl Deployer<'_> {
     }
 
     /// Deregisters all but the `keep` newest ACTIVE revisions of `family`,
-    /// never one of `live`; in a dry run, says which it would deregister
-    /// (counting the revision the run would have registered).
-    pub async fn prune(&self, family: &str, keep: u32, live: &[&str]) -> Result<(), Error> {
-        let mut active = self.ecs.active_revisions(family).await.map_err(aws_error)?;
+    /// never one of `live`. In a dry run, says which it would deregister,
+    /// counting the revision the run would register when `planned`. It
+    /// runs after the deploy succeeded, so a failure here is a warning, not
+    /// a failed deploy.
+    pub async fn prune(&self, family: &str, keep: u32, live: &[&str], planned: bool) {
+        let mut active = match self.ecs.active_revisions(family).await {
+            Ok(active) => active,
+            Err(e) => {
+                self.out.say(format!(
+                    "warning: --max-definitions: could not list the revisions of {family}: {e}"
+                ));
+                return;
+            }
+        };
+        let mut protected: Vec<&str> = live.to_vec();
+        let next;
+        if planned {
+            // The revision the run registers would be the newest one.
+            next = format!(
+                "{family}:{}",
+                active
+                    .iter()
+                    .filter_map(|arn| taskdef::revision_of(arn))
+                    .max()
+                    .unwrap_or(0)
+                    + 1
+            );
+            active.push(next.clone());
+            protected.push(&next);
+        }
+        let doomed = taskdef::revisions_beyond(&active, keep as usize, &protected);
         if self.config.dry_run {
-            // The revision a real run registers would be the newest one.
-            let next = active
-                .iter()
-                .filter_map(|arn| taskdef::revision_of(arn))
-                .max()
-                .unwrap_or(0)
-                + 1;
-            let planned = format!("{family}:{next}");
-            active.push(planned.clone());
-            let doomed = taskdef::revisions_beyond(&active, keep as usize, &[&planned]);
             if doomed.is_empty() {
                 self.out.say(format!(
                     "--max-definitions {keep} would deregister nothing."
@@ -503,16 +527,19 @@ impl Deployer<'_> {
                 self.out
                     .say(format!("Would deregister task definition: {arn}"));
             }
-            return Ok(());
+            return;
         }
-        for arn in taskdef::revisions_beyond(&active, keep as usize, live) {
-            self.ecs
-                .deregister_task_definition(&arn)
-                .await
-                .map_err(aws_error)?;
-            self.out.say(format!("Deregistered task definition: {arn}"));
+        for arn in doomed {
+            match self.ecs.deregister_task_definition(&arn).await {
+                Ok(()) => {
+                    self.out.say(format!("Deregistered task definition: {arn}"));
+                    self.journal.changed(format!("deregistered {arn}"));
+                }
+                Err(e) => self.out.say(format!(
+                    "warning: --max-definitions: could not deregister {arn}: {e}"
+                )),
+            }
         }
-        Ok(())
     }
 }
 

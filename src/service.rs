@@ -12,7 +12,7 @@ use crate::ecs::ServiceUpdate;
 use crate::error::Error;
 use crate::output::StoppedTasks;
 use crate::report::{Outcome, Report, Rollback, RollbackStatus};
-use crate::rollout::{self, short_revision, Failure, Progress, Service, Verdict, Watch};
+use crate::rollout::{self, short_revision, DoneRule, Failure, Progress, Service, Verdict, Watch};
 use crate::taskdef;
 
 /// Deploys to `names` in `cluster`.
@@ -180,8 +180,17 @@ impl Run<'_> {
                 report.service(&before.service_name).result = Outcome::DryRun;
             }
             if let Some(keep) = config.max_definitions {
+                // Services that would get no new revision keep running theirs.
+                let live: Vec<&str> = plans
+                    .iter()
+                    .filter(|(_, _, revision)| revision.is_none())
+                    .map(|(_, current, _)| current.as_str())
+                    .collect();
                 for family in families(plans.iter().map(|(_, current, _)| current.as_str())) {
-                    self.d.prune(&family, keep, &[]).await?;
+                    let planned = plans.iter().any(|(_, current, revision)| {
+                        revision.is_some() && taskdef::family_of(current) == family
+                    });
+                    self.d.prune(&family, keep, &live, planned).await;
                 }
             }
             report.result = Outcome::DryRun;
@@ -228,11 +237,14 @@ impl Run<'_> {
                 report.service(&name).result = Outcome::Success;
                 continue;
             }
-            let watch = Watch::from_update(&reply, &new, &current).ok_or_else(|| {
-                Error::aws(format!(
+            let Some(watch) = Watch::from_update(&reply, &new, &current) else {
+                let error = Error::aws(format!(
                     "ECS accepted the update of '{name}' but shows no PRIMARY deployment of {new}; check the service in the console."
-                ))
-            })?;
+                ));
+                return Err(self
+                    .update_failed_midway(&name, error, &updated, report)
+                    .await);
+            };
             self.say(&name, format!(
                 "Service updated: deployment {} of {}. Waiting for it to complete (timeout {} s)...",
                 watch.deployment_id,
@@ -281,9 +293,14 @@ impl Run<'_> {
             });
             report.result = Outcome::Success;
             if let Some(keep) = config.max_definitions {
-                let live: Vec<&str> = updated.iter().map(|u| u.new.as_str()).collect();
-                for family in families(live.iter().copied()) {
-                    self.d.prune(&family, keep, &live).await?;
+                let mut live: Vec<&str> = updated.iter().map(|u| u.new.as_str()).collect();
+                if config.done_rule == DoneRule::NewTasksRunning {
+                    // ECS may still fail the rollout after we stopped
+                    // watching; keep what a rollback would need.
+                    live.extend(updated.iter().map(|u| u.previous.as_str()));
+                }
+                for family in families(updated.iter().map(|u| u.new.as_str())) {
+                    self.d.prune(&family, keep, &live, false).await;
                 }
             }
             return Ok(());

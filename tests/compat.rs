@@ -227,6 +227,11 @@ async fn run_task_waits_for_success() {
     assert_eq!(started["launchType"], "EC2");
     assert_eq!(started["startedBy"], "ci-build-7");
     assert_eq!(started["cluster"], CLUSTER);
+    let token = started["clientToken"].as_str().unwrap();
+    assert!(
+        token.starts_with("ecs-deploy-") && token.len() <= 64,
+        "{token}"
+    );
 }
 
 #[tokio::test]

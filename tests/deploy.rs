@@ -539,3 +539,15 @@ async fn interrupting_the_wait_reports_the_state_and_exits_130() {
     assert!(stderr.contains("service 'web' points at web:1"), "{stderr}");
     assert_eq!(fake.count("UpdateService"), 2);
 }
+
+#[tokio::test]
+async fn plain_http_endpoints_never_go_through_a_proxy() {
+    let fake = fake().await;
+    let image = format!("{REPO}:v2");
+    let mut through_proxy = command(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image]);
+    // Nothing listens there: a request sent to this proxy would fail.
+    for variable in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"] {
+        through_proxy.env(variable, "http://127.0.0.1:9");
+    }
+    run_command(through_proxy).await.assert_code(0);
+}

@@ -119,13 +119,24 @@ impl std::error::Error for AwsError {}
 
 /// The HTTP client for AWS APIs: rustls with the bundled Mozilla roots plus
 /// any from `AWS_CA_BUNDLE` (else `SSL_CERT_FILE`), proxies from
-/// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`, connect and total timeouts, our
-/// User-Agent.
-pub fn http_client(env: &dyn Fn(&str) -> Option<String>) -> Result<reqwest::Client, String> {
+/// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` unless `direct`, no redirects,
+/// connect and total timeouts, our User-Agent. Plain-http (loopback)
+/// endpoints need `direct`: through a proxy, signed requests and session
+/// tokens would leave the host in clear text.
+pub fn http_client(
+    env: &dyn Fn(&str) -> Option<String>,
+    direct: bool,
+) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT);
+        .timeout(REQUEST_TIMEOUT)
+        // AWS APIs do not redirect; following one would re-send the body
+        // and the session token to wherever it points.
+        .redirect(reqwest::redirect::Policy::none());
+    if direct {
+        builder = builder.no_proxy();
+    }
     let bundle = ["AWS_CA_BUNDLE", "SSL_CERT_FILE"]
         .into_iter()
         .find_map(|name| env(name).filter(|v| !v.is_empty()).map(|path| (name, path)));
@@ -154,11 +165,7 @@ impl Client {
         credentials: Option<Rc<dyn ProvideCredentials>>,
         verbose: bool,
     ) -> Client {
-        let seed = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            ^ u64::from(std::process::id());
+        let seed = random_u64();
         Client {
             http,
             endpoint,
@@ -293,6 +300,21 @@ impl Client {
         self.jitter.set(x);
         ceiling.mul_f64((x % 10_000) as f64 / 10_000.0)
     }
+}
+
+/// 64 unpredictable bits: std's randomly keyed hasher, fed the time so two
+/// calls differ. Enough for backoff jitter and idempotency tokens without a
+/// random-number crate.
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    hasher.finish() | 1
 }
 
 /// Turns an error reply into an [`AwsError`]: the code from the
@@ -470,12 +492,12 @@ mod tests {
         let env = |path: &'static str| {
             move |name: &str| (name == "AWS_CA_BUNDLE").then(|| path.to_string())
         };
-        let err = http_client(&env("/nonexistent/ca.pem")).unwrap_err();
+        let err = http_client(&env("/nonexistent/ca.pem"), false).unwrap_err();
         assert!(
             err.starts_with("AWS_CA_BUNDLE /nonexistent/ca.pem: cannot read it"),
             "{err}"
         );
-        let err = http_client(&env("/proc/self/cmdline")).unwrap_err();
+        let err = http_client(&env("/proc/self/cmdline"), false).unwrap_err();
         assert!(err.contains("PEM"), "{err}");
     }
 
@@ -486,7 +508,12 @@ mod tests {
             url: "https://example.com".parse().unwrap(),
             region: "us-east-1".into(),
         };
-        let client = Client::new(http_client(&|_| None).unwrap(), endpoint, None, false);
+        let client = Client::new(
+            http_client(&|_| None, false).unwrap(),
+            endpoint,
+            None,
+            false,
+        );
         for attempt in 1..10 {
             let wait = client.backoff(attempt);
             let ceiling = BACKOFF_BASE

@@ -27,16 +27,23 @@ pub async fn connect(
     verbose: bool,
 ) -> Result<(Client, String), Error> {
     let profiles = ProfileFiles::load(options.profile.as_deref(), env)?;
-    let aws_http =
-        client::http_client(env).map_err(|e| Error::usage(crate::error::exit::USAGE, e))?;
-    // Credentials from metadata endpoints must never travel through a proxy.
+    let endpoint_override =
+        region::endpoint_override(service, options.endpoint_url.as_deref(), env)?;
+    let sts_override = region::endpoint_override("sts", None, env)?;
+    let plain_http = [&endpoint_override, &sts_override]
+        .into_iter()
+        .flatten()
+        .any(|url| url.scheme() == "http");
+    let aws_http = client::http_client(env, plain_http)
+        .map_err(|e| Error::usage(crate::error::exit::USAGE, e))?;
+    // Credentials from metadata endpoints must never travel through a proxy,
+    // nor follow a redirect.
     let metadata_http = reqwest::Client::builder()
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(METADATA_CONNECT_TIMEOUT)
         .build()
         .map_err(|e| Error::aws(format!("cannot set up the HTTP client: {e}")))?;
-    let endpoint_override =
-        region::endpoint_override(service, options.endpoint_url.as_deref(), env)?;
     let region = match region::from_settings(options.region.as_deref(), env, profiles.region())? {
         Some(region) => region,
         None => region_from_instance_metadata(env, &profiles, metadata_http.clone()).await?,
