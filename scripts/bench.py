@@ -42,7 +42,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 
 import harness as h
 
@@ -150,20 +149,15 @@ class Contender:
         self.rss_kib = []
 
     def run(self, web, prefix=()):
-        """One deploy of a new image: (seconds, completed process). Raises on
-        a failed run: a benchmark of a broken deploy means nothing."""
+        """One deploy of a new image, in seconds. Raises on a failed run: a
+        benchmark of a broken deploy means nothing."""
         image = web.next_image()
-        started = time.perf_counter()
-        proc = subprocess.run([*prefix, *self.argv_for(image)], env=self.env,
-                              stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=h.RUN_TIMEOUT_S, cwd=self.env["HOME"])
-        took = time.perf_counter() - started
+        argv = [*prefix, *self.argv_for(image)]
+        code, out, took = h.run_binary(argv[0], argv[1:], self.env, home=self.env["HOME"])
         wrong = web.runs(image)
-        if proc.returncode != 0 or wrong:
-            out = (proc.stdout + proc.stderr).decode(errors="replace")
-            raise RuntimeError(f"{self.label} failed (exit {proc.returncode}); {wrong}\n"
-                               + h.indent(out))
-        return took, proc
+        if code != 0 or wrong:
+            raise RuntimeError(f"{self.label} failed (exit {code}); {wrong}\n" + h.indent(out))
+        return took
 
 
 def measure(contenders, web, runs, rss_runs, gnu_time, tmp):
@@ -172,8 +166,7 @@ def measure(contenders, web, runs, rss_runs, gnu_time, tmp):
     for i in range(runs):
         order = contenders if i % 2 == 0 else contenders[::-1]
         for c in order:
-            took, _ = c.run(web)
-            c.times.append(took)
+            c.times.append(c.run(web))
         print(f"{NAME}: run {i + 1}/{runs}: " + ", ".join(
             f"{c.label} {c.times[-1] * 1000:.0f} ms" for c in contenders), flush=True)
     report = os.path.join(tmp, "time-v.txt")
@@ -289,8 +282,8 @@ def main():
         except KeyboardInterrupt:
             print(f"{NAME}: interrupted", file=sys.stderr)
             return 1
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
-            print(f"{NAME}: {e}", file=sys.stderr)
+        except Exception as e:  # noqa: BLE001 - a message, not a traceback
+            print(f"{NAME}: {type(e).__name__}: {e}", file=sys.stderr)
             return 1
         finally:
             if front:

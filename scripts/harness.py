@@ -528,6 +528,8 @@ class _ProxyHandler(socketserver.BaseRequestHandler):
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         owner.record({"method": method, "target": target, "headers": headers})
+        if owner.refusing:
+            return self.refuse("403 Forbidden")
         if method == "CONNECT":
             host, port = _split_host_port(target, 443)
             path = None
@@ -537,12 +539,16 @@ class _ProxyHandler(socketserver.BaseRequestHandler):
                 return self.refuse("400 Bad Request")
             host, port = url.hostname, url.port or 80
             path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        # A test proxy: it reaches loopback and nothing else.
-        if host not in LOOPBACK_HOSTS:
+        # A test proxy: it reaches loopback and the names it was given
+        # (which lead to loopback too), nothing else.
+        if f"{host}:{port}" in owner.routes:
+            address = owner.routes[f"{host}:{port}"]
+        elif host in LOOPBACK_HOSTS:
+            address = ("::1" if ":" in host else "127.0.0.1", port)
+        else:
             return self.refuse("403 Forbidden")
         try:
-            upstream = socket.create_connection(
-                ("::1" if ":" in host else "127.0.0.1", port), timeout=10)
+            upstream = socket.create_connection(address, timeout=10)
         except OSError:
             return self.refuse("502 Bad Gateway")
         with upstream:
@@ -562,10 +568,15 @@ class _ProxyHandler(socketserver.BaseRequestHandler):
 
 class ConnectProxy(ByteServer):
     """An HTTP proxy on 127.0.0.1: CONNECT tunnels and absolute-form requests
-    (GET http://host:port/…), to loopback targets only. Records every request
-    as {"method", "target", "headers"} before acting on it."""
+    (GET http://host:port/…), to loopback targets and to the names in
+    `routes` ({"name:port": ("127.0.0.1", port)}) only, as a corporate proxy
+    resolves names its clients cannot. Records every request as {"method",
+    "target", "headers"} before acting on it; answers 403 to everything
+    while `refusing` is set."""
 
-    def __init__(self):
+    def __init__(self, routes=None):
+        self.routes = dict(routes or {})
+        self.refusing = False
         super().__init__(_ProxyHandler)
         self.url = f"http://127.0.0.1:{self.port}"
 

@@ -11,7 +11,11 @@ leave the service running it. Checked:
 
 - HTTPS_PROXY (and https_proxy): every connection is `CONNECT 127.0.0.1:PORT`
   of the TLS front, and the deploy succeeds; user:password in the proxy URL
-  becomes a Proxy-Authorization header;
+  becomes a Proxy-Authorization header; an endpoint whose name only the
+  proxy can resolve (ecs.proxy-only.invalid, which never resolves anywhere
+  else) works, as behind a corporate proxy;
+- a proxy that refuses the CONNECT (403) fails the run with exit 2 and is
+  never bypassed: the endpoint gets no connection;
 - NO_PROXY=127.0.0.1 (and no_proxy): the proxy sees nothing;
 - HTTP_PROXY with an http:// endpoint: the proxy gets the calls in absolute
   form (so the HTTP_PROXY setting below is live);
@@ -41,6 +45,8 @@ import harness as h
 
 NAME = "proxy-check"
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+# .invalid never resolves (RFC 6761): only our proxy knows where it leads.
+PROXY_ONLY_HOST = "ecs.proxy-only.invalid"
 
 
 class Checks:
@@ -73,8 +79,8 @@ class Checks:
                           f"exit {code}; {wrong}", out)
         return self.proxy.take()
 
-    def tunnelled(self, label, seen, auth=None):
-        target = f"127.0.0.1:{self.front.port}"
+    def tunnelled(self, label, seen, auth=None, target=None):
+        target = target or f"127.0.0.1:{self.front.port}"
         lines = [f"{r['method']} {r['target']}" for r in seen]
         self.report.check(seen and all(line == f"CONNECT {target}" for line in lines),
                           f"{label}: the proxy saw only CONNECT {target} ({len(seen)}x)",
@@ -99,6 +105,29 @@ def check_proxy_variables(c, moto_url):
     label = "HTTPS_PROXY with user:password"
     c.tunnelled(label, c.deploy(label, c.env(
         HTTPS_PROXY=c.proxy.url.replace("://", f"://{auth}@"))), auth)
+
+    label = f"HTTPS_PROXY=proxy, endpoint https://{PROXY_ONLY_HOST}"
+    c.tunnelled(label, c.deploy(label, c.env(HTTPS_PROXY=c.proxy.url),
+                                endpoint=f"https://{PROXY_ONLY_HOST}"),
+                target=f"{PROXY_ONLY_HOST}:443")
+
+    label = "HTTPS_PROXY=a proxy that refuses CONNECT"
+    revisions = h.revision_count(c.web.moto_url, h.FAMILY)
+    c.front.take()
+    c.proxy.refusing = True
+    try:
+        code, out, took = h.run_binary(c.binary, c.web.deploy_args(
+            c.front.url, c.web.next_image()), c.env(HTTPS_PROXY=c.proxy.url))
+    finally:
+        c.proxy.refusing = False
+    seen = [f"{r['method']} {r['target']}" for r in c.proxy.take()]
+    c.report.check(code == 2, f"{label}: exits 2 ({took:.1f} s)", f"exit {code}", out)
+    c.report.check(seen and set(seen) == {f"CONNECT 127.0.0.1:{c.front.port}"},
+                   f"{label}: the proxy was asked", f"saw {seen or 'nothing'}")
+    c.report.check(not c.front.take(), f"{label}: the endpoint got no connection "
+                   "(the proxy is not bypassed)")
+    c.report.check(h.revision_count(c.web.moto_url, h.FAMILY) == revisions,
+                   f"{label}: registered nothing")
 
     for proxy_var, no_var in (("HTTPS_PROXY", "NO_PROXY"), ("https_proxy", "no_proxy")):
         label = f"{proxy_var}=proxy {no_var}=127.0.0.1"
@@ -165,11 +194,11 @@ def main():
     moto = h.MotoServer(opts.moto_server)
     with tempfile.TemporaryDirectory() as work:
         try:
-            ca, cert, key = h.make_tls_files(work)
+            ca, cert, key = h.make_tls_files(work, hosts=("localhost", PROXY_ONLY_HOST))
             moto.start()
             web = h.WebService(moto.url)
             front = h.TlsFront(moto.port, cert, key)
-            proxy = h.ConnectProxy()
+            proxy = h.ConnectProxy(routes={f"{PROXY_ONLY_HOST}:443": ("127.0.0.1", front.port)})
             imds = h.FakeImds(h.temporary_credentials(), region=h.REGION)
             container = h.FakeContainerCredentials(h.temporary_credentials(),
                                                    "Bearer " + uuid.uuid4().hex)

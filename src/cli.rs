@@ -299,10 +299,15 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
 
     let rest = args.finish();
     if let Some(first) = rest.first() {
-        return Err(usage(format!(
-            "unknown argument '{}'",
-            first.to_string_lossy()
-        )));
+        let first = first.to_string_lossy();
+        // A flag is safe to repeat back; a stray value may be the tail of an
+        // unquoted secret (`--env TOKEN=$SECRET` with a space in it).
+        return Err(usage(if first.starts_with('-') {
+            format!("unknown flag '{first}'")
+        } else {
+            "an argument is not the value of any flag (a value with spaces that was not quoted?)"
+                .to_string()
+        }));
     }
 
     // The checks and their exit codes, in upstream's order.
@@ -512,7 +517,7 @@ fn raw_value(args: &mut pico_args::Arguments, flag: Flag) -> Result<Option<Strin
 fn value(args: &mut pico_args::Arguments, flag: Flag) -> Result<Option<String>, Error> {
     match raw_value(args, flag)? {
         Some(v) if v.starts_with('-') => Err(usage(format!(
-            "{} needs a value, but got '{v}' (another flag?)",
+            "{} needs a value, but the next argument starts with '-' (another flag?)",
             flag_name(flag)
         ))),
         v => Ok(v),
@@ -838,6 +843,45 @@ mod tests {
             panic!()
         };
         assert_eq!(image(&c), "repo/image:latest");
+    }
+
+    #[test]
+    fn usage_errors_never_repeat_values() {
+        for args in [
+            &[
+                "-c",
+                "c",
+                "-n",
+                "s",
+                "-i",
+                "x",
+                "--env",
+                "PASS=hunter2",
+                "secretpart",
+            ][..],
+            &[
+                "-c",
+                "c",
+                "-n",
+                "s",
+                "-i",
+                "x",
+                "-k",
+                "AKID",
+                "-s",
+                "-secretpart",
+            ][..],
+        ] {
+            let message = parse_with(args, &[]).unwrap_err().to_string();
+            assert!(
+                !message.contains("secretpart") && !message.contains("hunter2"),
+                "{message}"
+            );
+        }
+        let message = parse_with(&["-c", "c", "-n", "s", "-i", "x", "--bogus"], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("'--bogus'"), "{message}");
     }
 
     #[test]

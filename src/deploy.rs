@@ -299,11 +299,9 @@ impl Deployer<'_> {
     }
 
     /// Prints the unified diff of the revision a dry run would register,
-    /// with the values of the variables `--env`/`--unset-env` touch hidden.
+    /// with every environment value hidden.
     fn show_diff(&self, base: &Value, before: &Value, after: &Value) {
-        let mut names: Vec<&str> = self.config.unset_env.iter().map(String::as_str).collect();
-        names.extend(self.config.set_env.iter().map(|(name, _)| name.as_str()));
-        let (old, new) = taskdef::mask_env_values(before, after, &names);
+        let (old, new) = taskdef::mask_env_values(before, after);
         let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON serialises") + "\n";
         let family = base["family"].as_str().unwrap_or("task definition");
         let old_name = base["taskDefinitionArn"]

@@ -247,10 +247,11 @@ fn apply_env(
     applied
 }
 
-/// Copies of `before` and `after` in which the values of the environment
-/// variables named in `names` are replaced by placeholders, so that a diff
-/// shows that they change without showing what they hold.
-pub fn mask_env_values(before: &Value, after: &Value, names: &[&str]) -> (Value, Value) {
+/// Copies of `before` and `after` in which every environment variable's
+/// value is replaced by a placeholder (`<unchanged>`, `<previous value>`,
+/// `<changed>`), so that a diff shows what changes without printing any
+/// value — the changed ones, or the plaintext ones around them.
+pub fn mask_env_values(before: &Value, after: &Value) -> (Value, Value) {
     let value_of = |td: &Value, container: &str, variable: &str| -> Option<Value> {
         td["containerDefinitions"]
             .as_array()?
@@ -272,9 +273,7 @@ pub fn mask_env_values(before: &Value, after: &Value, names: &[&str]) -> (Value,
                 continue;
             };
             for variable in variables.iter_mut() {
-                let Some(name) = variable["name"].as_str().filter(|n| names.contains(n)) else {
-                    continue;
-                };
+                let name = variable["name"].as_str().unwrap_or_default();
                 let unchanged =
                     value_of(other, &container_name, name).as_ref() == Some(&variable["value"]);
                 variable["value"] = Value::String(
@@ -618,13 +617,13 @@ mod tests {
     #[test]
     fn masked_environment_values_show_only_that_they_change() {
         let before = json!({"containerDefinitions": [{"name": "app", "environment": [
-            {"name": "TOKEN", "value": "old-secret"}, {"name": "SAME", "value": "s"}, {"name": "PLAIN", "value": "p"}
+            {"name": "TOKEN", "value": "old-secret"}, {"name": "SAME", "value": "s"}, {"name": "PLAIN", "value": "plain-secret"}
         ]}]});
         let after = json!({"containerDefinitions": [{"name": "app", "environment": [
-            {"name": "TOKEN", "value": "new-secret"}, {"name": "SAME", "value": "s"}, {"name": "PLAIN", "value": "p"},
+            {"name": "TOKEN", "value": "new-secret"}, {"name": "SAME", "value": "s"}, {"name": "PLAIN", "value": "plain-secret"},
             {"name": "ADDED", "value": "a-secret"}
         ]}]});
-        let (old, new) = mask_env_values(&before, &after, &["TOKEN", "SAME", "ADDED"]);
+        let (old, new) = mask_env_values(&before, &after);
         let shown = format!("{old}{new}");
         assert!(!shown.contains("secret"), "{shown}");
         assert_eq!(
@@ -641,7 +640,7 @@ mod tests {
         );
         assert_eq!(
             new["containerDefinitions"][0]["environment"][2]["value"],
-            "p"
+            "<unchanged>"
         );
         assert_eq!(
             new["containerDefinitions"][0]["environment"][3]["value"],
