@@ -41,6 +41,32 @@ impl TaskDefinition {
     }
 }
 
+/// What `DescribeServices` said.
+#[derive(Debug, Default)]
+pub struct Described {
+    pub services: Vec<Service>,
+    /// `(arn, reason)` of each service ECS did not describe.
+    pub failures: Vec<(String, String)>,
+}
+
+impl Described {
+    /// The service called `name` (a name or an ARN, as the aws-cli takes).
+    pub fn find(&self, name: &str) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.service_name == name || s.service_arn == name)
+    }
+
+    /// Why ECS did not describe `name`, when it said something other than MISSING.
+    pub fn unusual_failure(&self, name: &str) -> Option<&str> {
+        self.failures
+            .iter()
+            .find(|(arn, _)| arn == name || arn.rsplit('/').next() == Some(name))
+            .map(|(_, reason)| reason.as_str())
+            .filter(|reason| *reason != "MISSING")
+    }
+}
+
 /// What `UpdateService` should change.
 pub struct ServiceUpdate<'a> {
     pub cluster: &'a str,
@@ -85,14 +111,15 @@ impl Ecs {
         self.client.call_json(TARGET_PREFIX, operation, input).await
     }
 
-    /// The services that exist among `names` (missing ones are left out), in
-    /// as many calls as ECS's limit of ten per call needs.
+    /// The services among `names` that ECS describes, and for the others the
+    /// reason it gives (`MISSING`, usually), in as many calls as ECS's limit
+    /// of ten per call needs.
     pub async fn describe_services(
         &self,
         cluster: &str,
         names: &[String],
-    ) -> Result<Vec<Service>, AwsError> {
-        let mut found = Vec::new();
+    ) -> Result<Described, AwsError> {
+        let mut described = Described::default();
         for chunk in names.chunks(DESCRIBE_SERVICES_LIMIT) {
             let reply = self
                 .call(
@@ -101,10 +128,18 @@ impl Ecs {
                 )
                 .await?;
             for service in reply["services"].as_array().into_iter().flatten() {
-                found.push(parse("DescribeServices", service.clone())?);
+                described
+                    .services
+                    .push(parse("DescribeServices", service.clone())?);
+            }
+            for failure in reply["failures"].as_array().into_iter().flatten() {
+                described.failures.push((
+                    failure["arn"].as_str().unwrap_or_default().to_string(),
+                    failure["reason"].as_str().unwrap_or("MISSING").to_string(),
+                ));
             }
         }
-        Ok(found)
+        Ok(described)
     }
 
     /// The task definition (family, family:revision or ARN); its tags only

@@ -394,8 +394,7 @@ impl Run<'_> {
             })?;
         let mut services = Vec::new();
         for name in names {
-            // `-n` takes a name or an ARN, as the aws-cli does.
-            match found.iter().find(|s| &s.service_name == name || &s.service_arn == name) {
+            match found.find(name) {
                 Some(service) if service.status == "ACTIVE" => services.push(service.clone()),
                 Some(service) => {
                     return Err(Error::aws(format!(
@@ -404,10 +403,15 @@ impl Run<'_> {
                     )))
                 }
                 None => {
-                    return Err(Error::aws(format!(
-                        "service '{name}' was not found in cluster '{}' ({region}); nothing was registered.",
-                        self.cluster
-                    )))
+                    let cluster = self.cluster;
+                    return Err(Error::aws(match found.unusual_failure(name) {
+                        Some(reason) => format!(
+                            "ECS could not describe service '{name}' in cluster '{cluster}' ({region}): {reason}; nothing was registered."
+                        ),
+                        None => format!(
+                            "service '{name}' was not found in cluster '{cluster}' ({region}); nothing was registered."
+                        ),
+                    }));
                 }
             }
         }
@@ -521,7 +525,7 @@ impl Run<'_> {
             // A poll that fails (after the client's retries) is not the end of
             // the deployment: keep watching until the deadline says otherwise.
             let found = match self.d.ecs.describe_services(self.cluster, &pending).await {
-                Ok(found) => found,
+                Ok(described) => described.services,
                 Err(e) => {
                     self.d.out.progress(format!(
                         "could not read the service state ({e}); trying again"
@@ -650,7 +654,8 @@ impl Run<'_> {
             .describe_services(self.cluster, std::slice::from_ref(&u.name))
             .await
         {
-            Ok(found) => found
+            Ok(described) => described
+                .services
                 .into_iter()
                 .next()
                 .ok_or("Rollback impossible: the service is gone.")?,

@@ -62,7 +62,13 @@ pub enum AwsError {
         message: String,
     },
     /// The service could not be reached or did not answer in time.
-    Transport { operation: String, message: String },
+    Transport {
+        operation: String,
+        message: String,
+        /// False for failures that a retry cannot mend (a certificate the
+        /// trust store rejects, a request that cannot be built).
+        retryable: bool,
+    },
     /// No credentials could be had for signing.
     Credentials(String),
 }
@@ -79,11 +85,11 @@ impl AwsError {
     fn is_retryable(&self) -> bool {
         match self {
             AwsError::Service { status, code, .. } => {
-                matches!(status, 500 | 502 | 503 | 504)
+                matches!(status, 429 | 500 | 502 | 503 | 504)
                     || THROTTLING_CODES.contains(&code.as_str())
                     || code.starts_with("RequestTimeout")
             }
-            AwsError::Transport { .. } => true,
+            AwsError::Transport { retryable, .. } => *retryable,
             AwsError::Credentials(_) => false,
         }
     }
@@ -107,7 +113,9 @@ impl fmt::Display for AwsError {
                 }
                 write!(f, " (HTTP {status})")
             }
-            AwsError::Transport { operation, message } => {
+            AwsError::Transport {
+                operation, message, ..
+            } => {
                 write!(f, "{operation} failed: {message}")
             }
             AwsError::Credentials(message) => f.write_str(message),
@@ -264,9 +272,13 @@ impl Client {
                 request = request.header(name.as_str(), value.as_str());
             }
         }
-        let transport = |e: reqwest::Error| AwsError::Transport {
-            operation: operation.to_string(),
-            message: describe_transport_error(&e, url),
+        let transport = |e: reqwest::Error| {
+            let cause = innermost_cause(&e);
+            AwsError::Transport {
+                operation: operation.to_string(),
+                retryable: !e.is_builder() && !cause.to_lowercase().contains("certificate"),
+                message: describe_transport_error(&e, url, &cause),
+            }
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
@@ -392,7 +404,7 @@ fn snippet(body: &[u8]) -> String {
     cut
 }
 
-fn describe_transport_error(error: &reqwest::Error, url: &str) -> String {
+fn describe_transport_error(error: &reqwest::Error, url: &str, cause: &str) -> String {
     let what = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -400,12 +412,17 @@ fn describe_transport_error(error: &reqwest::Error, url: &str) -> String {
     } else {
         "connection failed"
     };
-    // The innermost cause says the most ("Connection refused", "invalid peer certificate").
-    let mut cause: &dyn std::error::Error = error;
+    format!("{what} to {url}: {cause}")
+}
+
+/// The innermost cause of an error, which says the most ("Connection
+/// refused", "invalid peer certificate: UnknownIssuer").
+pub fn innermost_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
     while let Some(next) = cause.source() {
         cause = next;
     }
-    format!("{what} to {url}: {cause}")
+    cause.to_string()
 }
 
 #[cfg(test)]
@@ -468,6 +485,7 @@ mod tests {
             message: String::new(),
         };
         for retried in [
+            err(429, ""),
             err(400, "ThrottlingException"),
             err(400, "RequestTimeoutException"),
             err(503, ""),

@@ -36,6 +36,12 @@ impl Container {
             set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
             set("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
         ) {
+            // Without the leading '/', "@host/x" would change the host.
+            (Some(relative), _) if !relative.starts_with('/') => {
+                return Err(Error::aws(
+                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must be a path starting with '/'.",
+                ))
+            }
             (Some(relative), _) => parse(
                 &format!("{ECS_HOST}{relative}"),
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
@@ -177,6 +183,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.url.as_str(), "http://169.254.170.2/v2/credentials/abc");
         assert!(from(&[]).unwrap().is_none());
+        assert!(from(&[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "@evil.example/x")]).is_err());
     }
 
     #[test]

@@ -150,7 +150,10 @@ impl Imds {
                     let why = if e.is_timeout() {
                         "timed out".to_string()
                     } else {
-                        format!("not reachable ({})", innermost(&e))
+                        format!(
+                            "not reachable ({})",
+                            crate::aws::client::innermost_cause(&e)
+                        )
                     };
                     return Err(self.error(why));
                 }
@@ -161,14 +164,6 @@ impl Imds {
     fn error(&self, problem: String) -> Error {
         Error::aws(format!("{}: {problem}", self.describe()))
     }
-}
-
-fn innermost(error: &dyn std::error::Error) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 impl ProvideCredentials for Imds {

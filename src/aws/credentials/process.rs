@@ -27,7 +27,9 @@ impl Process {
 
     fn run(&self) -> Result<super::Credentials, Error> {
         let fail = |problem: String| {
-            Error::aws(format!("{} ({}): {problem}", self.describe(), self.command))
+            // Only the program: its arguments often carry tokens.
+            let program = self.command.split_whitespace().next().unwrap_or_default();
+            Error::aws(format!("{} ({program} …): {problem}", self.describe()))
         };
         // Through the shell, as the AWS CLI and SDKs run it, so quoting works the same.
         let output = Command::new("sh")
@@ -75,6 +77,15 @@ mod tests {
         let long_term =
             run(r#"echo '{"Version": 1, "AccessKeyId": "K", "SecretAccessKey": "S"}'"#).unwrap();
         assert_eq!(long_term.expiry(), None);
+    }
+
+    #[test]
+    fn errors_do_not_show_the_arguments() {
+        let err = run("false --token s3cr3t").unwrap_err().to_string();
+        assert!(
+            err.contains("(false …)") && !err.contains("s3cr3t"),
+            "{err}"
+        );
     }
 
     #[test]
