@@ -101,7 +101,7 @@ Output:
       --version                  Print the version
 
 Empty arguments ('') are ignored. Exit status: 0 done; 1 deployment or task failed,
-timed out or rolled back; 2 AWS refused or unreachable (credentials, permissions, not
+timed out or rolled back, or no container uses the image's repository; 2 AWS refused or unreachable (credentials, permissions, not
 found); 3 usage; 5 neither -n nor -d; 6 both -n and -d; 7 -n without -c; 8 no image;
 9 bad --max-definitions; 10 --launch-type, 11 --network-configuration or
 --wait-for-success, 12 --platform-version without --run-task; 13 bad image reference
@@ -438,6 +438,15 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         }
         Target::Services { .. } => {}
     }
+    let pointless = [
+        (use_latest_task_definition && task_definition_file.is_some(),
+         "--use-latest-task-def and --task-definition-file both choose the base revision: pass one."),
+        (tag_env_var.is_some() && matches!(change, ImageChange::TagOnly(_)),
+         "-e/--tag-env-var sets the tag of -i, which -to/--tag-only replaces: pass one."),
+    ];
+    if let Some((_, why)) = pointless.iter().find(|(given, _)| *given) {
+        return Err(usage(*why));
+    }
     let run_task = match run_task {
         false => None,
         true => Some(RunTask {
@@ -667,8 +676,6 @@ mod tests {
             "--force-new-deployment",
             "--use-latest-task-def",
             "--copy-task-definition-tags",
-            "--task-definition-file",
-            "td.json",
         ]);
         assert_eq!(c.desired_count, Some(3));
         assert_eq!(c.minimum_healthy_percent, Some(50));
@@ -678,7 +685,6 @@ mod tests {
         assert_eq!(c.done_rule, DoneRule::NewTasksRunning);
         assert!(c.enable_rollback && c.verbose && c.force_new_deployment);
         assert!(c.use_latest_task_definition && c.copy_tags);
-        assert_eq!(c.task_definition_file, Some(PathBuf::from("td.json")));
         assert_eq!(c.max_definitions, Some(4));
         assert_eq!(c.aws.region.as_deref(), Some("eu-west-1"));
         assert_eq!(c.aws.profile.as_deref(), Some("prod"));
@@ -882,6 +888,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("'--bogus'"), "{message}");
+    }
+
+    #[test]
+    fn options_that_would_do_nothing_are_refused() {
+        for args in [
+            &[
+                "-c",
+                "c",
+                "-n",
+                "s",
+                "--use-latest-task-def",
+                "--task-definition-file",
+                "f.json",
+            ][..],
+            &["-c", "c", "-n", "s", "-to", "v1", "-e", "TAG"][..],
+        ] {
+            assert_eq!(exit_code(args), exit::USAGE, "{args:?}");
+        }
     }
 
     #[test]

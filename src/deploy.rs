@@ -249,8 +249,12 @@ impl Deployer<'_> {
             set_env: &set_env,
             unset_env: &config.unset_env,
         };
-        let applied =
-            taskdef::apply(&mut input, &changes).map_err(|e| Error::failed(e.to_string()))?;
+        let applied = taskdef::apply(&mut input, &changes).map_err(|e| match e {
+            // Upstream's exit status for an image no container uses.
+            taskdef::TargetError::NoMatchingContainer { .. } => Error::failed(e.to_string()),
+            // The others are mistakes on the command line.
+            _ => Error::usage(exit::USAGE, e.to_string()),
+        })?;
         for change in &applied.images {
             self.out.say(format!(
                 "Container {}: {} -> {}",

@@ -123,7 +123,7 @@ impl Run<'_> {
         // Work out every new revision (one per base revision) before the
         // first write, so that a mistake stops the run with nothing changed.
         let mut prepared: Vec<(String, Option<Prepared>)> = Vec::new();
-        let mut plans: Vec<(Service, String)> = Vec::new();
+        let mut plans: Vec<(Service, String, String)> = Vec::new();
         for before in befores {
             let current = before.task_definition.clone().ok_or_else(|| {
                 Error::aws(format!(
@@ -135,11 +135,17 @@ impl Run<'_> {
                 &before.service_name,
                 format!("Current task definition: {current}"),
             );
-            if !prepared.iter().any(|(base, _)| *base == current) {
+            // With a file, the file is every service's base: one revision.
+            let base = if file.is_some() {
+                String::new()
+            } else {
+                current.clone()
+            };
+            if !prepared.iter().any(|(b, _)| *b == base) {
                 let revision = self.d.prepare_revision(&current, file).await?;
-                prepared.push((current.clone(), revision));
+                prepared.push((base.clone(), revision));
             }
-            plans.push((before, current));
+            plans.push((before, current, base));
         }
         let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
         for (base, revision) in prepared {
@@ -151,8 +157,8 @@ impl Run<'_> {
         }
         let plans: Vec<(Service, String, Option<Revision>)> = plans
             .into_iter()
-            .map(|(before, current)| {
-                let revision = revisions[&current].clone();
+            .map(|(before, current, base)| {
+                let revision = revisions[&base].clone();
                 let service_report = report.service(&before.service_name);
                 service_report.previous_task_definition = Some(current.clone());
                 if let Some(revision) = &revision {

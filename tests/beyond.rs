@@ -186,7 +186,7 @@ async fn container_targeting() {
     assert_eq!(registered["containerDefinitions"][1]["image"], "nginx:1.27");
 
     let run = deploy_image(&fake, "nginx:1.27", &["--container", "sidecars"]).await;
-    run.assert_code(1);
+    run.assert_code(3);
     run.assert_stderr_has("no container named sidecars");
     run.assert_stderr_has("sidecar: nginx:1.27");
     assert_eq!(fake.active_revisions("web"), [1, 2]);
