@@ -22,7 +22,9 @@ use std::process::ExitCode;
 use cli::Command;
 
 fn main() -> ExitCode {
-    let env = |name: &str| std::env::var(name).ok();
+    // Every module reads the environment through this: an empty variable
+    // counts as unset, as the AWS SDKs treat them.
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let outcome =
         cli::parse(std::env::args_os().skip(1).collect(), env).and_then(|command| match command {
             Command::Help => {

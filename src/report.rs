@@ -214,7 +214,7 @@ pub fn append_to_github_file(
     variable: &str,
     text: &str,
 ) -> Result<(), String> {
-    let Some(path) = env(variable).filter(|p| !p.is_empty()) else {
+    let Some(path) = env(variable) else {
         return Ok(());
     };
     std::fs::OpenOptions::new()

@@ -147,7 +147,7 @@ pub fn http_client(
     }
     let bundle = ["AWS_CA_BUNDLE", "SSL_CERT_FILE"]
         .into_iter()
-        .find_map(|name| env(name).filter(|v| !v.is_empty()).map(|path| (name, path)));
+        .find_map(|name| env(name).map(|path| (name, path)));
     if let Some((variable, path)) = bundle {
         let pem =
             std::fs::read(&path).map_err(|e| format!("{variable} {path}: cannot read it ({e})"))?;

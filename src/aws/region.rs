@@ -12,8 +12,8 @@ pub fn from_settings(
 ) -> Result<Option<String>, Error> {
     let region = flag
         .map(str::to_string)
-        .or_else(|| env("AWS_REGION").filter(|r| !r.is_empty()))
-        .or_else(|| env("AWS_DEFAULT_REGION").filter(|r| !r.is_empty()))
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
         .or(profile_region);
     match region {
         Some(region) => validate(region).map(Some),
@@ -73,8 +73,7 @@ pub fn endpoint_override(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<reqwest::Url>, Error> {
     let specific = format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase());
-    let set = |name: &str| env(name).filter(|u| !u.is_empty());
-    let (text, origin) = match (flag, set(&specific), set("AWS_ENDPOINT_URL")) {
+    let (text, origin) = match (flag, env(&specific), env("AWS_ENDPOINT_URL")) {
         (Some(url), _, _) => (url.to_string(), "--endpoint-url".to_string()),
         (None, Some(url), _) => (url, specific),
         (None, None, Some(url)) => (url, "AWS_ENDPOINT_URL".to_string()),

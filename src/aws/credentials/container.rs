@@ -31,10 +31,9 @@ impl Container {
         env: &dyn Fn(&str) -> Option<String>,
         http: reqwest::Client,
     ) -> Result<Option<Container>, Error> {
-        let set = |name: &str| env(name).filter(|v| !v.is_empty());
         let url = match (
-            set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
-            set("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+            env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+            env("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
         ) {
             // Without the leading '/', "@host/x" would change the host.
             (Some(relative), _) if !relative.starts_with('/') => {
@@ -58,8 +57,8 @@ impl Container {
             (None, None) => return Ok(None),
         };
         let token = match (
-            set("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
-            set("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+            env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+            env("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
         ) {
             (Some(file), _) => Some(Token::File(file.into())),
             (None, Some(value)) => Some(Token::Value(Secret::new(value))),

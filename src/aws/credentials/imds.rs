@@ -31,7 +31,7 @@ impl Imds {
         if is_true("AWS_EC2_METADATA_DISABLED") {
             return None;
         }
-        let base = match env("AWS_EC2_METADATA_SERVICE_ENDPOINT").filter(|v| !v.is_empty()) {
+        let base = match env("AWS_EC2_METADATA_SERVICE_ENDPOINT") {
             Some(endpoint) => endpoint,
             None => match env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") {
                 Some(mode) if mode.eq_ignore_ascii_case("IPv6") => DEFAULT_ENDPOINT_IPV6.into(),

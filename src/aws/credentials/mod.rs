@@ -166,12 +166,11 @@ impl ProfileFiles {
         flag: Option<&str>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ProfileFiles, Error> {
-        let set = |name: &str| env(name).filter(|v| !v.is_empty());
-        let home = set("HOME")
-            .or_else(|| set("USERPROFILE"))
+        let home = env("HOME")
+            .or_else(|| env("USERPROFILE"))
             .unwrap_or_else(|| ".".into());
         let path = |variable: &str, default: &str| {
-            PathBuf::from(set(variable).unwrap_or_else(|| format!("{home}/.aws/{default}")))
+            PathBuf::from(env(variable).unwrap_or_else(|| format!("{home}/.aws/{default}")))
         };
         let config_path = path("AWS_CONFIG_FILE", "config");
         let credentials_path = path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
@@ -181,7 +180,7 @@ impl ProfileFiles {
             Err(e) => Err(Error::aws(format!("cannot read {}: {e}", path.display()))),
         };
         let profiles = Profiles::parse(&read(&config_path)?, &read(&credentials_path)?);
-        let (name, explicit) = match flag.map(str::to_string).or_else(|| set("AWS_PROFILE")) {
+        let (name, explicit) = match flag.map(str::to_string).or_else(|| env("AWS_PROFILE")) {
             Some(name) => (name, true),
             None => ("default".to_string(), false),
         };
@@ -276,7 +275,6 @@ enum Found {
 
 fn chain(options: &AwsOptions, ctx: &Context<'_>) -> Result<Found, Error> {
     let env = ctx.env;
-    let set = |name: &str| env(name).filter(|v| !v.is_empty());
     let found = |provider, source: &str| Ok(Found::Provider(provider, source.to_string()));
 
     if options.instance_profile {
@@ -286,7 +284,7 @@ fn chain(options: &AwsOptions, ctx: &Context<'_>) -> Result<Found, Error> {
         let source = imds.describe();
         return found(cached(imds), &source);
     }
-    let session_token = set("AWS_SESSION_TOKEN");
+    let session_token = env("AWS_SESSION_TOKEN");
     match (&options.access_key_id, &options.secret_access_key) {
         (Some(key), Some(secret)) => return found(fixed(key, secret.expose(), session_token, "flags"), "the -k/-s flags"),
         (Some(_), None) | (None, Some(_)) => {
@@ -297,7 +295,7 @@ fn chain(options: &AwsOptions, ctx: &Context<'_>) -> Result<Found, Error> {
         }
         (None, None) => {}
     }
-    match (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+    match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
         (Some(key), Some(secret)) => {
             return found(
                 fixed(&key, &secret, session_token, "environment"),
@@ -325,9 +323,9 @@ fn chain(options: &AwsOptions, ctx: &Context<'_>) -> Result<Found, Error> {
         let provider = from_plan(&plan, &profiles.name, ctx)?;
         return found(provider, &format!("profile '{}'", profiles.name));
     }
-    match (set("AWS_WEB_IDENTITY_TOKEN_FILE"), set("AWS_ROLE_ARN")) {
+    match (env("AWS_WEB_IDENTITY_TOKEN_FILE"), env("AWS_ROLE_ARN")) {
         (Some(token_file), Some(role_arn)) => {
-            let provider = web_identity(ctx, role_arn, token_file, set("AWS_ROLE_SESSION_NAME"))?;
+            let provider = web_identity(ctx, role_arn, token_file, env("AWS_ROLE_SESSION_NAME"))?;
             return found(provider, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)");
         }
         (Some(_), None) => return Err(Error::aws(
@@ -381,14 +379,13 @@ fn from_plan(
     ctx: &Context<'_>,
 ) -> Result<Rc<dyn ProvideCredentials>, Error> {
     let env = ctx.env;
-    let set = |name: &str| env(name).filter(|v| !v.is_empty());
     let in_profile = |problem: String| Error::aws(format!("profile '{profile}': {problem}"));
     Ok(match plan {
         Plan::Static(keys) => fixed(&keys.access_key_id, &keys.secret_access_key, keys.session_token.clone(), "profile"),
         Plan::Process { command } => cached(Process::new(profile, command)),
         Plan::Source(CredentialSource::Environment) => {
-            match (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
-                (Some(key), Some(secret)) => fixed(&key, &secret, set("AWS_SESSION_TOKEN"), "environment"),
+            match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+                (Some(key), Some(secret)) => fixed(&key, &secret, env("AWS_SESSION_TOKEN"), "environment"),
                 _ => return Err(in_profile("credential_source = Environment, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".into())),
             }
         }
