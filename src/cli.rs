@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::error::{exit, Error};
 use crate::image::{self, ImageRef};
 use crate::rollout::DoneRule;
+use crate::secret::Secret;
 use crate::shorthand;
 
 /// The usage text printed by `--help` (and kept in step with the README).
@@ -170,7 +171,7 @@ pub struct Config {
     /// `--container`: restrict the changes to these containers.
     pub containers: Vec<String>,
     /// `--env NAME=VALUE` (values are never printed).
-    pub set_env: Vec<(String, crate::aws::credentials::Secret)>,
+    pub set_env: Vec<(String, Secret)>,
     /// `--unset-env NAME`.
     pub unset_env: Vec<String>,
     pub dry_run: bool,
@@ -198,7 +199,7 @@ pub struct AwsOptions {
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
     pub access_key_id: Option<String>,
-    pub secret_access_key: Option<crate::aws::credentials::Secret>,
+    pub secret_access_key: Option<Secret>,
     pub profile: Option<String>,
     /// Take credentials from instance metadata, skipping the rest of the chain.
     pub instance_profile: bool,
@@ -263,8 +264,7 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         region: value(&mut args, &["-r", "--region"])?,
         endpoint_url: value(&mut args, &["--endpoint-url"])?,
         access_key_id: value(&mut args, &["-k", "--aws-access-key"])?,
-        secret_access_key: value(&mut args, &["-s", "--aws-secret-key"])?
-            .map(crate::aws::credentials::Secret::new),
+        secret_access_key: value(&mut args, &["-s", "--aws-secret-key"])?.map(Secret::new),
         profile: value(&mut args, &["-p", "--profile"])?,
         instance_profile: args.contains("--aws-instance-profile"),
         assume_role: value(&mut args, &["-a", "--aws-assume-role"])?,
@@ -280,10 +280,7 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
     let set_env = values(&mut args, &["--env"])?
         .into_iter()
         .map(|pair| match pair.split_once('=') {
-            Some((name, value)) if is_env_name(name) => Ok((
-                name.to_string(),
-                crate::aws::credentials::Secret::new(value),
-            )),
+            Some((name, value)) if is_env_name(name) => Ok((name.to_string(), Secret::new(value))),
             // Never echo the value: it may be a secret.
             _ => Err(usage(
                 "--env takes NAME=VALUE with a NAME of letters, digits and '_'",

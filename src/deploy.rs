@@ -15,12 +15,12 @@ use crate::cli::{Config, ImageChange, OutputFormat, RunTask, Target};
 use crate::diff;
 use crate::ecs::{Ecs, RunTaskError};
 use crate::error::{exit, Error};
-use crate::output::{why_stopped, Reporter};
+use crate::output::Reporter;
 use crate::report::{self, Outcome, Report, TaskReport};
 use crate::rollout::short_revision;
 use crate::service;
-use crate::task_run::{self, TaskVerdict};
 use crate::taskdef::{self, Changes};
+use crate::tasks::{self, why_stopped, TaskVerdict};
 
 /// Runs what `config` asks for; `env` looks up environment variables. The
 /// result is also written as data where asked (`--output json`, GitHub).
@@ -427,7 +427,7 @@ impl Deployer<'_> {
             .await
             .map_err(aws_error)?
             .description;
-        let essential = task_run::essential_containers(&description);
+        let essential = tasks::essential_containers(&description);
         let cluster = task["clusterArn"]
             .as_str()
             .or(cluster)
@@ -445,7 +445,7 @@ impl Deployer<'_> {
             let task = tasks
                 .first()
                 .ok_or_else(|| Error::aws(format!("ECS no longer knows task {task_arn}")))?;
-            let verdict = task_run::judge(task, &essential);
+            let verdict = tasks::judge(task, &essential);
             if let Some(task_report) = &mut report.task {
                 task_report.last_status = task["lastStatus"].as_str().map(str::to_string);
                 task_report.exit_codes = task["containers"]

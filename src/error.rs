@@ -77,9 +77,11 @@ impl Error {
         self.exit_code
     }
 
-    /// Whether this is a command-line mistake (so a pointer to `--help` helps).
+    /// Whether this is a command-line mistake (so a pointer to `--help` helps):
+    /// the usage status and upstream's specific ones, 5 to 13.
     pub fn is_usage(&self) -> bool {
-        matches!(self.exit_code, 3..=13)
+        self.exit_code == exit::USAGE
+            || (exit::NO_TARGET..=exit::BAD_IMAGE).contains(&self.exit_code)
     }
 }
 

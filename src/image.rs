@@ -9,8 +9,9 @@
 
 use std::fmt;
 
-/// A parsed image reference. `Display` gives it back in canonical text form,
-/// exactly as it was written (no normalisation is applied to the text).
+/// A parsed image reference. `Display` writes it back exactly as it was
+/// written (Docker Hub names are normalised only for comparison, by
+/// [`ImageRef::repository_key`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
     /// `host[:port]`, when the first component looks like one.
@@ -95,7 +96,7 @@ impl ImageRef {
         }
         if path.is_empty() || !path.split('/').all(is_path_component) {
             return Err(fail(
-                "each repository path component must start and end with a letter or digit and contain only letters, digits, '.', '_' or '-'",
+                "each repository path component must start and end with a lowercase letter or digit and contain only lowercase letters, digits, '.', '_' or '-' (registries refuse upper case)",
             ));
         }
         let version = match (tag, digest) {
@@ -127,6 +128,14 @@ impl ImageRef {
     /// Whether the reference pins neither a tag nor a digest.
     pub fn is_unversioned(&self) -> bool {
         self.version == Version::None
+    }
+
+    /// The same repository without a tag or digest.
+    fn without_version(&self) -> ImageRef {
+        ImageRef {
+            version: Version::None,
+            ..self.clone()
+        }
     }
 
     /// The same repository at `tag` (replacing any tag or digest).
@@ -172,15 +181,6 @@ pub fn image_to_deploy(input: &str, tag_from_env: Option<&str>) -> Result<ImageR
     })
 }
 
-impl ImageRef {
-    fn without_version(&self) -> ImageRef {
-        ImageRef {
-            version: Version::None,
-            ..self.clone()
-        }
-    }
-}
-
 /// Splits `name` into registry and path the way Docker does: the first
 /// component is a registry only when there are more components and it
 /// contains a '.' or ':' or is `localhost`.
@@ -213,12 +213,12 @@ fn is_registry(registry: &str) -> bool {
 }
 
 fn is_path_component(component: &str) -> bool {
-    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    alnum(component.chars().next())
-        && alnum(component.chars().last())
+    let lower_alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    component.starts_with(lower_alnum)
+        && component.ends_with(lower_alnum)
         && component
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .all(|c| lower_alnum(c) || matches!(c, '.' | '_' | '-'))
 }
 
 /// Whether `tag` is a valid image tag.
@@ -326,6 +326,7 @@ mod tests {
             "repo/image@nothex:zz",
             "repo/image:-tag",
             "repo image",
+            "Acct/Repo:v1",
         ] {
             assert!(
                 ImageRef::parse(input).is_err(),

@@ -12,10 +12,11 @@ mod image;
 mod output;
 mod report;
 mod rollout;
+mod secret;
 mod service;
 mod shorthand;
-mod task_run;
 mod taskdef;
+mod tasks;
 
 use std::process::ExitCode;
 

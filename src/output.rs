@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::tasks::why_stopped;
+
 use crate::cli::OutputFormat;
 use crate::error::Error;
 
@@ -210,37 +212,6 @@ fn task_id(task: &Value) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-/// Why a task stopped: its `stoppedReason` and, for each container that
-/// exited or has a reason, its exit code and reason.
-pub fn why_stopped(task: &Value) -> String {
-    let mut why = task["stoppedReason"]
-        .as_str()
-        .unwrap_or("no reason given")
-        .to_string();
-    if let Some(code) = task["stopCode"].as_str() {
-        why.push_str(&format!(" [{code}]"));
-    }
-    for container in task["containers"].as_array().into_iter().flatten() {
-        let exit = container["exitCode"].as_i64();
-        let reason = container["reason"].as_str();
-        if exit.is_none() && reason.is_none() {
-            continue;
-        }
-        let name = container["name"].as_str().unwrap_or("?");
-        why.push_str(&format!("\n  {name}:"));
-        if let Some(code) = exit {
-            why.push_str(&format!(" exit code {code}"));
-        }
-        if let Some(reason) = reason {
-            if exit.is_some() {
-                why.push(',');
-            }
-            why.push_str(&format!(" {reason}"));
-        }
-    }
-    why
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,15 +241,6 @@ mod tests {
                 {"name": "sidecar"}
             ]
         })
-    }
-
-    #[test]
-    fn explains_a_stopped_task() {
-        assert_eq!(
-            why_stopped(&task("abc", "Essential container in task exited", 137)),
-            "Essential container in task exited [EssentialContainerExited]\n  app: exit code 137, OutOfMemoryError: Container killed due to memory usage"
-        );
-        assert_eq!(why_stopped(&json!({})), "no reason given");
     }
 
     #[test]

@@ -59,6 +59,16 @@ pub struct ServiceEvent {
     pub message: String,
 }
 
+impl Deployment {
+    /// `N running, N pending, N desired`.
+    pub fn counts(&self) -> String {
+        format!(
+            "{} running, {} pending, {} desired",
+            self.running_count, self.pending_count, self.desired_count
+        )
+    }
+}
+
 impl Service {
     /// The deployment ECS is rolling towards.
     pub fn primary(&self) -> Option<&Deployment> {
@@ -273,13 +283,7 @@ impl Progress {
                 )
             })
             .collect();
-        let mut line = format!(
-            "{}: {} running, {} pending, {} desired",
-            short_revision(&d.task_definition),
-            d.running_count,
-            d.pending_count,
-            d.desired_count
-        );
+        let mut line = format!("{}: {}", short_revision(&d.task_definition), d.counts());
         if d.failed_tasks > 0 {
             line.push_str(&format!(", {} failed", d.failed_tasks));
         }

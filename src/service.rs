@@ -510,7 +510,11 @@ impl Run<'_> {
                             t.name,
                             t.watch.deployment_id,
                             short_revision(&t.watch.task_definition),
-                            counts(&t.latest, &t.watch),
+                            t.latest
+                                .deployments
+                                .iter()
+                                .find(|d| d.id == t.watch.deployment_id)
+                                .map_or_else(|| "state unknown".to_string(), |d| d.counts()),
                             self.cluster,
                             t.name
                         )
@@ -717,18 +721,4 @@ fn families<'a>(task_definitions: impl Iterator<Item = &'a str>) -> Vec<String> 
         }
     }
     families
-}
-
-fn counts(service: &Service, watch: &Watch) -> String {
-    service
-        .deployments
-        .iter()
-        .find(|d| d.id == watch.deployment_id)
-        .map(|d| {
-            format!(
-                "{} running, {} pending of {} desired",
-                d.running_count, d.pending_count, d.desired_count
-            )
-        })
-        .unwrap_or_else(|| "state unknown".into())
 }

@@ -7,10 +7,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{credentials_from_json, CredentialsFuture, ProvideCredentials, Secret};
+use super::{credentials_from_json, CredentialsFuture, ProvideCredentials};
 use crate::error::Error;
+use crate::secret::Secret;
 
 const ECS_HOST: &str = "http://169.254.170.2";
+/// The link-local addresses of the ECS agent and EKS Pod Identity agent.
+const CONTAINER_AGENTS: [&str; 3] = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"];
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The container credentials endpoint and how to authenticate to it.
@@ -141,17 +144,17 @@ fn is_allowed(url: &reqwest::Url) -> bool {
         "https" => true,
         "http" => {
             let host = url.host_str().unwrap_or_default();
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            host == "localhost"
-                || match bare.parse::<IpAddr>() {
-                    Ok(ip) => {
-                        ip.is_loopback()
-                            || ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"]
-                                .iter()
-                                .any(|allowed| allowed.parse::<IpAddr>() == Ok(ip))
-                    }
-                    Err(_) => false,
-                }
+            let ip = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .ok();
+            crate::aws::region::is_loopback(url)
+                || ip.is_some_and(|ip| {
+                    CONTAINER_AGENTS
+                        .iter()
+                        .any(|agent| agent.parse::<IpAddr>() == Ok(ip))
+                })
         }
         _ => false,
     }

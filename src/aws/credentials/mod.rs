@@ -16,7 +16,6 @@ pub mod profile;
 mod sts;
 
 use std::cell::RefCell;
-use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -37,27 +36,6 @@ use crate::error::{exit, Error};
 
 /// Temporary credentials are fetched again when they have less than this left.
 const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
-
-/// A string that must never be printed: `Debug` shows only that it is set.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the places that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(** redacted **)")
-    }
-}
 
 /// A future returned by a credentials source.
 pub type CredentialsFuture<'a> = Pin<Box<dyn Future<Output = Result<Credentials, Error>> + 'a>>;
@@ -449,6 +427,7 @@ fn sts_client(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
     use std::time::UNIX_EPOCH;
 
     struct Setup {

@@ -1,9 +1,8 @@
-//! The rules for a one-off task (`--run-task --wait-for-success`): it
-//! succeeded when it stopped and every essential container exited 0. Pure.
+//! What stopped tasks say: why one stopped, and whether a one-off task
+//! (`--run-task --wait-for-success`) succeeded — it did when it stopped and
+//! every essential container exited 0. Pure.
 
 use serde_json::Value;
-
-use crate::output::why_stopped;
 
 /// What a `DescribeTasks` snapshot says about a one-off task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +51,37 @@ pub fn judge(task: &Value, essential: &[String]) -> TaskVerdict {
     }
 }
 
+/// Why a task stopped: its `stoppedReason` and, for each container that
+/// exited or has a reason, its exit code and reason.
+pub fn why_stopped(task: &Value) -> String {
+    let mut why = task["stoppedReason"]
+        .as_str()
+        .unwrap_or("no reason given")
+        .to_string();
+    if let Some(code) = task["stopCode"].as_str() {
+        why.push_str(&format!(" [{code}]"));
+    }
+    for container in task["containers"].as_array().into_iter().flatten() {
+        let exit = container["exitCode"].as_i64();
+        let reason = container["reason"].as_str();
+        if exit.is_none() && reason.is_none() {
+            continue;
+        }
+        let name = container["name"].as_str().unwrap_or("?");
+        why.push_str(&format!("\n  {name}:"));
+        if let Some(code) = exit {
+            why.push_str(&format!(" exit code {code}"));
+        }
+        if let Some(reason) = reason {
+            if exit.is_some() {
+                why.push(',');
+            }
+            why.push_str(&format!(" {reason}"));
+        }
+    }
+    why
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +103,26 @@ mod tests {
         essential_containers(&json!({"containerDefinitions": [
             {"name": "app"}, {"name": "sidecar", "essential": false}
         ]}))
+    }
+
+    fn stopped_task() -> Value {
+        json!({
+            "stoppedReason": "Essential container in task exited",
+            "stopCode": "EssentialContainerExited",
+            "containers": [
+                {"name": "app", "exitCode": 137, "reason": "OutOfMemoryError: Container killed due to memory usage"},
+                {"name": "sidecar"}
+            ]
+        })
+    }
+
+    #[test]
+    fn explains_a_stopped_task() {
+        assert_eq!(
+            why_stopped(&stopped_task()),
+            "Essential container in task exited [EssentialContainerExited]\n  app: exit code 137, OutOfMemoryError: Container killed due to memory usage"
+        );
+        assert_eq!(why_stopped(&json!({})), "no reason given");
     }
 
     #[test]
