@@ -5,15 +5,19 @@ CARGO      ?= cargo
 MUSL       := x86_64-unknown-linux-musl
 MUSL_BIN   := target/$(MUSL)/release/ecs-deploy
 MAX_BYTES  := 4194304
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+# CI passes --require: there the empty-root check must run, not skip.
+EMPTY_ROOT_FLAGS ?=
 
-.PHONY: build test lint unit moto-check demo musl clean
+.PHONY: build test lint unit moto-check proxy-check empty-root-check demo musl bench image clean
 
 build:
 	$(CARGO) build --release
 
-## Everything CI runs: formatting, lints, unit and end-to-end tests, and
-## the SigV4/IAM check against moto (an ECS implementation we did not write).
-test: lint unit moto-check
+## Everything CI runs: formatting, lints, unit and end-to-end tests, the
+## SigV4/IAM check against moto (an ECS implementation we did not write),
+## the proxy check, and the static binary in an empty root.
+test: lint unit moto-check proxy-check empty-root-check
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -25,6 +29,13 @@ unit:
 moto-check:
 	$(CARGO) build --bin ecs-deploy
 	python3 scripts/moto_check.py --binary target/debug/ecs-deploy
+
+proxy-check:
+	$(CARGO) build --bin ecs-deploy
+	python3 scripts/proxy_check.py --binary target/debug/ecs-deploy
+
+empty-root-check: musl
+	python3 scripts/empty_root_check.py --binary $(MUSL_BIN) $(EMPTY_ROOT_FLAGS)
 
 ## The real binary deploying to the fake ECS on loopback: one rollout that
 ## succeeds, one that fails, is explained and is rolled back.
@@ -39,8 +50,16 @@ musl:
 	$(CARGO) build --release --target $(MUSL)
 	@size=$$(stat -c %s $(MUSL_BIN)); \
 	  echo "$(MUSL_BIN): $$size bytes ($$(( size / 1024 )) KiB)"; \
-	  file $(MUSL_BIN) 2>/dev/null || true; \
 	  [ $$size -le $(MAX_BYTES) ] || { echo "larger than 4 MiB"; exit 1; }
+
+## ecs-deploy against `aws ecs` + jq on moto; writes bench/results.md.
+bench: musl
+	python3 scripts/bench.py --binary $(MUSL_BIN)
+
+## The FROM scratch image, where a Docker engine exists.
+image: musl
+	@command -v docker >/dev/null || { echo "make image needs a Docker engine"; exit 1; }
+	docker build -t ecs-deploy:$(VERSION) -t ecs-deploy:latest .
 
 clean:
 	$(CARGO) clean

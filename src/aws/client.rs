@@ -14,6 +14,8 @@ use super::sign::{signing_headers, Unsigned};
 const USER_AGENT: &str = concat!("ecs-deploy/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Metadata endpoints answer within a second or are not there.
+const METADATA_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Attempts per call, first one included ("standard" retry mode uses 3; a
 /// deploy that has already registered a revision is worth a little more patience).
 const MAX_ATTEMPTS: u32 = 5;
@@ -125,26 +127,42 @@ impl fmt::Display for AwsError {
 
 impl std::error::Error for AwsError {}
 
-/// The HTTP client for AWS APIs: rustls with the bundled Mozilla roots plus
-/// any from `AWS_CA_BUNDLE` (else `SSL_CERT_FILE`), proxies from
-/// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` unless `direct`, no redirects,
-/// connect and total timeouts, our User-Agent. Plain-http (loopback)
-/// endpoints need `direct`: through a proxy, signed requests and session
-/// tokens would leave the host in clear text.
+/// Which requests an HTTP client sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// AWS APIs: through `HTTPS_PROXY`/`ALL_PROXY` (minus `NO_PROXY`).
+    Proxied,
+    /// Plain-http (loopback) endpoints: never through a proxy, where signed
+    /// requests and session tokens would travel in clear text.
+    Direct,
+    /// Instance metadata and container credentials: never through a proxy
+    /// (it would reach the proxy's host, not ours), and answered within a
+    /// second or not there.
+    Metadata,
+}
+
+/// An HTTP client: rustls with the bundled Mozilla roots plus any from
+/// `AWS_CA_BUNDLE` (else `SSL_CERT_FILE`), no redirects (AWS APIs do not
+/// redirect; following one would re-send the body and the session token to
+/// wherever it points), our User-Agent, and the timeouts and proxy rules of
+/// its `route`.
 pub fn http_client(
     env: &dyn Fn(&str) -> Option<String>,
-    direct: bool,
+    route: Route,
 ) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        // AWS APIs do not redirect; following one would re-send the body
-        // and the session token to wherever it points.
         .redirect(reqwest::redirect::Policy::none());
-    if direct {
-        builder = builder.no_proxy();
-    }
+    builder = match route {
+        Route::Proxied => builder
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT),
+        Route::Direct => builder
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .no_proxy(),
+        Route::Metadata => builder.connect_timeout(METADATA_CONNECT_TIMEOUT).no_proxy(),
+    };
     let bundle = ["AWS_CA_BUNDLE", "SSL_CERT_FILE"]
         .into_iter()
         .find_map(|name| env(name).map(|path| (name, path)));
@@ -276,7 +294,12 @@ impl Client {
             let cause = innermost_cause(&e);
             AwsError::Transport {
                 operation: operation.to_string(),
-                retryable: !e.is_builder() && !cause.to_lowercase().contains("certificate"),
+                // A certificate the trust store rejects, or a proxy that
+                // refuses the tunnel, fails the same way every time.
+                retryable: !e.is_builder()
+                    && !["certificate", "tunnel"]
+                        .iter()
+                        .any(|word| cause.to_lowercase().contains(word)),
                 message: describe_transport_error(&e, url, &cause),
             }
         };
@@ -510,12 +533,12 @@ mod tests {
         let env = |path: &'static str| {
             move |name: &str| (name == "AWS_CA_BUNDLE").then(|| path.to_string())
         };
-        let err = http_client(&env("/nonexistent/ca.pem"), false).unwrap_err();
+        let err = http_client(&env("/nonexistent/ca.pem"), Route::Proxied).unwrap_err();
         assert!(
             err.starts_with("AWS_CA_BUNDLE /nonexistent/ca.pem: cannot read it"),
             "{err}"
         );
-        let err = http_client(&env("/proc/self/cmdline"), false).unwrap_err();
+        let err = http_client(&env("/proc/self/cmdline"), Route::Proxied).unwrap_err();
         assert!(err.contains("PEM"), "{err}");
     }
 
@@ -527,7 +550,7 @@ mod tests {
             region: "us-east-1".into(),
         };
         let client = Client::new(
-            http_client(&|_| None, false).unwrap(),
+            http_client(&|_| None, Route::Proxied).unwrap(),
             endpoint,
             None,
             false,

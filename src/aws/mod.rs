@@ -7,15 +7,10 @@ pub mod region;
 mod sign;
 pub mod sts;
 
-use std::time::Duration;
-
-use self::client::{Client, Endpoint};
+use self::client::{Client, Endpoint, Route};
 use self::credentials::{Context, Imds, ProfileFiles};
 use crate::cli::AwsOptions;
-use crate::error::Error;
-
-/// Metadata endpoints answer within a second or are not there.
-const METADATA_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+use crate::error::{exit, Error};
 
 /// Resolves region, endpoint and credentials (in that order, so that a bad
 /// flag is reported before any network call) and returns a signed client for
@@ -34,16 +29,14 @@ pub async fn connect(
         .into_iter()
         .flatten()
         .any(|url| url.scheme() == "http");
-    let aws_http = client::http_client(env, plain_http)
-        .map_err(|e| Error::usage(crate::error::exit::USAGE, e))?;
-    // Credentials from metadata endpoints must never travel through a proxy,
-    // nor follow a redirect.
-    let metadata_http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(METADATA_CONNECT_TIMEOUT)
-        .build()
-        .map_err(|e| Error::aws(format!("cannot set up the HTTP client: {e}")))?;
+    let route = if plain_http {
+        Route::Direct
+    } else {
+        Route::Proxied
+    };
+    let http = |route| client::http_client(env, route).map_err(|e| Error::usage(exit::USAGE, e));
+    let aws_http = http(route)?;
+    let metadata_http = http(Route::Metadata)?;
     let region = match region::from_settings(options.region.as_deref(), env, profiles.region())? {
         Some(region) => region,
         None => region_from_instance_metadata(env, &profiles, metadata_http.clone()).await?,
