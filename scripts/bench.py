@@ -31,7 +31,7 @@ Exit status 1 when a run fails or a target (ratio >= 20x, static binary
 <= 4 MiB, peak RSS <= 10 MB) is missed.
 """
 
-import argparse
+import contextlib
 import datetime
 import os
 import platform
@@ -219,16 +219,12 @@ def table(contenders, size, interpreter, opts, versions, scheme):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--binary", required=True,
-                        help="the static ecs-deploy (make musl builds it)")
+    parser = h.argument_parser(__doc__, "the static ecs-deploy (make musl builds it)")
     parser.add_argument("--runs", type=int, default=15, help="timed runs of each (default 15)")
     parser.add_argument("--rss-runs", type=int, default=3,
                         help="extra runs of each under /usr/bin/time -v (default 3)")
     parser.add_argument("--out", default=os.path.join(REPO_ROOT, "bench", "results.md"),
                         help="where to write the table (default bench/results.md)")
-    parser.add_argument("--moto-server", default=shutil.which("moto_server"),
-                        help="moto_server executable (default: from PATH)")
     parser.add_argument("--http", action="store_true",
                         help="talk plain HTTP to moto_server instead of HTTPS")
     opts = parser.parse_args()
@@ -243,22 +239,19 @@ def main():
                 version([jq, "--version"]), f"moto {moto.__version__}"]
     print(f"{NAME}: {'; '.join(versions)}", flush=True)
 
-    moto_server = h.MotoServer(opts.moto_server)
-    front = None
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
         home = os.path.join(tmp, "home")
         os.mkdir(home)
         script = os.path.join(tmp, "aws-jq-deploy.sh")
         with open(script, "w") as f:
             f.write(AWS_JQ_DEPLOY)
         try:
-            moto_server.start()
+            moto_server = servers.enter_context(h.MotoServer(opts.moto_server))
             web = h.WebService(moto_server.url)
             endpoint = moto_server.url
             ca, cert, key = h.make_tls_files(tmp)
             if not opts.http:
-                front = h.TlsFront(moto_server.port, cert, key).start()
-                endpoint = front.url
+                endpoint = servers.enter_context(h.TlsFront(moto_server.port, cert, key)).url
             path = os.pathsep.join(dict.fromkeys(
                 [os.path.dirname(aws), os.path.dirname(jq), "/usr/bin", "/bin"]))
             env = {
@@ -285,10 +278,6 @@ def main():
         except Exception as e:  # noqa: BLE001 - a message, not a traceback
             print(f"{NAME}: {type(e).__name__}: {e}", file=sys.stderr)
             return 1
-        finally:
-            if front:
-                front.stop()
-            moto_server.stop()
 
     size = os.stat(binary).st_size
     text, met = table(contenders, size, h.elf_interpreter(binary), opts, versions,

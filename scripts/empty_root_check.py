@@ -26,7 +26,7 @@ status 1 when a check failed. Servers listen on 127.0.0.1 only and are
 stopped on exit.
 """
 
-import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -71,20 +71,13 @@ def isolation(root, via="auto"):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--binary", required=True,
-                        help="the static ecs-deploy (make musl builds it)")
-    parser.add_argument("--moto-server", default=shutil.which("moto_server"),
-                        help="moto_server executable (default: from PATH)")
+    parser = h.argument_parser(__doc__, "the static ecs-deploy (make musl builds it)")
     parser.add_argument("--require", action="store_true",
                         help="fail instead of skipping when this machine cannot chroot")
     parser.add_argument("--via", choices=("auto", "chroot", "unshare"), default="auto",
                         help="how to enter the empty root (default: chroot as root, "
                         "else unshare -r --root)")
-    opts = parser.parse_args()
-    h.require_moto(NAME, opts.moto_server)
-    binary = h.executable(opts.binary, NAME)
-    h.die_on_sigterm()
+    opts, binary = h.parse_args(NAME, parser)
 
     report = h.Report(NAME)
     interp = h.elf_interpreter(binary)
@@ -129,12 +122,11 @@ def main():
                      "--help in the empty root prints the usage and exits 0",
                      f"exit {code}", out)
 
-        moto = h.MotoServer(opts.moto_server)
-        front = None
-        try:
-            moto.start()
+        # The ExitStack stops both servers once the failure (if any) is reported.
+        with contextlib.ExitStack() as servers, h.reported(report):
+            moto = servers.enter_context(h.MotoServer(opts.moto_server))
             web = h.WebService(moto.url)
-            front = h.TlsFront(moto.port, cert, key).start()
+            front = servers.enter_context(h.TlsFront(moto.port, cert, key))
             status, _ = h.http_get(front.url + "/moto-api/", cafile=ca)
             report.check(status == 200, f"fake ECS answers on {front.url} (throwaway CA)",
                          f"HTTP {status}")
@@ -172,15 +164,6 @@ def main():
                          "AWS_CA_BUNDLE naming a file not in the root: exit 3, names the file",
                          f"exit {code}", out)
             report.check(not front.take(), "... and nothing was sent")
-        except KeyboardInterrupt:
-            print(f"{NAME}: interrupted", file=sys.stderr)
-            report.failed += 1
-        except Exception as e:  # noqa: BLE001 - setup trouble is a failure, not a traceback
-            report.check(False, "setup", f"{type(e).__name__}: {e}")
-        finally:
-            if front:
-                front.stop()
-            moto.stop()
     return report.summary()
 
 

@@ -1,6 +1,6 @@
 """Shared pieces of the scripts that drive the real ecs-deploy binary against
 moto_server and small fakes on loopback: bench.py, empty_root_check.py,
-proxy_check.py (and moto_check.py, which can import the same names).
+moto_check.py and proxy_check.py.
 
 Rules every piece keeps: servers listen on 127.0.0.1 only, the proxy and the
 TLS front connect to loopback only, every wait and loop has a deadline, and
@@ -11,6 +11,8 @@ Needs Python 3.9+; `pip install 'moto[server]'` brings moto_server, boto3 and
 cryptography (used for the throwaway CA).
 """
 
+import argparse
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -78,12 +80,46 @@ def indent(text):
     return "\n".join("     | " + line for line in text.rstrip("\n").splitlines())
 
 
+@contextlib.contextmanager
+def reported(report, what="setup"):
+    """Ctrl-C (or SIGTERM, see die_on_sigterm) and setup trouble inside the
+    block become a failure in `report`, not a traceback. Put it inside the
+    `with` that stops the servers, so the failure is printed first."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(f"{report.name}: interrupted", file=sys.stderr)
+        report.failed += 1
+    except Exception as e:  # noqa: BLE001 - setup trouble is a failure, not a traceback
+        report.check(False, what, f"{type(e).__name__}: {e}")
+
+
 def die_on_sigterm():
     """CI cancelling the job (SIGTERM) must stop our servers just like Ctrl-C."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 # --- prerequisites -----------------------------------------------------------
+
+def argument_parser(doc, binary_help="path to the ecs-deploy binary"):
+    """The options every script takes: --binary and --moto-server; the
+    description is the first paragraph of `doc`."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--binary", required=True, help=binary_help)
+    parser.add_argument("--moto-server", default=shutil.which("moto_server"),
+                        help="moto_server executable (default: from PATH)")
+    return parser
+
+
+def parse_args(name, parser):
+    """(options, the binary's absolute path), once moto is known to be
+    installed; from then on SIGTERM stops the script like Ctrl-C."""
+    opts = parser.parse_args()
+    require_moto(name, opts.moto_server)
+    binary = executable(opts.binary, name)
+    die_on_sigterm()
+    return opts, binary
+
 
 def executable(path, name):
     """The absolute path of `path` if it is an executable file, else exit with
@@ -142,6 +178,13 @@ def kill_group(proc):
     proc.wait()
 
 
+def environment(base, **overrides):
+    """`base` with `overrides` applied; an override set to None removes the
+    variable."""
+    env = dict(base, **overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
 def run_binary(binary, args, env, timeout=RUN_TIMEOUT_S, prefix=(), home=None):
     """Run `prefix + [binary, *args]` with `env` as its whole environment plus
     HOME (a fresh empty directory unless `home` is given), so no profile,
@@ -167,7 +210,18 @@ def run_binary(binary, args, env, timeout=RUN_TIMEOUT_S, prefix=(), home=None):
         return code, out.decode(errors="replace"), time.monotonic() - started
 
 
-class MotoServer:
+class Started:
+    """`with x:` starts x (giving what start() returns) and stops it when the
+    block is left, however it is left."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class MotoServer(Started):
     """moto_server (plain HTTP) on a free loopback port, in its own session, so
     Ctrl-C in a terminal reaches us first and the server is stopped by us,
     never left behind."""
@@ -179,29 +233,32 @@ class MotoServer:
         self.proc = None
         self.log = tempfile.TemporaryFile()
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
     def start(self, wait_s=30):
         self.proc = subprocess.Popen(
             [self.exe, "-H", "127.0.0.1", "-p", str(self.port)],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True)
+        try:
+            self._wait_until_serving(wait_s)
+        except BaseException:
+            # Also on Ctrl-C while waiting: a `with` block whose start()
+            # raised never calls stop().
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_serving(self, wait_s):
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"moto_server exited early:\n{self.output()}")
             try:
                 with urllib.request.urlopen(self.url + "/moto-api/", timeout=1):
-                    return self
+                    return
             except urllib.error.HTTPError:
-                return self  # any HTTP answer means it is serving
+                return  # any HTTP answer means it is serving
             except OSError:
                 time.sleep(0.2)
-        self.stop()
         raise RuntimeError(f"moto_server did not answer within {wait_s} s:\n{self.output()}")
 
     def output(self):
@@ -257,9 +314,16 @@ def service_state(endpoint, cluster, service):
             {c["name"]: c["image"] for c in td["containerDefinitions"]})
 
 
+def active_revisions(endpoint, family, key="testing", secret="testing"):
+    """The ACTIVE revision numbers of `family`, lowest first, read with the
+    given keys (moto with auth on checks them)."""
+    arns = boto("ecs", endpoint, key, secret).list_task_definitions(
+        familyPrefix=family, status="ACTIVE")["taskDefinitionArns"]
+    return sorted(int(arn.rsplit(":", 1)[1]) for arn in arns)
+
+
 def revision_count(endpoint, family):
-    arns = boto("ecs", endpoint).list_task_definitions(familyPrefix=family)["taskDefinitionArns"]
-    return len(arns)
+    return len(active_revisions(endpoint, family))
 
 
 # The service every script deploys to: three containers, of which only `app`
@@ -419,23 +483,19 @@ class _TcpServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
-class ByteServer:
-    """A threaded TCP server on 127.0.0.1 that keeps a list of events."""
+class Background(Started):
+    """A socketserver bound to 127.0.0.1, served from a daemon thread between
+    start() and stop() (or a `with` block), that keeps a list of what its
+    handlers saw; its handlers reach it as `self.server.owner`."""
 
-    def __init__(self, handler):
-        self.events = []
+    def __init__(self, server):
+        self.records = []
         self.lock = threading.Lock()
-        self.server = _TcpServer(("127.0.0.1", 0), handler)
+        self.server = server
         self.server.owner = self
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.2}, daemon=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def start(self):
         self.thread.start()
@@ -446,14 +506,25 @@ class ByteServer:
         self.server.server_close()
         self.thread.join(timeout=5)
 
-    def record(self, event):
+    def keep(self, record):
         with self.lock:
-            self.events.append(event)
+            self.records.append(record)
 
     def take(self):
+        """What was kept since the last take(), oldest first."""
         with self.lock:
-            events, self.events = self.events, []
-        return events
+            records, self.records = self.records, []
+        return records
+
+
+class ByteServer(Background):
+    """A threaded TCP server on 127.0.0.1 that keeps a list of events."""
+
+    def __init__(self, handler):
+        super().__init__(_TcpServer(("127.0.0.1", 0), handler))
+
+    def record(self, event):
+        self.keep(event)
 
 
 class _TlsFrontHandler(socketserver.BaseRequestHandler):
@@ -622,43 +693,17 @@ class Handler(BaseHTTPRequestHandler):
                           headers={k.lower(): v for k, v in self.headers.items()})
 
 
-class LoopbackServer:
+class LoopbackServer(Background):
     """A threaded HTTP server on 127.0.0.1 that remembers the requests it got."""
 
     def __init__(self, handler):
-        self.records = []
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.server.owner = self
-        self.port = self.server.server_address[1]
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        super().__init__(server)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.2}, daemon=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def record(self, **fields):
-        with self.lock:
-            self.records.append(fields)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-    def take(self):
-        with self.lock:
-            records, self.records = self.records, []
-        return records
+        self.keep(fields)
 
 
 class ImdsHandler(Handler):
@@ -731,11 +776,14 @@ def temporary_credentials(hours=1):
             "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-def http_get(url, timeout=5, cafile=None):
-    """(status, body) of a GET; used to probe the fakes."""
+def http_get(url, timeout=5, cafile=None, method="GET", headers=None):
+    """(status, body bytes) of a request (a GET unless `method` says else;
+    a PUT sends an empty body); used to probe the fakes."""
     context = ssl.create_default_context(cafile=cafile) if cafile else None
+    req = urllib.request.Request(url, method=method, headers=headers or {},
+                                 data=b"" if method == "PUT" else None)
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()

@@ -17,7 +17,8 @@ ECS calls, so a run cannot pass on credentials from the wrong source.
 
     python3 scripts/moto_check.py --binary target/debug/ecs-deploy
 
-Needs Python 3.9+ and `pip install 'moto[server]'` (brings boto3 and requests).
+Needs Python 3.9+ and `pip install 'moto[server]'` (brings boto3 and requests),
+and harness.py next to it (the servers, fakes and helpers the scripts share).
 Exit status 0 when every check passed, 1 otherwise. Every server it starts
 listens on 127.0.0.1 only, and every run of the binary is pointed at the fake
 IMDS (or has IMDS disabled), so nothing reaches a real metadata service.
@@ -53,24 +54,24 @@ Facts about moto 5.2.1 this script relies on (read from its source and tried):
   roles hand out.
 """
 
-import argparse
+import contextlib
 import http.client
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import harness
+from harness import (ACCOUNT, CLUSTER, CONTAINER_CREDS_PATH, FAMILY, IMDS_CREDS_PATH,
+                     IMDS_ROLE, IMDS_TOKEN_HEADER, IMDS_TOKEN_PATH, IMDS_TTL_HEADER, REGION,
+                     SERVICE, FakeContainerCredentials, FakeImds, Handler, LoopbackServer,
+                     boto)
+
+NAME = "moto-check"
 
 # The minimal IAM policy for a plain image deploy. The README quotes this list;
 # if ecs-deploy starts calling another action, this check fails with
@@ -88,11 +89,6 @@ DEPLOYER_ACTIONS = [
 # Enough to get past the first call of a deploy, so the denial happens mid-run.
 NOBODY_ACTIONS = ["ecs:DescribeServices"]
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's default account
-CLUSTER = "ci"
-SERVICE = "web"
-FAMILY = "web"
 REPO = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acct/repo"
 OLD_IMAGE = f"{REPO}:v1"
 SIDECAR_IMAGE = "nginx:1.25"
@@ -100,7 +96,6 @@ TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 # Headers whose absence from SignedHeaders would let a request be altered
 # in flight (x-amz-target picks the operation) or make real AWS refuse it.
 MUST_SIGN = {"host", "x-amz-date", "x-amz-target"}
-RUN_TIMEOUT_S = 90  # the binary gets -t 30; this only guards against a hang
 
 # The role -a assumes; it may do exactly what the deployer user may do.
 ROLE_NAME = "ecs-deployer"
@@ -126,159 +121,6 @@ ROLE_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Action": "sts:AssumeRole",
     "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:user/assumer"]},
 }]}
-
-IMDS_TOKEN_PATH = "/latest/api/token"
-IMDS_CREDS_PATH = "/latest/meta-data/iam/security-credentials/"
-IMDS_TTL_HEADER = "x-aws-ec2-metadata-token-ttl-seconds"
-IMDS_TOKEN_HEADER = "x-aws-ec2-metadata-token"
-IMDS_ROLE = "ecs-deploy-instance"  # what the fake IMDS lists; any name works
-CONTAINER_CREDS_PATH = "/creds"
-
-
-class Report:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, what, detail="", output=None):
-        if ok:
-            self.passed += 1
-            print(f"ok   {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what}" + (f": {detail}" if detail else ""), flush=True)
-            if output is not None:
-                print(indent(output or "(no output)"), flush=True)
-        return ok
-
-
-def indent(text):
-    return "\n".join("     | " + line for line in text.rstrip("\n").splitlines())
-
-
-def free_port():
-    # Small race with other processes grabbing the port; fine for CI.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MotoServer:
-    """moto_server in its own session, so Ctrl-C in a terminal reaches us
-    first and the server is stopped by us, never left behind."""
-
-    def __init__(self, exe):
-        self.exe = exe
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-        self.log = tempfile.TemporaryFile()
-
-    def start(self, wait_s=30):
-        self.proc = subprocess.Popen(
-            [self.exe, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited early:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/moto-api/", timeout=1):
-                    return
-            except urllib.error.HTTPError:
-                return  # any HTTP answer means it is serving
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"moto_server did not answer within {wait_s} s:\n{self.output()}")
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        # The pyenv/pip wrapper may have children; the session we created is
-        # exactly this server's process group.
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        except ProcessLookupError:
-            pass
-
-
-class Handler(BaseHTTPRequestHandler):
-    """Base for the loopback servers below: quiet, keep-alive, and able to
-    read chunked bodies (a client may send them; http.server does not)."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    @property
-    def owner(self):
-        return self.server.owner
-
-    def read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            body = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0], 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return body
-                body += self.rfile.read(size)
-                self.rfile.readline()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def answer(self, status, body, content_type="text/plain"):
-        data = body.encode() if isinstance(body, str) else body
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        self.owner.record(method=self.command, path=self.path, status=status,
-                          headers={k.lower(): v for k, v in self.headers.items()})
-
-
-class LoopbackServer:
-    """A threaded HTTP server on 127.0.0.1 that remembers the requests it got."""
-
-    def __init__(self, handler):
-        self.records = []
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.server.owner = self
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def record(self, **fields):
-        with self.lock:
-            self.records.append(fields)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def take(self):
-        with self.lock:
-            records, self.records = self.records, []
-        return records
 
 
 class ProxyHandler(Handler):
@@ -321,78 +163,13 @@ class RecordingProxy(LoopbackServer):
         super().__init__(ProxyHandler)
 
 
-class ImdsHandler(Handler):
-    # IMDSv2 only (HttpTokens=required), as hardened instances are configured:
-    # without a valid token every metadata read is 401.
-    def do_PUT(self):
-        self.read_body()
-        if self.path != IMDS_TOKEN_PATH:
-            return self.answer(404, "Not Found")
-        if not self.headers.get(IMDS_TTL_HEADER, "").isdigit():
-            return self.answer(400, "Bad Request")
-        token = uuid.uuid4().hex
-        self.owner.tokens.add(token)
-        self.answer(200, token)
-
-    def do_GET(self):
-        self.read_body()
-        if self.headers.get(IMDS_TOKEN_HEADER) not in self.owner.tokens:
-            return self.answer(401, "Unauthorized")
-        if self.path == IMDS_CREDS_PATH:
-            return self.answer(200, IMDS_ROLE)
-        if self.path == IMDS_CREDS_PATH + IMDS_ROLE:
-            return self.answer(200, json.dumps(dict(
-                self.owner.creds, Code="Success", Type="AWS-HMAC",
-                LastUpdated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))))
-        self.answer(404, "Not Found")
-
-
-class FakeImds(LoopbackServer):
-    def __init__(self, creds):
-        self.creds = creds
-        self.tokens = set()
-        super().__init__(ImdsHandler)
-
-
-class ContainerHandler(Handler):
-    def do_GET(self):
-        self.read_body()
-        if self.path != CONTAINER_CREDS_PATH:
-            return self.answer(404, "Not Found")
-        if self.headers.get("Authorization") != self.owner.auth_token:
-            return self.answer(403, json.dumps({"code": "AccessDenied",
-                                                "message": "bad Authorization"}),
-                               "application/json")
-        self.answer(200, json.dumps(self.owner.creds), "application/json")
-
-
-class FakeContainerCredentials(LoopbackServer):
-    """What ECS/EKS Pod Identity agents serve at AWS_CONTAINER_CREDENTIALS_FULL_URI."""
-
-    def __init__(self, creds, auth_token):
-        self.creds = creds
-        self.auth_token = auth_token
-        super().__init__(ContainerHandler)
-
-
-def boto(service, endpoint, key="testing", secret="testing"):
-    import boto3
-
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint,
-                        aws_access_key_id=key, aws_secret_access_key=secret)
-
-
 def set_up(endpoint):
     """Create the ECS objects, the IAM users and the role while auth is still
     off. Returns {user: (access_key_id, secret)}."""
-    ecs = boto("ecs", endpoint)
-    ecs.create_cluster(clusterName=CLUSTER)
-    ecs.register_task_definition(family=FAMILY, containerDefinitions=[
-        {"name": "app", "image": OLD_IMAGE, "memory": 128, "essential": True},
-        {"name": "sidecar", "image": SIDECAR_IMAGE, "memory": 64, "essential": False},
-    ])
-    ecs.create_service(cluster=CLUSTER, serviceName=SERVICE,
-                       taskDefinition=f"{FAMILY}:1", desiredCount=1)
+    harness.create_service(endpoint, CLUSTER, SERVICE, FAMILY, [
+        harness.container("app", OLD_IMAGE, 128),
+        harness.container("sidecar", SIDECAR_IMAGE, 64, essential=False),
+    ], desired=1)
 
     iam = boto("iam", endpoint)
     keys = {}
@@ -448,45 +225,8 @@ def refusal(call):
 
 
 def http_status(url, method="GET", headers=None):
-    req = urllib.request.Request(url, method=method, headers=headers or {},
-                                 data=b"" if method == "PUT" else None)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
-
-
-def run_binary(binary, args, env):
-    """Run ecs-deploy with `env` as its whole environment plus a fresh empty
-    HOME, so no profile, proxy variable or real credential of the CI machine
-    leaks in."""
-    with tempfile.TemporaryDirectory() as home:
-        env = dict(env, HOME=home)
-        started = time.monotonic()
-        # Own process group: on a hang, Ctrl-C or SIGTERM we kill the binary
-        # and anything it started, instead of leaving it running.
-        proc = subprocess.Popen([binary, *args], env=env, cwd=home, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            out, _ = proc.communicate()
-            code, out = None, out + f"\n[killed after {RUN_TIMEOUT_S} s]".encode()
-        finally:
-            kill_group(proc)
-        return code, out.decode(errors="replace"), time.monotonic() - started
-
-
-def kill_group(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+    status, body = harness.http_get(url, method=method, headers=headers)
+    return status, body.decode(errors="replace")
 
 
 def auth_fields(record):
@@ -580,13 +320,11 @@ class Harness:
     def env(self, **overrides):
         """The binary's environment: IMDS always points at our fake, and is
         off unless a run switches it on (overrides set to None are removed)."""
-        env = {
+        return harness.environment({
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
-        }
-        env.update(overrides)
-        return {k: v for k, v in env.items() if v is not None}
+        }, **overrides)
 
     def keys_env(self, user, secret=None):
         key, user_secret = self.keys[user]
@@ -596,10 +334,8 @@ class Harness:
         """One deploy of a new tag. Returns (exit code, output, records)."""
         self.tag += 1
         self.image = f"{REPO}:v{self.tag}"
-        code, out, took = run_binary(self.binary, [
-            "-c", CLUSTER, "-n", SERVICE, "-i", self.image, "-D", "0", "-r", REGION,
-            "--endpoint-url", self.proxy.url, "--poll-interval", "0.2", "-t", "30", *args,
-        ], env)
+        args = harness.WebService.deploy_args(self.proxy.url, self.image) + list(args)
+        code, out, took = harness.run_binary(self.binary, args, env)
         records = self.proxy.take()
         # Whatever STS handed out during the run is as secret as our own keys.
         for rec in of_service(records, "sts"):
@@ -653,9 +389,7 @@ class Harness:
         # Verify as deployer: auth stays on, and these calls are in its policy.
         ecs = boto("ecs", self.moto.url, *self.keys["deployer"])
         try:
-            arns = ecs.list_task_definitions(familyPrefix=FAMILY, status="ACTIVE")[
-                "taskDefinitionArns"]
-            revs = sorted(int(a.rsplit(":", 1)[1]) for a in arns)
+            revs = harness.active_revisions(self.moto.url, FAMILY, *self.keys["deployer"])
             self.revision = max(revs)
             if not self.check(label, revs[-2:] == [revision - 1, revision],
                               f"registered {FAMILY}:{revision}",
@@ -680,11 +414,8 @@ class Harness:
                        f"{error_code(e)}: {e}")
 
     def check_registered_nothing(self, label):
-        ecs = boto("ecs", self.moto.url, *self.keys["deployer"])
         try:
-            arns = ecs.list_task_definitions(familyPrefix=FAMILY, status="ACTIVE")[
-                "taskDefinitionArns"]
-            revs = sorted(int(a.rsplit(":", 1)[1]) for a in arns)
+            revs = harness.active_revisions(self.moto.url, FAMILY, *self.keys["deployer"])
             expected, self.revision = self.revision, revs[-1]
             self.check(label, revs[-1] == expected, "registered no task definition",
                        f"ACTIVE revisions of {FAMILY}: {revs}, expected {expected} last")
@@ -861,77 +592,48 @@ def check_assume_role(h):
     h.check_registered_nothing(label)
 
 
+def run_checks(report, binary, moto, servers):
+    """All checks against the started `moto`; the fakes are entered into
+    `servers` (an ExitStack), which stops them."""
+    keys = set_up(moto.url)
+    enable_auth(moto.url)
+    # Everything below depends on auth really being on: the deployer may
+    # not list clusters, so this must be refused.
+    denied = refusal(lambda: boto("ecs", moto.url, *keys["deployer"]).list_clusters())
+    if not report.check(denied == "AccessDenied",
+                        "moto auth is on (deployer is refused ecs:ListClusters)",
+                        f"got {denied}"):
+        return
+
+    # One role session per fake, so each run's signing key names its source.
+    imds = FakeImds(role_credentials(moto.url, keys, "imds"))
+    container = FakeContainerCredentials(role_credentials(moto.url, keys, "container"),
+                                         "Bearer " + uuid.uuid4().hex)
+    proxy = RecordingProxy(moto.port)
+    for server in (imds, container, proxy):
+        servers.enter_context(server)
+    check_fixtures(report, moto, imds, container, keys)
+
+    h = Harness(report, binary, moto, proxy, imds, keys)
+    h.secrets.update([imds.creds["SecretAccessKey"], imds.creds["Token"],
+                      container.creds["SecretAccessKey"], container.creds["Token"],
+                      container.auth_token])
+    check_signing(h)
+    with tempfile.TemporaryDirectory() as workdir:
+        check_profile(h, workdir)
+    check_imds(h, imds.creds)
+    check_container(h, container)
+    check_assume_role(h)
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--binary", required=True, help="path to the ecs-deploy binary")
-    parser.add_argument("--moto-server", default=shutil.which("moto_server"),
-                        help="moto_server executable (default: from PATH)")
-    opts = parser.parse_args()
-
-    if not opts.moto_server:
-        print("moto-check: moto_server not found on PATH; install it with "
-              "pip install 'moto[server]'", file=sys.stderr)
-        return 1
-    try:
-        import boto3  # noqa: F401
-    except ImportError:
-        print("moto-check: boto3 is missing; install it with pip install 'moto[server]'",
-              file=sys.stderr)
-        return 1
-    binary = os.path.abspath(opts.binary)
-    if not os.access(binary, os.X_OK):
-        print(f"moto-check: {opts.binary} is not an executable file (cargo build first)",
-              file=sys.stderr)
-        return 1
-
-    # CI cancelling the job (SIGTERM) must stop moto_server just like Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-    report = Report()
-    moto = MotoServer(opts.moto_server)
-    servers = []
-    try:
-        moto.start()
-        keys = set_up(moto.url)
-        enable_auth(moto.url)
-        # Everything below depends on auth really being on: the deployer may
-        # not list clusters, so this must be refused.
-        denied = refusal(lambda: boto("ecs", moto.url, *keys["deployer"]).list_clusters())
-        if not report.check(denied == "AccessDenied",
-                            "moto auth is on (deployer is refused ecs:ListClusters)",
-                            f"got {denied}"):
-            return 1
-
-        # One role session per fake, so each run's signing key names its source.
-        imds = FakeImds(role_credentials(moto.url, keys, "imds"))
-        container = FakeContainerCredentials(role_credentials(moto.url, keys, "container"),
-                                             "Bearer " + uuid.uuid4().hex)
-        proxy = RecordingProxy(moto.port)
-        for server in (imds, container, proxy):
-            servers.append(server.start())
-        check_fixtures(report, moto, imds, container, keys)
-
-        h = Harness(report, binary, moto, proxy, imds, keys)
-        h.secrets.update([imds.creds["SecretAccessKey"], imds.creds["Token"],
-                          container.creds["SecretAccessKey"], container.creds["Token"],
-                          container.auth_token])
-        check_signing(h)
-        with tempfile.TemporaryDirectory() as workdir:
-            check_profile(h, workdir)
-        check_imds(h, imds.creds)
-        check_container(h, container)
-        check_assume_role(h)
-    except KeyboardInterrupt:
-        print("moto-check: interrupted", file=sys.stderr)
-        report.failed += 1
-    except Exception as e:  # noqa: BLE001 - setup trouble is a failure, not a traceback
-        report.check(False, "moto setup", f"{type(e).__name__}: {e}")
-    finally:
-        for server in servers:
-            server.stop()
-        moto.stop()
-        print(f"moto-check: {report.passed} passed, {report.failed} failed", flush=True)
-    return 0 if report.failed == 0 else 1
+    opts, binary = harness.parse_args(NAME, harness.argument_parser(__doc__))
+    report = harness.Report(NAME)
+    # The ExitStack stops every server once the failure (if any) is reported.
+    with contextlib.ExitStack() as servers, harness.reported(report, "moto setup"):
+        moto = servers.enter_context(harness.MotoServer(opts.moto_server))
+        run_checks(report, binary, moto, servers)
+    return report.summary()
 
 
 if __name__ == "__main__":
