@@ -231,6 +231,14 @@ async fn environment_changes_are_applied_and_never_printed() {
         .is_none());
 }
 
+/// `-c prod -n web -n worker -i REPO:v2` plus `extra`.
+async fn deploy_both(fake: &FakeEcs, extra: &[&str]) -> Run {
+    let image = format!("{REPO}:v2");
+    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-n", "worker", "-i", &image];
+    args.extend_from_slice(extra);
+    deploy(fake, &args).await
+}
+
 /// A fake with services `web` and `worker` running one shared revision.
 async fn two_services() -> FakeEcs {
     let fake = fake().await;
@@ -241,12 +249,7 @@ async fn two_services() -> FakeEcs {
 #[tokio::test]
 async fn two_services_are_deployed_together() {
     let fake = two_services().await;
-    let image = format!("{REPO}:v2");
-    let run = deploy(
-        &fake,
-        &["-c", CLUSTER, "-n", SERVICE, "-n", "worker", "-i", &image],
-    )
-    .await;
+    let run = deploy_both(&fake, &[]).await;
     run.assert_code(0);
     run.assert_stdout_has("All service deployments successful.");
     run.assert_stdout_has("[worker] Current task definition:");
@@ -283,24 +286,7 @@ async fn one_failing_service_rolls_both_back() {
             reason: "Essential container in task exited".into(),
         },
     );
-    let image = format!("{REPO}:v2");
-    let run = deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-n",
-            "worker",
-            "-i",
-            &image,
-            "--enable-rollback",
-            "--output",
-            "json",
-        ],
-    )
-    .await;
+    let run = deploy_both(&fake, &["--enable-rollback", "--output", "json"]).await;
     run.assert_code(1);
     let json = json_result(&run);
     assert_eq!(json["result"], "rolled_back");
@@ -354,22 +340,7 @@ async fn a_refused_update_rolls_back_the_services_already_updated() {
             },
         ],
     );
-    let image = format!("{REPO}:v2");
-    let run = deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-n",
-            "worker",
-            "-i",
-            &image,
-            "--enable-rollback",
-        ],
-    )
-    .await;
+    let run = deploy_both(&fake, &["--enable-rollback"]).await;
     run.assert_code(2);
     run.assert_stderr_has("Updating service 'worker' failed: UpdateService failed: AccessDeniedException: not allowed on worker");
     run.assert_stderr_has("[web] Rolled back: the service runs web:1 again.");

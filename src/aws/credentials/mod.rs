@@ -667,27 +667,20 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let long = cached(Counting(RefCell::new(0), Duration::from_secs(3600)));
-        let keys: Vec<String> = (0..3)
-            .map(|_| {
-                runtime
-                    .block_on(long.provide())
-                    .unwrap()
-                    .access_key_id()
-                    .to_string()
-            })
-            .collect();
-        assert_eq!(keys, ["K1", "K1", "K1"]);
-        let short = cached(Counting(RefCell::new(0), Duration::from_secs(60)));
-        let keys: Vec<String> = (0..3)
-            .map(|_| {
-                runtime
-                    .block_on(short.provide())
-                    .unwrap()
-                    .access_key_id()
-                    .to_string()
-            })
-            .collect();
+        let keys = |provider: Rc<dyn ProvideCredentials>| -> Vec<String> {
+            (0..3)
+                .map(|_| {
+                    runtime
+                        .block_on(provider.provide())
+                        .unwrap()
+                        .access_key_id()
+                        .to_string()
+                })
+                .collect()
+        };
+        let long = keys(cached(Counting(RefCell::new(0), Duration::from_secs(3600))));
+        assert_eq!(long, ["K1", "K1", "K1"]);
+        let keys = keys(cached(Counting(RefCell::new(0), Duration::from_secs(60))));
         assert_eq!(keys, ["K1", "K2", "K3"]);
     }
 
