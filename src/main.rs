@@ -36,11 +36,17 @@ fn main() -> ExitCode {
                 println!("ecs-deploy {}", env!("CARGO_PKG_VERSION"));
                 Ok(())
             }
-            Command::Deploy(config) => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| error::Error::aws(format!("cannot start the runtime: {e}")))?
-                .block_on(deploy::run(&config, &env)),
+            Command::Deploy(config) => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| error::Error::aws(format!("cannot start the runtime: {e}")))?;
+                let outcome = runtime.block_on(deploy::run(&config, &env));
+                // An interrupted run may leave a credential_process running on
+                // the blocking pool; exit now rather than wait for it.
+                runtime.shutdown_background();
+                outcome
+            }
         });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ use super::{credentials_from_json, CredentialsFuture, ProvideCredentials};
 use crate::error::Error;
 
 /// A profile's `credential_process` command.
+#[derive(Clone)]
 pub struct Process {
     profile: String,
     command: String,
@@ -53,10 +54,14 @@ impl Process {
 
 impl ProvideCredentials for Process {
     fn provide(&self) -> CredentialsFuture<'_> {
-        // Blocking is fine: the process runs once at start and again only
-        // when its credentials are about to expire.
-        let result = self.run();
-        Box::pin(async move { result })
+        // On the blocking pool, so that the runtime can still answer a
+        // Ctrl-C while a slow (or hung) helper runs.
+        let process = self.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || process.run())
+                .await
+                .map_err(|e| Error::aws(format!("credential_process did not finish: {e}")))?
+        })
     }
 }
 
