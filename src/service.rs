@@ -5,7 +5,7 @@
 //! roll every updated service back. One service is the common case of this.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::deploy::{aws_error, BaseFile, Deployer, Prepared, Revision};
 use crate::ecs::ServiceUpdate;
@@ -14,6 +14,10 @@ use crate::output::StoppedTasks;
 use crate::report::{Outcome, Report, Rollback, RollbackStatus};
 use crate::rollout::{self, short_revision, DoneRule, Failure, Progress, Service, Verdict, Watch};
 use crate::taskdef;
+
+/// How long the last poll may take past the deadline: long enough for one
+/// answer, not for a series of retries.
+const POLL_GRACE: Duration = Duration::from_secs(10);
 
 /// Deploys to `names` in `cluster`.
 pub async fn deploy(
@@ -534,12 +538,21 @@ impl Run<'_> {
             tokio::time::sleep(config.poll_interval.min(remaining)).await;
             // A poll that fails (after the client's retries) is not the end of
             // the deployment: keep watching until the deadline says otherwise.
-            let found = match self.d.ecs.describe_services(self.cluster, &pending).await {
-                Ok(described) => described.services,
-                Err(e) => {
+            // Retries must not carry a poll far past the deadline either.
+            let budget = deadline.saturating_duration_since(Instant::now()) + POLL_GRACE;
+            let poll = self.d.ecs.describe_services(self.cluster, &pending);
+            let found = match tokio::time::timeout(budget, poll).await {
+                Ok(Ok(described)) => described.services,
+                Ok(Err(e)) => {
                     self.d.out.progress(format!(
                         "could not read the service state ({e}); trying again"
                     ));
+                    continue;
+                }
+                Err(_) => {
+                    self.d
+                        .out
+                        .progress("no answer about the service state before the deadline");
                     continue;
                 }
             };

@@ -551,3 +551,24 @@ async fn plain_http_endpoints_never_go_through_a_proxy() {
     }
     run_command(through_proxy).await.assert_code(0);
 }
+
+#[tokio::test]
+async fn a_failed_poll_does_not_end_the_wait() {
+    let fake = fake().await;
+    fake.inject_faults(
+        "DescribeServices",
+        vec![
+            Fault::Pass,
+            Fault::Raw {
+                status: 400,
+                content_type: "application/x-amz-json-1.1".into(),
+                body: r#"{"__type":"AccessDeniedException","message":"session policy hiccup"}"#
+                    .into(),
+            },
+        ],
+    );
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(0);
+    run.assert_stdout_has("could not read the service state (DescribeServices failed: AccessDeniedException: session policy hiccup (HTTP 400)); trying again");
+    run.assert_stdout_has("Service deployment successful.");
+}
