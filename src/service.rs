@@ -274,13 +274,27 @@ impl Run<'_> {
         }
 
         self.d.out.group("Waiting for the deployment");
-        self.wait(&mut tracked).await;
+        // With a rollback to come, one failure is enough to stop waiting.
+        self.wait(&mut tracked, config.enable_rollback).await;
         self.d.out.end_group();
         for t in &tracked {
             let service = report.service(&t.name);
             service.duration_seconds = t.started.elapsed().as_secs_f64();
             match &t.ended {
-                Some(Ended::Done) | None => service.result = Outcome::Success,
+                Some(Ended::Done) => service.result = Outcome::Success,
+                None => {
+                    // The wait stopped at another service's failure.
+                    service.result = Outcome::Failed;
+                    service.reason = Some(format!(
+                        "Not waited for to the end: another service failed and all are rolled back. Its deployment {} was {}.",
+                        t.watch.deployment_id,
+                        t.latest
+                            .deployments
+                            .iter()
+                            .find(|d| d.id == t.watch.deployment_id)
+                            .map_or_else(|| "in an unknown state".to_string(), |d| d.counts())
+                    ));
+                }
                 Some(Ended::Failed(failure, stopped)) => {
                     service.result = match failure {
                         Failure::TimedOut { .. } => Outcome::Timeout,
@@ -470,10 +484,11 @@ impl Run<'_> {
         Ok(reply)
     }
 
-    /// Polls until every deployment is done, failed or out of time. Between
-    /// polls the journal says where each service stands, for the message an
-    /// interrupt prints.
-    async fn wait(&self, tracked: &mut [Tracked]) {
+    /// Polls until every deployment is done, failed or out of time — or,
+    /// with `stop_at_first_failure`, until one fails (so that a rollback of
+    /// all need not wait for the slowest). Between polls the journal says
+    /// where each service stands, for the message an interrupt prints.
+    async fn wait(&self, tracked: &mut [Tracked], stop_at_first_failure: bool) {
         let config = self.d.config;
         let deadline = Instant::now() + config.timeout;
         loop {
@@ -481,7 +496,11 @@ impl Run<'_> {
                 if let Some(line) = t.progress.counts_change(&t.latest, &t.watch) {
                     self.progress(&t.name, line);
                 }
+                let mut tasks_stopped = false;
                 for event in t.progress.new_events(&t.latest) {
+                    // ECS says so when tasks stop; failedTasks alone misses
+                    // tasks that fail after another one of the deployment ran.
+                    tasks_stopped |= event.contains("has stopped");
                     self.progress(&t.name, format!("event: {event}"));
                 }
                 let failure = match rollout::judge(&t.latest, &t.watch, config.done_rule) {
@@ -497,12 +516,22 @@ impl Run<'_> {
                 };
                 // Look at stopped tasks when ECS counts new failures, and once
                 // more at the end of a failed rollout so the reasons are complete.
-                if t.progress.has_new_failed_tasks(&t.latest, &t.watch) || failure.is_some() {
+                if t.progress.has_new_failed_tasks(&t.latest, &t.watch)
+                    || tasks_stopped
+                    || failure.is_some()
+                {
                     self.report_stopped_tasks(t).await;
                 }
                 if let Some(failure) = failure {
                     t.ended = Some(Ended::Failed(failure, t.stopped.summary()));
                 }
+            }
+            let any_failed = tracked
+                .iter()
+                .any(|t| matches!(t.ended, Some(Ended::Failed(..))));
+            if stop_at_first_failure && any_failed {
+                self.d.journal.in_progress(Vec::new());
+                return;
             }
             self.d.journal.in_progress(
                 tracked
@@ -633,7 +662,7 @@ impl Run<'_> {
                 detail: line,
             });
         }
-        self.wait(&mut tracked).await;
+        self.wait(&mut tracked, false).await;
         let mut all_completed = true;
         for t in &tracked {
             let (status, line) = match t.ended.as_ref().expect("the wait ends every deployment") {

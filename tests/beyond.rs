@@ -402,3 +402,35 @@ async fn github_actions_outputs() {
         .unwrap()
         .contains("result=timeout\n"));
 }
+
+#[tokio::test]
+async fn one_failure_is_enough_to_start_rolling_back_all() {
+    let fake = two_services().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    fake.set_rollout(
+        CLUSTER,
+        "worker",
+        Rollout::TasksFail {
+            polls: 2,
+            tasks_per_poll: 1,
+            reason: "boom".into(),
+        },
+    );
+    let run = deploy_both(
+        &fake,
+        &["-t", "20", "--enable-rollback", "--output", "json"],
+    )
+    .await;
+    run.assert_code(1);
+    let json = json_result(&run);
+    let web = &json["services"][0];
+    assert!(
+        web["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Not waited for to the end"),
+        "{web}"
+    );
+    assert_eq!(web["rollback"]["status"], "completed");
+    assert_eq!(json["services"][1]["rollback"]["status"], "completed");
+}
