@@ -487,6 +487,15 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
     })))
 }
 
+/// Whether the arguments ask for `--output json`, however else they are wrong.
+pub fn asks_for_json(args: &[OsString]) -> bool {
+    args.iter()
+        .zip(args.iter().skip(1).map(Some).chain([None]))
+        .any(|(arg, next)| {
+            arg == "--output=json" || (arg == "--output" && next.is_some_and(|n| n == "json"))
+        })
+}
+
 fn usage(message: impl Into<String>) -> Error {
     Error::usage(exit::USAGE, message)
 }
@@ -874,6 +883,7 @@ mod tests {
                 "-s",
                 "-secretpart",
             ][..],
+            &["-c", "c", "-n", "s", "--unset-env", "TOKEN=secretpart"][..],
         ] {
             let message = parse_with(args, &[]).unwrap_err().to_string();
             assert!(
@@ -903,6 +913,15 @@ mod tests {
         ] {
             assert_eq!(exit_code(args), exit::USAGE, "{args:?}");
         }
+    }
+
+    #[test]
+    fn json_is_recognised_in_any_command_line() {
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(asks_for_json(&args(&["--bogus", "--output", "json"])));
+        assert!(asks_for_json(&args(&["--output=json", "-c"])));
+        assert!(!asks_for_json(&args(&["--output", "text", "json"])));
+        assert!(!asks_for_json(&args(&["--output"])));
     }
 
     #[test]

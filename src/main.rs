@@ -26,28 +26,26 @@ fn main() -> ExitCode {
     // Every module reads the environment through this: an empty variable
     // counts as unset, as the AWS SDKs treat them.
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let outcome =
-        cli::parse(std::env::args_os().skip(1).collect(), env).and_then(|command| match command {
-            Command::Help => {
-                print!("{}", cli::USAGE);
-                Ok(())
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let outcome = match cli::parse(args.clone(), env) {
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            Ok(())
+        }
+        Ok(Command::Version) => {
+            println!("ecs-deploy {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Ok(Command::Deploy(config)) => run(&config, &env),
+        Err(error) => {
+            // `--output json` promises one document whatever happens, bad
+            // flags included (a run prints its own).
+            if cli::asks_for_json(&args) {
+                println!("{}", report::Report::of_error(&error).to_json());
             }
-            Command::Version => {
-                println!("ecs-deploy {}", env!("CARGO_PKG_VERSION"));
-                Ok(())
-            }
-            Command::Deploy(config) => {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| error::Error::aws(format!("cannot start the runtime: {e}")))?;
-                let outcome = runtime.block_on(deploy::run(&config, &env));
-                // An interrupted run may leave a credential_process running on
-                // the blocking pool; exit now rather than wait for it.
-                runtime.shutdown_background();
-                outcome
-            }
-        });
+            Err(error)
+        }
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -55,4 +53,17 @@ fn main() -> ExitCode {
             ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// Runs a deploy on a current-thread runtime.
+fn run(config: &cli::Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), error::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| error::Error::aws(format!("cannot start the runtime: {e}")))?;
+    let outcome = runtime.block_on(deploy::run(config, env));
+    // An interrupted run may leave a credential_process running on the
+    // blocking pool; exit now rather than wait for it.
+    runtime.shutdown_background();
+    outcome
 }

@@ -127,6 +127,14 @@ impl Report {
         }
     }
 
+    /// The document for a run that ended before it started (bad flags).
+    pub fn of_error(error: &crate::error::Error) -> Report {
+        Report {
+            reason: Some(error.to_string()),
+            ..Report::new(None)
+        }
+    }
+
     /// The report for `service`, created on first use.
     pub fn service(&mut self, service: &str) -> &mut ServiceReport {
         match self.services.iter().position(|s| s.service == service) {

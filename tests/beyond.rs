@@ -171,6 +171,17 @@ async fn json_result_of_failures() {
         .as_str()
         .unwrap()
         .contains("'nope' was not found"));
+
+    // So are bad flags.
+    let run = deploy(
+        &fake,
+        &["-c", CLUSTER, "-n", SERVICE, "--output", "json", "--bogus"],
+    )
+    .await;
+    run.assert_code(3);
+    let json = json_result(&run);
+    assert_eq!(json["result"], "error");
+    assert_eq!(json["reason"], "unknown flag '--bogus'");
 }
 
 #[tokio::test]
