@@ -288,10 +288,11 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let unset_env = values(&mut args, &["--unset-env"])?;
-    if let Some(bad) = unset_env.iter().find(|n| !is_env_name(n)) {
-        return Err(usage(format!(
-            "--unset-env takes a variable NAME, not '{bad}'"
-        )));
+    if unset_env.iter().any(|n| !is_env_name(n)) {
+        // Never echo it: `--unset-env TOKEN=value` is the mistake to expect.
+        return Err(usage(
+            "--unset-env takes a variable NAME of letters, digits and '_'",
+        ));
     }
 
     let rest = args.finish();
