@@ -517,8 +517,8 @@ fn flag_name(flag: Flag) -> &'static str {
     flag.last().copied().unwrap_or_default()
 }
 
-/// A flag's value as text, whatever it starts with.
-fn raw_value(args: &mut pico_args::Arguments, flag: Flag) -> Result<Option<String>, Error> {
+/// The next occurrence of a flag's value, whatever it starts with.
+fn next_value(args: &mut pico_args::Arguments, flag: Flag) -> Result<Option<String>, Error> {
     let name = flag_name(flag);
     args.opt_value_from_str::<_, String>(keys(flag))
         .map_err(|e| match e {
@@ -527,11 +527,20 @@ fn raw_value(args: &mut pico_args::Arguments, flag: Flag) -> Result<Option<Strin
         })
 }
 
-/// A flag's value as text. pico-args would take the next flag as the value
-/// of a flag given without one (`-c -n web`), so a name-like value that
-/// starts with '-' is refused: no cluster, service or image starts that way.
-fn value(args: &mut pico_args::Arguments, flag: Flag) -> Result<Option<String>, Error> {
-    match raw_value(args, flag)? {
+/// The value of a flag that may be given once, whatever it starts with.
+fn raw_value(args: &mut pico_args::Arguments, flag: Flag) -> Result<Option<String>, Error> {
+    let value = next_value(args, flag)?;
+    if value.is_some() && next_value(args, flag)?.is_some() {
+        return Err(usage(format!("{} is given twice", flag_name(flag))));
+    }
+    Ok(value)
+}
+
+/// pico-args would take the next flag as the value of a flag given without
+/// one (`-c -n web`), so a name-like value that starts with '-' is refused:
+/// no cluster, service or image starts that way.
+fn refuse_dash(flag: Flag, value: Option<String>) -> Result<Option<String>, Error> {
+    match value {
         Some(v) if v.starts_with('-') => Err(usage(format!(
             "{} needs a value, but the next argument starts with '-' (another flag?)",
             flag_name(flag)
@@ -540,13 +549,19 @@ fn value(args: &mut pico_args::Arguments, flag: Flag) -> Result<Option<String>, 
     }
 }
 
+/// A flag's value as text.
+fn value(args: &mut pico_args::Arguments, flag: Flag) -> Result<Option<String>, Error> {
+    let value = raw_value(args, flag)?;
+    refuse_dash(flag, value)
+}
+
 /// Every value of a repeatable flag, in order.
 fn values(args: &mut pico_args::Arguments, flag: Flag) -> Result<Vec<String>, Error> {
     let mut all = Vec::new();
-    while let Some(v) = value(args, flag)? {
+    // pico-args finds them from the front, so they come in the given order.
+    while let Some(v) = refuse_dash(flag, next_value(args, flag)?)? {
         all.push(v);
     }
-    // pico-args finds them from the front; keep the order they were given in.
     Ok(all)
 }
 
@@ -914,6 +929,12 @@ mod tests {
         ] {
             assert_eq!(exit_code(args), exit::USAGE, "{args:?}");
         }
+    }
+
+    #[test]
+    fn a_single_value_flag_given_twice_is_refused() {
+        let err = parse_with(&["-c", "a", "-c", "b", "-n", "s", "-i", "x"], &[]).unwrap_err();
+        assert_eq!(err.to_string(), "--cluster is given twice");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{credentials_from_json, CredentialsFuture, ProvideCredentials};
+use crate::aws::client::innermost_cause;
 use crate::error::Error;
 use crate::secret::Secret;
 
@@ -71,8 +72,15 @@ impl Container {
     }
 
     /// Where the credentials come from, for messages.
+    /// Only the scheme, host and port: the path (a per-task id on ECS) and
+    /// any user information work like a bearer secret.
     pub fn describe(&self) -> String {
-        format!("container credentials endpoint {}", self.url)
+        let port = self.url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        format!(
+            "container credentials endpoint {}://{}{port}",
+            self.url.scheme(),
+            self.url.host_str().unwrap_or_default()
+        )
     }
 
     async fn fetch(&self) -> Result<super::Credentials, Error> {
@@ -98,12 +106,12 @@ impl Container {
         let response = request
             .send()
             .await
-            .map_err(|e| fail(format!("no answer ({e})")))?;
+            .map_err(|e| fail(format!("no answer ({})", innermost_cause(&e))))?;
         let status = response.status();
         let body = response
             .text()
             .await
-            .map_err(|e| fail(format!("no answer ({e})")))?;
+            .map_err(|e| fail(format!("no answer ({})", innermost_cause(&e))))?;
         if !status.is_success() {
             return Err(fail(format!("answered HTTP {}", status.as_u16())));
         }
@@ -215,6 +223,20 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn descriptions_leave_out_the_path_and_user() {
+        let c = from(&[(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "https://user:pw@creds.example:8443/v2/abc-id",
+        )])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            c.describe(),
+            "container credentials endpoint https://creds.example:8443"
+        );
     }
 
     #[test]

@@ -97,10 +97,12 @@ impl Imds {
         let status = response.status().as_u16();
         match status {
             200 => {
-                let token = response
-                    .text()
-                    .await
-                    .map_err(|e| self.error(format!("no answer ({e})")))?;
+                let token = response.text().await.map_err(|e| {
+                    self.error(format!(
+                        "no answer ({})",
+                        crate::aws::client::innermost_cause(&e)
+                    ))
+                })?;
                 Ok(Some(token))
             }
             403..=405 if self.allow_v1 => Ok(None),
@@ -130,10 +132,12 @@ impl Imds {
         if status != 200 {
             return Err(self.error(format!("GET {path} answered HTTP {status}")));
         }
-        response
-            .text()
-            .await
-            .map_err(|e| self.error(format!("no answer ({e})")))
+        response.text().await.map_err(|e| {
+            self.error(format!(
+                "no answer ({})",
+                crate::aws::client::innermost_cause(&e)
+            ))
+        })
     }
 
     /// Sends with the short timeout, once more if the first try gets no answer.
