@@ -147,10 +147,15 @@ pub enum ImageChange {
 /// `--run-task` and its options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunTask {
+    /// `--launch-type`.
     pub launch_type: Option<String>,
+    /// `--platform-version`.
     pub platform_version: Option<String>,
+    /// `--network-configuration`, as the JSON ECS takes.
     pub network_configuration: Option<serde_json::Value>,
+    /// `--started-by`.
     pub started_by: Option<String>,
+    /// `--wait-for-success`.
     pub wait_for_success: bool,
 }
 
@@ -166,7 +171,9 @@ pub enum OutputFormat {
 /// A validated request.
 #[derive(Debug)]
 pub struct Config {
+    /// `-n` (with `-c`) or `-d`.
     pub target: Target,
+    /// `-i`, `-to`, or neither.
     pub change: ImageChange,
     /// `--container`: restrict the changes to these containers.
     pub containers: Vec<String>,
@@ -174,32 +181,54 @@ pub struct Config {
     pub set_env: Vec<(String, Secret)>,
     /// `--unset-env NAME`.
     pub unset_env: Vec<String>,
+    /// `--dry-run`: read only.
     pub dry_run: bool,
+    /// `--output`.
     pub output: OutputFormat,
+    /// `--task-definition-file`: the base instead of the current revision.
     pub task_definition_file: Option<PathBuf>,
+    /// `--use-latest-task-def`: the newest revision of the family as base.
     pub use_latest_task_definition: bool,
+    /// `--copy-task-definition-tags`.
     pub copy_tags: bool,
+    /// `--force-new-deployment`.
     pub force_new_deployment: bool,
+    /// `-D`.
     pub desired_count: Option<u32>,
+    /// `-m`.
     pub minimum_healthy_percent: Option<u32>,
+    /// `-M`.
     pub maximum_percent: Option<u32>,
+    /// `-t`: the deadline of a wait.
     pub timeout: Duration,
+    /// `--poll-interval`.
     pub poll_interval: Duration,
+    /// `--skip-deployments-check` or not.
     pub done_rule: DoneRule,
+    /// `--enable-rollback`.
     pub enable_rollback: bool,
+    /// `--max-definitions`.
     pub max_definitions: Option<u32>,
+    /// `--run-task` and its options.
     pub run_task: Option<RunTask>,
+    /// Where AWS is and who we are there.
     pub aws: AwsOptions,
+    /// `-v`.
     pub verbose: bool,
 }
 
 /// The AWS settings given on the command line; the rest comes from the environment.
 #[derive(Debug, Default)]
 pub struct AwsOptions {
+    /// `-r`.
     pub region: Option<String>,
+    /// `--endpoint-url`: the ECS endpoint.
     pub endpoint_url: Option<String>,
+    /// `-k`.
     pub access_key_id: Option<String>,
+    /// `-s`.
     pub secret_access_key: Option<Secret>,
+    /// `-p`.
     pub profile: Option<String>,
     /// Take credentials from instance metadata, skipping the rest of the chain.
     pub instance_profile: bool,

@@ -545,6 +545,7 @@ impl Deployer<'_> {
     }
 }
 
+/// An AWS failure as the error that ends a run (exit 2).
 pub fn aws_error(error: AwsError) -> Error {
     Error::aws(error.to_string())
 }

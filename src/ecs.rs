@@ -103,6 +103,7 @@ impl ServiceUpdate<'_> {
 }
 
 impl Ecs {
+    /// ECS through `client`, which is set up for the ECS endpoint.
     pub fn new(client: Client) -> Ecs {
         Ecs { client }
     }
@@ -260,6 +261,7 @@ impl Ecs {
         }
     }
 
+    /// Marks a revision INACTIVE.
     pub async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError> {
         self.call("DeregisterTaskDefinition", &json!({"taskDefinition": arn}))
             .await

@@ -29,6 +29,7 @@ pub struct Reporter {
 }
 
 impl Reporter {
+    /// A reporter for a run that started at `started`.
     pub fn new(
         started: Instant,
         format: OutputFormat,

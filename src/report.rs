@@ -75,6 +75,7 @@ pub struct ServiceReport {
 }
 
 impl ServiceReport {
+    /// The report of a service nothing is known about yet.
     pub fn new(service: &str) -> ServiceReport {
         ServiceReport {
             service: service.to_string(),
@@ -115,6 +116,8 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a run that has not ended yet (`result` is `error`
+    /// until a flow says otherwise).
     pub fn new(cluster: Option<&str>) -> Report {
         Report {
             result: Outcome::Error,

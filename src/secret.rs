@@ -7,6 +7,7 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value that must not be printed.
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }

@@ -1,10 +1,14 @@
 //! The thin AWS layer: signing, credentials, region and endpoints, STS, and
 //! one client that every call goes through.
 
+/// One signed (or unsigned) POST with retries and error decoding.
 pub mod client;
+/// The credential chain.
 pub mod credentials;
+/// Region and endpoints.
 pub mod region;
 mod sign;
+/// AssumeRole and AssumeRoleWithWebIdentity.
 pub mod sts;
 
 use self::client::{Client, Endpoint, Route};

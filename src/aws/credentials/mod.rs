@@ -12,6 +12,7 @@
 mod container;
 mod imds;
 mod process;
+/// Profile files and what a profile says about credentials.
 pub mod profile;
 mod sts;
 
@@ -42,6 +43,7 @@ pub type CredentialsFuture<'a> = Pin<Box<dyn Future<Output = Result<Credentials,
 
 /// Something that can hand out credentials for the next request.
 pub trait ProvideCredentials {
+    /// Credentials valid for the next request.
     fn provide(&self) -> CredentialsFuture<'_>;
 }
 

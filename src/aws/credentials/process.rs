@@ -14,6 +14,7 @@ pub struct Process {
 }
 
 impl Process {
+    /// The `credential_process` `command` of `profile`.
     pub fn new(profile: &str, command: &str) -> Process {
         Process {
             profile: profile.to_string(),
