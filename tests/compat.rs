@@ -171,35 +171,42 @@ async fn use_latest_task_def_bases_on_the_newest_revision() {
 
 #[tokio::test]
 async fn copy_task_definition_tags_only_when_asked() {
-    let fake = FakeEcs::start().await;
-    fake.add_cluster(CLUSTER);
-    let arn = fake.seed_task_definition(
-        web_task_definition(),
-        vec![("team".into(), "web".into()), ("cost".into(), "42".into())],
-    );
-    fake.add_service(CLUSTER, SERVICE, &arn, 1);
+    let tags = || {
+        vec![
+            ("team".to_string(), "web".to_string()),
+            ("cost".to_string(), "42".to_string()),
+        ]
+    };
+    let tagged_service = || async {
+        let fake = FakeEcs::start().await;
+        fake.add_cluster(CLUSTER);
+        let arn = fake.seed_task_definition(web_task_definition(), tags());
+        fake.add_service(CLUSTER, SERVICE, &arn, 1);
+        fake
+    };
     let image = format!("{REPO}:v2");
-    deploy(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image])
-        .await
-        .assert_code(0);
-    assert!(fake.task_definition_tags("web:2").is_empty());
+
+    let fake = tagged_service().await;
+    deploy_image(&fake, &image, &[]).await.assert_code(0);
+    assert!(
+        fake.task_definition_tags("web:2").is_empty(),
+        "tags copied unasked"
+    );
+
+    let fake = tagged_service().await;
     deploy_image(&fake, &image, &["--copy-task-definition-tags"])
         .await
         .assert_code(0);
-    // The base was web:2 (what the service ran), which has no tags; copy from a tagged base.
+    assert_eq!(fake.task_definition_tags("web:2"), tags());
+
+    // -d takes them from the revision it is given.
     deploy(
         &fake,
         &["-d", "web:1", "-i", &image, "--copy-task-definition-tags"],
     )
     .await
     .assert_code(0);
-    assert_eq!(
-        fake.task_definition_tags("web:4"),
-        [
-            ("team".to_string(), "web".to_string()),
-            ("cost".to_string(), "42".to_string())
-        ]
-    );
+    assert_eq!(fake.task_definition_tags("web:3"), tags());
 }
 
 #[tokio::test]

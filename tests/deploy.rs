@@ -533,7 +533,7 @@ async fn interrupting_the_wait_reports_the_state_and_exits_130() {
     fake.set_rollouts(CLUSTER, SERVICE, vec![Rollout::Stuck, Rollout::Stuck]);
     let (code, stderr) = interrupt(
         &fake,
-        &["-t", "0.2", "--enable-rollback"],
+        &["-t", "1", "--enable-rollback"],
         "Rolling back to",
         "-TERM",
     )
@@ -575,4 +575,80 @@ async fn a_failed_poll_does_not_end_the_wait() {
     run.assert_code(0);
     run.assert_stdout_has("could not read the service state (DescribeServices failed: AccessDeniedException: session policy hiccup (HTTP 400)); trying again");
     run.assert_stdout_has("Service deployment successful.");
+}
+
+#[tokio::test]
+async fn a_service_may_be_named_by_its_arn() {
+    let fake = fake().await;
+    let arn = fake.service(CLUSTER, SERVICE)["serviceArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let image = format!("{REPO}:v2");
+    let run = deploy(&fake, &["-c", CLUSTER, "-n", &arn, "-i", &image]).await;
+    run.assert_code(0);
+    assert!(service_task_definition(&fake).ends_with("web:2"));
+}
+
+#[tokio::test]
+async fn skipping_the_drain_keeps_the_revision_a_rollback_would_need() {
+    let fake = fake().await;
+    fake.set_rollout(
+        CLUSTER,
+        SERVICE,
+        Rollout::SlowDrain {
+            polls: 1,
+            drain_polls: 1000,
+        },
+    );
+    let run = deploy_v2(
+        &fake,
+        &["--skip-deployments-check", "--max-definitions", "1"],
+    )
+    .await;
+    run.assert_code(0);
+    assert_eq!(fake.active_revisions("web"), [1, 2]);
+}
+
+#[tokio::test]
+async fn a_rollback_that_fails_too_is_reported() {
+    let fake = fake().await;
+    fake.set_rollouts(
+        CLUSTER,
+        SERVICE,
+        vec![
+            Rollout::Stuck,
+            Rollout::TasksFail {
+                polls: 2,
+                tasks_per_poll: 1,
+                reason: "bad host".into(),
+            },
+        ],
+    );
+    let run = deploy_v2(&fake, &["-t", "0.3", "--enable-rollback"]).await;
+    run.assert_code(1);
+    run.assert_stderr_has("Rolled back to web:1, but that rollout did not complete either: ECS marked the deployment FAILED");
+}
+
+#[tokio::test]
+async fn a_forced_redeploy_has_no_earlier_revision_to_return_to() {
+    let fake = fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    let run = deploy(
+        &fake,
+        &[
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "--force-new-deployment",
+            "-t",
+            "0.3",
+            "--enable-rollback",
+        ],
+    )
+    .await;
+    run.assert_code(1);
+    run.assert_stderr_has("No earlier revision to roll back to: the service already ran web:1 before this deployment.");
+    assert_eq!(fake.count("UpdateService"), 1);
 }
