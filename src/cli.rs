@@ -102,11 +102,11 @@ Output:
       --version                  Print the version
 
 Empty arguments ('') are ignored. Exit status: 0 done; 1 deployment or task failed,
-timed out or rolled back, or no container uses the image's repository; 2 AWS refused or unreachable (credentials, permissions, not
-found); 3 usage; 5 neither -n nor -d; 6 both -n and -d; 7 -n without -c; 8 no image;
-9 bad --max-definitions; 10 --launch-type, 11 --network-configuration or
---wait-for-success, 12 --platform-version without --run-task; 13 bad image reference
-or tag; 130 interrupted.
+timed out or rolled back, or no container uses the image's repository; 2 AWS refused
+or unreachable (credentials, permissions, not found); 3 usage; 5 neither -n nor -d;
+6 both -n and -d; 7 -n without -c; 8 no image; 9 bad --max-definitions;
+10 --launch-type, 11 --network-configuration or --wait-for-success, 12
+--platform-version without --run-task; 13 bad image reference or tag; 130 interrupted.
 ";
 
 /// What the command line asks for.
