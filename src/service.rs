@@ -190,10 +190,13 @@ impl Run<'_> {
                 report.service(&before.service_name).result = Outcome::DryRun;
             }
             if let Some(keep) = config.max_definitions {
-                // Services that would get no new revision keep running theirs.
+                // Services that would get no new revision keep running
+                // theirs; with --skip-deployments-check the real run also
+                // keeps the previous revisions a late rollback would need.
+                let keeps_previous = config.done_rule == DoneRule::NewTasksRunning;
                 let live: Vec<&str> = plans
                     .iter()
-                    .filter(|(_, _, revision)| revision.is_none())
+                    .filter(|(_, _, revision)| revision.is_none() || keeps_previous)
                     .map(|(_, current, _)| current.as_str())
                     .collect();
                 for family in families(plans.iter().map(|(_, current, _)| current.as_str())) {
