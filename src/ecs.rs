@@ -109,7 +109,13 @@ impl Ecs {
     }
 
     async fn call(&self, operation: &str, input: &Value) -> Result<Value, AwsError> {
-        self.client.call_json(TARGET_PREFIX, operation, input).await
+        // Registering twice makes two revisions; every other call of ours is
+        // a read, converges (UpdateService, DeregisterTaskDefinition) or
+        // carries a client token (RunTask).
+        let idempotent = operation != "RegisterTaskDefinition";
+        self.client
+            .call_json(TARGET_PREFIX, operation, input, idempotent)
+            .await
     }
 
     /// The services among `names` that ECS describes, and for the others the

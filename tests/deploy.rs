@@ -242,14 +242,30 @@ async fn timeout_with_rollback_returns_to_the_previous_revision() {
 async fn throttling_and_unavailability_are_retried() {
     let fake = fake().await;
     fake.inject_faults("DescribeServices", vec![Fault::Throttle]);
-    fake.inject_faults("RegisterTaskDefinition", vec![Fault::ServiceUnavailable]);
+    fake.inject_faults("RegisterTaskDefinition", vec![Fault::Throttle]);
+    fake.inject_faults("UpdateService", vec![Fault::ServiceUnavailable]);
     let run = deploy_v2(&fake, &["-v"]).await;
     run.assert_code(0);
     assert_eq!(fake.count("RegisterTaskDefinition"), 2);
+    assert_eq!(fake.count("UpdateService"), 2);
     assert_eq!(fake.active_revisions("web"), [1, 2]);
     run.assert_stderr_has("[aws] DescribeServices 400 ThrottlingException attempt 1");
     run.assert_stderr_has("[aws] DescribeServices 200 attempt 2");
-    run.assert_stderr_has("[aws] RegisterTaskDefinition 503");
+    run.assert_stderr_has("[aws] UpdateService 503");
+}
+
+#[tokio::test]
+async fn a_registration_the_service_may_have_done_is_not_repeated() {
+    let fake = fake().await;
+    fake.inject_faults("RegisterTaskDefinition", vec![Fault::ServiceUnavailable]);
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(2);
+    run.assert_stderr_has("RegisterTaskDefinition failed:");
+    assert_eq!(
+        fake.count("RegisterTaskDefinition"),
+        1,
+        "a second revision could result"
+    );
 }
 
 #[tokio::test]

@@ -70,6 +70,9 @@ pub enum AwsError {
         /// False for failures that a retry cannot mend (a certificate the
         /// trust store rejects, a request that cannot be built).
         retryable: bool,
+        /// Whether the request may have reached the service (it was not a
+        /// failure to connect).
+        sent: bool,
     },
     /// No credentials could be had for signing.
     Credentials(String),
@@ -84,7 +87,21 @@ impl AwsError {
         }
     }
 
-    fn is_retryable(&self) -> bool {
+    /// Whether another attempt may succeed. For a call that is not
+    /// idempotent, only when the service cannot have acted on the first:
+    /// it was throttled, or the request never left.
+    fn is_retryable(&self, idempotent: bool) -> bool {
+        if !idempotent {
+            return match self {
+                AwsError::Service { status, code, .. } => {
+                    *status == 429 || THROTTLING_CODES.contains(&code.as_str())
+                }
+                AwsError::Transport {
+                    retryable, sent, ..
+                } => *retryable && !sent,
+                AwsError::Credentials(_) => false,
+            };
+        }
         match self {
             AwsError::Service { status, code, .. } => {
                 matches!(status, 429 | 500 | 502 | 503 | 504)
@@ -201,12 +218,14 @@ impl Client {
         }
     }
 
-    /// Calls a JSON-1.1 `operation` (`X-Amz-Target: {target_prefix}.{operation}`).
+    /// Calls a JSON-1.1 `operation` (`X-Amz-Target: {target_prefix}.{operation}`);
+    /// see [`Client::send`] for `idempotent`.
     pub async fn call_json(
         &self,
         target_prefix: &str,
         operation: &str,
         input: &Value,
+        idempotent: bool,
     ) -> Result<Value, AwsError> {
         let body = serde_json::to_vec(input).expect("a JSON value serialises");
         let target = format!("{target_prefix}.{operation}");
@@ -214,7 +233,7 @@ impl Client {
             ("content-type", "application/x-amz-json-1.1"),
             ("x-amz-target", target.as_str()),
         ];
-        let reply = self.send(operation, &headers, &body).await?;
+        let reply = self.send(operation, &headers, &body, idempotent).await?;
         serde_json::from_slice(&reply).map_err(|e| AwsError::Service {
             operation: operation.to_string(),
             status: 200,
@@ -224,12 +243,15 @@ impl Client {
     }
 
     /// POSTs `body` with `headers`, retrying what is worth retrying, and
-    /// returns the body of the successful reply.
+    /// returns the body of the successful reply. A call that is not
+    /// `idempotent` (registering a revision) is retried only when the service
+    /// cannot have acted on it, so that a lost answer does not make two.
     pub async fn send(
         &self,
         operation: &str,
         headers: &[(&str, &str)],
         body: &[u8],
+        idempotent: bool,
     ) -> Result<Vec<u8>, AwsError> {
         let mut attempt = 1;
         loop {
@@ -248,7 +270,7 @@ impl Client {
                 );
             }
             match result {
-                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                Err(e) if e.is_retryable(idempotent) && attempt < MAX_ATTEMPTS => {
                     tokio::time::sleep(self.backoff(attempt)).await;
                     attempt += 1;
                 }
@@ -294,6 +316,7 @@ impl Client {
             let cause = innermost_cause(&e);
             AwsError::Transport {
                 operation: operation.to_string(),
+                sent: !e.is_connect(),
                 // A certificate the trust store rejects, or a proxy that
                 // refuses the tunnel, fails the same way every time.
                 retryable: !e.is_builder()
@@ -514,7 +537,7 @@ mod tests {
             err(503, ""),
             err(500, "ServerException"),
         ] {
-            assert!(retried.is_retryable(), "{retried:?}");
+            assert!(retried.is_retryable(true), "{retried:?}");
         }
         for final_ in [
             err(400, "ClientException"),
@@ -524,7 +547,7 @@ mod tests {
             err(403, "SignatureDoesNotMatch"),
             err(400, "LimitExceededException"),
         ] {
-            assert!(!final_.is_retryable(), "{final_:?}");
+            assert!(!final_.is_retryable(true), "{final_:?}");
         }
     }
 
@@ -540,6 +563,27 @@ mod tests {
         );
         let err = http_client(&env("/proc/self/cmdline"), Route::Proxied).unwrap_err();
         assert!(err.contains("PEM"), "{err}");
+    }
+
+    #[test]
+    fn calls_that_are_not_idempotent_are_retried_only_when_nothing_happened() {
+        let service = |status, code: &str| AwsError::Service {
+            operation: "RegisterTaskDefinition".into(),
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        let transport = |sent| AwsError::Transport {
+            operation: "RegisterTaskDefinition".into(),
+            message: String::new(),
+            retryable: true,
+            sent,
+        };
+        assert!(service(400, "ThrottlingException").is_retryable(false));
+        assert!(transport(false).is_retryable(false));
+        assert!(!service(503, "").is_retryable(false));
+        assert!(!transport(true).is_retryable(false));
+        assert!(transport(true).is_retryable(true));
     }
 
     #[test]

@@ -67,7 +67,7 @@ async fn call(
         .extend_pairs(form)
         .finish();
     let reply = client
-        .send(action, &[("content-type", FORM)], body.as_bytes())
+        .send(action, &[("content-type", FORM)], body.as_bytes(), true)
         .await?;
     parse_credentials(&String::from_utf8_lossy(&reply)).map_err(|problem| AwsError::Service {
         operation: action.to_string(),
