@@ -28,6 +28,8 @@ enum Version {
     None,
     Tag(String),
     Digest(String),
+    /// `name:tag@digest`: the digest pins the image, the tag says what it is.
+    TagAndDigest(String, String),
 }
 
 /// Why a string is not an image reference.
@@ -100,7 +102,8 @@ impl ImageRef {
             ));
         }
         let version = match (tag, digest) {
-            (_, Some(digest)) => Version::Digest(digest.to_string()),
+            (Some(tag), Some(digest)) => Version::TagAndDigest(tag.to_string(), digest.to_string()),
+            (None, Some(digest)) => Version::Digest(digest.to_string()),
             (Some(tag), None) => Version::Tag(tag.to_string()),
             (None, None) => Version::None,
         };
@@ -157,6 +160,7 @@ impl fmt::Display for ImageRef {
             Version::None => Ok(()),
             Version::Tag(tag) => write!(f, ":{tag}"),
             Version::Digest(digest) => write!(f, "@{digest}"),
+            Version::TagAndDigest(tag, digest) => write!(f, ":{tag}@{digest}"),
         }
     }
 }
@@ -270,6 +274,7 @@ mod tests {
             "docker.domain.com:8080/repo/multi/level/image:1.2.3",
             "docker.domain.com:8080/repo/multi/level/image@sha256:1234567890abcdef",
             "something:tag_123",
+            "repo/image:v2@sha256:1234567890abcdef",
         ];
         for input in unchanged {
             assert_eq!(deploy(input, None), input);
