@@ -29,17 +29,14 @@ pub async fn connect(
     let endpoint_override =
         region::endpoint_override(service, options.endpoint_url.as_deref(), env)?;
     let sts_override = region::endpoint_override("sts", None, env)?;
-    let plain_http = [&endpoint_override, &sts_override]
-        .into_iter()
-        .flatten()
-        .any(|url| url.scheme() == "http");
-    let route = if plain_http {
-        Route::Direct
-    } else {
-        Route::Proxied
+    // Plain-http (loopback) endpoints go direct; each endpoint its own way.
+    let route_of = |url: &Option<reqwest::Url>| match url {
+        Some(url) if url.scheme() == "http" => Route::Direct,
+        _ => Route::Proxied,
     };
     let http = |route| client::http_client(env, route).map_err(|e| Error::usage(exit::USAGE, e));
-    let aws_http = http(route)?;
+    let service_http = http(route_of(&endpoint_override))?;
+    let sts_http = http(route_of(&sts_override))?;
     let metadata_http = http(Route::Metadata)?;
     let region = match region::from_settings(options.region.as_deref(), env, profiles.region())? {
         Some(region) => region,
@@ -53,7 +50,7 @@ pub async fn connect(
         env,
         profiles: &profiles,
         region: &region,
-        aws_http: aws_http.clone(),
+        sts_http,
         metadata_http,
         verbose,
     };
@@ -64,7 +61,7 @@ pub async fn connect(
         region: region.clone(),
     };
     Ok((
-        Client::new(aws_http, endpoint, Some(credentials), verbose),
+        Client::new(service_http, endpoint, Some(credentials), verbose),
         region,
     ))
 }

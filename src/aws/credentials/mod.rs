@@ -204,8 +204,8 @@ pub struct Context<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub profiles: &'a ProfileFiles,
     pub region: &'a str,
-    /// For STS: the AWS client with proxies.
-    pub aws_http: reqwest::Client,
+    /// For STS, routed as its endpoint needs.
+    pub sts_http: reqwest::Client,
     /// For IMDS and container endpoints: never through a proxy.
     pub metadata_http: reqwest::Client,
     pub verbose: bool,
@@ -419,7 +419,7 @@ fn sts_client(
         region: ctx.region.to_string(),
     };
     Ok(Client::new(
-        ctx.aws_http.clone(),
+        ctx.sts_http.clone(),
         endpoint,
         credentials,
         ctx.verbose,
@@ -464,7 +464,7 @@ mod tests {
                 env: &env,
                 profiles: &profiles,
                 region: "us-east-1",
-                aws_http: reqwest::Client::new(),
+                sts_http: reqwest::Client::new(),
                 metadata_http: reqwest::Client::new(),
                 verbose: false,
             };
