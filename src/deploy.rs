@@ -1,26 +1,26 @@
 //! Orchestration of a run: local input, then AWS; the new revision that
-//! every kind of run shares; `-d` runs and their one-off tasks; pruning; and
-//! the result as data (`--output json`, GitHub Actions). Service deploys and
-//! their wait live in `service`. The decisions live in the pure modules.
+//! every kind of run shares; `-d` runs; pruning; and the result as data
+//! (`--output json`, GitHub Actions). Service deploys and their wait live in
+//! `service`, one-off tasks in `oneoff`, interrupts in `interrupt`; the
+//! decisions live in the pure modules.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::aws::{self, client::AwsError};
-use crate::cli::{Config, ImageChange, OutputFormat, RunTask, Target};
+use crate::cli::{Config, ImageChange, OutputFormat, Target};
 use crate::diff;
-use crate::ecs::{Ecs, RunTaskError};
+use crate::ecs::Ecs;
 use crate::error::{exit, Error};
+use crate::interrupt::{interrupted, Journal};
 use crate::output::Reporter;
-use crate::report::{self, Outcome, Report, TaskReport};
+use crate::report::{self, Outcome, Report};
 use crate::rollout::short_revision;
 use crate::service;
 use crate::taskdef::{self, Changes};
-use crate::tasks::{self, why_stopped, TaskVerdict};
 
 /// Runs what `config` asks for; `env` looks up environment variables. The
 /// result is also written as data where asked (`--output json`, GitHub).
@@ -154,41 +154,6 @@ pub struct Deployer<'a> {
     pub region: String,
     pub out: &'a Reporter,
     pub journal: &'a Journal,
-}
-
-/// What a run has changed so far and what it is waiting for: the message
-/// when a Ctrl-C or SIGTERM stops it.
-#[derive(Default)]
-pub struct Journal {
-    changed: RefCell<Vec<String>>,
-    in_progress: RefCell<Vec<String>>,
-}
-
-impl Journal {
-    /// Notes a change made in AWS.
-    pub fn changed(&self, what: String) {
-        self.changed.borrow_mut().push(what);
-    }
-
-    /// Replaces the lines about what is still going on.
-    pub fn in_progress(&self, lines: Vec<String>) {
-        self.in_progress.replace(lines);
-    }
-
-    fn interrupted(&self, signal: &str) -> String {
-        let changed = self.changed.borrow();
-        let mut message = if changed.is_empty() {
-            format!("{signal} received before anything was changed in AWS.")
-        } else {
-            format!("{signal} received. Changed so far: {}.", changed.join("; "))
-        };
-        for line in self.in_progress.borrow().iter() {
-            message.push('\n');
-            message.push_str(line);
-        }
-        message.push_str("\nNothing was rolled back.");
-        message
-    }
 }
 
 impl Deployer<'_> {
@@ -373,120 +338,6 @@ impl Deployer<'_> {
         Ok(())
     }
 
-    /// `--run-task`: starts the revision as a one-off task and, with
-    /// `--wait-for-success`, waits for it to stop and judges its exit codes.
-    async fn run_task(
-        &self,
-        arn: &str,
-        cluster: Option<&str>,
-        run: &RunTask,
-        report: &mut Report,
-    ) -> Result<(), Error> {
-        // The client retries a RunTask whose answer was lost; the same token
-        // makes ECS start the task once, not once per attempt.
-        let client_token = format!(
-            "ecs-deploy-{:016x}{:016x}",
-            aws::client::random_u64(),
-            aws::client::random_u64()
-        );
-        let mut input = json!({"taskDefinition": arn, "count": 1, "clientToken": client_token});
-        let optional = [
-            ("cluster", cluster),
-            ("launchType", run.launch_type.as_deref()),
-            ("platformVersion", run.platform_version.as_deref()),
-            ("startedBy", run.started_by.as_deref()),
-        ];
-        for (key, value) in optional {
-            if let Some(value) = value {
-                input[key] = json!(value);
-            }
-        }
-        if let Some(network) = &run.network_configuration {
-            input["networkConfiguration"] = network.clone();
-        }
-        let task = self.ecs.run_task(&input).await.map_err(|e| match e {
-            RunTaskError::Aws(e) => aws_error(e),
-            RunTaskError::Refused(why) => {
-                Error::failed(format!("ECS did not start the task: {why}"))
-            }
-        })?;
-        let task_arn = task["taskArn"].as_str().unwrap_or_default().to_string();
-        self.out.say(format!("Task started: {task_arn}"));
-        self.journal.changed(format!("started task {task_arn}"));
-        report.task = Some(TaskReport {
-            task_arn: task_arn.clone(),
-            last_status: task["lastStatus"].as_str().map(str::to_string),
-            exit_codes: BTreeMap::new(),
-        });
-        if !run.wait_for_success {
-            return Ok(());
-        }
-        let description = self
-            .ecs
-            .describe_task_definition(arn, false)
-            .await
-            .map_err(aws_error)?
-            .description;
-        let essential = tasks::essential_containers(&description);
-        let cluster = task["clusterArn"]
-            .as_str()
-            .or(cluster)
-            .unwrap_or("default")
-            .to_string();
-        let deadline = Instant::now() + self.config.timeout;
-        let short = task_arn.rsplit('/').next().unwrap_or(&task_arn).to_string();
-        let mut last_status = String::new();
-        loop {
-            let tasks = self
-                .ecs
-                .describe_tasks(&cluster, std::slice::from_ref(&task_arn))
-                .await
-                .map_err(aws_error)?;
-            let task = tasks
-                .first()
-                .ok_or_else(|| Error::aws(format!("ECS no longer knows task {task_arn}")))?;
-            let verdict = tasks::judge(task, &essential);
-            if let Some(task_report) = &mut report.task {
-                task_report.last_status = task["lastStatus"].as_str().map(str::to_string);
-                task_report.exit_codes = task["containers"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| {
-                        Some((c["name"].as_str()?.to_string(), c["exitCode"].as_i64()?))
-                    })
-                    .collect();
-            }
-            match verdict {
-                TaskVerdict::Running(status) => {
-                    if status != last_status {
-                        self.out.progress(format!("task {short}: {status}"));
-                        last_status = status;
-                    }
-                }
-                TaskVerdict::Succeeded => {
-                    self.out.progress(format!("task {short}: STOPPED"));
-                    for line in why_stopped(task).lines() {
-                        self.out.say(format!("  {}", line.trim_start()));
-                    }
-                    self.out.success("Task completed successfully.");
-                    return Ok(());
-                }
-                TaskVerdict::Failed(why) => {
-                    return Err(Error::failed(format!("task {task_arn} failed: {why}")));
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::failed(format!(
-                    "task {task_arn} did not stop within {} s (it is still {last_status}; ecs-deploy left it running).",
-                    self.config.timeout.as_secs_f64()
-                )));
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            tokio::time::sleep(self.config.poll_interval.min(remaining)).await;
-        }
-    }
-
     /// Deregisters all but the `keep` newest ACTIVE revisions of `family`,
     /// never one of `live`. In a dry run, says which it would deregister,
     /// counting the revision the run would register when `planned`. It
@@ -548,27 +399,4 @@ impl Deployer<'_> {
 /// An AWS failure as the error that ends a run (exit 2).
 pub fn aws_error(error: AwsError) -> Error {
     Error::aws(error.to_string())
-}
-
-/// Resolves on Ctrl-C or SIGTERM, naming which.
-pub async fn interrupted() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "Ctrl-C",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "Ctrl-C"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
-    }
 }

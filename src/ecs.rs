@@ -292,10 +292,6 @@ fn strings(list: &Value) -> impl Iterator<Item = String> + '_ {
 }
 
 fn parse(operation: &str, service: Value) -> Result<Service, AwsError> {
-    serde_json::from_value(service).map_err(|e| AwsError::Service {
-        operation: operation.to_string(),
-        status: 200,
-        code: String::new(),
-        message: format!("unexpected service description: {e}"),
-    })
+    serde_json::from_value(service)
+        .map_err(|e| AwsError::bad_reply(operation, format!("unexpected service description: {e}")))
 }

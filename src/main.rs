@@ -9,6 +9,8 @@ mod diff;
 mod ecs;
 mod error;
 mod image;
+mod interrupt;
+mod oneoff;
 mod output;
 mod report;
 mod rollout;

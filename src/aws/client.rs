@@ -79,6 +79,16 @@ pub enum AwsError {
 }
 
 impl AwsError {
+    /// A successful answer that does not say what it should.
+    pub fn bad_reply(operation: &str, problem: String) -> AwsError {
+        AwsError::Service {
+            operation: operation.to_string(),
+            status: 200,
+            code: String::new(),
+            message: problem,
+        }
+    }
+
     /// The AWS error code, when the service gave one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -234,11 +244,11 @@ impl Client {
             ("x-amz-target", target.as_str()),
         ];
         let reply = self.send(operation, &headers, &body, idempotent).await?;
-        serde_json::from_slice(&reply).map_err(|e| AwsError::Service {
-            operation: operation.to_string(),
-            status: 200,
-            code: String::new(),
-            message: format!("the reply is not JSON ({e}): {}", snippet(&reply)),
+        serde_json::from_slice(&reply).map_err(|e| {
+            AwsError::bad_reply(
+                operation,
+                format!("the reply is not JSON ({e}): {}", snippet(&reply)),
+            )
         })
     }
 

@@ -69,12 +69,8 @@ async fn call(
     let reply = client
         .send(action, &[("content-type", FORM)], body.as_bytes(), true)
         .await?;
-    parse_credentials(&String::from_utf8_lossy(&reply)).map_err(|problem| AwsError::Service {
-        operation: action.to_string(),
-        status: 200,
-        code: String::new(),
-        message: problem,
-    })
+    parse_credentials(&String::from_utf8_lossy(&reply))
+        .map_err(|problem| AwsError::bad_reply(action, problem))
 }
 
 /// The `<Credentials>` of an AssumeRole* reply.

@@ -1,0 +1,132 @@
+//! `--run-task`: the new revision as a one-off task, and with
+//! `--wait-for-success` the wait for it to stop and the verdict on its exit
+//! codes (the rules are in `tasks`).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::aws;
+use crate::cli::RunTask;
+use crate::deploy::{aws_error, Deployer};
+use crate::ecs::RunTaskError;
+use crate::error::Error;
+use crate::report::{Report, TaskReport};
+use crate::tasks::{self, why_stopped, TaskVerdict};
+
+impl Deployer<'_> {
+    /// `--run-task`: starts the revision as a one-off task and, with
+    /// `--wait-for-success`, waits for it to stop and judges its exit codes.
+    pub async fn run_task(
+        &self,
+        arn: &str,
+        cluster: Option<&str>,
+        run: &RunTask,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        // The client retries a RunTask whose answer was lost; the same token
+        // makes ECS start the task once, not once per attempt.
+        let client_token = format!(
+            "ecs-deploy-{:016x}{:016x}",
+            aws::client::random_u64(),
+            aws::client::random_u64()
+        );
+        let mut input = json!({"taskDefinition": arn, "count": 1, "clientToken": client_token});
+        let optional = [
+            ("cluster", cluster),
+            ("launchType", run.launch_type.as_deref()),
+            ("platformVersion", run.platform_version.as_deref()),
+            ("startedBy", run.started_by.as_deref()),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                input[key] = json!(value);
+            }
+        }
+        if let Some(network) = &run.network_configuration {
+            input["networkConfiguration"] = network.clone();
+        }
+        let task = self.ecs.run_task(&input).await.map_err(|e| match e {
+            RunTaskError::Aws(e) => aws_error(e),
+            RunTaskError::Refused(why) => {
+                Error::failed(format!("ECS did not start the task: {why}"))
+            }
+        })?;
+        let task_arn = task["taskArn"].as_str().unwrap_or_default().to_string();
+        self.out.say(format!("Task started: {task_arn}"));
+        self.journal.changed(format!("started task {task_arn}"));
+        report.task = Some(TaskReport {
+            task_arn: task_arn.clone(),
+            last_status: task["lastStatus"].as_str().map(str::to_string),
+            exit_codes: BTreeMap::new(),
+        });
+        if !run.wait_for_success {
+            return Ok(());
+        }
+        let description = self
+            .ecs
+            .describe_task_definition(arn, false)
+            .await
+            .map_err(aws_error)?
+            .description;
+        let essential = tasks::essential_containers(&description);
+        let cluster = task["clusterArn"]
+            .as_str()
+            .or(cluster)
+            .unwrap_or("default")
+            .to_string();
+        let deadline = Instant::now() + self.config.timeout;
+        let short = task_arn.rsplit('/').next().unwrap_or(&task_arn).to_string();
+        let mut last_status = String::new();
+        loop {
+            let tasks = self
+                .ecs
+                .describe_tasks(&cluster, std::slice::from_ref(&task_arn))
+                .await
+                .map_err(aws_error)?;
+            let task = tasks
+                .first()
+                .ok_or_else(|| Error::aws(format!("ECS no longer knows task {task_arn}")))?;
+            let verdict = tasks::judge(task, &essential);
+            if let Some(task_report) = &mut report.task {
+                task_report.last_status = task["lastStatus"].as_str().map(str::to_string);
+                task_report.exit_codes = task["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| {
+                        Some((c["name"].as_str()?.to_string(), c["exitCode"].as_i64()?))
+                    })
+                    .collect();
+            }
+            match verdict {
+                TaskVerdict::Running(status) => {
+                    if status != last_status {
+                        self.out.progress(format!("task {short}: {status}"));
+                        last_status = status;
+                    }
+                }
+                TaskVerdict::Succeeded => {
+                    self.out.progress(format!("task {short}: STOPPED"));
+                    for line in why_stopped(task).lines() {
+                        self.out.say(format!("  {}", line.trim_start()));
+                    }
+                    self.out.success("Task completed successfully.");
+                    return Ok(());
+                }
+                TaskVerdict::Failed(why) => {
+                    return Err(Error::failed(format!("task {task_arn} failed: {why}")));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::failed(format!(
+                    "task {task_arn} did not stop within {} s (it is still {last_status}; ecs-deploy left it running).",
+                    self.config.timeout.as_secs_f64()
+                )));
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(self.config.poll_interval.min(remaining)).await;
+        }
+    }
+}
