@@ -77,7 +77,7 @@ impl Deployer<'_> {
             .unwrap_or("default")
             .to_string();
         let deadline = Instant::now() + self.config.timeout;
-        let short = task_arn.rsplit('/').next().unwrap_or(&task_arn).to_string();
+        let short = tasks::task_id(&task_arn).to_string();
         let mut last_status = String::new();
         loop {
             let tasks = self

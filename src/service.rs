@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use crate::deploy::{aws_error, BaseFile, Deployer, Prepared, Revision};
 use crate::ecs::ServiceUpdate;
 use crate::error::Error;
-use crate::output::StoppedTasks;
 use crate::report::{Outcome, Report, Rollback, RollbackStatus};
 use crate::rollout::{self, short_revision, DoneRule, Failure, Progress, Service, Verdict, Watch};
 use crate::taskdef;
+use crate::tasks::StoppedTasks;
 
 /// How long the last poll may take past the deadline: long enough for one
 /// answer, not for a series of retries.
