@@ -90,6 +90,14 @@ impl MovedOn {
     }
 }
 
+/// One service's part of a run: what it ran, and its new revision (none
+/// for `--force-new-deployment` alone).
+struct Plan {
+    before: Service,
+    current: String,
+    revision: Option<Revision>,
+}
+
 /// A service this run updated.
 struct Updated {
     name: String,
@@ -121,13 +129,31 @@ impl Run<'_> {
         file: Option<&BaseFile>,
         report: &mut Report,
     ) -> Result<(), Error> {
-        let config = self.d.config;
-        let befores = self.current_services(names).await?;
+        let plans = self.plan(names, file, report).await?;
+        if self.d.config.dry_run {
+            self.preview(&plans, report).await;
+            return Ok(());
+        }
+        let (updated, mut tracked) = self.update_all(plans, report).await?;
+        self.d.out.group("Waiting for the deployment");
+        // With a rollback to come, one failure is enough to stop waiting.
+        self.wait(&mut tracked, self.d.config.enable_rollback).await;
+        self.d.out.end_group();
+        self.conclude(&updated, &tracked, report).await
+    }
 
-        // Work out every new revision (one per base revision) before the
-        // first write, so that a mistake stops the run with nothing changed.
+    /// Checks every service and works out every new revision (one per base
+    /// revision) before the first write, so that a mistake stops the run
+    /// with nothing changed; then registers them.
+    async fn plan(
+        &self,
+        names: &[String],
+        file: Option<&BaseFile>,
+        report: &mut Report,
+    ) -> Result<Vec<Plan>, Error> {
+        let befores = self.current_services(names).await?;
         let mut prepared: Vec<(String, Option<Prepared>)> = Vec::new();
-        let mut plans: Vec<(Service, String, String)> = Vec::new();
+        let mut bases: Vec<(Service, String, String)> = Vec::new();
         for before in befores {
             let current = before.task_definition.clone().ok_or_else(|| {
                 Error::aws(format!(
@@ -149,7 +175,7 @@ impl Run<'_> {
                 let revision = self.d.prepare_revision(&current, file).await?;
                 prepared.push((base.clone(), revision));
             }
-            plans.push((before, current, base));
+            bases.push((before, current, base));
         }
         let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
         for (base, revision) in prepared {
@@ -159,7 +185,7 @@ impl Run<'_> {
             };
             revisions.insert(base, registered);
         }
-        let plans: Vec<(Service, String, Option<Revision>)> = plans
+        Ok(bases
             .into_iter()
             .map(|(before, current, base)| {
                 let revision = revisions[&base].clone();
@@ -169,51 +195,74 @@ impl Run<'_> {
                     service_report.images = revision.images.clone();
                     service_report.task_definition = revision.arn.clone();
                 }
-                (before, current, revision)
-            })
-            .collect();
-
-        if config.dry_run {
-            for (before, current, revision) in &plans {
-                let target = match revision {
-                    Some(_) => format!("<the new revision of {}>", taskdef::family_of(current)),
-                    None => current.clone(),
-                };
-                let request = self.update_request(&before.service_name, &target, true);
-                self.say(
-                    &before.service_name,
-                    format!(
-                        "Would send UpdateService {}",
-                        serde_json::to_string(&request).expect("JSON serialises")
-                    ),
-                );
-                report.service(&before.service_name).result = Outcome::DryRun;
-            }
-            if let Some(keep) = config.max_definitions {
-                // Services that would get no new revision keep running
-                // theirs; with --skip-deployments-check the real run also
-                // keeps the previous revisions a late rollback would need.
-                let keeps_previous = config.done_rule == DoneRule::NewTasksRunning;
-                let live: Vec<&str> = plans
-                    .iter()
-                    .filter(|(_, _, revision)| revision.is_none() || keeps_previous)
-                    .map(|(_, current, _)| current.as_str())
-                    .collect();
-                for family in families(plans.iter().map(|(_, current, _)| current.as_str())) {
-                    let planned = plans.iter().any(|(_, current, revision)| {
-                        revision.is_some() && taskdef::family_of(current) == family
-                    });
-                    self.d.prune(&family, keep, &live, planned).await;
+                Plan {
+                    before,
+                    current,
+                    revision,
                 }
-            }
-            report.result = Outcome::DryRun;
-            return Ok(());
-        }
+            })
+            .collect())
+    }
 
-        // Point every service at its new revision.
+    /// `--dry-run`: the `UpdateService` each service would get, and what
+    /// `--max-definitions` would deregister.
+    async fn preview(&self, plans: &[Plan], report: &mut Report) {
+        let config = self.d.config;
+        for plan in plans {
+            let target = match plan.revision {
+                Some(_) => format!(
+                    "<the new revision of {}>",
+                    taskdef::family_of(&plan.current)
+                ),
+                None => plan.current.clone(),
+            };
+            let name = &plan.before.service_name;
+            let request = self.update_request(name, &target, true);
+            self.say(
+                name,
+                format!(
+                    "Would send UpdateService {}",
+                    serde_json::to_string(&request).expect("JSON serialises")
+                ),
+            );
+            report.service(name).result = Outcome::DryRun;
+        }
+        if let Some(keep) = config.max_definitions {
+            // Services that would get no new revision keep running theirs;
+            // with --skip-deployments-check the real run also keeps the
+            // previous revisions a late rollback would need.
+            let keeps_previous = config.done_rule == DoneRule::NewTasksRunning;
+            let live: Vec<&str> = plans
+                .iter()
+                .filter(|plan| plan.revision.is_none() || keeps_previous)
+                .map(|plan| plan.current.as_str())
+                .collect();
+            for family in families(plans.iter().map(|plan| plan.current.as_str())) {
+                let planned = plans.iter().any(|plan| {
+                    plan.revision.is_some() && taskdef::family_of(&plan.current) == family
+                });
+                self.d.prune(&family, keep, &live, planned).await;
+            }
+        }
+        report.result = Outcome::DryRun;
+    }
+
+    /// Points every service at its new revision, and sets up the watch of
+    /// each deployment that has tasks to roll out.
+    async fn update_all(
+        &self,
+        plans: Vec<Plan>,
+        report: &mut Report,
+    ) -> Result<(Vec<Updated>, Vec<Tracked>), Error> {
+        let config = self.d.config;
         let mut updated = Vec::new();
         let mut tracked = Vec::new();
-        for (before, current, revision) in plans {
+        for Plan {
+            before,
+            current,
+            revision,
+        } in plans
+        {
             let name = before.service_name.clone();
             let new = match revision.and_then(|r| r.arn) {
                 Some(arn) => arn,
@@ -275,12 +324,19 @@ impl Run<'_> {
                 started,
             });
         }
+        Ok((updated, tracked))
+    }
 
-        self.d.out.group("Waiting for the deployment");
-        // With a rollback to come, one failure is enough to stop waiting.
-        self.wait(&mut tracked, config.enable_rollback).await;
-        self.d.out.end_group();
-        for t in &tracked {
+    /// After the wait: success (and pruning), or the explanation of what
+    /// failed and what became of the rollback.
+    async fn conclude(
+        &self,
+        updated: &[Updated],
+        tracked: &[Tracked],
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let config = self.d.config;
+        for t in tracked {
             let service = report.service(&t.name);
             service.duration_seconds = t.started.elapsed().as_secs_f64();
             match &t.ended {
@@ -350,7 +406,7 @@ impl Run<'_> {
             })
             .collect();
         if config.enable_rollback {
-            let outcome = self.roll_back(&updated, &moved_on, report).await;
+            let outcome = self.roll_back(updated, &moved_on, report).await;
             message.extend(outcome);
         } else {
             for t in &failed {
@@ -756,14 +812,12 @@ fn explain(service: &str, watch: &Watch, failure: &Failure, stopped: &[String]) 
     text
 }
 
-/// The distinct families of some task definitions, in order.
+/// The distinct families of some task definitions.
 fn families<'a>(task_definitions: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut families: Vec<String> = Vec::new();
-    for td in task_definitions {
-        let family = taskdef::family_of(td).to_string();
-        if !families.contains(&family) {
-            families.push(family);
-        }
-    }
+    let mut families: Vec<String> = task_definitions
+        .map(|td| taskdef::family_of(td).to_string())
+        .collect();
+    families.sort();
+    families.dedup();
     families
 }
