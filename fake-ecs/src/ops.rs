@@ -198,15 +198,28 @@ pub(crate) fn call(state: &mut State, operation: &str, input: &Input) -> Result<
     }
 }
 
+/// A list field ECS requires and caps, refused as ECS refuses it.
+fn bounded_list<'a>(
+    input: &'a Input,
+    key: &str,
+    max: usize,
+    too_long: &str,
+) -> Result<Vec<&'a str>, ApiError> {
+    let list = str_list(input, key)?;
+    if list.is_empty() {
+        let mut field = key.to_string();
+        field[..1].make_ascii_uppercase();
+        return Err(invalid(format!("{field} cannot be empty.")));
+    }
+    if list.len() > max {
+        return Err(invalid(too_long));
+    }
+    Ok(list)
+}
+
 fn describe_services(state: &mut State, input: &Input) -> Result<Value, ApiError> {
     let cluster = cluster(state, input)?;
-    let names = str_list(input, "services")?;
-    if names.is_empty() {
-        return Err(invalid("Services cannot be empty."));
-    }
-    if names.len() > 10 {
-        return Err(invalid("Services cannot be more than 10."));
-    }
+    let names = bounded_list(input, "services", 10, "Services cannot be more than 10.")?;
     let with_tags = wants_tags(input)?;
     let mut advanced = HashSet::new();
     for name in &names {
@@ -508,13 +521,12 @@ fn list_tasks(state: &State, input: &Input) -> Result<Value, ApiError> {
 
 fn describe_tasks(state: &mut State, input: &Input) -> Result<Value, ApiError> {
     let cluster = cluster(state, input)?;
-    let refs = str_list(input, "tasks")?;
-    if refs.is_empty() {
-        return Err(invalid("Tasks cannot be empty."));
-    }
-    if refs.len() > 100 {
-        return Err(invalid("Tasks cannot have more than 100 elements."));
-    }
+    let refs = bounded_list(
+        input,
+        "tasks",
+        100,
+        "Tasks cannot have more than 100 elements.",
+    )?;
     let with_tags = wants_tags(input)?;
     let found: Vec<Option<usize>> = refs
         .iter()

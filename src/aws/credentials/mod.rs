@@ -476,6 +476,14 @@ mod tests {
         }
     }
 
+    /// The variables that point the chain at `config` and `credentials`.
+    fn file_env<'a>(config: &'a str, credentials: &'a str) -> [(&'static str, &'a str); 2] {
+        [
+            ("AWS_CONFIG_FILE", config),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials),
+        ]
+    }
+
     fn profile_files(config: &str, credentials: &str) -> (tempdir::Dir, String, String) {
         let dir = tempdir::Dir::new();
         let config_path = dir.write("config", config);
@@ -514,10 +522,7 @@ mod tests {
             "",
             "[default]\naws_access_key_id = PROFILEKEY\naws_secret_access_key = p\n",
         );
-        let files = [
-            ("AWS_CONFIG_FILE", config.as_str()),
-            ("AWS_SHARED_CREDENTIALS_FILE", credentials.as_str()),
-        ];
+        let files = file_env(&config, &credentials);
         let env_keys = [
             ("AWS_ACCESS_KEY_ID", "ENVKEY"),
             ("AWS_SECRET_ACCESS_KEY", "e"),
@@ -548,10 +553,7 @@ mod tests {
             "[profile deploy]\nregion = eu-west-1\n",
             "[default]\naws_access_key_id = WRONG\naws_secret_access_key = w\n[deploy]\naws_access_key_id = DEPLOYKEY\naws_secret_access_key = d\n",
         );
-        let files = [
-            ("AWS_CONFIG_FILE", config.as_str()),
-            ("AWS_SHARED_CREDENTIALS_FILE", credentials.as_str()),
-        ];
+        let files = file_env(&config, &credentials);
         let mut setup = Setup::new(&files);
         setup.options.profile = Some("deploy".into());
         assert_eq!(setup.resolve().unwrap().access_key_id(), "DEPLOYKEY");
