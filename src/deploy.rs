@@ -17,7 +17,7 @@ use crate::ecs::Ecs;
 use crate::error::{exit, Error};
 use crate::interrupt::{interrupted, Journal};
 use crate::output::Reporter;
-use crate::report::{self, Outcome, Report};
+use crate::output::report::{self, Outcome, Report};
 use crate::rollout::short_revision;
 use crate::service;
 use crate::taskdef::{self, Changes};

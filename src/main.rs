@@ -12,7 +12,6 @@ mod image;
 mod interrupt;
 mod oneoff;
 mod output;
-mod report;
 mod rollout;
 mod secret;
 mod service;
@@ -43,7 +42,7 @@ fn main() -> ExitCode {
             // `--output json` promises one document whatever happens, bad
             // flags included (a run prints its own).
             if cli::asks_for_json(&args) {
-                println!("{}", report::Report::of_error(&error).to_json());
+                println!("{}", output::report::Report::of_error(&error).to_json());
             }
             Err(error)
         }

@@ -12,7 +12,7 @@ use crate::cli::RunTask;
 use crate::deploy::{aws_error, Deployer};
 use crate::ecs::RunTaskError;
 use crate::error::Error;
-use crate::report::{Report, TaskReport};
+use crate::output::report::{Report, TaskReport};
 use crate::tasks::{self, why_stopped, TaskVerdict};
 
 impl Deployer<'_> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::deploy::{aws_error, BaseFile, Deployer, Prepared, Revision};
 use crate::ecs::ServiceUpdate;
 use crate::error::Error;
-use crate::report::{Outcome, Report, Rollback, RollbackStatus};
+use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
 use crate::rollout::{self, short_revision, DoneRule, Failure, Progress, Service, Verdict, Watch};
 use crate::taskdef;
 use crate::tasks::StoppedTasks;

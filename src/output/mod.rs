@@ -1,6 +1,9 @@
 //! What the user sees: progress lines (flushed line by line, so CI logs
 //! show them live), colour where a person is watching, GitHub Actions
-//! groups and annotations.
+//! groups and annotations; the result as data ([`report`]).
+
+/// The result of a run as data: `--output json`, `$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`.
+pub mod report;
 
 use std::io::IsTerminal;
 use std::time::Instant;
