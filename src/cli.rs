@@ -241,19 +241,26 @@ const DEFAULT_POLL_SECONDS: f64 = 5.0;
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Result<Command, Error> {
-    // Upstream's GitHub Action passes '' '' for options it does not use.
-    let args: Vec<OsString> = args
-        .into_iter()
-        .filter(|a| !a.is_empty())
-        // `-to` is not a single-character short flag, which pico-args expects.
-        .map(|a| {
-            if a == "-to" {
-                OsString::from("--tag-only")
-            } else {
-                a
-            }
-        })
-        .collect();
+    // Upstream's GitHub Action passes '' '' for options it does not use, and
+    // `--image ''` when its image input is empty, for which upstream exits 13.
+    let mut empty_image = false;
+    let mut kept: Vec<OsString> = Vec::with_capacity(args.len());
+    let mut args = args.into_iter().peekable();
+    while let Some(arg) = args.next() {
+        let is_image_flag = arg == "-i" || arg == "--image";
+        if is_image_flag && args.peek().is_some_and(|next| next.is_empty()) {
+            args.next();
+            empty_image = true;
+        } else if arg == "--image=" || arg == "-i=" {
+            empty_image = true;
+        } else if arg == "-to" {
+            // `-to` is not a single-character short flag, which pico-args expects.
+            kept.push(OsString::from("--tag-only"));
+        } else if !arg.is_empty() {
+            kept.push(arg);
+        }
+    }
+    let args = kept;
     if args.is_empty() {
         return Err(usage("no arguments given"));
     }
@@ -327,10 +334,10 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
     let rest = args.finish();
     if let Some(first) = rest.first() {
         let first = first.to_string_lossy();
-        // A flag is safe to repeat back; a stray value may be the tail of an
-        // unquoted secret (`--env TOKEN=$SECRET` with a space in it).
+        // A stray value may be the tail of an unquoted secret (`--env
+        // TOKEN=$SECRET` with a space in it): never repeat it.
         return Err(usage(if first.starts_with('-') {
-            format!("unknown flag '{first}'")
+            unknown_flag(&first)
         } else {
             "an argument is not the value of any flag (a value with spaces that was not quoted?)"
                 .to_string()
@@ -388,6 +395,12 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
                 || !unset_env.is_empty() =>
         {
             ImageChange::Unchanged
+        }
+        (None, None) if empty_image => {
+            return Err(Error::usage(
+                exit::BAD_IMAGE,
+                "-i/--image is empty: give the image to deploy, REPOSITORY[:TAG].",
+            ))
         }
         (None, None) => {
             return Err(Error::usage(
@@ -524,6 +537,73 @@ pub fn asks_for_json(args: &[OsString]) -> bool {
         .any(|(arg, next)| {
             arg == "--output=json" || (arg == "--output" && next.is_some_and(|n| n == "json"))
         })
+}
+
+/// Every flag spelling, read from [`USAGE`] (so help and the suggestions
+/// for a mistyped flag cannot disagree): the words that start with `-` at
+/// the head of its lines, up to the first that does not.
+fn known_flags() -> Vec<&'static str> {
+    USAGE
+        .lines()
+        .filter(|line| line.trim_start().starts_with('-'))
+        .flat_map(|line| {
+            line.split_whitespace()
+                .map(|word| word.trim_end_matches(','))
+                .take_while(|word| word.starts_with('-'))
+        })
+        .collect()
+}
+
+/// The error for an argument that looks like a flag but is none. It is
+/// repeated only when it looks like a mistyped flag name; a known flag with
+/// its value glued on (`-sSECRET`) is named without the value.
+fn unknown_flag(arg: &str) -> String {
+    let flags = known_flags();
+    let name = arg.split('=').next().unwrap_or(arg);
+    if let Some(flag) = flags
+        .iter()
+        .filter(|flag| name.starts_with(**flag) && name.len() > flag.len())
+        .max_by_key(|flag| flag.len())
+    {
+        return format!(
+            "unknown flag starting with '{flag}': put a space or '=' between a flag and its value (the rest of that argument is not repeated: it may be a secret)"
+        );
+    }
+    let looks_like_a_flag = name.len() <= 40
+        && name
+            .trim_start_matches('-')
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !looks_like_a_flag {
+        return "an unknown flag (not repeated: it may hold a value)".to_string();
+    }
+    let closest = flags
+        .iter()
+        .filter(|flag| flag.starts_with("--") == name.starts_with("--"))
+        .map(|flag| (edit_distance(name, flag), *flag))
+        .min();
+    match closest {
+        Some((distance, flag)) if distance <= 2.max(name.len() / 5) => {
+            format!("unknown flag '{name}'; did you mean '{flag}'?")
+        }
+        _ => format!("unknown flag '{name}'"),
+    }
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 fn usage(message: impl Into<String>) -> Error {
@@ -878,6 +958,52 @@ mod tests {
     fn empty_arguments_are_ignored() {
         let c = config(&["", "-c", "c", "", "-n", "s", "-i", "x:1", "", ""]);
         assert_eq!(image(&c), "x:1");
+    }
+
+    #[test]
+    fn an_empty_image_is_upstreams_bad_image() {
+        for args in [
+            &["-c", "c", "-n", "s", "-i", ""][..],
+            &["-c", "c", "-n", "s", "--image", "", "", ""],
+            &["-c", "c", "-n", "s", "--image="],
+        ] {
+            assert_eq!(exit_code(args), exit::BAD_IMAGE, "{args:?}");
+        }
+        // As upstream: with -to, or a forced redeploy, the image is not needed.
+        let c = config(&["-c", "c", "-n", "s", "-i", "", "-to", "v2"]);
+        assert_eq!(c.change, ImageChange::TagOnly("v2".into()));
+        let c = config(&["-c", "c", "-n", "s", "-i", "", "--force-new-deployment"]);
+        assert_eq!(c.change, ImageChange::Unchanged);
+    }
+
+    #[test]
+    fn unknown_flags_are_named_with_a_suggestion_but_never_with_a_value() {
+        let message = |args: &[&str]| parse_with(args, &[]).unwrap_err().to_string();
+        let base = ["-c", "c", "-i", "x:1"];
+        let with = |extra: &[&str]| {
+            let mut args = base.to_vec();
+            args.extend_from_slice(extra);
+            message(&args)
+        };
+        assert_eq!(
+            with(&["--servce-name", "web"]),
+            "unknown flag '--servce-name'; did you mean '--service-name'?"
+        );
+        assert_eq!(with(&["--bogus"]), "unknown flag '--bogus'");
+        for glued in [
+            "-sS3cr3tV4lue",
+            "--aws-secret-keyS3cr3tV4lue",
+            "--envTOKEN=S3cr3tV4lue",
+        ] {
+            let text = with(&["-n", "s", glued]);
+            assert!(text.starts_with("unknown flag starting with '-"), "{text}");
+            assert!(!text.contains("S3cr3tV4lue"), "{text}");
+        }
+        let text = with(&["-n", "s", "-XyzS3cr3t+/="]);
+        assert!(!text.contains("S3cr3t"), "{text}");
+        assert!(known_flags().contains(&"--skip-deployments-check"));
+        assert!(known_flags().contains(&"-to"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -16,8 +16,9 @@ use crate::diff;
 use crate::ecs::Ecs;
 use crate::error::{exit, Error};
 use crate::interrupt::{interrupted, Journal};
+use crate::output::report::{self, Outcome, Report, RollbackStatus};
+use crate::output::safe::{self, Stream};
 use crate::output::Reporter;
-use crate::output::report::{self, Outcome, Report};
 use crate::rollout::short_revision;
 use crate::service;
 use crate::taskdef::{self, Changes};
@@ -39,6 +40,17 @@ pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
         result = execute(config, env, &out, &journal, &mut report) => result,
         signal = interrupted() => {
             report.result = Outcome::Interrupted;
+            // A service whose deploy or rollback had not ended ended with
+            // the interrupt.
+            for service in &mut report.services {
+                let rolling_back = service
+                    .rollback
+                    .as_ref()
+                    .is_some_and(|r| r.status == RollbackStatus::InProgress);
+                if service.result == Outcome::Error || rolling_back {
+                    service.result = Outcome::Interrupted;
+                }
+            }
             Err(Error::interrupted(journal.interrupted(signal)))
         }
     };
@@ -50,7 +62,7 @@ pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
         }
     }
     if config.output == OutputFormat::Json {
-        println!("{}", report.to_json());
+        safe::write_raw(Stream::Stdout, &report.to_json());
     }
     if env("GITHUB_ACTIONS").as_deref() == Some("true") {
         for (variable, text) in [
@@ -58,7 +70,7 @@ pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
             ("GITHUB_STEP_SUMMARY", report.github_summary()),
         ] {
             if let Err(problem) = report::append_to_github_file(env, variable, &text) {
-                eprintln!("warning: {problem}");
+                safe::write_line(Stream::Stderr, &format!("warning: {problem}"));
             }
         }
     }
@@ -79,10 +91,12 @@ async fn execute(
         .map(read_task_definition_file)
         .transpose()?;
     let (client, region) = aws::connect("ecs", &config.aws, env, config.verbose).await?;
+    let poll_interval = poll_interval(config.poll_interval, client.is_loopback(), out);
     let deployer = Deployer {
         ecs: Ecs::new(client),
         config,
         region,
+        poll_interval,
         out,
         journal,
     };
@@ -107,6 +121,33 @@ async fn execute(
                 .await
         }
     }
+}
+
+/// The shortest `--poll-interval` against AWS: a faster poll spends the
+/// account's API rate (shared with every other pipeline) and sees nothing
+/// sooner, since ECS itself moves in seconds.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest against an endpoint on this machine (a local fake), which
+/// has no rate to spend; tests poll that fast.
+pub const MIN_LOOPBACK_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// `--poll-interval`, raised to the floor (with a warning) when below it.
+fn poll_interval(asked: Duration, loopback: bool, out: &Reporter) -> Duration {
+    let floor = if loopback {
+        MIN_LOOPBACK_POLL_INTERVAL
+    } else {
+        MIN_POLL_INTERVAL
+    };
+    if asked < floor {
+        out.say(format!(
+            "warning: --poll-interval {} s is below the minimum of {} s; polling every {} s.",
+            asked.as_secs_f64(),
+            floor.as_secs_f64(),
+            floor.as_secs_f64()
+        ));
+        return floor;
+    }
+    asked
 }
 
 /// A task definition read from `--task-definition-file`, and its tags.
@@ -152,6 +193,8 @@ pub struct Deployer<'a> {
     pub ecs: Ecs,
     pub config: &'a Config,
     pub region: String,
+    /// `--poll-interval`, at least the floor for the endpoint.
+    pub poll_interval: Duration,
     pub out: &'a Reporter,
     pub journal: &'a Journal,
 }
@@ -160,11 +203,14 @@ impl Deployer<'_> {
     /// Works out the new revision: the base (the file, the newest revision
     /// of the family with `--use-latest-task-def`, else `current`) with the
     /// changes applied. In a dry run, shows it as a diff. `None` when there
-    /// is nothing to change (`--force-new-deployment` alone).
+    /// is nothing to change (`--force-new-deployment` alone). With
+    /// `announce`, says which revision it read (`-d web` names a family; the
+    /// line names the revision that is really the base, `web:3`).
     pub async fn prepare_revision(
         &self,
         current: &str,
         file: Option<&BaseFile>,
+        announce: bool,
     ) -> Result<Option<Prepared>, Error> {
         let config = self.config;
         let has_env = !config.set_env.is_empty() || !config.unset_env.is_empty();
@@ -190,6 +236,9 @@ impl Deployer<'_> {
                 if config.use_latest_task_definition {
                     self.out
                         .say(format!("Latest task definition: {}", described.arn()));
+                } else if announce {
+                    self.out
+                        .say(format!("Current task definition: {}", described.arn()));
                 }
                 (described.description, described.tags)
             }
@@ -253,11 +302,21 @@ impl Deployer<'_> {
                 images: prepared.images,
             });
         }
-        let registered = self
-            .ecs
-            .register_task_definition(&prepared.input)
-            .await
-            .map_err(aws_error)?;
+        let family = prepared.input["family"].as_str().unwrap_or("the family");
+        self.journal
+            .sending(format!("registering a new revision of {family}"));
+        let registered = match self.ecs.register_task_definition(&prepared.input).await {
+            Ok(registered) => registered,
+            Err(e) => {
+                self.journal.settled();
+                let hint = if e.may_have_acted() {
+                    format!(". The request reached ECS, so a new revision of {family} may have been registered all the same (nothing points at it); see: aws ecs list-task-definitions --family-prefix {family} --sort DESC --max-items 3")
+                } else {
+                    String::new()
+                };
+                return Err(Error::aws(format!("{e}{hint}")));
+            }
+        };
         let arn = registered.arn().to_string();
         self.out.say(format!("New task definition: {arn}"));
         self.journal.changed(format!("registered {arn}"));
@@ -309,9 +368,8 @@ impl Deployer<'_> {
                 .to_string(),
             None => task_definition.to_string(),
         };
-        self.out.say(format!("Current task definition: {current}"));
         let prepared = self
-            .prepare_revision(&current, file)
+            .prepare_revision(&current, file, true)
             .await?
             .expect("-d always has a change or a file");
         let revision = self.register(prepared).await?;
@@ -393,6 +451,67 @@ impl Deployer<'_> {
                 )),
             }
         }
+    }
+}
+
+/// How long a call may run past a deadline: long enough for one answer,
+/// not for a series of retries.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// The end of a wait (`-t`). It bounds every AWS call made for the wait,
+/// so that a run ends by its deadline plus [`GRACE`] whatever ECS does.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    /// The deadline `timeout` from now.
+    pub fn after(timeout: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// Whether it has passed.
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    /// Time left (zero once it passed).
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// The timeout it was set with, in seconds, for messages.
+    pub fn seconds(&self) -> f64 {
+        self.timeout.as_secs_f64()
+    }
+
+    /// Runs AWS calls (`what`, for the message) that must be answered
+    /// before the deadline plus [`GRACE`]; past that they are abandoned.
+    pub async fn bound<T>(
+        &self,
+        what: &str,
+        calls: impl std::future::Future<Output = Result<T, AwsError>>,
+    ) -> Result<T, AwsError> {
+        tokio::time::timeout(self.remaining() + GRACE, calls)
+            .await
+            .unwrap_or_else(|_| {
+                Err(AwsError::Transport {
+                    operation: what.to_string(),
+                    message: format!(
+                        "no answer within {} s after the {} s deadline",
+                        GRACE.as_secs(),
+                        self.seconds()
+                    ),
+                    retryable: false,
+                    sent: true,
+                    attempts: 1,
+                })
+            })
     }
 }
 

@@ -1,10 +1,20 @@
 //! Typed ECS operations over the signed client. Task definitions stay
 //! `serde_json::Value` so that nothing is lost in transit; services are read
 //! into the few fields the wait needs.
+//!
+//! Answers are checked before they are trusted (design §11): each operation
+//! names what it always answers with, and an answer without it is an error
+//! of that call (retried where the call is idempotent), never an empty
+//! list, a missing service or a task definition without containers.
+//! Answers that are only read and shown are cleaned of control characters
+//! as they arrive; task definitions are data and stay as they are.
+
+use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
 use crate::aws::client::{AwsError, Client};
+use crate::output::safe;
 use crate::rollout::Service;
 
 /// The `X-Amz-Target` prefix of the ECS API.
@@ -13,6 +23,9 @@ pub const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
 const DESCRIBE_TASKS_LIMIT: usize = 100;
 /// ECS describes at most this many services per `DescribeServices`.
 const DESCRIBE_SERVICES_LIMIT: usize = 10;
+/// A listing longer than this many pages is taken for a loop, as the SDK
+/// paginators do (a hundred thousand revisions or stopped tasks).
+const MAX_PAGES: usize = 1000;
 
 /// ECS, spoken to through one signed client.
 pub struct Ecs {
@@ -26,9 +39,13 @@ pub struct TaskDefinition {
 }
 
 impl TaskDefinition {
-    fn from_reply(reply: Value) -> TaskDefinition {
+    fn from_reply(mut reply: Value) -> TaskDefinition {
+        // The ARN is an identifier that gets printed; the rest is data.
+        if let Some(arn) = reply["taskDefinition"]["taskDefinitionArn"].as_str() {
+            reply["taskDefinition"]["taskDefinitionArn"] = json!(safe::clean(arn));
+        }
         TaskDefinition {
-            description: reply["taskDefinition"].clone(),
+            description: reply["taskDefinition"].take(),
             tags: reply["tags"].as_array().cloned().unwrap_or_default(),
         }
     }
@@ -57,13 +74,17 @@ impl Described {
             .find(|s| s.service_name == name || s.service_arn == name)
     }
 
-    /// Why ECS did not describe `name`, when it said something other than MISSING.
-    pub fn unusual_failure(&self, name: &str) -> Option<&str> {
+    /// Why ECS did not describe `name` (`MISSING`, usually).
+    pub fn failure(&self, name: &str) -> Option<&str> {
         self.failures
             .iter()
             .find(|(arn, _)| arn == name || arn.rsplit('/').next() == Some(name))
             .map(|(_, reason)| reason.as_str())
-            .filter(|reason| *reason != "MISSING")
+    }
+
+    /// Why ECS did not describe `name`, when it said something other than MISSING.
+    pub fn unusual_failure(&self, name: &str) -> Option<&str> {
+        self.failure(name).filter(|reason| *reason != "MISSING")
     }
 }
 
@@ -108,19 +129,75 @@ impl Ecs {
         Ecs { client }
     }
 
-    async fn call(&self, operation: &str, input: &Value) -> Result<Value, AwsError> {
+    async fn call(
+        &self,
+        operation: &str,
+        input: &Value,
+        promises: &dyn Fn(&Value) -> Result<(), String>,
+    ) -> Result<Value, AwsError> {
         // Registering twice makes two revisions; every other call of ours is
         // a read, converges (UpdateService, DeregisterTaskDefinition) or
         // carries a client token (RunTask).
         let idempotent = operation != "RegisterTaskDefinition";
         self.client
-            .call_json(TARGET_PREFIX, operation, input, idempotent)
+            .call_json(TARGET_PREFIX, operation, input, idempotent, promises)
             .await
+    }
+
+    /// A call whose answer is only read and shown: cleaned as it arrives.
+    async fn read(
+        &self,
+        operation: &str,
+        input: &Value,
+        promises: &dyn Fn(&Value) -> Result<(), String>,
+    ) -> Result<Value, AwsError> {
+        let mut reply = self.call(operation, input, promises).await?;
+        safe::clean_json(&mut reply);
+        Ok(reply)
+    }
+
+    /// Every item of `key` over all pages of a listing. A page whose
+    /// `nextToken` was seen before, or more than [`MAX_PAGES`] pages, ends
+    /// it with an error: such a listing would never end.
+    async fn list_all(
+        &self,
+        operation: &str,
+        mut input: Value,
+        key: &'static str,
+    ) -> Result<Vec<String>, AwsError> {
+        let mut items = Vec::new();
+        let mut tokens = HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let reply = self
+                .read(operation, &input, &|reply| list_of(reply, key).map(drop))
+                .await?;
+            items.extend(strings(&reply[key]));
+            match reply["nextToken"].as_str() {
+                Some(token) if !token.is_empty() => {
+                    if !tokens.insert(token.to_string()) {
+                        return Err(AwsError::bad_reply(
+                            operation,
+                            format!(
+                                "page {} repeats a nextToken of an earlier page, so the listing would never end",
+                                tokens.len() + 1
+                            ),
+                        ));
+                    }
+                    input["nextToken"] = json!(token);
+                }
+                _ => return Ok(items),
+            }
+        }
+        Err(AwsError::bad_reply(
+            operation,
+            format!("the listing goes on past {MAX_PAGES} pages"),
+        ))
     }
 
     /// The services among `names` that ECS describes, and for the others the
     /// reason it gives (`MISSING`, usually), in as many calls as ECS's limit
-    /// of ten per call needs.
+    /// of ten per call needs. Every name is in one or the other: an answer
+    /// that accounts for fewer is an error of the call.
     pub async fn describe_services(
         &self,
         cluster: &str,
@@ -129,9 +206,10 @@ impl Ecs {
         let mut described = Described::default();
         for chunk in names.chunks(DESCRIBE_SERVICES_LIMIT) {
             let reply = self
-                .call(
+                .read(
                     "DescribeServices",
                     &json!({"cluster": cluster, "services": chunk}),
+                    &|reply| accounts_for(reply, chunk),
                 )
                 .await?;
             for service in reply["services"].as_array().into_iter().flatten() {
@@ -160,7 +238,9 @@ impl Ecs {
         if with_tags {
             input["include"] = json!(["TAGS"]);
         }
-        let reply = self.call("DescribeTaskDefinition", &input).await?;
+        let reply = self
+            .call("DescribeTaskDefinition", &input, &is_task_definition)
+            .await?;
         Ok(TaskDefinition::from_reply(reply))
     }
 
@@ -169,14 +249,20 @@ impl Ecs {
         &self,
         input: &Value,
     ) -> Result<TaskDefinition, AwsError> {
-        let reply = self.call("RegisterTaskDefinition", input).await?;
+        let reply = self
+            .call("RegisterTaskDefinition", input, &is_task_definition)
+            .await?;
         Ok(TaskDefinition::from_reply(reply))
     }
 
     /// Sends an `UpdateService` input (see [`ServiceUpdate::to_input`]) and
     /// returns the service as ECS now describes it.
     pub async fn update_service(&self, input: &Value) -> Result<Service, AwsError> {
-        let reply = self.call("UpdateService", input).await?;
+        let reply = self
+            .read("UpdateService", input, &|reply| {
+                is_service(&reply["service"])
+            })
+            .await?;
         parse("UpdateService", reply["service"].clone())
     }
 
@@ -186,17 +272,9 @@ impl Ecs {
         cluster: &str,
         deployment_id: &str,
     ) -> Result<Vec<String>, AwsError> {
-        let mut arns = Vec::new();
-        let mut input =
+        let input =
             json!({"cluster": cluster, "startedBy": deployment_id, "desiredStatus": "STOPPED"});
-        loop {
-            let reply = self.call("ListTasks", &input).await?;
-            arns.extend(strings(&reply["taskArns"]));
-            match reply["nextToken"].as_str() {
-                Some(token) if !token.is_empty() => input["nextToken"] = json!(token),
-                _ => return Ok(arns),
-            }
-        }
+        self.list_all("ListTasks", input, "taskArns").await
     }
 
     /// Describes tasks, in as many calls as ECS's per-call limit needs.
@@ -208,9 +286,10 @@ impl Ecs {
         let mut tasks = Vec::new();
         for chunk in arns.chunks(DESCRIBE_TASKS_LIMIT) {
             let reply = self
-                .call(
+                .read(
                     "DescribeTasks",
                     &json!({"cluster": cluster, "tasks": chunk}),
+                    &|reply| list_of(reply, "tasks").map(drop),
                 )
                 .await?;
             tasks.extend(reply["tasks"].as_array().cloned().unwrap_or_default());
@@ -221,26 +300,27 @@ impl Ecs {
     /// ARNs of the ACTIVE revisions of exactly `family`, oldest first.
     /// (`familyPrefix` is a prefix match, so `web` would also list `web-worker`.)
     pub async fn active_revisions(&self, family: &str) -> Result<Vec<String>, AwsError> {
-        let mut arns = Vec::new();
-        let mut input = json!({"familyPrefix": family, "status": "ACTIVE", "sort": "ASC"});
-        loop {
-            let reply = self.call("ListTaskDefinitions", &input).await?;
-            arns.extend(
-                strings(&reply["taskDefinitionArns"])
-                    .filter(|arn| crate::taskdef::family_of(arn) == family),
-            );
-            match reply["nextToken"].as_str() {
-                Some(token) if !token.is_empty() => input["nextToken"] = json!(token),
-                _ => return Ok(arns),
-            }
-        }
+        let input = json!({"familyPrefix": family, "status": "ACTIVE", "sort": "ASC"});
+        let arns = self
+            .list_all("ListTaskDefinitions", input, "taskDefinitionArns")
+            .await?;
+        Ok(arns
+            .into_iter()
+            .filter(|arn| crate::taskdef::family_of(arn) == family)
+            .collect())
     }
 
     /// Starts one task as `input` describes; ECS may refuse to place it
     /// (`failures`) without an HTTP error.
     pub async fn run_task(&self, input: &Value) -> Result<Value, RunTaskError> {
         let reply = self
-            .call("RunTask", input)
+            .read("RunTask", input, &|reply| {
+                if reply["tasks"].is_array() || reply["failures"].is_array() {
+                    Ok(())
+                } else {
+                    Err("the answer has neither tasks nor failures".into())
+                }
+            })
             .await
             .map_err(RunTaskError::Aws)?;
         match reply["tasks"].as_array().and_then(|t| t.first()) {
@@ -269,9 +349,13 @@ impl Ecs {
 
     /// Marks a revision INACTIVE.
     pub async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError> {
-        self.call("DeregisterTaskDefinition", &json!({"taskDefinition": arn}))
-            .await
-            .map(drop)
+        self.call(
+            "DeregisterTaskDefinition",
+            &json!({"taskDefinition": arn}),
+            &|reply| is_object(&reply["taskDefinition"], "taskDefinition"),
+        )
+        .await
+        .map(drop)
     }
 }
 
@@ -289,6 +373,91 @@ fn strings(list: &Value) -> impl Iterator<Item = String> + '_ {
         .flatten()
         .filter_map(Value::as_str)
         .map(str::to_string)
+}
+
+/// The array `key` of an answer.
+fn list_of<'v>(reply: &'v Value, key: &str) -> Result<&'v Vec<Value>, String> {
+    reply[key]
+        .as_array()
+        .ok_or_else(|| format!("the answer has no {key} list"))
+}
+
+fn is_object(value: &Value, what: &str) -> Result<(), String> {
+    if value.is_object() {
+        Ok(())
+    } else {
+        Err(format!("the answer has no {what}"))
+    }
+}
+
+/// A task definition answer: an ARN and container definitions.
+fn is_task_definition(reply: &Value) -> Result<(), String> {
+    let td = &reply["taskDefinition"];
+    is_object(td, "taskDefinition")?;
+    if td["taskDefinitionArn"].as_str().is_none_or(str::is_empty) {
+        return Err("the task definition has no taskDefinitionArn".into());
+    }
+    if !td["containerDefinitions"].is_array() {
+        return Err("the task definition has no containerDefinitions".into());
+    }
+    Ok(())
+}
+
+/// A service as the wait needs it: a name and status, and for an ACTIVE
+/// service its deployments, each with an id, a status and a task definition.
+fn is_service(service: &Value) -> Result<(), String> {
+    is_object(service, "service")?;
+    let text = |v: &Value, key: &str| v[key].as_str().is_some_and(|s| !s.is_empty());
+    if !text(service, "serviceName") || !text(service, "status") {
+        return Err("a service has no serviceName or status".into());
+    }
+    if service["status"] != "ACTIVE" {
+        return Ok(());
+    }
+    let deployments = service["deployments"]
+        .as_array()
+        .ok_or("an ACTIVE service has no deployments list")?;
+    if deployments
+        .iter()
+        .any(|d| !text(d, "id") || !text(d, "status") || !text(d, "taskDefinition"))
+    {
+        return Err("a deployment has no id, status or taskDefinition".into());
+    }
+    Ok(())
+}
+
+/// A `DescribeServices` answer that says something about every service
+/// asked for: described, or listed among the failures.
+fn accounts_for(reply: &Value, names: &[String]) -> Result<(), String> {
+    let services = list_of(reply, "services")?;
+    services.iter().try_for_each(is_service)?;
+    let failures = match &reply["failures"] {
+        Value::Null => &Vec::new(),
+        other => other.as_array().ok_or("the failures are not a list")?,
+    };
+    let unaccounted: Vec<&str> = names
+        .iter()
+        .filter(|name| {
+            let described = services
+                .iter()
+                .any(|s| s["serviceName"] == name.as_str() || s["serviceArn"] == name.as_str());
+            let failed = failures.iter().any(|f| {
+                f["arn"]
+                    .as_str()
+                    .is_some_and(|arn| arn == name.as_str() || arn.rsplit('/').next() == Some(name))
+            });
+            !described && !failed
+        })
+        .map(String::as_str)
+        .collect();
+    if unaccounted.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the answer says nothing about {}",
+            unaccounted.join(", ")
+        ))
+    }
 }
 
 fn parse(operation: &str, service: Value) -> Result<Service, AwsError> {

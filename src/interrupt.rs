@@ -1,25 +1,47 @@
-//! Ctrl-C and SIGTERM: one listener for the whole run, and the journal of
-//! what the run changed and waits for, which becomes the message.
+//! Ctrl-C, SIGTERM, SIGHUP and SIGQUIT: one listener for the whole run, and
+//! the journal of what the run changed, what it was doing and what it waits
+//! for, which becomes the message.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
-/// What a run has changed so far and what it is waiting for: the message
-/// when a Ctrl-C or SIGTERM stops it.
+/// What a run has changed so far, the write it is in the middle of, and
+/// what it is waiting for: the message when a signal stops it.
 #[derive(Default)]
 pub struct Journal {
     changed: RefCell<Vec<String>>,
+    sending: RefCell<Option<String>>,
     in_progress: RefCell<Vec<String>>,
+    rolling_back: Cell<bool>,
 }
 
 impl Journal {
-    /// Notes a change made in AWS.
+    /// Notes a change made in AWS (and that the write in flight is over).
     pub fn changed(&self, what: String) {
+        self.sending.replace(None);
         self.changed.borrow_mut().push(what);
+    }
+
+    /// Notes a write about to be sent, which may take effect even when its
+    /// answer never comes: "registering a new revision of web".
+    pub fn sending(&self, what: String) {
+        self.sending.replace(Some(what));
+    }
+
+    /// The write in flight failed: ECS did not act on it, or the error
+    /// message says that it may have.
+    pub fn settled(&self) {
+        self.sending.replace(None);
     }
 
     /// Replaces the lines about what is still going on.
     pub fn in_progress(&self, lines: Vec<String>) {
         self.in_progress.replace(lines);
+    }
+
+    /// Notes that a rollback has been sent: an interrupt from now on leaves
+    /// it running in ECS.
+    pub fn rolling_back(&self) {
+        self.rolling_back.set(true);
     }
 
     /// The message for a run that `signal` stopped.
@@ -30,34 +52,82 @@ impl Journal {
         } else {
             format!("{signal} received. Changed so far: {}.", changed.join("; "))
         };
+        if let Some(what) = self.sending.borrow().as_ref() {
+            message.push_str(&format!(
+                "\nIt came while {what}: the request may have reached ECS and taken effect."
+            ));
+        }
         for line in self.in_progress.borrow().iter() {
             message.push('\n');
             message.push_str(line);
         }
-        message.push_str("\nNothing was rolled back.");
+        message.push_str(if self.rolling_back.get() {
+            "\nThe rollback was sent and goes on in ECS; it was not waited for."
+        } else {
+            "\nNothing was rolled back."
+        });
         message
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM, naming which.
+/// Resolves on Ctrl-C, SIGTERM, SIGHUP (a closed terminal or SSH session)
+/// or SIGQUIT, naming which: each ends the run with the journal.
 pub async fn interrupted() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "Ctrl-C",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "Ctrl-C"
+        let listen = |kind: SignalKind| signal(kind).ok();
+        let (mut term, mut hup, mut quit) = (
+            listen(SignalKind::terminate()),
+            listen(SignalKind::hangup()),
+            listen(SignalKind::quit()),
+        );
+        async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => drop(signal.recv().await),
+                None => std::future::pending().await,
             }
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = next(&mut term) => "SIGTERM",
+            _ = next(&mut hup) => "SIGHUP",
+            _ = next(&mut quit) => "SIGQUIT",
         }
     }
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_says_what_changed_what_was_in_flight_and_the_rollback() {
+        let journal = Journal::default();
+        assert_eq!(
+            journal.interrupted("SIGHUP"),
+            "SIGHUP received before anything was changed in AWS.\nNothing was rolled back."
+        );
+        journal.sending("registering a new revision of web".into());
+        let message = journal.interrupted("Ctrl-C");
+        assert!(
+            message.contains(
+                "while registering a new revision of web: the request may have reached ECS"
+            ),
+            "{message}"
+        );
+        journal.changed("registered web:2".into());
+        journal.rolling_back();
+        let message = journal.interrupted("SIGTERM");
+        assert!(!message.contains("may have reached"), "{message}");
+        assert!(
+            message.ends_with("The rollback was sent and goes on in ECS; it was not waited for."),
+            "{message}"
+        );
     }
 }

@@ -22,6 +22,8 @@ mod tasks;
 use std::process::ExitCode;
 
 use cli::Command;
+use output::report::Report;
+use output::safe::{self, Stream};
 
 fn main() -> ExitCode {
     // Every module reads the environment through this: an empty variable
@@ -30,11 +32,14 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let outcome = match cli::parse(args.clone(), env) {
         Ok(Command::Help) => {
-            print!("{}", cli::USAGE);
+            safe::write_raw(Stream::Stdout, cli::USAGE.trim_end());
             Ok(())
         }
         Ok(Command::Version) => {
-            println!("ecs-deploy {}", env!("CARGO_PKG_VERSION"));
+            safe::write_raw(
+                Stream::Stdout,
+                concat!("ecs-deploy ", env!("CARGO_PKG_VERSION")),
+            );
             Ok(())
         }
         Ok(Command::Deploy(config)) => run(&config, &env),
@@ -42,7 +47,7 @@ fn main() -> ExitCode {
             // `--output json` promises one document whatever happens, bad
             // flags included (a run prints its own).
             if cli::asks_for_json(&args) {
-                println!("{}", output::report::Report::of_error(&error).to_json());
+                safe::write_raw(Stream::Stdout, &Report::of_error(&error).to_json());
             }
             Err(error)
         }
@@ -63,8 +68,8 @@ fn run(config: &cli::Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(),
         .build()
         .map_err(|e| error::Error::aws(format!("cannot start the runtime: {e}")))?;
     let outcome = runtime.block_on(deploy::run(config, env));
-    // An interrupted run may leave a credential_process running on the
-    // blocking pool; exit now rather than wait for it.
+    // An interrupted run may leave a DNS lookup running on the blocking
+    // pool; exit now rather than wait for it.
     runtime.shutdown_background();
     outcome
 }

@@ -3,13 +3,12 @@
 //! codes (the rules are in `tasks`).
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use serde_json::json;
 
 use crate::aws;
 use crate::cli::RunTask;
-use crate::deploy::{aws_error, Deployer};
+use crate::deploy::{aws_error, Deadline, Deployer};
 use crate::ecs::RunTaskError;
 use crate::error::Error;
 use crate::output::report::{Report, TaskReport};
@@ -76,15 +75,34 @@ impl Deployer<'_> {
             .or(cluster)
             .unwrap_or("default")
             .to_string();
-        let deadline = Instant::now() + self.config.timeout;
+        let deadline = Deadline::after(self.config.timeout);
         let short = tasks::task_id(&task_arn).to_string();
         let mut last_status = String::new();
+        let mut first = true;
         loop {
-            let tasks = self
+            if !first {
+                if deadline.passed() {
+                    return Err(Error::failed(format!(
+                        "task {task_arn} did not stop within {} s (it was last seen {}; ecs-deploy left it running).",
+                        deadline.seconds(),
+                        if last_status.is_empty() { "in no state at all" } else { &last_status }
+                    )));
+                }
+                tokio::time::sleep(self.poll_interval.min(deadline.remaining())).await;
+            }
+            first = false;
+            let described = self
                 .ecs
-                .describe_tasks(&cluster, std::slice::from_ref(&task_arn))
-                .await
-                .map_err(aws_error)?;
+                .describe_tasks(&cluster, std::slice::from_ref(&task_arn));
+            let tasks = match deadline.bound("DescribeTasks", described).await {
+                Ok(tasks) => tasks,
+                // One failed look is not the end of the task.
+                Err(e) => {
+                    self.out
+                        .progress(format!("could not read the task ({e}); trying again"));
+                    continue;
+                }
+            };
             let task = tasks
                 .first()
                 .ok_or_else(|| Error::aws(format!("ECS no longer knows task {task_arn}")))?;
@@ -119,14 +137,6 @@ impl Deployer<'_> {
                     return Err(Error::failed(format!("task {task_arn} failed: {why}")));
                 }
             }
-            if Instant::now() >= deadline {
-                return Err(Error::failed(format!(
-                    "task {task_arn} did not stop within {} s (it is still {last_status}; ecs-deploy left it running).",
-                    self.config.timeout.as_secs_f64()
-                )));
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            tokio::time::sleep(self.config.poll_interval.min(remaining)).await;
         }
     }
 }

@@ -140,8 +140,20 @@ pub enum Failure {
     DeploymentVanished { id: String },
     /// The service was deleted while we waited.
     ServiceInactive { status: String },
-    /// The deadline passed first.
-    TimedOut { seconds: f64 },
+    /// The deadline passed first; `blind` when the last polls failed, so
+    /// the state at the deadline is unknown.
+    TimedOut { seconds: f64, blind: Option<Blind> },
+}
+
+/// Polls that failed until the deadline: the wait could not see the service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blind {
+    /// Polls in a row that got no usable answer.
+    pub failed_polls: u32,
+    /// Seconds from the last answer (or the update) to the deadline.
+    pub seconds: f64,
+    /// Why the last one failed.
+    pub why: String,
 }
 
 impl fmt::Display for Failure {
@@ -179,8 +191,28 @@ impl fmt::Display for Failure {
                     "the service became {status} (deleted) during the deployment"
                 )
             }
-            Failure::TimedOut { seconds } => {
+            Failure::TimedOut {
+                seconds,
+                blind: None,
+            } => {
                 write!(f, "the deployment did not finish within {} s", seconds)
+            }
+            Failure::TimedOut {
+                seconds,
+                blind: Some(blind),
+            } => {
+                let polls = if blind.failed_polls == 1 {
+                    "the last poll".to_string()
+                } else {
+                    format!("the last {} polls", blind.failed_polls)
+                };
+                write!(
+                    f,
+                    "the wait went blind: {polls} failed, so the service was not seen for the last {:.0} s of the {} s deadline and its state is unknown (last error: {})",
+                    blind.seconds,
+                    seconds,
+                    blind.why.trim_end_matches('.')
+                )
             }
         }
     }

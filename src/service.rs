@@ -5,19 +5,17 @@
 //! roll every updated service back. One service is the common case of this.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::deploy::{aws_error, BaseFile, Deployer, Prepared, Revision};
+use crate::deploy::{aws_error, BaseFile, Deadline, Deployer, Prepared, Revision, GRACE};
 use crate::ecs::ServiceUpdate;
 use crate::error::Error;
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
-use crate::rollout::{self, short_revision, DoneRule, Failure, Progress, Service, Verdict, Watch};
+use crate::rollout::{
+    self, short_revision, Blind, DoneRule, Failure, Progress, Service, Verdict, Watch,
+};
 use crate::taskdef;
 use crate::tasks::StoppedTasks;
-
-/// How long the last poll may take past the deadline: long enough for one
-/// answer, not for a series of retries.
-const POLL_GRACE: Duration = Duration::from_secs(10);
 
 /// Deploys to `names` in `cluster`.
 pub async fn deploy(
@@ -135,11 +133,13 @@ impl Run<'_> {
             return Ok(());
         }
         let (updated, mut tracked) = self.update_all(plans, report).await?;
+        let deadline = Deadline::after(self.d.config.timeout);
         self.d.out.group("Waiting for the deployment");
         // With a rollback to come, one failure is enough to stop waiting.
-        self.wait(&mut tracked, self.d.config.enable_rollback).await;
+        self.wait(&mut tracked, self.d.config.enable_rollback, deadline)
+            .await;
         self.d.out.end_group();
-        self.conclude(&updated, &tracked, report).await
+        self.conclude(&updated, &tracked, deadline, report).await
     }
 
     /// Checks every service and works out every new revision (one per base
@@ -172,7 +172,7 @@ impl Run<'_> {
                 current.clone()
             };
             if !prepared.iter().any(|(b, _)| *b == base) {
-                let revision = self.d.prepare_revision(&current, file).await?;
+                let revision = self.d.prepare_revision(&current, file, false).await?;
                 prepared.push((base.clone(), revision));
             }
             bases.push((before, current, base));
@@ -275,7 +275,7 @@ impl Run<'_> {
                 }
             };
             let started = Instant::now();
-            let reply = match self.update(&name, &new, true).await {
+            let reply = match self.update(&name, &new, true, None).await {
                 Ok(reply) => reply,
                 Err(error) if updated.is_empty() => return Err(error),
                 Err(error) => {
@@ -333,6 +333,7 @@ impl Run<'_> {
         &self,
         updated: &[Updated],
         tracked: &[Tracked],
+        deadline: Deadline,
         report: &mut Report,
     ) -> Result<(), Error> {
         let config = self.d.config;
@@ -382,8 +383,20 @@ impl Run<'_> {
                     // watching; keep what a rollback would need.
                     live.extend(updated.iter().map(|u| u.previous.as_str()));
                 }
-                for family in families(updated.iter().map(|u| u.new.as_str())) {
-                    self.d.prune(&family, keep, &live, false).await;
+                let prune_all = async {
+                    for family in families(updated.iter().map(|u| u.new.as_str())) {
+                        self.d.prune(&family, keep, &live, false).await;
+                    }
+                };
+                // The deadline bounds everything after the update.
+                if tokio::time::timeout(deadline.remaining() + GRACE, prune_all)
+                    .await
+                    .is_err()
+                {
+                    self.d.out.say(format!(
+                        "warning: --max-definitions stopped at the {} s deadline; some old revisions are still registered.",
+                        deadline.seconds()
+                    ));
                 }
             }
             return Ok(());
@@ -523,33 +536,75 @@ impl Run<'_> {
         .to_input()
     }
 
+    /// Points `service` at `task_definition`. When the answer is lost but
+    /// ECS may have acted, looks: a service that points at the revision is
+    /// updated, whatever became of the answer. `deadline` bounds a rollback.
     async fn update(
         &self,
         service: &str,
         task_definition: &str,
         with_settings: bool,
+        deadline: Option<Deadline>,
     ) -> Result<Service, Error> {
         let request = self.update_request(service, task_definition, with_settings);
-        let reply = self
-            .d
-            .ecs
-            .update_service(&request)
-            .await
-            .map_err(aws_error)?;
-        self.d.journal.changed(format!(
-            "service '{service}' points at {}",
-            short_revision(task_definition)
-        ));
+        let revision = short_revision(task_definition);
+        let journal = self.d.journal;
+        journal.sending(format!("pointing service '{service}' at {revision}"));
+        let sent = self.d.ecs.update_service(&request);
+        let result = match deadline {
+            Some(deadline) => deadline.bound("UpdateService", sent).await,
+            None => sent.await,
+        };
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(e) if e.may_have_acted() => match self.look_after_lost_update(service).await {
+                Some(now) if now.task_definition.as_deref() == Some(task_definition) => {
+                    self.say(service, format!(
+                        "UpdateService's answer was lost ({e}), but ECS shows the service on {revision}: going on."
+                    ));
+                    now
+                }
+                seen => {
+                    journal.settled();
+                    let now = seen
+                        .and_then(|s| s.task_definition)
+                        .map_or("an unknown revision".to_string(), |td| {
+                            short_revision(&td).to_string()
+                        });
+                    return Err(Error::aws(format!(
+                        "{e}. The request may have reached ECS; the service is now seen on {now}. Check it with: aws ecs describe-services --cluster {} --services {service}",
+                        self.cluster
+                    )));
+                }
+            },
+            Err(e) => {
+                journal.settled();
+                return Err(aws_error(e));
+            }
+        };
+        journal.changed(format!("service '{service}' points at {revision}"));
         Ok(reply)
+    }
+
+    /// The service as ECS describes it now, if it can be read.
+    async fn look_after_lost_update(&self, service: &str) -> Option<Service> {
+        let names = [service.to_string()];
+        let described = self.d.ecs.describe_services(self.cluster, &names).await;
+        described.ok()?.find(service).cloned()
     }
 
     /// Polls until every deployment is done, failed or out of time — or,
     /// with `stop_at_first_failure`, until one fails (so that a rollback of
-    /// all need not wait for the slowest). Between polls the journal says
-    /// where each service stands, for the message an interrupt prints.
-    async fn wait(&self, tracked: &mut [Tracked], stop_at_first_failure: bool) {
+    /// all need not wait for the slowest). Every call is bounded by the
+    /// deadline plus [`GRACE`]; a poll that fails (after the client's
+    /// retries) is not the end of a deployment, but a wait that sees nothing
+    /// until the deadline says so. Between polls the journal says where each
+    /// service stands, for the message an interrupt prints.
+    async fn wait(&self, tracked: &mut [Tracked], stop_at_first_failure: bool, deadline: Deadline) {
         let config = self.d.config;
-        let deadline = Instant::now() + config.timeout;
+        // The last answer, and the polls without one since.
+        let mut last_seen = Instant::now();
+        let mut blind: Option<(u32, String)> = None;
         loop {
             for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
                 if let Some(line) = t.progress.counts_change(&t.latest, &t.watch) {
@@ -568,8 +623,13 @@ impl Run<'_> {
                         continue;
                     }
                     Verdict::Failed(failure) => Some(failure),
-                    Verdict::Pending if Instant::now() >= deadline => Some(Failure::TimedOut {
-                        seconds: config.timeout.as_secs_f64(),
+                    Verdict::Pending if deadline.passed() => Some(Failure::TimedOut {
+                        seconds: deadline.seconds(),
+                        blind: blind.as_ref().map(|(failed_polls, why)| Blind {
+                            failed_polls: *failed_polls,
+                            seconds: last_seen.elapsed().as_secs_f64(),
+                            why: why.clone(),
+                        }),
                     }),
                     Verdict::Pending => None,
                 };
@@ -579,7 +639,7 @@ impl Run<'_> {
                     || tasks_stopped
                     || failure.is_some()
                 {
-                    self.report_stopped_tasks(t).await;
+                    self.report_stopped_tasks(t, deadline).await;
                 }
                 if let Some(failure) = failure {
                     t.ended = Some(Ended::Failed(failure, t.stopped.summary()));
@@ -622,35 +682,31 @@ impl Run<'_> {
                 self.d.journal.in_progress(Vec::new());
                 return;
             }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            tokio::time::sleep(config.poll_interval.min(remaining)).await;
-            // A poll that fails (after the client's retries) is not the end of
-            // the deployment: keep watching until the deadline says otherwise.
-            // Retries must not carry a poll far past the deadline either.
-            let budget = deadline.saturating_duration_since(Instant::now()) + POLL_GRACE;
+            tokio::time::sleep(self.d.poll_interval.min(deadline.remaining())).await;
             let poll = self.d.ecs.describe_services(self.cluster, &pending);
-            let found = match tokio::time::timeout(budget, poll).await {
-                Ok(Ok(described)) => described.services,
-                Ok(Err(e)) => {
+            let described = match deadline.bound("DescribeServices", poll).await {
+                Ok(described) => {
+                    last_seen = Instant::now();
+                    blind = None;
+                    described
+                }
+                Err(e) => {
                     self.d.out.progress(format!(
                         "could not read the service state ({e}); trying again"
                     ));
-                    continue;
-                }
-                Err(_) => {
-                    self.d
-                        .out
-                        .progress("no answer about the service state before the deadline");
+                    let failed_polls = blind.as_ref().map_or(0, |(n, _)| *n) + 1;
+                    blind = Some((failed_polls, e.to_string()));
                     continue;
                 }
             };
             for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
-                match found.iter().find(|s| s.service_name == t.name) {
+                match described.find(&t.name) {
                     Some(service) => t.latest = service.clone(),
+                    // ECS answered that it has no such service (any more).
                     None => {
                         t.ended = Some(Ended::Failed(
                             Failure::ServiceInactive {
-                                status: "MISSING".into(),
+                                status: described.failure(&t.name).unwrap_or("MISSING").to_string(),
                             },
                             t.stopped.summary(),
                         ))
@@ -662,7 +718,7 @@ impl Run<'_> {
 
     /// Prints why newly stopped tasks of a deployment stopped. A failure to
     /// look them up is reported but does not end the wait.
-    async fn report_stopped_tasks(&self, t: &mut Tracked) {
+    async fn report_stopped_tasks(&self, t: &mut Tracked, deadline: Deadline) {
         let ecs = &self.d.ecs;
         let tasks = async {
             let arns = ecs
@@ -671,7 +727,7 @@ impl Run<'_> {
             let fresh = t.progress.unreported_tasks(arns);
             ecs.describe_tasks(self.cluster, &fresh).await
         };
-        match tasks.await {
+        match deadline.bound("the stopped-task lookup", tasks).await {
             Ok(tasks) => {
                 for line in t.stopped.add(&tasks) {
                     self.progress(&t.name, line);
@@ -693,6 +749,8 @@ impl Run<'_> {
     ) -> Vec<String> {
         let mut lines = Vec::new();
         let mut tracked = Vec::new();
+        // The rollback's own deadline, as long as the deploy's.
+        let deadline = Deadline::after(self.d.config.timeout);
         for u in updated {
             let (status, line) = if let Some(m) = moved_on.iter().find(|m| m.service == u.name) {
                 (m.status, m.why.to_string())
@@ -705,9 +763,22 @@ impl Run<'_> {
                     ),
                 )
             } else {
-                self.say(&u.name, format!("Rolling back to {}", u.previous));
-                match self.start_rollback(u).await {
+                self.say(
+                    &u.name,
+                    format!(
+                        "Rolling back to {} (deadline {} s)",
+                        u.previous,
+                        deadline.seconds()
+                    ),
+                );
+                match self.start_rollback(u, deadline).await {
                     Ok(t) => {
+                        self.d.journal.rolling_back();
+                        report.service(&u.name).rollback = Some(Rollback {
+                            to: u.previous.clone(),
+                            status: RollbackStatus::InProgress,
+                            detail: "Rollback sent; waiting for it.".into(),
+                        });
                         tracked.push(t);
                         continue;
                     }
@@ -721,7 +792,7 @@ impl Run<'_> {
                 detail: line,
             });
         }
-        self.wait(&mut tracked, false).await;
+        self.wait(&mut tracked, false, deadline).await;
         let mut all_completed = true;
         for t in &tracked {
             let (status, line) = match t.ended.as_ref().expect("the wait ends every deployment") {
@@ -758,13 +829,12 @@ impl Run<'_> {
         lines
     }
 
-    async fn start_rollback(&self, u: &Updated) -> Result<Tracked, String> {
-        let before = match self
+    async fn start_rollback(&self, u: &Updated, deadline: Deadline) -> Result<Tracked, String> {
+        let described = self
             .d
             .ecs
-            .describe_services(self.cluster, std::slice::from_ref(&u.name))
-            .await
-        {
+            .describe_services(self.cluster, std::slice::from_ref(&u.name));
+        let before = match deadline.bound("DescribeServices", described).await {
             Ok(described) => described
                 .services
                 .into_iter()
@@ -773,7 +843,7 @@ impl Run<'_> {
             Err(e) => return Err(format!("Rollback failed before it started: {e}")),
         };
         let reply = self
-            .update(&u.name, &u.previous, false)
+            .update(&u.name, &u.previous, false, Some(deadline))
             .await
             .map_err(|e| format!("Rollback to {} failed: {e}", short_revision(&u.previous)))?;
         let watch = Watch::from_update(&reply, &u.previous, &u.new).ok_or_else(|| {

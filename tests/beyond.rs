@@ -392,7 +392,7 @@ async fn github_actions_outputs() {
     );
     let table = std::fs::read_to_string(&summary).unwrap();
     assert!(
-        table.contains("| web | success | web:2 | web:1 |"),
+        table.contains("| `web` | success | `web:2` | `web:1` |"),
         "{table}"
     );
 

@@ -261,6 +261,7 @@ async fn a_registration_the_service_may_have_done_is_not_repeated() {
     let run = deploy_v2(&fake, &[]).await;
     run.assert_code(2);
     run.assert_stderr_has("RegisterTaskDefinition failed:");
+    run.assert_stderr_has("a new revision of web may have been registered all the same");
     assert_eq!(
         fake.count("RegisterTaskDefinition"),
         1,
@@ -281,9 +282,15 @@ async fn non_json_error_bodies_are_readable() {
     );
     let run = deploy_v2(&fake, &[]).await;
     run.assert_code(2);
-    run.assert_stderr_has("DescribeServices failed");
-    run.assert_stderr_has("403 Forbidden");
-    run.assert_stderr_has("(HTTP 403)");
+    run.assert_stderr_has(
+        "DescribeServices failed: Forbidden: an HTML page of 71 bytes (HTTP 403)",
+    );
+    // Described, never quoted: a body may echo what was sent.
+    assert!(
+        !run.output().contains("corporate proxy"),
+        "{}",
+        run.output()
+    );
     assert_eq!(fake.count("DescribeServices"), 1, "403 is not retried");
 }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::credentials::ProvideCredentials;
 use super::sign::{signing_headers, Unsigned};
+use crate::output::safe::{self, Stream};
 
 const USER_AGENT: &str = concat!("ecs-deploy/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,12 +57,23 @@ pub struct Client {
 /// Why an AWS call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AwsError {
-    /// The service answered with an error.
+    /// The service answered with an error (or with a status no AWS API
+    /// answers with, such as a redirect).
     Service {
         operation: String,
         status: u16,
         code: String,
         message: String,
+        /// Attempts made, the first one included.
+        attempts: u32,
+    },
+    /// A successful status, but the answer does not say what the operation
+    /// promises (not JSON, empty, fields missing): an error of that call.
+    BadReply {
+        operation: String,
+        status: u16,
+        problem: String,
+        attempts: u32,
     },
     /// The service could not be reached or did not answer in time.
     Transport {
@@ -73,6 +85,7 @@ pub enum AwsError {
         /// Whether the request may have reached the service (it was not a
         /// failure to connect).
         sent: bool,
+        attempts: u32,
     },
     /// No credentials could be had for signing.
     Credentials(String),
@@ -81,11 +94,11 @@ pub enum AwsError {
 impl AwsError {
     /// A successful answer that does not say what it should.
     pub fn bad_reply(operation: &str, problem: String) -> AwsError {
-        AwsError::Service {
+        AwsError::BadReply {
             operation: operation.to_string(),
             status: 200,
-            code: String::new(),
-            message: problem,
+            problem,
+            attempts: 1,
         }
     }
 
@@ -94,6 +107,26 @@ impl AwsError {
         match self {
             AwsError::Service { code, .. } if !code.is_empty() => Some(code),
             _ => None,
+        }
+    }
+
+    /// Whether the service may have acted on the request although the call
+    /// failed: the answer was lost on the way back, garbled, or a 5xx.
+    pub fn may_have_acted(&self) -> bool {
+        match self {
+            AwsError::Service { status, .. } => *status >= 500,
+            AwsError::BadReply { .. } => true,
+            AwsError::Transport { sent, .. } => *sent,
+            AwsError::Credentials(_) => false,
+        }
+    }
+
+    fn set_attempts(&mut self, n: u32) {
+        match self {
+            AwsError::Service { attempts, .. }
+            | AwsError::BadReply { attempts, .. }
+            | AwsError::Transport { attempts, .. } => *attempts = n,
+            AwsError::Credentials(_) => {}
         }
     }
 
@@ -109,7 +142,7 @@ impl AwsError {
                 AwsError::Transport {
                     retryable, sent, ..
                 } => *retryable && !sent,
-                AwsError::Credentials(_) => false,
+                AwsError::BadReply { .. } | AwsError::Credentials(_) => false,
             };
         }
         match self {
@@ -118,22 +151,50 @@ impl AwsError {
                     || THROTTLING_CODES.contains(&code.as_str())
                     || code.starts_with("RequestTimeout")
             }
+            AwsError::BadReply { .. } => true,
             AwsError::Transport { retryable, .. } => *retryable,
             AwsError::Credentials(_) => false,
+        }
+    }
+
+    /// The short cause, for a retry line.
+    fn cause(&self) -> String {
+        match self {
+            AwsError::Service {
+                status,
+                code,
+                message,
+                ..
+            } => match (code.is_empty(), message.is_empty()) {
+                (false, _) => format!("{code} (HTTP {status})"),
+                (true, false) => format!("{message} (HTTP {status})"),
+                (true, true) => format!("HTTP {status}"),
+            },
+            AwsError::BadReply { problem, .. } => problem.clone(),
+            AwsError::Transport { message, .. } => message.clone(),
+            AwsError::Credentials(message) => message.clone(),
         }
     }
 }
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let after = |attempts: u32| {
+            if attempts > 1 {
+                format!(" after {attempts} attempts")
+            } else {
+                String::new()
+            }
+        };
         match self {
             AwsError::Service {
                 operation,
                 status,
                 code,
                 message,
+                attempts,
             } => {
-                write!(f, "{operation} failed: ")?;
+                write!(f, "{operation} failed{}: ", after(*attempts))?;
                 match (code.is_empty(), message.is_empty()) {
                     (false, false) => write!(f, "{code}: {message}")?,
                     (false, true) => write!(f, "{code}")?,
@@ -142,10 +203,23 @@ impl fmt::Display for AwsError {
                 }
                 write!(f, " (HTTP {status})")
             }
+            AwsError::BadReply {
+                operation,
+                status,
+                problem,
+                attempts,
+            } => write!(
+                f,
+                "{operation} failed{}: {problem} (HTTP {status})",
+                after(*attempts)
+            ),
             AwsError::Transport {
-                operation, message, ..
+                operation,
+                message,
+                attempts,
+                ..
             } => {
-                write!(f, "{operation} failed: {message}")
+                write!(f, "{operation} failed{}: {message}", after(*attempts))
             }
             AwsError::Credentials(message) => f.write_str(message),
         }
@@ -228,14 +302,22 @@ impl Client {
         }
     }
 
-    /// Calls a JSON-1.1 `operation` (`X-Amz-Target: {target_prefix}.{operation}`);
-    /// see [`Client::send`] for `idempotent`.
+    /// Whether the endpoint is on this machine (a local fake, not AWS).
+    pub fn is_loopback(&self) -> bool {
+        super::region::is_loopback(&self.endpoint.url)
+    }
+
+    /// Calls a JSON-1.1 `operation` (`X-Amz-Target: {target_prefix}.{operation}`)
+    /// and returns its answer, a JSON object for which `promises` (what the
+    /// operation always answers with) finds nothing missing; see
+    /// [`Client::send`] for `idempotent`.
     pub async fn call_json(
         &self,
         target_prefix: &str,
         operation: &str,
         input: &Value,
         idempotent: bool,
+        promises: &dyn Fn(&Value) -> Result<(), String>,
     ) -> Result<Value, AwsError> {
         let body = serde_json::to_vec(input).expect("a JSON value serialises");
         let target = format!("{target_prefix}.{operation}");
@@ -243,58 +325,98 @@ impl Client {
             ("content-type", "application/x-amz-json-1.1"),
             ("x-amz-target", target.as_str()),
         ];
-        let reply = self.send(operation, &headers, &body, idempotent).await?;
-        serde_json::from_slice(&reply).map_err(|e| {
-            AwsError::bad_reply(
-                operation,
-                format!("the reply is not JSON ({e}): {}", snippet(&reply)),
-            )
-        })
+        let accept = |reply: &[u8]| {
+            let value = json_object(reply)?;
+            promises(&value)?;
+            Ok(value)
+        };
+        self.send(operation, &headers, &body, idempotent, accept)
+            .await
     }
 
     /// POSTs `body` with `headers`, retrying what is worth retrying, and
-    /// returns the body of the successful reply. A call that is not
-    /// `idempotent` (registering a revision) is retried only when the service
-    /// cannot have acted on it, so that a lost answer does not make two.
-    pub async fn send(
+    /// returns what `accept` makes of the successful reply's body (it says
+    /// what is wrong with an answer that does not hold what it should; such
+    /// an answer is retried like a 5xx). A call that is not `idempotent`
+    /// (registering a revision) is retried only when the service cannot have
+    /// acted on it, so that a lost answer does not make two.
+    pub async fn send<T>(
         &self,
         operation: &str,
         headers: &[(&str, &str)],
         body: &[u8],
         idempotent: bool,
-    ) -> Result<Vec<u8>, AwsError> {
+        accept: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, AwsError> {
         let mut attempt = 1;
         loop {
             let started = Instant::now();
-            let result = self.attempt(operation, headers, body).await;
+            let (status, result) = match self.attempt(operation, headers, body).await {
+                Ok((status, reply)) => (
+                    status.to_string(),
+                    accept(&reply).map_err(|problem| AwsError::BadReply {
+                        operation: operation.to_string(),
+                        status,
+                        problem,
+                        attempts: 1,
+                    }),
+                ),
+                Err(e) => {
+                    let status = match &e {
+                        AwsError::Service { status, code, .. } => format!("{status} {code}"),
+                        AwsError::BadReply { status, .. } => status.to_string(),
+                        AwsError::Transport { .. } => "no answer".to_string(),
+                        AwsError::Credentials(_) => "no credentials".to_string(),
+                    };
+                    (status, Err(e))
+                }
+            };
             if self.verbose {
-                let status = match &result {
-                    Ok(_) => "200".to_string(),
-                    Err(AwsError::Service { status, code, .. }) => format!("{status} {code}"),
-                    Err(AwsError::Transport { .. }) => "no answer".to_string(),
-                    Err(AwsError::Credentials(_)) => "no credentials".to_string(),
+                let unreadable = if matches!(result, Err(AwsError::BadReply { .. })) {
+                    " (unreadable answer)"
+                } else {
+                    ""
                 };
-                eprintln!(
-                    "[aws] {operation} {status} attempt {attempt} {} ms",
-                    started.elapsed().as_millis()
+                safe::write_line(
+                    Stream::Stderr,
+                    &format!(
+                        "[aws] {operation} {} attempt {attempt} {} ms{unreadable}",
+                        status.trim_end(),
+                        started.elapsed().as_millis()
+                    ),
                 );
             }
             match result {
                 Err(e) if e.is_retryable(idempotent) && attempt < MAX_ATTEMPTS => {
-                    tokio::time::sleep(self.backoff(attempt)).await;
+                    let wait = self.backoff(attempt);
+                    safe::write_line(
+                        Stream::Stderr,
+                        &format!(
+                            "retrying {operation} in {:.1} s (attempt {} of {MAX_ATTEMPTS}): {}",
+                            wait.as_secs_f64(),
+                            attempt + 1,
+                            e.cause()
+                        ),
+                    );
+                    tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
-                other => return other,
+                Err(mut e) => {
+                    e.set_attempts(attempt);
+                    return Err(e);
+                }
+                Ok(value) => return Ok(value),
             }
         }
     }
 
+    /// One request: the status and body of a 2xx answer, else the error.
     async fn attempt(
         &self,
         operation: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> Result<Vec<u8>, AwsError> {
+    ) -> Result<(u16, Vec<u8>), AwsError> {
         let url = self.endpoint.url.as_str();
         let mut request = self.http.post(url).body(body.to_vec());
         for (name, value) in headers.iter().copied() {
@@ -334,25 +456,61 @@ impl Client {
                         .iter()
                         .any(|word| cause.to_lowercase().contains(word)),
                 message: describe_transport_error(&e, url, &cause),
+                attempts: 1,
             }
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
-        let error_type = response
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = response.bytes().await.map_err(transport)?;
-        if status >= 400 {
-            return Err(decode_error(
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let error_type = header("x-amzn-errortype");
+        let location = header("location");
+        let bytes = match read_body(response).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::Transport(e)) => return Err(transport(e)),
+            Err(BodyError::TooLarge) => {
+                // Whatever it is, it is not an AWS answer, and another try
+                // would only read it again.
+                return Err(AwsError::Service {
+                    operation: operation.to_string(),
+                    status,
+                    code: String::new(),
+                    message: format!(
+                        "the answer is larger than {} MiB, which no ECS answer is; it was not read",
+                        MAX_REPLY_BYTES >> 20
+                    ),
+                    attempts: 1,
+                });
+            }
+        };
+        match status {
+            200..=299 => Ok((status, bytes)),
+            300..=399 => Err(AwsError::Service {
+                operation: operation.to_string(),
+                status,
+                code: String::new(),
+                message: format!(
+                    "a redirect{}, which AWS APIs never answer and ecs-deploy does not follow; check the endpoint and any proxy",
+                    location
+                        .as_deref()
+                        .and_then(|l| reqwest::Url::parse(l).ok())
+                        .and_then(|u| u.host_str().map(|h| format!(" to {}", safe::clean(h))))
+                        .unwrap_or_default()
+                ),
+                attempts: 1,
+            }),
+            _ => Err(decode_error(
                 operation,
                 status,
                 error_type.as_deref(),
                 &bytes,
-            ));
+            )),
         }
-        Ok(bytes.to_vec())
     }
 
     /// Full-jitter exponential backoff: a random wait up to base·2^(n-1), capped.
@@ -388,7 +546,9 @@ pub fn random_u64() -> u64 {
 /// Turns an error reply into an [`AwsError`]: the code from the
 /// `x-amzn-errortype` header or the JSON body (`__type`, `code`), the message
 /// from the body; for a body that is not JSON (proxies, fakes, XML-speaking
-/// endpoints) whatever `<Code>`/`<Message>` can be seen, else a snippet.
+/// endpoints) whatever `<Code>`/`<Message>` can be seen. Anything else of the
+/// body is described, never quoted: a body may echo what was sent, and what
+/// is sent may hold a task definition's environment values.
 pub fn decode_error(
     operation: &str,
     status: u16,
@@ -414,11 +574,12 @@ pub fn decode_error(
         .unwrap_or_default();
     let message = field(&["message", "Message", "errorMessage"])
         .or_else(|| xml_element(&text, "Message"))
+        .map(|m| safe::clean(&m))
         .unwrap_or_else(|| {
             if json.is_some() || body.is_empty() {
                 String::new()
             } else {
-                snippet(body)
+                describe_body(status, body)
             }
         });
     AwsError::Service {
@@ -426,7 +587,87 @@ pub fn decode_error(
         status,
         code,
         message,
+        attempts: 1,
     }
+}
+
+/// What a body that is not an AWS answer looks like, without quoting it:
+/// the status's reason phrase, the kind of document, its size.
+fn describe_body(status: u16, body: &[u8]) -> String {
+    let reason = reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!("{r}: "))
+        .unwrap_or_default();
+    let start = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
+    let kind = if start.contains("<html") || start.contains("<!doctype html") {
+        "an HTML page"
+    } else if start.trim_start().starts_with('<') {
+        "an XML document without <Code> or <Message>"
+    } else {
+        "a body that is not JSON"
+    };
+    format!("{reason}{kind} of {} bytes", body.len())
+}
+
+/// A reply as a JSON object, or what is wrong with it (where the JSON
+/// breaks, never what it holds).
+fn json_object(reply: &[u8]) -> Result<Value, String> {
+    if reply.iter().all(u8::is_ascii_whitespace) {
+        return Err("the answer is empty".into());
+    }
+    match serde_json::from_slice::<Value>(reply) {
+        Ok(value) if value.is_object() => Ok(value),
+        Ok(_) => Err(format!(
+            "the answer ({} bytes) is JSON but not an object",
+            reply.len()
+        )),
+        Err(e) => {
+            use serde_json::error::Category;
+            let what = match e.classify() {
+                Category::Eof => "it ends too early",
+                Category::Syntax => "a syntax error",
+                Category::Data | Category::Io => "it cannot be read",
+            };
+            Err(format!(
+                "the answer ({} bytes) is not valid JSON: {what} at line {}, column {}",
+                reply.len(),
+                e.line(),
+                e.column()
+            ))
+        }
+    }
+}
+
+/// The most a reply may hold: ECS's largest answers (a hundred described
+/// tasks) are a few hundred KiB; anything near this is not an AWS answer.
+pub const MAX_REPLY_BYTES: usize = 8 << 20;
+
+/// Why a body could not be read.
+pub enum BodyError {
+    /// It is larger than [`MAX_REPLY_BYTES`]; reading stopped there.
+    TooLarge,
+    /// The connection failed while it was read.
+    Transport(reqwest::Error),
+}
+
+/// Reads a body of at most [`MAX_REPLY_BYTES`], chunk by chunk, so that a
+/// huge or endless answer costs no more memory than the cap.
+pub async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_REPLY_BYTES as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// `aws.protocoltests#ThrottlingException:http://…` → `ThrottlingException`.
@@ -447,17 +688,6 @@ pub fn xml_element(text: &str, name: &str) -> Option<String> {
     let start = text.find(&open)? + open.len();
     let end = text[start..].find(&format!("</{name}>"))? + start;
     Some(text[start..end].trim().to_string()).filter(|s| !s.is_empty())
-}
-
-/// The start of a body, on one line, for error messages.
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut cut: String = one_line.chars().take(200).collect();
-    if one_line.chars().count() > 200 {
-        cut.push('…');
-    }
-    cut
 }
 
 fn describe_transport_error(error: &reqwest::Error, url: &str, cause: &str) -> String {
@@ -524,12 +754,26 @@ mod tests {
         );
         let (code, message) = decoded(502, None, "<html>\n<body>Bad   Gateway</body></html>");
         assert_eq!(code, "");
-        assert_eq!(message, "<html> <body>Bad Gateway</body></html>");
-        let shown = decode_error("DescribeServices", 502, None, b"<html>oops</html>").to_string();
+        assert_eq!(message, "Bad Gateway: an HTML page of 40 bytes");
+        let shown = decode_error("DescribeServices", 500, None, b"MODE=s3cr3t oops").to_string();
         assert_eq!(
             shown,
-            "DescribeServices failed: <html>oops</html> (HTTP 502)"
+            "DescribeServices failed: Internal Server Error: a body that is not JSON of 16 bytes (HTTP 500)"
         );
+    }
+
+    #[test]
+    fn replies_are_described_never_quoted() {
+        let problem =
+            json_object(br#"{"taskDefinition": {"environment": [{"value": "s3cr3t""#).unwrap_err();
+        assert_eq!(
+            problem,
+            "the answer (54 bytes) is not valid JSON: it ends too early at line 1, column 54"
+        );
+        assert!(!problem.contains("s3cr3t"));
+        assert_eq!(json_object(b"").unwrap_err(), "the answer is empty");
+        assert!(json_object(b"[1]").unwrap_err().contains("not an object"));
+        assert!(json_object(b" {} ").is_ok());
     }
 
     #[test]
@@ -539,6 +783,7 @@ mod tests {
             status,
             code: code.into(),
             message: String::new(),
+            attempts: 1,
         };
         for retried in [
             err(429, ""),
@@ -582,12 +827,14 @@ mod tests {
             status,
             code: code.into(),
             message: String::new(),
+            attempts: 1,
         };
         let transport = |sent| AwsError::Transport {
             operation: "RegisterTaskDefinition".into(),
             message: String::new(),
             retryable: true,
             sent,
+            attempts: 1,
         };
         assert!(service(400, "ThrottlingException").is_retryable(false));
         assert!(transport(false).is_retryable(false));

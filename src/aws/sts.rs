@@ -66,11 +66,15 @@ async fn call(
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
-    let reply = client
-        .send(action, &[("content-type", FORM)], body.as_bytes(), true)
-        .await?;
-    parse_credentials(&String::from_utf8_lossy(&reply))
-        .map_err(|problem| AwsError::bad_reply(action, problem))
+    client
+        .send(
+            action,
+            &[("content-type", FORM)],
+            body.as_bytes(),
+            true,
+            |reply| parse_credentials(&String::from_utf8_lossy(reply)),
+        )
+        .await
 }
 
 /// The `<Credentials>` of an AssumeRole* reply.

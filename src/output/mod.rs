@@ -4,10 +4,13 @@
 
 /// The result of a run as data: `--output json`, `$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`.
 pub mod report;
+/// Untrusted text made safe to print; best-effort writes.
+pub mod safe;
 
 use std::io::IsTerminal;
 use std::time::Instant;
 
+use self::safe::Stream;
 use crate::cli::OutputFormat;
 use crate::error::Error;
 
@@ -48,12 +51,16 @@ impl Reporter {
         }
     }
 
-    fn line(&self, text: &str) {
+    fn stream(&self) -> Stream {
         if self.to_stderr {
-            eprintln!("{text}");
+            Stream::Stderr
         } else {
-            println!("{text}");
+            Stream::Stdout
         }
+    }
+
+    fn line(&self, text: &str) {
+        safe::write_line(self.stream(), text);
     }
 
     /// A plain line.
@@ -64,7 +71,8 @@ impl Reporter {
     /// A line announcing success, green where colour is wanted.
     pub fn success(&self, line: impl AsRef<str>) {
         if self.color {
-            self.line(&format!("{GREEN}{}{RESET}", line.as_ref()));
+            let text = safe::guard(line.as_ref());
+            safe::write_raw(self.stream(), &format!("{GREEN}{text}{RESET}"));
         } else {
             self.line(line.as_ref());
         }
@@ -85,14 +93,17 @@ impl Reporter {
     /// Starts a collapsible group of lines in a GitHub Actions log.
     pub fn group(&self, title: &str) {
         if self.github {
-            self.line(&format!("::group::{}", escape_workflow_command(title)));
+            safe::write_raw(
+                self.stream(),
+                &format!("::group::{}", escape_workflow_command(title)),
+            );
         }
     }
 
     /// Ends the group [`Reporter::group`] started.
     pub fn end_group(&self) {
         if self.github {
-            self.line("::endgroup::");
+            safe::write_raw(self.stream(), "::endgroup::");
         }
     }
 }
@@ -100,18 +111,23 @@ impl Reporter {
 /// Prints the error that ends a run: `ERROR: …` on stderr (red where colour
 /// is wanted) and, in GitHub Actions, an `::error::` annotation too.
 pub fn print_error(error: &Error, env: &dyn Fn(&str) -> Option<String>) {
+    let text = safe::guard(&format!("ERROR: {error}"));
     if std::io::stderr().is_terminal() && wants_color(env) {
-        eprintln!("{RED}ERROR:{RESET} {error}");
+        let rest = text.strip_prefix("ERROR:").unwrap_or(&text);
+        safe::write_raw(Stream::Stderr, &format!("{RED}ERROR:{RESET}{rest}"));
     } else {
-        eprintln!("ERROR: {error}");
+        safe::write_raw(Stream::Stderr, &text);
     }
     if error.is_usage() {
-        eprintln!("Run 'ecs-deploy --help' for usage.");
+        safe::write_line(Stream::Stderr, "Run 'ecs-deploy --help' for usage.");
     }
     if is_github_actions(env) {
-        eprintln!(
-            "::error title=ecs-deploy::{}",
-            escape_workflow_command(&error.to_string())
+        safe::write_raw(
+            Stream::Stderr,
+            &format!(
+                "::error title=ecs-deploy::{}",
+                escape_workflow_command(&error.to_string())
+            ),
         );
     }
 }
@@ -125,9 +141,11 @@ fn is_github_actions(env: &dyn Fn(&str) -> Option<String>) -> bool {
     env("GITHUB_ACTIONS").as_deref() == Some("true")
 }
 
-/// GitHub's escaping for workflow-command data: `%`, CR and LF.
+/// GitHub's escaping for workflow-command data: `%`, CR and LF (after the
+/// other control characters are gone).
 fn escape_workflow_command(text: &str) -> String {
-    text.replace('%', "%25")
+    safe::guard(text)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -139,8 +157,8 @@ mod tests {
     #[test]
     fn workflow_commands_are_escaped() {
         assert_eq!(
-            escape_workflow_command("50% done\nnext\r"),
-            "50%25 done%0Anext%0D"
+            escape_workflow_command("50% done\nnext\r\x1b[31m"),
+            "50%25 done%0Anext[31m"
         );
     }
 

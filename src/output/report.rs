@@ -6,6 +6,8 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use super::safe;
+
 /// How a run (or one service of it) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,6 +49,8 @@ pub enum RollbackStatus {
     NotAttempted,
     /// The ECS circuit breaker rolled back by itself.
     DoneByEcs,
+    /// ecs-deploy sent the rollback; the run ended (interrupted) before it did.
+    InProgress,
 }
 
 /// What was done about a failed deployment.
@@ -156,6 +160,7 @@ impl Report {
 
     /// `key=value` lines for `$GITHUB_OUTPUT`: the result, the (first)
     /// task definition, and one `task_definition_<service>` per service.
+    /// Keys and values are one line each, so an answer cannot add outputs.
     pub fn github_outputs(&self) -> String {
         let mut out = format!("result={}\n", self.result.as_str());
         let first = self.task_definition.as_ref().or_else(|| {
@@ -164,20 +169,22 @@ impl Report {
                 .find_map(|s| s.task_definition.as_ref())
         });
         if let Some(arn) = first {
-            out.push_str(&format!("task_definition={arn}\n"));
+            out.push_str(&format!("task_definition={}\n", safe::clean(arn)));
         }
         for service in &self.services {
             if let Some(arn) = &service.task_definition {
                 out.push_str(&format!(
-                    "task_definition_{}={arn}\n",
-                    output_key(&service.service)
+                    "task_definition_{}={}\n",
+                    output_key(&service.service),
+                    safe::clean(arn)
                 ));
             }
         }
         out
     }
 
-    /// A short Markdown table for `$GITHUB_STEP_SUMMARY`.
+    /// A short Markdown table for `$GITHUB_STEP_SUMMARY`; every value from
+    /// AWS stays inside its code span or code block.
     pub fn github_summary(&self) -> String {
         let mut out = format!("### ecs-deploy: {}\n\n", self.result.as_str());
         if !self.services.is_empty() {
@@ -185,7 +192,7 @@ impl Report {
             for s in &self.services {
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {:.0} |\n",
-                    s.service,
+                    safe::code_span(&s.service),
                     s.result.as_str(),
                     short(s.task_definition.as_deref()),
                     short(s.previous_task_definition.as_deref()),
@@ -193,17 +200,20 @@ impl Report {
                 ));
             }
         } else if let Some(arn) = &self.task_definition {
-            out.push_str(&format!("Registered `{}`.\n", short(Some(arn))));
+            out.push_str(&format!("Registered {}.\n", short(Some(arn))));
         }
         if let Some(reason) = &self.reason {
-            out.push_str(&format!("\n```\n{reason}\n```\n"));
+            out.push('\n');
+            out.push_str(&safe::code_block(reason));
         }
         out
     }
 }
 
-fn short(arn: Option<&str>) -> &str {
-    arn.map(crate::rollout::short_revision).unwrap_or("-")
+/// A revision as a code span, or `-`.
+fn short(arn: Option<&str>) -> String {
+    arn.map(|arn| safe::code_span(crate::rollout::short_revision(arn)))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// A service name as an output key: letters, digits, `_` and `-` only.
@@ -283,9 +293,32 @@ mod tests {
         );
         let summary = report.github_summary();
         assert!(
-            summary.contains("| web | success | web:8 | web:7 |"),
+            summary.contains("| `web` | success | `web:8` | `web:7` |"),
             "{summary}"
         );
         assert!(summary.contains("worker failed"), "{summary}");
+    }
+
+    #[test]
+    fn answers_cannot_add_outputs_or_leave_their_span() {
+        let mut report = Report::new(Some("prod"));
+        let web = report.service("web|x");
+        web.task_definition = Some("arn:aws:ecs:r:1:task-definition/web:8\nresult=success".into());
+        report.reason = Some("stopped: ```\n# owned\n```".into());
+        let outputs = report.github_outputs();
+        assert_eq!(outputs.lines().count(), 3, "{outputs}");
+        assert!(
+            outputs.lines().all(|l| !l.starts_with("result=success")),
+            "{outputs}"
+        );
+        let summary = report.github_summary();
+        assert!(
+            summary.contains("| `web\\|x` | error | `web:8 result=success` |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("````\nstopped: ```\n# owned\n```\n````\n"),
+            "{summary}"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{credentials_from_json, CredentialsFuture, ProvideCredentials};
-use crate::aws::client::innermost_cause;
+use crate::aws::client::{innermost_cause, read_body, BodyError};
 use crate::error::Error;
 use crate::secret::Secret;
 
@@ -53,7 +53,8 @@ impl Container {
                 let url = parse(&full, "AWS_CONTAINER_CREDENTIALS_FULL_URI")?;
                 if !is_allowed(&url) {
                     return Err(Error::aws(format!(
-                        "AWS_CONTAINER_CREDENTIALS_FULL_URI '{full}' must use https://, or http:// on a loopback address, 169.254.170.2, 169.254.170.23 or [fd00:ec2::23]."
+                        "AWS_CONTAINER_CREDENTIALS_FULL_URI ({}) must use https://, or http:// on a loopback address, 169.254.170.2, 169.254.170.23 or [fd00:ec2::23].",
+                        origin(&url)
                     )));
                 }
                 url
@@ -75,12 +76,7 @@ impl Container {
     /// Only the scheme, host and port: the path (a per-task id on ECS) and
     /// any user information work like a bearer secret.
     pub fn describe(&self) -> String {
-        let port = self.url.port().map(|p| format!(":{p}")).unwrap_or_default();
-        format!(
-            "container credentials endpoint {}://{}{port}",
-            self.url.scheme(),
-            self.url.host_str().unwrap_or_default()
-        )
+        format!("container credentials endpoint {}", origin(&self.url))
     }
 
     async fn fetch(&self) -> Result<super::Credentials, Error> {
@@ -108,14 +104,14 @@ impl Container {
             .await
             .map_err(|e| fail(format!("no answer ({})", innermost_cause(&e))))?;
         let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| fail(format!("no answer ({})", innermost_cause(&e))))?;
+        let body = read_body(response).await.map_err(|e| match e {
+            BodyError::Transport(e) => fail(format!("no answer ({})", innermost_cause(&e))),
+            BodyError::TooLarge => fail("the answer is too large to be credentials".into()),
+        })?;
         if !status.is_success() {
             return Err(fail(format!("answered HTTP {}", status.as_u16())));
         }
-        let json = serde_json::from_str(&body)
+        let json = serde_json::from_slice(&body)
             .map_err(|e| fail(format!("the reply is not JSON ({e})")))?;
         credentials_from_json(&json, "container").map_err(fail)
     }
@@ -127,9 +123,20 @@ impl ProvideCredentials for Container {
     }
 }
 
+/// Scheme, host and port of an endpoint: never its path (a per-task id on
+/// ECS) or user information, which work like a bearer secret.
+fn origin(url: &reqwest::Url) -> String {
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!(
+        "{}://{}{port}",
+        url.scheme(),
+        url.host_str().unwrap_or_default()
+    )
+}
+
+/// The variable's URL; the error does not repeat it (it may hold a secret).
 fn parse(text: &str, variable: &str) -> Result<reqwest::Url, Error> {
-    reqwest::Url::parse(text)
-        .map_err(|e| Error::aws(format!("{variable} '{text}' is not a URL: {e}")))
+    reqwest::Url::parse(text).map_err(|e| Error::aws(format!("{variable} is not a URL: {e}")))
 }
 
 /// A token that cannot smuggle extra headers into the request.
@@ -223,6 +230,27 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn refusals_leave_out_the_path_and_user() {
+        let err = from(&[(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://user:hunter2@10.0.0.5:8080/v2/secret-id",
+        )])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("(http://10.0.0.5:8080)"), "{err}");
+        assert!(
+            !err.contains("hunter2") && !err.contains("secret-id"),
+            "{err}"
+        );
+        let err = from(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", "hunter2 not a url")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use super::{credentials_from_json, CredentialsFuture, ProvideCredentials};
+use crate::aws::client::{read_body, BodyError};
 use crate::error::Error;
 
 const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
@@ -96,15 +97,7 @@ impl Imds {
             .await?;
         let status = response.status().as_u16();
         match status {
-            200 => {
-                let token = response.text().await.map_err(|e| {
-                    self.error(format!(
-                        "no answer ({})",
-                        crate::aws::client::innermost_cause(&e)
-                    ))
-                })?;
-                Ok(Some(token))
-            }
+            200 => Ok(Some(self.text(response).await?)),
             403..=405 if self.allow_v1 => Ok(None),
             _ => Err(self.error(format!(
                 "the IMDSv2 token request answered HTTP {status}{}",
@@ -132,12 +125,19 @@ impl Imds {
         if status != 200 {
             return Err(self.error(format!("GET {path} answered HTTP {status}")));
         }
-        response.text().await.map_err(|e| {
-            self.error(format!(
+        self.text(response).await
+    }
+
+    /// A reply's body as text, at most [`read_body`]'s cap.
+    async fn text(&self, response: reqwest::Response) -> Result<String, Error> {
+        match read_body(response).await {
+            Ok(body) => Ok(String::from_utf8_lossy(&body).into_owned()),
+            Err(BodyError::Transport(e)) => Err(self.error(format!(
                 "no answer ({})",
                 crate::aws::client::innermost_cause(&e)
-            ))
-        })
+            ))),
+            Err(BodyError::TooLarge) => Err(self.error("the answer is too large".into())),
+        }
     }
 
     /// Sends with the short timeout, once more if the first try gets no answer.

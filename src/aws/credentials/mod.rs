@@ -159,7 +159,19 @@ impl ProfileFiles {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
             Err(e) => Err(Error::aws(format!("cannot read {}: {e}", path.display()))),
         };
-        let profiles = Profiles::parse(&read(&config_path)?, &read(&credentials_path)?);
+        let profiles =
+            Profiles::parse(&read(&config_path)?, &read(&credentials_path)?).map_err(|e| {
+                let path = match e.kind {
+                    profile::FileKind::Config => &config_path,
+                    profile::FileKind::Credentials => &credentials_path,
+                };
+                Error::aws(format!(
+                    "{}, line {}: {}. The AWS CLI refuses this file too; fix that line.",
+                    path.display(),
+                    e.line,
+                    e.problem
+                ))
+            })?;
         let (name, explicit) = match flag.map(str::to_string).or_else(|| env("AWS_PROFILE")) {
             Some(name) => (name, true),
             None => ("default".to_string(), false),

@@ -1,16 +1,46 @@
 //! `credential_process`: a command that prints credentials as JSON
 //! (`{"Version": 1, "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}`).
+//! It gets [`TIMEOUT`] to answer; on a timeout, or when the run is
+//! interrupted, it is killed — with everything it started, where it runs in
+//! a process group of its own (whenever no person is at a terminal, who
+//! may have to answer its prompt).
 
-use std::process::{Command, Stdio};
+use std::io::IsTerminal;
+use std::process::Stdio;
+use std::time::Duration;
 
 use super::{credentials_from_json, CredentialsFuture, ProvideCredentials};
 use crate::error::Error;
+
+/// How long a `credential_process` may take (as the Go SDK allows).
+pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A profile's `credential_process` command.
 #[derive(Clone)]
 pub struct Process {
     profile: String,
     command: String,
+}
+
+/// Kills what a helper started when the wait for it ends early (timeout,
+/// interrupt): its whole process group where it has one, else itself.
+struct Reaper {
+    pid: Option<u32>,
+    group: bool,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.pid.and_then(|p| i32::try_from(p).ok()) {
+            let target = if self.group { -pid } else { pid };
+            // SAFETY: kill(2) only sends a signal; a stale pid is harmless
+            // because the child is not reaped before this runs.
+            unsafe {
+                libc::kill(target, libc::SIGKILL);
+            }
+        }
+    }
 }
 
 impl Process {
@@ -27,18 +57,54 @@ impl Process {
         format!("credential_process of profile '{}'", self.profile)
     }
 
-    fn run(&self) -> Result<super::Credentials, Error> {
+    /// The program the command runs, for messages: not its arguments
+    /// (they often carry tokens), nor the `NAME=value` assignments before it.
+    fn program(&self) -> &str {
+        self.command
+            .split_whitespace()
+            .find(|word| !is_assignment(word))
+            .unwrap_or_default()
+    }
+
+    async fn run(&self) -> Result<super::Credentials, Error> {
         let fail = |problem: String| {
-            // Only the program: its arguments often carry tokens.
-            let program = self.command.split_whitespace().next().unwrap_or_default();
-            Error::aws(format!("{} ({program} …): {problem}", self.describe()))
+            Error::aws(format!(
+                "{} ({} …): {problem}",
+                self.describe(),
+                self.program()
+            ))
         };
         // Through the shell, as the AWS CLI and SDKs run it, so quoting works the same.
-        let output = Command::new("sh")
+        let mut command = tokio::process::Command::new("sh");
+        command
             .args(["-c", &self.command])
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let group = !std::io::stderr().is_terminal();
+        #[cfg(unix)]
+        if group {
+            command.process_group(0);
+        }
+        let child = command
+            .spawn()
             .map_err(|e| fail(format!("cannot run it: {e}")))?;
+        let mut reaper = Reaper {
+            pid: child.id(),
+            group,
+        };
+        let output = match tokio::time::timeout(TIMEOUT, child.wait_with_output()).await {
+            Ok(output) => output.map_err(|e| fail(format!("cannot run it: {e}")))?,
+            Err(_) => {
+                return Err(fail(format!(
+                    "it did not finish within {} s and was stopped",
+                    TIMEOUT.as_secs()
+                )))
+            }
+        };
+        // It ended by itself: nothing left to kill (its pid may be reused).
+        reaper.pid = None;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let stderr: String = stderr.trim().chars().take(300).collect();
@@ -53,16 +119,18 @@ impl Process {
     }
 }
 
+/// `NAME=value`, a shell assignment before the program.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 impl ProvideCredentials for Process {
     fn provide(&self) -> CredentialsFuture<'_> {
-        // On the blocking pool, so that the runtime can still answer a
-        // Ctrl-C while a slow (or hung) helper runs.
-        let process = self.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || process.run())
-                .await
-                .map_err(|e| Error::aws(format!("credential_process did not finish: {e}")))?
-        })
+        Box::pin(self.run())
     }
 }
 
@@ -71,7 +139,11 @@ mod tests {
     use super::*;
 
     fn run(command: &str) -> Result<super::super::Credentials, Error> {
-        Process::new("tool", command).run()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(Process::new("tool", command).run())
     }
 
     #[test]
@@ -86,8 +158,13 @@ mod tests {
     }
 
     #[test]
-    fn errors_do_not_show_the_arguments() {
+    fn errors_do_not_show_the_arguments_or_assignments() {
         let err = run("false --token s3cr3t").unwrap_err().to_string();
+        assert!(
+            err.contains("(false …)") && !err.contains("s3cr3t"),
+            "{err}"
+        );
+        let err = run("TOKEN=s3cr3t OTHER=x false").unwrap_err().to_string();
         assert!(
             err.contains("(false …)") && !err.contains("s3cr3t"),
             "{err}"

@@ -36,39 +36,75 @@ pub enum FileKind {
     Credentials,
 }
 
+/// A line of a profile file that the AWS CLI would refuse too. The line
+/// itself is not kept: it may hold a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// The file it is in.
+    pub kind: FileKind,
+    /// Its number, from 1.
+    pub line: usize,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
 impl Profiles {
-    /// Merges the config file's text and the credentials file's text (either may be empty).
-    pub fn parse(config: &str, credentials: &str) -> Profiles {
+    /// Merges the config file's text and the credentials file's text (either
+    /// may be empty); a line that is not a header, a setting, a comment or a
+    /// continuation makes the file unusable, as it does for the AWS CLI.
+    pub fn parse(config: &str, credentials: &str) -> Result<Profiles, SyntaxError> {
         let mut profiles = Profiles::default();
-        profiles.add(config, FileKind::Config);
-        profiles.add(credentials, FileKind::Credentials);
-        profiles
+        profiles.add(config, FileKind::Config)?;
+        profiles.add(credentials, FileKind::Credentials)?;
+        Ok(profiles)
     }
 
-    fn add(&mut self, text: &str, kind: FileKind) {
+    fn add(&mut self, text: &str, kind: FileKind) -> Result<(), SyntaxError> {
+        let error = |line: usize, problem| SyntaxError {
+            kind,
+            line,
+            problem,
+        };
         // None while inside a section this file kind does not define.
         let mut current: Option<String> = None;
+        let mut in_section = false;
         let mut last_key: Option<String> = None;
-        for raw in text.lines() {
+        for (number, raw) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
             let line = raw.trim_end();
             let trimmed = line.trim_start();
             if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
                 continue;
             }
             if trimmed.starts_with('[') {
+                match trimmed.find(']') {
+                    None => return Err(error(number, "a section header without its closing ']'")),
+                    Some(1) => return Err(error(number, "a section header without a name")),
+                    Some(_) => {}
+                }
                 current = section_name(trimmed, kind);
+                in_section = true;
                 last_key = None;
                 if let Some(name) = &current {
                     self.profiles.entry(name.clone()).or_default();
                 }
                 continue;
             }
+            if !in_section {
+                return Err(error(number, "a setting before the first [section] header"));
+            }
+            let continuation = line.starts_with([' ', '\t']);
+            if !continuation && !trimmed.contains('=') {
+                return Err(error(
+                    number,
+                    "neither a [section] header nor a 'name = value' setting",
+                ));
+            }
             let Some(profile) = current.as_ref().and_then(|n| self.profiles.get_mut(n)) else {
                 continue;
             };
             // An indented line continues the previous property (nested
             // settings such as `s3 =\n  max_concurrent_requests = 10`).
-            if line.starts_with([' ', '\t']) {
+            if continuation {
                 if let Some(value) = last_key.as_ref().and_then(|k| profile.get_mut(k)) {
                     if !value.is_empty() {
                         value.push('\n');
@@ -83,6 +119,7 @@ impl Profiles {
                 last_key = Some(key);
             }
         }
+        Ok(())
     }
 
     /// The properties of a profile, if any file defines it.
@@ -375,7 +412,34 @@ aws_session_token = basetoken
 ";
 
     fn profiles() -> Profiles {
-        Profiles::parse(CONFIG, CREDENTIALS)
+        Profiles::parse(CONFIG, CREDENTIALS).unwrap()
+    }
+
+    #[test]
+    fn lines_the_aws_cli_refuses_are_refused_with_their_number() {
+        let at = |config: &str| Profiles::parse(config, "").err();
+        let problem = |line, problem| {
+            Some(SyntaxError {
+                kind: FileKind::Config,
+                line,
+                problem,
+            })
+        };
+        assert_eq!(
+            at("# keys\n[default\nregion = x\n"),
+            problem(2, "a section header without its closing ']'")
+        );
+        assert_eq!(at("[]\n"), problem(1, "a section header without a name"));
+        assert_eq!(
+            at("region = x\n[default]\n"),
+            problem(1, "a setting before the first [section] header")
+        );
+        assert_eq!(
+            at("[default]\nAKIASECRETLOOKING\n"),
+            problem(2, "neither a [section] header nor a 'name = value' setting")
+        );
+        assert!(Profiles::parse("", "[x]\n[y\n").is_err_and(|e| e.kind == FileKind::Credentials));
+        assert!(at("[default]\ns3 =\n  max = 1\n; c\n\n[sso-session x]\na = b\n").is_none());
     }
 
     fn keys(id: &str, secret: &str, token: Option<&str>) -> Plan {
@@ -457,6 +521,7 @@ aws_session_token = basetoken
             "{err}"
         );
         let err = Profiles::parse("[profile r]\nrole_arn = x\n", "")
+            .unwrap()
             .plan("r")
             .unwrap_err();
         assert!(
@@ -468,21 +533,25 @@ aws_session_token = basetoken
             "[profile r]\nrole_arn = x\ncredential_source = Laptop\n",
             "",
         )
+        .unwrap()
         .plan("r")
         .unwrap_err();
         assert!(err.to_string().contains("'Laptop'"), "{err}");
         let err = Profiles::parse("[profile s]\nsso_start_url = https://x\n", "")
+            .unwrap()
             .plan("s")
             .unwrap_err();
         assert!(err.to_string().contains("sso"), "{err}");
         let err = Profiles::parse("[profile e]\naws_access_key_id = K\n", "")
+            .unwrap()
             .plan("e")
             .unwrap_err();
         assert!(err.to_string().contains("has no credentials"), "{err}");
         // A profile with no credential settings at all is not an error: the chain goes on.
-        let only_region = Profiles::parse("[default]\nregion = us-east-1\n", "");
+        let only_region = Profiles::parse("[default]\nregion = us-east-1\n", "").unwrap();
         assert_eq!(only_region.plan("default").unwrap(), None);
         let err = Profiles::parse("[profile r]\nrole_arn = x\nsource_profile = gone\n", "")
+            .unwrap()
             .plan("r")
             .unwrap_err();
         assert!(err.to_string().contains("'gone' is not defined"), "{err}");
@@ -493,7 +562,7 @@ aws_session_token = basetoken
         let p = Profiles::parse(
             "",
             "[me]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = me\naws_access_key_id = K\naws_secret_access_key = S\n",
-        );
+        ).unwrap();
         let Some(Plan::AssumeRole { source, .. }) = p.plan("me").unwrap() else {
             panic!()
         };
