@@ -490,14 +490,20 @@ impl Deadline {
         self.timeout.as_secs_f64()
     }
 
-    /// Runs AWS calls (`what`, for the message) that must be answered
-    /// before the deadline plus [`GRACE`]; past that they are abandoned.
+    /// The last moment any call of the wait may run: the deadline plus [`GRACE`].
+    pub fn hard_limit(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.at + GRACE)
+    }
+
+    /// Runs AWS calls (`what`, for the message) that must be answered by
+    /// the [hard limit](Deadline::hard_limit); past it they are abandoned,
+    /// so that all the calls of a wait together fit in one grace.
     pub async fn bound<T>(
         &self,
         what: &str,
         calls: impl std::future::Future<Output = Result<T, AwsError>>,
     ) -> Result<T, AwsError> {
-        tokio::time::timeout(self.remaining() + GRACE, calls)
+        tokio::time::timeout_at(self.hard_limit(), calls)
             .await
             .unwrap_or_else(|_| {
                 Err(AwsError::Transport {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::deploy::{aws_error, BaseFile, Deadline, Deployer, Prepared, Revision, GRACE};
+use crate::deploy::{aws_error, BaseFile, Deadline, Deployer, Prepared, Revision};
 use crate::ecs::ServiceUpdate;
 use crate::error::Error;
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
@@ -389,7 +389,7 @@ impl Run<'_> {
                     }
                 };
                 // The deadline bounds everything after the update.
-                if tokio::time::timeout(deadline.remaining() + GRACE, prune_all)
+                if tokio::time::timeout_at(deadline.hard_limit(), prune_all)
                     .await
                     .is_err()
                 {
@@ -596,7 +596,7 @@ impl Run<'_> {
     /// Polls until every deployment is done, failed or out of time — or,
     /// with `stop_at_first_failure`, until one fails (so that a rollback of
     /// all need not wait for the slowest). Every call is bounded by the
-    /// deadline plus [`GRACE`]; a poll that fails (after the client's
+    /// deadline plus its grace (`Deadline::bound`); a poll that fails (after the client's
     /// retries) is not the end of a deployment, but a wait that sees nothing
     /// until the deadline says so. Between polls the journal says where each
     /// service stands, for the message an interrupt prints.

@@ -165,6 +165,8 @@ async fn imdsv1_fallback_only_when_allowed() {
 struct ContainerEndpoint {
     hits: Arc<AtomicU32>,
     expiration: String,
+    /// Answers after this many fail with HTTP 500.
+    fails_after: u32,
 }
 
 impl Respond for ContainerEndpoint {
@@ -177,6 +179,9 @@ impl Respond for ContainerEndpoint {
             return ResponseTemplate::new(403).set_body_string("bad token");
         }
         let n = self.hits.fetch_add(1, Ordering::SeqCst) + 1;
+        if n > self.fails_after {
+            return ResponseTemplate::new(500).set_body_string("agent gone");
+        }
         ResponseTemplate::new(200).set_body_json(credentials_json(
             "ASIACONTAINER",
             &format!("container-token-{n}"),
@@ -186,6 +191,13 @@ impl Respond for ContainerEndpoint {
 }
 
 async fn container_endpoint(expiration: String) -> (MockServer, Arc<AtomicU32>) {
+    failing_container_endpoint(expiration, u32::MAX).await
+}
+
+async fn failing_container_endpoint(
+    expiration: String,
+    fails_after: u32,
+) -> (MockServer, Arc<AtomicU32>) {
     let server = MockServer::start().await;
     let hits = Arc::new(AtomicU32::new(0));
     Mock::given(method("GET"))
@@ -193,6 +205,7 @@ async fn container_endpoint(expiration: String) -> (MockServer, Arc<AtomicU32>) 
         .respond_with(ContainerEndpoint {
             hits: hits.clone(),
             expiration,
+            fails_after,
         })
         .mount(&server)
         .await;
@@ -260,6 +273,46 @@ async fn short_lived_credentials_are_refreshed_during_the_wait() {
         "credentials were never refreshed: {tokens:?}"
     );
     assert!(hits.load(Ordering::SeqCst) > 1);
+}
+
+#[tokio::test]
+async fn credentials_lost_mid_wait_make_a_blind_wait_not_a_plain_timeout() {
+    // Credentials that expire in a few seconds, from an endpoint that stops
+    // answering after the first few requests.
+    let (server, _) = failing_container_endpoint(time_from_now(3), 4).await;
+    let fake = fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, fake_ecs::Rollout::Stuck);
+    fake.accept_access_key("ASIACONTAINER");
+    let image = format!("{REPO}:v2");
+    let mut command = command(
+        &fake,
+        &[
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "-i",
+            &image,
+            "-t",
+            "6",
+            "--poll-interval",
+            "0.2",
+        ],
+    );
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/creds", server.uri()),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer rotating-token");
+    let run = run_command(command).await;
+    run.assert_code(1);
+    run.assert_stderr_has("the wait went blind:");
+    run.assert_stderr_has("so the service was not seen for the last");
+    run.assert_stderr_has("container credentials endpoint");
+    run.assert_stderr_has("answered HTTP 500");
 }
 
 /// An ISO 8601 time `seconds` from now (no date crate: civil-from-days).

@@ -498,7 +498,7 @@ async fn missing_credentials_or_region_are_explained() {
     assert!(fake.requests().is_empty());
 }
 
-/// Runs a deploy, sends `signal` once a stdout line contains `after`, and
+/// Runs a deploy, sends `signal` once the output contains `after`, and
 /// returns the exit code and stderr.
 #[cfg(unix)]
 async fn interrupt(
@@ -507,36 +507,16 @@ async fn interrupt(
     after: &str,
     signal: &str,
 ) -> (Option<i32>, String) {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-
     let image = format!("{REPO}:v2");
     let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image];
     args.extend_from_slice(extra);
-    let mut child = command(fake, &args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains(after) {
-            break;
-        }
-    }
+    let live = spawn(command(fake, &args));
+    live.wait_for(after).await;
     // Let it poll once more, so that it is in the middle of waiting.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let pid = child.id().unwrap().to_string();
-    let sent = tokio::process::Command::new("kill")
-        .args([signal, &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(sent.success());
-    let output = child.wait_with_output().await.unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    live.signal(signal).await;
+    let run = live.finish().await;
+    (Some(run.code), run.stderr)
 }
 
 #[cfg(unix)]

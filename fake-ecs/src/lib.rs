@@ -10,6 +10,7 @@
 //! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock.
 
 mod auth;
+mod front;
 mod model;
 mod ops;
 mod rollout;
@@ -58,7 +59,8 @@ pub enum Fault {
     Throttle,
     /// HTTP 503 with an HTML (non-JSON) body, as a load balancer in front of ECS answers.
     ServiceUnavailable,
-    /// Any status, content type and body, e.g. an XML or HTML error page.
+    /// Any status, content type and body, e.g. an XML or HTML error page, a 204, or a 200 whose
+    /// JSON lacks what the operation promises (see [`Fault::json`]).
     Raw {
         /// The HTTP status.
         status: u16,
@@ -67,6 +69,55 @@ pub enum Fault {
         /// The body, sent as is.
         body: String,
     },
+    /// A redirect (301, 302, 307, …) to `location` with the body `{}`, as a misconfigured proxy
+    /// or endpoint answers.
+    Redirect {
+        /// The HTTP status.
+        status: u16,
+        /// The `Location` header.
+        location: String,
+    },
+    /// The fake acts on the request, then the answer is lost on the way back: its status line,
+    /// headers and half its body, then a TCP reset. Needs [`FakeEcs::start_hostile`].
+    ResetMidBody,
+    /// The fake acts on the request, then sends its status line, headers (with the real
+    /// Content-Length) and half the body, and closes the connection cleanly. Needs
+    /// [`FakeEcs::start_hostile`].
+    TruncatedBody,
+    /// The fake acts on the request, then holds the answer for `seconds` (or until the client
+    /// gives up). Needs [`FakeEcs::start_hostile`].
+    Stall {
+        /// How long the answer is held.
+        seconds: f64,
+    },
+    /// HTTP 200 with a chunked body of `bytes` bytes and no Content-Length; the fake does not
+    /// act. Needs [`FakeEcs::start_hostile`].
+    HugeBody {
+        /// How many bytes are sent (fewer if the client hangs up).
+        bytes: u64,
+    },
+}
+
+impl Fault {
+    /// HTTP 200 with this JSON body (e.g. `{}` to DescribeServices).
+    pub fn json(body: Value) -> Fault {
+        Fault::Raw {
+            status: 200,
+            content_type: "application/x-amz-json-1.1".into(),
+            body: body.to_string(),
+        }
+    }
+
+    /// Whether only the raw front can carry this fault out.
+    fn needs_front(&self) -> bool {
+        matches!(
+            self,
+            Fault::ResetMidBody
+                | Fault::TruncatedBody
+                | Fault::Stall { .. }
+                | Fault::HugeBody { .. }
+        )
+    }
 }
 
 /// How a deployment created by `UpdateService` proceeds, one step per `DescribeServices` call
@@ -159,6 +210,8 @@ pub enum TaskRun {
 pub struct FakeEcs {
     server: MockServer,
     state: Arc<Mutex<State>>,
+    /// The raw front of [`FakeEcs::start_hostile`], which clients talk to instead.
+    front: Option<front::Front>,
 }
 
 /// The wiremock responder: every request goes to the shared [`State`].
@@ -202,12 +255,34 @@ impl FakeEcs {
             })
             .mount(&server)
             .await;
-        FakeEcs { server, state }
+        FakeEcs {
+            server,
+            state,
+            front: None,
+        }
+    }
+
+    /// Start on 127.0.0.1 behind a raw TCP front that can also break connections: resets,
+    /// truncated and huge bodies, stalls (see [`Fault`]). [`FakeEcs::uri`] is the front's.
+    pub async fn start_hostile() -> FakeEcs {
+        let mut fake = FakeEcs::start().await;
+        fake.front = Some(front::Front::start(*fake.server.address()).await);
+        fake
     }
 
     /// The endpoint to pass as `--endpoint-url`, e.g. `http://127.0.0.1:41234`.
     pub fn uri(&self) -> String {
-        self.server.uri()
+        match &self.front {
+            Some(front) => front.uri(),
+            None => self.server.uri(),
+        }
+    }
+
+    /// Append `text` to every free-text field the fake answers with (`message`, `reason`,
+    /// `stoppedReason`, `rolloutStateReason`, `statusReason`), as someone allowed to call
+    /// `ecs:StopTask` may choose a stoppedReason: for tests of what the client prints.
+    pub fn inject_text(&self, text: &str) {
+        self.state().injected_text = Some(text.to_string());
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -270,7 +345,14 @@ impl FakeEcs {
 
     /// The next calls of `operation` (e.g. `"DescribeServices"`) answer these faults first, in
     /// order, without touching the state (well-signed requests only).
+    ///
+    /// Panics if a fault needs the raw front and the fake was not started with
+    /// [`FakeEcs::start_hostile`].
     pub fn inject_faults(&self, operation: &str, faults: Vec<Fault>) {
+        assert!(
+            self.front.is_some() || !faults.iter().any(Fault::needs_front),
+            "this fault needs FakeEcs::start_hostile()"
+        );
         self.state().inject_faults(operation, faults);
     }
 

@@ -7,7 +7,7 @@ use wiremock::http::Method;
 use wiremock::Request;
 
 use crate::auth::{self, AuthError};
-use crate::{ops, rollout, Fault, Recorded, Rollout, TaskRun, ACCESS_KEY, ACCOUNT, REGION};
+use crate::{front, ops, rollout, Fault, Recorded, Rollout, TaskRun, ACCESS_KEY, ACCOUNT, REGION};
 
 /// The `X-Amz-Target` prefix of every ECS operation.
 pub(crate) const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
@@ -739,10 +739,25 @@ impl Reply {
         reply
     }
 
-    /// The canned reply of a fault; `None` for [`Fault::Pass`].
-    fn fault(fault: Fault) -> Option<Reply> {
-        Some(match fault {
-            Fault::Pass => return None,
+    /// The canned reply of a fault; `None` for faults that let the request through
+    /// ([`Fault::Pass`], and those the front carries out on the real answer).
+    fn fault(fault: &Fault) -> Option<Reply> {
+        Some(match fault.clone() {
+            Fault::Pass | Fault::ResetMidBody | Fault::TruncatedBody | Fault::Stall { .. } => {
+                return None
+            }
+            Fault::HugeBody { bytes } => {
+                let mut reply = Reply::json(200, &json!({}));
+                reply
+                    .headers
+                    .push((front::MARKER.into(), format!("huge:{bytes}")));
+                reply
+            }
+            Fault::Redirect { status, location } => {
+                let mut reply = Reply::json(status, &json!({}));
+                reply.headers.push(("location".into(), location));
+                reply
+            }
             Fault::Throttle => Reply::error(400, "ThrottlingException", "Rate exceeded"),
             Fault::ServiceUnavailable => Reply {
                 status: 503,
@@ -774,6 +789,32 @@ pub(crate) struct State {
     pub(crate) requests: Vec<Recorded>,
     /// How the next RunTask calls' tasks end (front first).
     pub(crate) next_task_runs: VecDeque<TaskRun>,
+    /// Appended to every free-text field of every answer (see `FakeEcs::inject_text`).
+    pub(crate) injected_text: Option<String>,
+}
+
+/// The free-text fields of ECS answers: what a user with the right permission can choose.
+const TEXT_FIELDS: [&str; 5] = [
+    "message",
+    "reason",
+    "stoppedReason",
+    "rolloutStateReason",
+    "statusReason",
+];
+
+fn inject_text(value: &mut Value, text: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                match field {
+                    Value::String(s) if TEXT_FIELDS.contains(&key.as_str()) => s.push_str(text),
+                    other => inject_text(other, text),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| inject_text(item, text)),
+        _ => {}
+    }
 }
 
 impl State {
@@ -792,6 +833,7 @@ impl State {
             access_keys: vec![ACCESS_KEY.to_string()],
             requests: Vec::new(),
             next_task_runs: VecDeque::new(),
+            injected_text: None,
         }
     }
 
@@ -847,14 +889,26 @@ impl State {
             }
             Ok(_) => {}
         }
-        if let Some(reply) = self
-            .faults
-            .get_mut(operation)
-            .and_then(VecDeque::pop_front)
-            .and_then(Reply::fault)
-        {
+        let fault = self.faults.get_mut(operation).and_then(VecDeque::pop_front);
+        if let Some(reply) = fault.as_ref().and_then(Reply::fault) {
             return reply;
         }
+        let mut reply = self.answer(target, operation, request, body);
+        // What the front is to do with the real answer.
+        let marker = match fault {
+            Some(Fault::ResetMidBody) => Some("reset".to_string()),
+            Some(Fault::TruncatedBody) => Some("truncate".to_string()),
+            Some(Fault::Stall { seconds }) => Some(format!("stall:{seconds}")),
+            _ => None,
+        };
+        if let Some(marker) = marker {
+            reply.headers.push((front::MARKER.into(), marker));
+        }
+        reply
+    }
+
+    /// The real answer to a well-signed request.
+    fn answer(&mut self, target: &str, operation: &str, request: &Request, body: Value) -> Reply {
         let content_type = auth::header(&request.headers, "content-type").unwrap_or_default();
         if !target.starts_with(TARGET_PREFIX) || !content_type.starts_with(JSON_1_1) {
             return Reply::error(
@@ -873,7 +927,12 @@ impl State {
             );
         };
         match ops::call(self, operation, &input) {
-            Ok(value) => Reply::json(200, &value),
+            Ok(mut value) => {
+                if let Some(text) = &self.injected_text {
+                    inject_text(&mut value, text);
+                }
+                Reply::json(200, &value)
+            }
             Err(e) => Reply::error(400, e.code, &e.message),
         }
     }

@@ -53,7 +53,15 @@ pub fn assert_contains(stream: &str, text: &str, needle: &str) {
 /// A fake ECS with cluster `prod`, task definition `web:1` (containers `app`
 /// on REPO:v1 and `sidecar` on nginx) and service `web` running it twice.
 pub async fn fake() -> FakeEcs {
-    let fake = FakeEcs::start().await;
+    seeded(FakeEcs::start().await)
+}
+
+/// [`fake`] behind the raw front that can also break connections.
+pub async fn hostile_fake() -> FakeEcs {
+    seeded(FakeEcs::start_hostile().await)
+}
+
+fn seeded(fake: FakeEcs) -> FakeEcs {
     fake.add_cluster(CLUSTER);
     let arn = fake.seed_task_definition(web_task_definition(), vec![]);
     fake.add_service(CLUSTER, SERVICE, &arn, 2);
@@ -74,8 +82,11 @@ pub fn web_task_definition() -> Value {
 
 pub fn command(fake: &FakeEcs, args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(BINARY);
+    command.args(["--endpoint-url", &fake.uri()]);
+    if !args.contains(&"--poll-interval") {
+        command.args(["--poll-interval", "0.02"]);
+    }
     command
-        .args(["--endpoint-url", &fake.uri(), "--poll-interval", "0.02"])
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -142,5 +153,105 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A run of the binary in the background, its output collected as it comes.
+pub struct Live {
+    child: tokio::process::Child,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts `command` with both streams collected.
+pub fn spawn(mut command: tokio::process::Command) -> Live {
+    use tokio::io::AsyncReadExt;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ecs-deploy starts");
+    let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let collect = |mut stream: Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                   into: std::sync::Arc<std::sync::Mutex<String>>| {
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buffer).await {
+                if n == 0 {
+                    break;
+                }
+                into.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        })
+    };
+    let readers = vec![
+        collect(Box::new(child.stdout.take().unwrap()), stdout.clone()),
+        collect(Box::new(child.stderr.take().unwrap()), stderr.clone()),
+    ];
+    Live {
+        child,
+        stdout,
+        stderr,
+        readers,
+    }
+}
+
+impl Live {
+    /// Waits (up to 30 s) until stdout or stderr holds `needle`.
+    pub async fn wait_for(&self, needle: &str) {
+        for _ in 0..1500 {
+            let seen = self.stdout.lock().unwrap().contains(needle)
+                || self.stderr.lock().unwrap().contains(needle);
+            if seen {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "no {needle:?} within 30 s:\n{}\n{}",
+            self.stdout.lock().unwrap(),
+            self.stderr.lock().unwrap()
+        );
+    }
+
+    /// Sends a signal (`-TERM`, `-HUP`, …) with kill(1).
+    pub async fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = tokio::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Closes the reading ends of stdout and stderr, as `| head` or a dead
+    /// log forwarder does: every later write of the binary fails.
+    pub fn close_output(&mut self) {
+        for reader in self.readers.drain(..) {
+            reader.abort();
+        }
+    }
+
+    /// Waits (up to 60 s) for the exit and returns what was collected.
+    pub async fn finish(mut self) -> Run {
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("ecs-deploy finished within 60 s")
+            .unwrap();
+        for reader in self.readers.drain(..) {
+            let _ = reader.await;
+        }
+        let stdout = self.stdout.lock().unwrap().clone();
+        let stderr = self.stderr.lock().unwrap().clone();
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
     }
 }

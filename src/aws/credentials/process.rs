@@ -66,7 +66,9 @@ impl Process {
             .unwrap_or_default()
     }
 
-    async fn run(&self) -> Result<super::Credentials, Error> {
+    /// Runs the command, giving it `timeout` to answer; in a process group
+    /// of its own when `group` (see the module's notes).
+    async fn run(&self, timeout: Duration, group: bool) -> Result<super::Credentials, Error> {
         let fail = |problem: String| {
             Error::aws(format!(
                 "{} ({} …): {problem}",
@@ -82,7 +84,6 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let group = !std::io::stderr().is_terminal();
         #[cfg(unix)]
         if group {
             command.process_group(0);
@@ -94,12 +95,12 @@ impl Process {
             pid: child.id(),
             group,
         };
-        let output = match tokio::time::timeout(TIMEOUT, child.wait_with_output()).await {
+        let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
             Ok(output) => output.map_err(|e| fail(format!("cannot run it: {e}")))?,
             Err(_) => {
                 return Err(fail(format!(
                     "it did not finish within {} s and was stopped",
-                    TIMEOUT.as_secs()
+                    timeout.as_secs_f64()
                 )))
             }
         };
@@ -130,7 +131,9 @@ fn is_assignment(word: &str) -> bool {
 
 impl ProvideCredentials for Process {
     fn provide(&self) -> CredentialsFuture<'_> {
-        Box::pin(self.run())
+        // A person at a terminal may have to answer the helper's prompt,
+        // which it can only read in the terminal's own process group.
+        Box::pin(self.run(TIMEOUT, !std::io::stderr().is_terminal()))
     }
 }
 
@@ -138,12 +141,42 @@ impl ProvideCredentials for Process {
 mod tests {
     use super::*;
 
-    fn run(command: &str) -> Result<super::super::Credentials, Error> {
+    fn run_within(command: &str, timeout: Duration) -> Result<super::super::Credentials, Error> {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(Process::new("tool", command).run())
+            .block_on(Process::new("tool", command).run(timeout, true))
+    }
+
+    fn run(command: &str) -> Result<super::super::Credentials, Error> {
+        run_within(command, TIMEOUT)
+    }
+
+    #[test]
+    fn a_helper_that_hangs_is_stopped_with_what_it_started() {
+        let dir = std::env::temp_dir().join(format!("ecs-deploy-hang-{}", std::process::id()));
+        let pid_file = dir.with_extension("pid");
+        let command = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
+        let err = run_within(&command, Duration::from_millis(300))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did not finish within 0.3 s and was stopped"),
+            "{err}"
+        );
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let _ = std::fs::remove_file(&pid_file);
+        // Gone, or a zombie waiting for a parent that reaps nothing here.
+        let stat = format!("/proc/{}/stat", pid.trim());
+        for _ in 0..100 {
+            match std::fs::read_to_string(&stat) {
+                Err(_) => return,
+                Ok(stat) if stat.contains(") Z ") => return,
+                Ok(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        panic!("the helper's child outlived the timeout");
     }
 
     #[test]

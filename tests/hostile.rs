@@ -1,0 +1,566 @@
+//! End-to-end: the real binary against hostile answers and an unlucky
+//! environment (design §11): broken connections, malformed and oversized
+//! replies, text that tries to steer a terminal or a CI runner, closed
+//! output streams, endless listings, signals.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use fake_ecs::{FakeEcs, Fault, Rollout};
+use serde_json::{json, Value};
+
+const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
+
+fn service_revision(fake: &FakeEcs) -> String {
+    fake.service(CLUSTER, SERVICE)["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn tasks_fail(polls: u32) -> Rollout {
+    Rollout::TasksFail {
+        polls,
+        tasks_per_poll: 1,
+        reason: "OutOfMemoryError: container killed".into(),
+    }
+}
+
+/// `-c prod -n web -i REPO:v2` plus `extra`, as a command to adjust.
+fn deploy_command(fake: &FakeEcs, extra: &[&str]) -> tokio::process::Command {
+    let image = format!("{REPO}:v2");
+    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image];
+    args.extend_from_slice(extra);
+    command(fake, &args)
+}
+
+#[tokio::test]
+async fn a_closed_output_changes_nothing_about_the_deploy_or_its_rollback() {
+    let fake = fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, tasks_fail(40));
+    let dir = TempDir::new("pipe");
+    let outputs = dir.write("outputs", "");
+    let mut command = deploy_command(&fake, &["--enable-rollback"]);
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs);
+    let mut live = spawn(command);
+    live.wait_for("Service updated").await;
+    // The reader goes away in the middle of the wait (`| head`).
+    live.close_output();
+    let run = live.finish().await;
+    assert_eq!(run.code, 1, "the deploy ran on, failed and was rolled back");
+    assert_eq!(service_revision(&fake), "web:1");
+    assert_eq!(fake.count("UpdateService"), 2);
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    assert!(outputs.contains("result=rolled_back\n"), "{outputs}");
+}
+
+/// Whether every `# ` line of a Markdown text is inside a code fence.
+fn headings_stay_fenced(markdown: &str) -> bool {
+    let mut fence: Option<usize> = None;
+    for line in markdown.lines() {
+        let ticks = line.len() - line.trim_start_matches('`').len();
+        match fence {
+            None if ticks >= 3 => fence = Some(ticks),
+            Some(open) if ticks >= open && line.trim_start_matches('`').trim().is_empty() => {
+                fence = None
+            }
+            None if line.starts_with("# ") => return false,
+            _ => {}
+        }
+    }
+    fence.is_none()
+}
+
+#[tokio::test]
+async fn injected_text_cannot_steer_the_terminal_or_the_runner() {
+    let fake = fake().await;
+    fake.inject_text(
+        "\u{1b}[2J\u{1b}]0;title\u{7}\r\n::error::pwned\n::add-mask::MODE\n  ::stop-commands::x\n##[error]pwned\n```\n# heading",
+    );
+    fake.set_rollout(CLUSTER, SERVICE, tasks_fail(2));
+    let dir = TempDir::new("inject");
+    let outputs = dir.write("outputs", "");
+    let summary = dir.write("summary", "");
+    let mut command = deploy_command(&fake, &[]);
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary);
+    let run = run_command(command).await;
+    run.assert_code(1);
+    let all = run.output();
+    assert!(all.contains("pwned"), "the text is shown, defanged:\n{all}");
+    assert!(!all.contains(['\u{1b}', '\r', '\u{7}']), "{all:?}");
+    for line in all.lines() {
+        let body = line.trim_start();
+        let ours = ["::group::", "::endgroup::", "::error title=ecs-deploy::"]
+            .iter()
+            .any(|command| body.starts_with(command));
+        assert!(
+            ours || (!body.starts_with("::") && !body.starts_with("##[")),
+            "a workflow command from an answer: {line:?}"
+        );
+    }
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    assert_eq!(outputs.lines().count(), 3, "{outputs}");
+    assert!(outputs
+        .lines()
+        .all(|l| l.split_once('=').is_some_and(|(k, _)| k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))));
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains("# heading"), "{summary}");
+    assert!(headings_stay_fenced(&summary), "{summary}");
+}
+
+#[tokio::test]
+async fn an_arn_with_a_line_break_cannot_add_outputs() {
+    let fake = fake().await;
+    fake.inject_faults(
+        "RegisterTaskDefinition",
+        vec![Fault::json(json!({"taskDefinition": {
+            "taskDefinitionArn": format!("{TD1}\nresult=success\ntask_definition=evil"),
+            "containerDefinitions": []
+        }}))],
+    );
+    let dir = TempDir::new("arn");
+    let outputs = dir.write("outputs", "");
+    let mut command = deploy_command(&fake, &[]);
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs);
+    let run = run_command(command).await;
+    run.assert_code(2);
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    assert!(outputs.starts_with("result=error\n"), "{outputs}");
+    assert!(!outputs.lines().any(|l| l == "result=success"), "{outputs}");
+}
+
+#[tokio::test]
+async fn reply_bodies_are_described_never_quoted() {
+    let fake = fake().await;
+    // A broken answer that echoes the environment the request carried.
+    fake.inject_faults(
+        "RegisterTaskDefinition",
+        vec![Fault::Raw {
+            status: 200,
+            content_type: "application/x-amz-json-1.1".into(),
+            body: r#"{"taskDefinition": {"containerDefinitions": [{"environment": [{"name": "TOKEN", "value": "s3cr3t-value"#.into(),
+        }],
+    );
+    let dir = TempDir::new("quote");
+    let summary = dir.write("summary", "");
+    let mut command = deploy_command(&fake, &["--env", "TOKEN=s3cr3t-value", "--output", "json"]);
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary);
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has("RegisterTaskDefinition failed: the answer (102 bytes) is not valid JSON: it ends too early at line 1, column 102");
+    run.assert_stderr_has("a new revision of web may have been registered all the same");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    for (what, text) in [("output", run.output()), ("summary", summary)] {
+        assert!(!text.contains("s3cr3t-value"), "{what}: {text}");
+    }
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["result"], "error");
+    assert_eq!(fake.count("UpdateService"), 0);
+}
+
+#[tokio::test]
+async fn settings_that_hold_secrets_are_never_echoed() {
+    let fake = fake().await;
+    // A secret glued to its flag.
+    let run = deploy(
+        &fake,
+        &[
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "-i",
+            "x:1",
+            "-sS3cr3tGlued/Key+",
+        ],
+    )
+    .await;
+    run.assert_code(3);
+    run.assert_stderr_has("unknown flag starting with '-s'");
+    assert!(!run.output().contains("S3cr3tGlued"), "{}", run.output());
+
+    // A container endpoint refused: neither its password nor its path.
+    let mut command = deploy_command(&fake, &[]);
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://deployer:hunter2@10.1.2.3:8080/v2/credentials/task-secret-id",
+        );
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has("(http://10.1.2.3:8080)");
+    assert!(
+        !run.output().contains("hunter2") && !run.output().contains("task-secret-id"),
+        "{}",
+        run.output()
+    );
+
+    // A credential_process that starts with an assignment.
+    let dir = TempDir::new("process");
+    let config = dir.write(
+        "config",
+        "[profile tool]\ncredential_process = TOKEN=s3cr3t-token false --flag\n",
+    );
+    let mut command = deploy_command(&fake, &["-p", "tool"]);
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", &config);
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has("(false …)");
+    assert!(!run.output().contains("s3cr3t-token"), "{}", run.output());
+}
+
+/// A listing page that names `token` as the next page, forever.
+fn looping_page(key: &str, items: Value) -> Fault {
+    Fault::json(json!({ key: items, "nextToken": "again" }))
+}
+
+#[tokio::test]
+async fn listings_that_never_end_are_cut_off() {
+    let fake = fake().await;
+    fake.inject_faults(
+        "ListTaskDefinitions",
+        vec![looping_page("taskDefinitionArns", json!([TD1])); 2],
+    );
+    let run = deploy(
+        &fake,
+        &[
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "-i",
+            &format!("{REPO}:v2"),
+            "--max-definitions",
+            "1",
+        ],
+    )
+    .await;
+    run.assert_code(0);
+    run.assert_stdout_has("warning: --max-definitions: could not list the revisions of web: ListTaskDefinitions failed: page 2 repeats a nextToken of an earlier page");
+    assert_eq!(fake.count("DeregisterTaskDefinition"), 0);
+
+    // The dry run's preview, the same way.
+    fake.inject_faults(
+        "ListTaskDefinitions",
+        vec![looping_page("taskDefinitionArns", json!([TD1])); 2],
+    );
+    let run = deploy(
+        &fake,
+        &[
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "-i",
+            &format!("{REPO}:v3"),
+            "--max-definitions",
+            "1",
+            "--dry-run",
+        ],
+    )
+    .await;
+    run.assert_code(0);
+    run.assert_stdout_has("page 2 repeats a nextToken");
+
+    // The stopped-task lookup on the failure path.
+    let fake = self::fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, tasks_fail(2));
+    fake.inject_faults("ListTasks", vec![looping_page("taskArns", json!([])); 40]);
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(1);
+    run.assert_stdout_has(
+        "could not read the stopped tasks: ListTasks failed: page 2 repeats a nextToken",
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_everything_after_the_update() {
+    let fake = hostile_fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    // Every look after the first one hangs; so does the stopped-task lookup.
+    let mut stalls = vec![Fault::Pass];
+    stalls.extend(vec![Fault::Stall { seconds: 120.0 }; 20]);
+    fake.inject_faults("DescribeServices", stalls);
+    fake.inject_faults("ListTasks", vec![Fault::Stall { seconds: 120.0 }; 20]);
+    let started = Instant::now();
+    let run = run_command(deploy_command(&fake, &["-t", "1", "--enable-rollback"])).await;
+    let took = started.elapsed();
+    run.assert_code(1);
+    // Each wait (the deploy's, the rollback's) ends by its deadline plus
+    // one 10 s grace, whatever the calls do.
+    assert!(took < Duration::from_secs(35), "took {took:?}");
+    run.assert_stderr_has("the wait went blind");
+    run.assert_stdout_has(
+        "Rolling back to arn:aws:ecs:us-east-1:123456789012:task-definition/web:1 (deadline 1 s)",
+    );
+    run.assert_stderr_has("Rollback failed before it started: DescribeServices failed: no answer within 10 s after the 1 s deadline");
+}
+
+#[tokio::test]
+async fn redirects_and_empty_answers_are_not_answers() {
+    let fake = fake().await;
+    fake.inject_faults(
+        "RegisterTaskDefinition",
+        vec![Fault::Redirect {
+            status: 302,
+            location: "http://evil.example/steal?x=1".into(),
+        }],
+    );
+    let run = deploy_v2(&fake, &["-v"]).await;
+    run.assert_code(2);
+    run.assert_stderr_has("[aws] RegisterTaskDefinition 302 attempt 1");
+    run.assert_stderr_has("RegisterTaskDefinition failed: a redirect to evil.example, which AWS APIs never answer and ecs-deploy does not follow");
+    assert_eq!(fake.count("UpdateService"), 0);
+
+    // A 204 during the wait is retried like a 5xx, and the wait goes on.
+    let fake = self::fake().await;
+    fake.inject_faults(
+        "DescribeServices",
+        vec![
+            Fault::Pass,
+            Fault::Raw {
+                status: 204,
+                content_type: "application/x-amz-json-1.1".into(),
+                body: String::new(),
+            },
+        ],
+    );
+    let run = deploy_v2(&fake, &["-v"]).await;
+    run.assert_code(0);
+    run.assert_stderr_has("[aws] DescribeServices 204 attempt 1");
+    run.assert_stderr_has("retrying DescribeServices in");
+    run.assert_stderr_has("(attempt 2 of 5): the answer is empty");
+}
+
+#[tokio::test]
+async fn malformed_answers_are_errors_of_their_call() {
+    // During the wait: one empty answer, one service without deployments.
+    let fake = fake().await;
+    fake.inject_faults(
+        "DescribeServices",
+        vec![
+            Fault::Pass,
+            Fault::json(json!({})),
+            Fault::json(
+                json!({"services": [{"serviceName": SERVICE, "status": "ACTIVE"}], "failures": []}),
+            ),
+        ],
+    );
+    let run = deploy_v2(&fake, &["--enable-rollback"]).await;
+    run.assert_code(0);
+    assert_eq!(fake.count("UpdateService"), 1, "no rollback");
+
+    // Before any write: a task definition without containers is no answer.
+    let fake = self::fake().await;
+    fake.inject_faults("DescribeTaskDefinition", vec![Fault::json(json!({})); 5]);
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(2);
+    run.assert_stderr_has("DescribeTaskDefinition failed after 5 attempts: the answer has no taskDefinition (HTTP 200)");
+    assert_eq!(fake.count("RegisterTaskDefinition"), 0);
+}
+
+#[tokio::test]
+async fn lost_answers_say_what_may_have_happened() {
+    // UpdateService acted, but every answer was cut short: the service is
+    // looked at, and it does point at the new revision.
+    let fake = hostile_fake().await;
+    fake.inject_faults("UpdateService", vec![Fault::TruncatedBody; 5]);
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(0);
+    run.assert_stdout_has("UpdateService's answer was lost");
+    run.assert_stdout_has("but ECS shows the service on web:2: going on.");
+    assert_eq!(service_revision(&fake), "web:2");
+
+    // RegisterTaskDefinition acted, then the connection was reset.
+    let fake = hostile_fake().await;
+    fake.inject_faults("RegisterTaskDefinition", vec![Fault::ResetMidBody]);
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(2);
+    run.assert_stderr_has("a new revision of web may have been registered all the same");
+    assert_eq!(fake.active_revisions("web"), vec![1, 2], "it was");
+    assert_eq!(fake.count("RegisterTaskDefinition"), 1, "and only once");
+
+    // An interrupt while that call is out says so too.
+    let fake = hostile_fake().await;
+    fake.inject_faults(
+        "RegisterTaskDefinition",
+        vec![Fault::Stall { seconds: 30.0 }],
+    );
+    let live = spawn(deploy_command(&fake, &[]));
+    live.wait_for("Container app:").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    live.signal("-TERM").await;
+    let run = live.finish().await;
+    run.assert_code(130);
+    run.assert_stderr_has(
+        "It came while registering a new revision of web: the request may have reached ECS",
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn hangups_and_interrupts_in_a_rollback_end_with_the_journal() {
+    // SIGHUP (a closed terminal) during the wait, like SIGTERM.
+    let fake = fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    let dir = TempDir::new("hup");
+    let outputs = dir.write("outputs", "");
+    let mut command = deploy_command(&fake, &["--output", "json"]);
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs);
+    let live = spawn(command);
+    live.wait_for("Waiting for it to complete").await;
+    live.signal("-HUP").await;
+    let run = live.finish().await;
+    run.assert_code(130);
+    run.assert_stderr_has("SIGHUP received.");
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["result"], "interrupted");
+    assert_eq!(json["services"][0]["result"], "interrupted");
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    assert!(outputs.contains("result=interrupted\n"), "{outputs}");
+
+    // An interrupt while the rollback is under way: it was sent.
+    let fake = self::fake().await;
+    fake.set_rollouts(CLUSTER, SERVICE, vec![Rollout::Stuck, Rollout::Stuck]);
+    let live = spawn(deploy_command(
+        &fake,
+        &["-t", "1", "--enable-rollback", "--output", "json"],
+    ));
+    live.wait_for("Rolling back to").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    live.signal("-QUIT").await;
+    let run = live.finish().await;
+    run.assert_code(130);
+    run.assert_stderr_has("SIGQUIT received.");
+    run.assert_stderr_has("The rollback was sent and goes on in ECS; it was not waited for.");
+    assert!(
+        !run.stderr.contains("Nothing was rolled back"),
+        "{}",
+        run.stderr
+    );
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["services"][0]["result"], "interrupted");
+    assert_eq!(json["services"][0]["rollback"]["status"], "in_progress");
+}
+
+#[tokio::test]
+async fn oversized_answers_and_hammering_polls_are_refused() {
+    let fake = hostile_fake().await;
+    fake.inject_faults(
+        "DescribeServices",
+        vec![Fault::HugeBody { bytes: 64 << 20 }],
+    );
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(2);
+    run.assert_stderr_has(
+        "the answer is larger than 8 MiB, which no ECS answer is; it was not read",
+    );
+    assert_eq!(fake.count("DescribeServices"), 1, "not retried");
+
+    let fake = self::fake().await;
+    let run = deploy_v2(&fake, &["--poll-interval", "0.000001"]).await;
+    run.assert_code(0);
+    run.assert_stdout_has(
+        "warning: --poll-interval 0.000001 s is below the minimum of 0.01 s; polling every 0.01 s.",
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_interrupt_kills_a_credential_process_that_hangs() {
+    let fake = fake().await;
+    let dir = TempDir::new("hang");
+    let pid_file = dir.write("pid", "");
+    let config = dir.write(
+        "config",
+        &format!(
+            "[profile slow]\ncredential_process = sh -c 'sleep 300 & echo $! > {pid_file}; wait'\n"
+        ),
+    );
+    let mut command = deploy_command(&fake, &["-p", "slow"]);
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", &config);
+    let live = spawn(command);
+    let mut pid = String::new();
+    for _ in 0..500 {
+        pid = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .to_string();
+        if !pid.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!pid.is_empty(), "the helper started");
+    live.signal("-TERM").await;
+    let run = live.finish().await;
+    run.assert_code(130);
+    // Gone, or a zombie waiting for a parent that reaps nothing here.
+    let stat = format!("/proc/{pid}/stat");
+    for _ in 0..100 {
+        match std::fs::read_to_string(&stat) {
+            Err(_) => return,
+            Ok(stat) if stat.contains(") Z ") => return,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    panic!("the helper's child {pid} outlived the run");
+}
+
+#[tokio::test]
+async fn smaller_things_a_new_user_tripped_over() {
+    let fake = fake().await;
+    // A profile file the AWS CLI refuses.
+    let dir = TempDir::new("broken-config");
+    let config = dir.write("config", "[default\nregion = us-east-1\n");
+    let mut command = deploy_command(&fake, &[]);
+    command.env("AWS_CONFIG_FILE", &config);
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has(&format!(
+        "{config}, line 1: a section header without its closing ']'"
+    ));
+
+    // An empty image is upstream's exit 13; a typo gets a suggestion.
+    let run = deploy(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", ""]).await;
+    run.assert_code(13);
+    let run = deploy(
+        &fake,
+        &["-c", CLUSTER, "--servce-name", SERVICE, "-i", "x:1"],
+    )
+    .await;
+    run.assert_code(3);
+    run.assert_stderr_has("unknown flag '--servce-name'; did you mean '--service-name'?");
+
+    // -d names the revision it read, not the family it was given.
+    let run = deploy(&fake, &["-d", "web", "-i", &format!("{REPO}:v2")]).await;
+    run.assert_code(0);
+    run.assert_stdout_has(&format!("Current task definition: {TD1}"));
+    assert_eq!(fake.count("UpdateService"), 0);
+}
