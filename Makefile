@@ -9,7 +9,7 @@ VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 # CI passes --require: there the empty-root check must run, not skip.
 EMPTY_ROOT_FLAGS ?=
 
-.PHONY: build test lint unit moto-check proxy-check empty-root-check demo musl bench image clean
+.PHONY: build test lint unit moto-check proxy-check empty-root-check demo musl bench readme image clean
 
 build:
 	$(CARGO) build --release
@@ -52,9 +52,15 @@ musl:
 	  echo "$(MUSL_BIN): $$size bytes ($$(( size / 1024 )) KiB)"; \
 	  [ $$size -le $(MAX_BYTES) ] || { echo "larger than 4 MiB"; exit 1; }
 
-## ecs-deploy against `aws ecs` + jq on moto; writes bench/results.md.
+## ecs-deploy against `aws ecs` + jq on moto; writes bench/results.md and
+## copies it into the README.
 bench: musl
 	python3 scripts/bench.py --binary $(MUSL_BIN)
+	python3 scripts/readme.py
+
+## The README's benchmark table from bench/results.md (tests/readme.rs checks it).
+readme:
+	python3 scripts/readme.py
 
 ## The FROM scratch image, where a Docker engine exists.
 image: musl

@@ -50,8 +50,11 @@ Service deployment (-n):
   -m, --min PERCENT              deploymentConfiguration.minimumHealthyPercent
   -M, --max PERCENT              deploymentConfiguration.maximumPercent
       --force-new-deployment     Start a new deployment even without a new image
-  -t, --timeout SECONDS          Deadline for the whole wait (default 600)
-      --poll-interval SECONDS    Time between status polls, fractions allowed (default 5)
+  -t, --timeout SECONDS          Deadline for the whole wait (default 600); every call
+                                 after the update ends by it plus 10 s; a rollback gets
+                                 a deadline of its own, as long
+      --poll-interval SECONDS    Time between status polls, fractions allowed (default 5;
+                                 at least 1, or 0.01 on a loopback endpoint)
       --skip-deployments-check   Succeed once the new tasks run, without waiting for
                                  old tasks to drain
       --enable-rollback          If the deployment fails or times out, point the service
@@ -103,10 +106,11 @@ Output:
 
 Empty arguments ('') are ignored. Exit status: 0 done; 1 deployment or task failed,
 timed out or rolled back, or no container uses the image's repository; 2 AWS refused
-or unreachable (credentials, permissions, not found); 3 usage; 5 neither -n nor -d;
-6 both -n and -d; 7 -n without -c; 8 no image; 9 bad --max-definitions;
-10 --launch-type, 11 --network-configuration or --wait-for-success, 12
---platform-version without --run-task; 13 bad image reference or tag; 130 interrupted.
+or unreachable (credentials, permissions, not found, an answer that is not one);
+3 usage; 5 neither -n nor -d; 6 both -n and -d; 7 -n without -c; 8 no image;
+9 bad --max-definitions; 10 --launch-type, 11 --network-configuration or
+--wait-for-success, 12 --platform-version without --run-task; 13 bad or empty image
+reference or tag; 130 interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
 ";
 
 /// What the command line asks for.

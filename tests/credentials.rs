@@ -20,9 +20,7 @@ fn deploy_command(fake: &FakeEcs, extra: &[&str]) -> tokio::process::Command {
     let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image, "-D", "0"];
     args.extend_from_slice(extra);
     let mut command = command(fake, &args);
-    command
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY");
+    without_keys(&mut command);
     command
 }
 
@@ -249,22 +247,33 @@ async fn container_credentials_with_a_token_file() {
     assert!(!run.output().contains("Bearer wrong"));
 }
 
-#[tokio::test]
-async fn short_lived_credentials_are_refreshed_during_the_wait() {
-    let soon = time_from_now(120);
-    let (server, hits) = container_endpoint(soon).await;
-    let fake = fake().await;
+/// A deploy that waits for its rollout, signed with what the container
+/// endpoint `server` hands out.
+fn waiting_on_container_credentials(
+    fake: &FakeEcs,
+    server: &MockServer,
+    extra: &[&str],
+) -> tokio::process::Command {
     fake.accept_access_key("ASIACONTAINER");
     let image = format!("{REPO}:v2");
-    let mut command = command(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image]);
-    command
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
+    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image];
+    args.extend_from_slice(extra);
+    let mut command = command(fake, &args);
+    without_keys(&mut command)
         .env(
             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             format!("{}/creds", server.uri()),
         )
         .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer rotating-token");
+    command
+}
+
+#[tokio::test]
+async fn short_lived_credentials_are_refreshed_during_the_wait() {
+    let soon = time_from_now(120);
+    let (server, hits) = container_endpoint(soon).await;
+    let fake = fake().await;
+    let command = waiting_on_container_credentials(&fake, &server, &[]);
     run_command(command).await.assert_code(0);
     let tokens: Vec<String> = signers(&fake).into_iter().filter_map(|(_, t)| t).collect();
     let distinct: std::collections::HashSet<&String> = tokens.iter().collect();
@@ -282,31 +291,8 @@ async fn credentials_lost_mid_wait_make_a_blind_wait_not_a_plain_timeout() {
     let (server, _) = failing_container_endpoint(time_from_now(3), 4).await;
     let fake = fake().await;
     fake.set_rollout(CLUSTER, SERVICE, fake_ecs::Rollout::Stuck);
-    fake.accept_access_key("ASIACONTAINER");
-    let image = format!("{REPO}:v2");
-    let mut command = command(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &image,
-            "-t",
-            "6",
-            "--poll-interval",
-            "0.2",
-        ],
-    );
-    command
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("{}/creds", server.uri()),
-        )
-        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer rotating-token");
+    let command =
+        waiting_on_container_credentials(&fake, &server, &["-t", "6", "--poll-interval", "0.2"]);
     let run = run_command(command).await;
     run.assert_code(1);
     run.assert_stderr_has("the wait went blind:");

@@ -481,11 +481,9 @@ async fn missing_credentials_or_region_are_explained() {
     let fake = fake().await;
     let image = format!("{REPO}:v2");
     let args = ["-c", CLUSTER, "-n", SERVICE, "-i", &image];
-    let mut without_keys = command(&fake, &args);
-    without_keys
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY");
-    let run = run_command(without_keys).await;
+    let mut keyless = command(&fake, &args);
+    without_keys(&mut keyless);
+    let run = run_command(keyless).await;
     run.assert_code(2);
     run.assert_stderr_has("no AWS credentials found");
     run.assert_stderr_has("disabled by AWS_EC2_METADATA_DISABLED");

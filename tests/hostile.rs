@@ -197,13 +197,10 @@ async fn settings_that_hold_secrets_are_never_echoed() {
 
     // A container endpoint refused: neither its password nor its path.
     let mut command = deploy_command(&fake, &[]);
-    command
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            "http://deployer:hunter2@10.1.2.3:8080/v2/credentials/task-secret-id",
-        );
+    without_keys(&mut command).env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://deployer:hunter2@10.1.2.3:8080/v2/credentials/task-secret-id",
+    );
     let run = run_command(command).await;
     run.assert_code(2);
     run.assert_stderr_has("(http://10.1.2.3:8080)");
@@ -220,10 +217,7 @@ async fn settings_that_hold_secrets_are_never_echoed() {
         "[profile tool]\ncredential_process = TOKEN=s3cr3t-token false --flag\n",
     );
     let mut command = deploy_command(&fake, &["-p", "tool"]);
-    command
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_CONFIG_FILE", &config);
+    without_keys(&mut command).env("AWS_CONFIG_FILE", &config);
     let run = run_command(command).await;
     run.assert_code(2);
     run.assert_stderr_has("(false …)");
@@ -242,20 +236,7 @@ async fn listings_that_never_end_are_cut_off() {
         "ListTaskDefinitions",
         vec![looping_page("taskDefinitionArns", json!([TD1])); 2],
     );
-    let run = deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &format!("{REPO}:v2"),
-            "--max-definitions",
-            "1",
-        ],
-    )
-    .await;
+    let run = deploy_v2(&fake, &["--max-definitions", "1"]).await;
     run.assert_code(0);
     run.assert_stdout_has("warning: --max-definitions: could not list the revisions of web: ListTaskDefinitions failed: page 2 repeats a nextToken of an earlier page");
     assert_eq!(fake.count("DeregisterTaskDefinition"), 0);
@@ -265,21 +246,8 @@ async fn listings_that_never_end_are_cut_off() {
         "ListTaskDefinitions",
         vec![looping_page("taskDefinitionArns", json!([TD1])); 2],
     );
-    let run = deploy(
-        &fake,
-        &[
-            "-c",
-            CLUSTER,
-            "-n",
-            SERVICE,
-            "-i",
-            &format!("{REPO}:v3"),
-            "--max-definitions",
-            "1",
-            "--dry-run",
-        ],
-    )
-    .await;
+    let image = format!("{REPO}:v3");
+    let run = deploy_image(&fake, &image, &["--max-definitions", "1", "--dry-run"]).await;
     run.assert_code(0);
     run.assert_stdout_has("page 2 repeats a nextToken");
 
@@ -501,10 +469,7 @@ async fn an_interrupt_kills_a_credential_process_that_hangs() {
         ),
     );
     let mut command = deploy_command(&fake, &["-p", "slow"]);
-    command
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_CONFIG_FILE", &config);
+    without_keys(&mut command).env("AWS_CONFIG_FILE", &config);
     let live = spawn(command);
     let mut pid = String::new();
     for _ in 0..500 {

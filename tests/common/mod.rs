@@ -101,6 +101,14 @@ pub fn command(fake: &FakeEcs, args: &[&str]) -> tokio::process::Command {
     command
 }
 
+/// `command` without the fake's keys in the environment, so that the rest
+/// of the credential chain is used.
+pub fn without_keys(command: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+}
+
 pub async fn run_command(mut command: tokio::process::Command) -> Run {
     let output = tokio::time::timeout(Duration::from_secs(60), command.output())
         .await

@@ -1,0 +1,78 @@
+//! The README against the tree: its list of source files is every source
+//! file and nothing else, and its benchmark table is `bench/results.md`
+//! (what `make bench` wrote last), not numbers typed by hand.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Where the source files the README lists live, and their extensions.
+const SOURCE_DIRS: [(&str, &str); 6] = [
+    ("src", "rs"),
+    ("fake-ecs/src", "rs"),
+    ("tests", "rs"),
+    ("examples", "rs"),
+    ("scripts", "py"),
+    ("fixtures", "py"),
+];
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap()
+}
+
+/// The text between `<!-- {name}:begin…-->` and `<!-- {name}:end -->`.
+fn block(text: &str, name: &str) -> String {
+    let start = text
+        .find(&format!("<!-- {name}:begin"))
+        .unwrap_or_else(|| panic!("README has no {name} block"));
+    let start = start + text[start..].find("-->").unwrap() + "-->".len();
+    let end = text[start..]
+        .find(&format!("<!-- {name}:end -->"))
+        .unwrap_or_else(|| panic!("README's {name} block has no end"))
+        + start;
+    text[start..end].trim().to_string()
+}
+
+fn files_under(dir: &Path, extension: &str, relative_to: &Path, into: &mut BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, extension, relative_to, into);
+        } else if path.extension().is_some_and(|e| e == extension) {
+            let relative = path.strip_prefix(relative_to).unwrap();
+            into.insert(relative.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+#[test]
+fn the_layout_lists_every_source_file_and_nothing_else() {
+    let root = Path::new(ROOT);
+    let mut tree = BTreeSet::new();
+    for (dir, extension) in SOURCE_DIRS {
+        files_under(&root.join(dir), extension, root, &mut tree);
+    }
+    let layout = block(&readme(), "layout");
+    let listed: BTreeSet<String> = layout
+        .lines()
+        .filter(|line| !line.starts_with("```"))
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    let missing: Vec<&String> = tree.difference(&listed).collect();
+    let stale: Vec<&String> = listed.difference(&tree).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "README's layout is out of date: not listed {missing:?}; listed but gone {stale:?}"
+    );
+}
+
+#[test]
+fn the_benchmark_table_is_the_last_make_bench() {
+    let results = std::fs::read_to_string(Path::new(ROOT).join("bench/results.md")).unwrap();
+    assert_eq!(
+        block(&readme(), "bench"),
+        results.trim(),
+        "run `make readme` to copy bench/results.md into the README"
+    );
+}
