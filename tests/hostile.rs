@@ -339,6 +339,22 @@ async fn malformed_answers_are_errors_of_their_call() {
     run.assert_code(0);
     assert_eq!(fake.count("UpdateService"), 1, "no rollback");
 
+    // During the wait, ECS's word that the service is gone is not ignored.
+    let fake = self::fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    fake.inject_faults(
+        "DescribeServices",
+        vec![
+            Fault::Pass,
+            Fault::json(json!({"services": [], "failures": [
+                {"arn": "arn:aws:ecs:us-east-1:123456789012:service/prod/web", "reason": "MISSING"}
+            ]})),
+        ],
+    );
+    let run = deploy_v2(&fake, &[]).await;
+    run.assert_code(1);
+    run.assert_stderr_has("the service became MISSING (deleted) during the deployment");
+
     // Before any write: a task definition without containers is no answer.
     let fake = self::fake().await;
     fake.inject_faults("DescribeTaskDefinition", vec![Fault::json(json!({})); 5]);
