@@ -5,11 +5,11 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::core::image::{self, ImageRef};
+use crate::core::secret::Secret;
+use crate::core::shorthand;
+use crate::core::watch::rolling::DoneRule;
 use crate::error::{exit, Error};
-use crate::image::{self, ImageRef};
-use crate::rollout::DoneRule;
-use crate::secret::Secret;
-use crate::shorthand;
 
 /// The usage text printed by `--help` (and kept in step with the README).
 pub const USAGE: &str = "\

@@ -4,20 +4,11 @@
 
 mod aws;
 mod cli;
+mod core;
 mod deploy;
-mod diff;
-mod ecs;
 mod error;
-mod image;
-mod interrupt;
-mod oneoff;
 mod output;
-mod rollout;
-mod secret;
-mod service;
-mod shorthand;
-mod taskdef;
-mod tasks;
+mod run;
 
 use std::process::ExitCode;
 
@@ -67,7 +58,7 @@ fn run(config: &cli::Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(),
         .enable_all()
         .build()
         .map_err(|e| error::Error::aws(format!("cannot start the runtime: {e}")))?;
-    let outcome = runtime.block_on(deploy::run(config, env));
+    let outcome = runtime.block_on(run::run(config, env));
     // An interrupted run may leave a DNS lookup running on the blocking
     // pool; exit now rather than wait for it.
     runtime.shutdown_background();

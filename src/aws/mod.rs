@@ -5,6 +5,8 @@
 pub mod client;
 /// The credential chain.
 pub mod credentials;
+/// Typed ECS operations.
+pub mod ecs;
 /// Region and endpoints.
 pub mod region;
 mod sign;

@@ -212,7 +212,7 @@ impl Report {
 
 /// A revision as a code span, or `-`.
 fn short(arn: Option<&str>) -> String {
-    arn.map(|arn| safe::code_span(crate::rollout::short_revision(arn)))
+    arn.map(|arn| safe::code_span(crate::core::taskdef::short_revision(arn)))
         .unwrap_or_else(|| "-".into())
 }
 

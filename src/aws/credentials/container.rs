@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::{credentials_from_json, CredentialsFuture, ProvideCredentials};
 use crate::aws::client::{innermost_cause, read_body, BodyError};
+use crate::core::secret::Secret;
 use crate::error::Error;
-use crate::secret::Secret;
 
 const ECS_HOST: &str = "http://169.254.170.2";
 /// The link-local addresses of the ECS agent and EKS Pod Identity agent.

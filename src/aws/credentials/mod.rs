@@ -441,7 +441,7 @@ fn sts_client(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::core::secret::Secret;
     use std::time::UNIX_EPOCH;
 
     struct Setup {

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::image::ImageRef;
+use crate::core::image::ImageRef;
 
 /// Keys ECS adds to a registered task definition and refuses on registration.
 const READ_ONLY_KEYS: [&str; 9] = [
@@ -375,13 +375,21 @@ pub fn revisions_beyond(active: &[String], keep: usize, live: &[&str]) -> Vec<St
     doomed
 }
 
+/// `family:revision` from a task-definition ARN, for compact progress lines.
+pub fn short_revision(task_definition: &str) -> &str {
+    task_definition
+        .rsplit('/')
+        .next()
+        .unwrap_or(task_definition)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn fixture() -> Value {
-        let text = include_str!("../fixtures/taskdef-full.json");
+        let text = include_str!("../../fixtures/taskdef-full.json");
         let reply: Value = serde_json::from_str(text).expect("fixture is JSON");
         reply["taskDefinition"].clone()
     }
@@ -650,7 +658,7 @@ mod tests {
 
     #[test]
     fn task_definition_files_with_or_without_the_wrapper() {
-        let wrapped = include_str!("../fixtures/taskdef-full.json");
+        let wrapped = include_str!("../../fixtures/taskdef-full.json");
         let (description, tags) = from_file(wrapped).unwrap();
         assert_eq!(description["family"], "web");
         assert!(!tags.is_empty());

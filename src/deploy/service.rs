@@ -7,15 +7,18 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::deploy::{aws_error, BaseFile, Deadline, Deployer, Prepared, Revision};
-use crate::ecs::ServiceUpdate;
+use super::revision::{BaseFile, Prepared, Revision};
+use super::{aws_error, Deadline, Deployer};
+use crate::aws::ecs::ServiceUpdate;
+use crate::core::service::Service;
+use crate::core::taskdef;
+use crate::core::taskdef::short_revision;
+use crate::core::tasks::StoppedTasks;
+use crate::core::watch::progress::Progress;
+use crate::core::watch::rolling::{self, DoneRule, Watch};
+use crate::core::watch::{Blind, Failure, Verdict};
 use crate::error::Error;
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
-use crate::rollout::{
-    self, short_revision, Blind, DoneRule, Failure, Progress, Service, Verdict, Watch,
-};
-use crate::taskdef;
-use crate::tasks::StoppedTasks;
 
 /// Deploys to `names` in `cluster`.
 pub async fn deploy(
@@ -617,7 +620,7 @@ impl Run<'_> {
                     tasks_stopped |= event.contains("has stopped");
                     self.progress(&t.name, format!("event: {event}"));
                 }
-                let failure = match rollout::judge(&t.latest, &t.watch, config.done_rule) {
+                let failure = match rolling::judge(&t.latest, &t.watch, config.done_rule) {
                     Verdict::Done => {
                         t.ended = Some(Ended::Done);
                         continue;

@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 
 use crate::aws::client::{AwsError, Client};
+use crate::core::service::Service;
 use crate::output::safe;
-use crate::rollout::Service;
 
 /// The `X-Amz-Target` prefix of the ECS API.
 pub const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
@@ -306,7 +306,7 @@ impl Ecs {
             .await?;
         Ok(arns
             .into_iter()
-            .filter(|arn| crate::taskdef::family_of(arn) == family)
+            .filter(|arn| crate::core::taskdef::family_of(arn) == family)
             .collect())
     }
 

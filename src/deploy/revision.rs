@@ -1,154 +1,18 @@
-//! Orchestration of a run: local input, then AWS; the new revision that
-//! every kind of run shares; `-d` runs; pruning; and the result as data
-//! (`--output json`, GitHub Actions). Service deploys and their wait live in
-//! `service`, one-off tasks in `oneoff`, interrupts in `interrupt`; the
-//! decisions live in the pure modules.
+//! A new revision, which every kind of run shares: the base (the revision
+//! a service runs, the newest of the family, or a file), the changes, the
+//! diff a dry run shows, the registration; the `-d` run; pruning.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::aws::{self, client::AwsError};
-use crate::cli::{Config, ImageChange, OutputFormat, Target};
-use crate::diff;
-use crate::ecs::Ecs;
+use super::{aws_error, Deployer};
+use crate::cli::ImageChange;
+use crate::core::diff;
+use crate::core::taskdef::{self, short_revision, Changes};
 use crate::error::{exit, Error};
-use crate::interrupt::{interrupted, Journal};
-use crate::output::report::{self, Outcome, Report, RollbackStatus};
-use crate::output::safe::{self, Stream};
-use crate::output::Reporter;
-use crate::rollout::short_revision;
-use crate::service;
-use crate::taskdef::{self, Changes};
-
-/// Runs what `config` asks for; `env` looks up environment variables. The
-/// result is also written as data where asked (`--output json`, GitHub).
-pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
-    let started = Instant::now();
-    let out = Reporter::new(started, config.output, env);
-    let cluster = match &config.target {
-        Target::Services { cluster, .. } => Some(cluster.as_str()),
-        Target::TaskDefinition { cluster, .. } => cluster.as_deref(),
-    };
-    let mut report = Report::new(cluster);
-    let journal = Journal::default();
-    // One listener for the whole run: once one is installed, the default
-    // handling of the signal is gone for good, so every phase must answer it.
-    let result = tokio::select! {
-        result = execute(config, env, &out, &journal, &mut report) => result,
-        signal = interrupted() => {
-            report.result = Outcome::Interrupted;
-            // A service whose deploy or rollback had not ended ended with
-            // the interrupt.
-            for service in &mut report.services {
-                let rolling_back = service
-                    .rollback
-                    .as_ref()
-                    .is_some_and(|r| r.status == RollbackStatus::InProgress);
-                if service.result == Outcome::Error || rolling_back {
-                    service.result = Outcome::Interrupted;
-                }
-            }
-            Err(Error::interrupted(journal.interrupted(signal)))
-        }
-    };
-    report.duration_seconds = started.elapsed().as_secs_f64();
-    if let Err(error) = &result {
-        report.reason = Some(error.to_string());
-        if report.result == Outcome::Error && error.exit_code() == exit::FAILED {
-            report.result = Outcome::Failed;
-        }
-    }
-    if config.output == OutputFormat::Json {
-        safe::write_raw(Stream::Stdout, &report.to_json());
-    }
-    if env("GITHUB_ACTIONS").as_deref() == Some("true") {
-        for (variable, text) in [
-            ("GITHUB_OUTPUT", report.github_outputs()),
-            ("GITHUB_STEP_SUMMARY", report.github_summary()),
-        ] {
-            if let Err(problem) = report::append_to_github_file(env, variable, &text) {
-                safe::write_line(Stream::Stderr, &format!("warning: {problem}"));
-            }
-        }
-    }
-    result
-}
-
-async fn execute(
-    config: &Config,
-    env: &dyn Fn(&str) -> Option<String>,
-    out: &Reporter,
-    journal: &Journal,
-    report: &mut Report,
-) -> Result<(), Error> {
-    // Local input first: a bad file must stop the run before any AWS call.
-    let file = config
-        .task_definition_file
-        .as_deref()
-        .map(read_task_definition_file)
-        .transpose()?;
-    let (client, region) = aws::connect("ecs", &config.aws, env, config.verbose).await?;
-    let poll_interval = poll_interval(config.poll_interval, client.is_loopback(), out);
-    let deployer = Deployer {
-        ecs: Ecs::new(client),
-        config,
-        region,
-        poll_interval,
-        out,
-        journal,
-    };
-    match &config.change {
-        ImageChange::Image(image) => out.say(format!("Using image name: {image}")),
-        ImageChange::TagOnly(tag) => out.say(format!("Using tag for every image: {tag}")),
-        ImageChange::Unchanged => {}
-    }
-    if config.dry_run {
-        out.say("Dry run: reading only; nothing will be registered, updated or deregistered.");
-    }
-    match &config.target {
-        Target::Services { cluster, services } => {
-            service::deploy(&deployer, cluster, services, file.as_ref(), report).await
-        }
-        Target::TaskDefinition {
-            task_definition,
-            cluster,
-        } => {
-            deployer
-                .register_only(task_definition, cluster.as_deref(), file.as_ref(), report)
-                .await
-        }
-    }
-}
-
-/// The shortest `--poll-interval` against AWS: a faster poll spends the
-/// account's API rate (shared with every other pipeline) and sees nothing
-/// sooner, since ECS itself moves in seconds.
-pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// The shortest against an endpoint on this machine (a local fake), which
-/// has no rate to spend; tests poll that fast.
-pub const MIN_LOOPBACK_POLL_INTERVAL: Duration = Duration::from_millis(10);
-
-/// `--poll-interval`, raised to the floor (with a warning) when below it.
-fn poll_interval(asked: Duration, loopback: bool, out: &Reporter) -> Duration {
-    let floor = if loopback {
-        MIN_LOOPBACK_POLL_INTERVAL
-    } else {
-        MIN_POLL_INTERVAL
-    };
-    if asked < floor {
-        out.say(format!(
-            "warning: --poll-interval {} s is below the minimum of {} s; polling every {} s.",
-            asked.as_secs_f64(),
-            floor.as_secs_f64(),
-            floor.as_secs_f64()
-        ));
-        return floor;
-    }
-    asked
-}
+use crate::output::report::{Outcome, Report};
 
 /// A task definition read from `--task-definition-file`, and its tags.
 pub struct BaseFile {
@@ -156,7 +20,8 @@ pub struct BaseFile {
     tags: Vec<Value>,
 }
 
-fn read_task_definition_file(path: &Path) -> Result<BaseFile, Error> {
+/// Reads and checks `--task-definition-file` before any AWS call.
+pub fn read_task_definition_file(path: &Path) -> Result<BaseFile, Error> {
     let problem = |why: String| {
         Error::usage(
             exit::USAGE,
@@ -186,17 +51,6 @@ pub struct Revision {
 pub struct Prepared {
     input: Value,
     images: BTreeMap<String, String>,
-}
-
-/// What every kind of run shares: ECS, the flags, the output, the journal.
-pub struct Deployer<'a> {
-    pub ecs: Ecs,
-    pub config: &'a Config,
-    pub region: String,
-    /// `--poll-interval`, at least the floor for the endpoint.
-    pub poll_interval: Duration,
-    pub out: &'a Reporter,
-    pub journal: &'a Journal,
 }
 
 impl Deployer<'_> {
@@ -354,7 +208,7 @@ impl Deployer<'_> {
     }
 
     /// `-d`: register a new revision, prune, and run it if asked.
-    async fn register_only(
+    pub async fn register_only(
         &self,
         task_definition: &str,
         cluster: Option<&str>,
@@ -452,76 +306,4 @@ impl Deployer<'_> {
             }
         }
     }
-}
-
-/// How long a call may run past a deadline: long enough for one answer,
-/// not for a series of retries.
-pub const GRACE: Duration = Duration::from_secs(10);
-
-/// The end of a wait (`-t`). It bounds every AWS call made for the wait,
-/// so that a run ends by its deadline plus [`GRACE`] whatever ECS does.
-#[derive(Debug, Clone, Copy)]
-pub struct Deadline {
-    at: Instant,
-    timeout: Duration,
-}
-
-impl Deadline {
-    /// The deadline `timeout` from now.
-    pub fn after(timeout: Duration) -> Deadline {
-        Deadline {
-            at: Instant::now() + timeout,
-            timeout,
-        }
-    }
-
-    /// Whether it has passed.
-    pub fn passed(&self) -> bool {
-        Instant::now() >= self.at
-    }
-
-    /// Time left (zero once it passed).
-    pub fn remaining(&self) -> Duration {
-        self.at.saturating_duration_since(Instant::now())
-    }
-
-    /// The timeout it was set with, in seconds, for messages.
-    pub fn seconds(&self) -> f64 {
-        self.timeout.as_secs_f64()
-    }
-
-    /// The last moment any call of the wait may run: the deadline plus [`GRACE`].
-    pub fn hard_limit(&self) -> tokio::time::Instant {
-        tokio::time::Instant::from_std(self.at + GRACE)
-    }
-
-    /// Runs AWS calls (`what`, for the message) that must be answered by
-    /// the [hard limit](Deadline::hard_limit); past it they are abandoned,
-    /// so that all the calls of a wait together fit in one grace.
-    pub async fn bound<T>(
-        &self,
-        what: &str,
-        calls: impl std::future::Future<Output = Result<T, AwsError>>,
-    ) -> Result<T, AwsError> {
-        tokio::time::timeout_at(self.hard_limit(), calls)
-            .await
-            .unwrap_or_else(|_| {
-                Err(AwsError::Transport {
-                    operation: what.to_string(),
-                    message: format!(
-                        "no answer within {} s after the {} s deadline",
-                        GRACE.as_secs(),
-                        self.seconds()
-                    ),
-                    retryable: false,
-                    sent: true,
-                    attempts: 1,
-                })
-            })
-    }
-}
-
-/// An AWS failure as the error that ends a run (exit 2).
-pub fn aws_error(error: AwsError) -> Error {
-    Error::aws(error.to_string())
 }

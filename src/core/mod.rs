@@ -1,0 +1,21 @@
+//! The pure core: no network, no clock. Image references, the task-definition
+//! transform, the diff a dry run shows, the aws-cli shorthand, what stopped
+//! tasks say, the service as ECS describes it, and the judges of a deployment.
+//! Nothing here imports anything of ours outside `core`.
+
+/// The unified diff for `--dry-run`.
+pub mod diff;
+/// Image references and which containers an image is for.
+pub mod image;
+/// Values never printed.
+pub mod secret;
+/// A service as `DescribeServices` describes it.
+pub mod service;
+/// The aws-cli shorthand syntax of `--network-configuration`.
+pub mod shorthand;
+/// The task-definition transform.
+pub mod taskdef;
+/// What stopped tasks say.
+pub mod tasks;
+/// The judges of a deployment.
+pub mod watch;

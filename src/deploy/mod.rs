@@ -1,0 +1,106 @@
+//! Orchestration over the AWS operations: what every kind of run shares
+//! (the [`Deployer`], the [`Deadline`] of a wait), a new revision
+//! ([`revision`]), deploys to services ([`service`]), one-off tasks
+//! ([`oneoff`]) and what an interrupt says ([`interrupt`]). The decisions
+//! live in `core`.
+
+/// Ctrl-C and the other signals, and the journal of what a run changed.
+pub mod interrupt;
+/// `--run-task` and `--wait-for-success`.
+pub mod oneoff;
+/// A new revision: worked out, shown, registered; `-d` runs; pruning.
+pub mod revision;
+/// Deploys to services: plan, update, wait, conclude, roll back.
+pub mod service;
+
+use std::time::{Duration, Instant};
+
+use crate::aws::client::AwsError;
+use crate::aws::ecs::Ecs;
+use crate::cli::Config;
+use crate::error::Error;
+use crate::output::Reporter;
+use interrupt::Journal;
+
+/// What every kind of run shares: ECS, the flags, the output, the journal.
+pub struct Deployer<'a> {
+    pub ecs: Ecs,
+    pub config: &'a Config,
+    pub region: String,
+    /// `--poll-interval`, at least the floor for the endpoint.
+    pub poll_interval: Duration,
+    pub out: &'a Reporter,
+    pub journal: &'a Journal,
+}
+
+/// How long a call may run past a deadline: long enough for one answer,
+/// not for a series of retries.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// The end of a wait (`-t`). It bounds every AWS call made for the wait,
+/// so that a run ends by its deadline plus [`GRACE`] whatever ECS does.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    /// The deadline `timeout` from now.
+    pub fn after(timeout: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// Whether it has passed.
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    /// Time left (zero once it passed).
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// The timeout it was set with, in seconds, for messages.
+    pub fn seconds(&self) -> f64 {
+        self.timeout.as_secs_f64()
+    }
+
+    /// The last moment any call of the wait may run: the deadline plus [`GRACE`].
+    pub fn hard_limit(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.at + GRACE)
+    }
+
+    /// Runs AWS calls (`what`, for the message) that must be answered by
+    /// the [hard limit](Deadline::hard_limit); past it they are abandoned,
+    /// so that all the calls of a wait together fit in one grace.
+    pub async fn bound<T>(
+        &self,
+        what: &str,
+        calls: impl std::future::Future<Output = Result<T, AwsError>>,
+    ) -> Result<T, AwsError> {
+        tokio::time::timeout_at(self.hard_limit(), calls)
+            .await
+            .unwrap_or_else(|_| {
+                Err(AwsError::Transport {
+                    operation: what.to_string(),
+                    message: format!(
+                        "no answer within {} s after the {} s deadline",
+                        GRACE.as_secs(),
+                        self.seconds()
+                    ),
+                    retryable: false,
+                    sent: true,
+                    attempts: 1,
+                })
+            })
+    }
+}
+
+/// An AWS failure as the error that ends a run (exit 2).
+pub fn aws_error(error: AwsError) -> Error {
+    Error::aws(error.to_string())
+}

@@ -1,0 +1,144 @@
+//! What a run is: local input first, then AWS (region, credentials, the
+//! client), then the kind of run the command line asks for — a deploy to
+//! services or a new revision only — and at the end the result as data
+//! (`--output json`, GitHub Actions files), whatever happened. Signals are
+//! answered in every phase.
+
+use std::time::{Duration, Instant};
+
+use crate::aws::{self, ecs::Ecs};
+use crate::cli::{Config, ImageChange, OutputFormat, Target};
+use crate::deploy::interrupt::{interrupted, Journal};
+use crate::deploy::revision::read_task_definition_file;
+use crate::deploy::{service, Deployer};
+use crate::error::{exit, Error};
+use crate::output::report::{self, Outcome, Report, RollbackStatus};
+use crate::output::safe::{self, Stream};
+use crate::output::Reporter;
+
+/// Runs what `config` asks for; `env` looks up environment variables. The
+/// result is also written as data where asked (`--output json`, GitHub).
+pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
+    let started = Instant::now();
+    let out = Reporter::new(started, config.output, env);
+    let cluster = match &config.target {
+        Target::Services { cluster, .. } => Some(cluster.as_str()),
+        Target::TaskDefinition { cluster, .. } => cluster.as_deref(),
+    };
+    let mut report = Report::new(cluster);
+    let journal = Journal::default();
+    // One listener for the whole run: once one is installed, the default
+    // handling of the signal is gone for good, so every phase must answer it.
+    let result = tokio::select! {
+        result = execute(config, env, &out, &journal, &mut report) => result,
+        signal = interrupted() => {
+            report.result = Outcome::Interrupted;
+            // A service whose deploy or rollback had not ended ended with
+            // the interrupt.
+            for service in &mut report.services {
+                let rolling_back = service
+                    .rollback
+                    .as_ref()
+                    .is_some_and(|r| r.status == RollbackStatus::InProgress);
+                if service.result == Outcome::Error || rolling_back {
+                    service.result = Outcome::Interrupted;
+                }
+            }
+            Err(Error::interrupted(journal.interrupted(signal)))
+        }
+    };
+    report.duration_seconds = started.elapsed().as_secs_f64();
+    if let Err(error) = &result {
+        report.reason = Some(error.to_string());
+        if report.result == Outcome::Error && error.exit_code() == exit::FAILED {
+            report.result = Outcome::Failed;
+        }
+    }
+    if config.output == OutputFormat::Json {
+        safe::write_raw(Stream::Stdout, &report.to_json());
+    }
+    if env("GITHUB_ACTIONS").as_deref() == Some("true") {
+        for (variable, text) in [
+            ("GITHUB_OUTPUT", report.github_outputs()),
+            ("GITHUB_STEP_SUMMARY", report.github_summary()),
+        ] {
+            if let Err(problem) = report::append_to_github_file(env, variable, &text) {
+                safe::write_line(Stream::Stderr, &format!("warning: {problem}"));
+            }
+        }
+    }
+    result
+}
+
+async fn execute(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &Reporter,
+    journal: &Journal,
+    report: &mut Report,
+) -> Result<(), Error> {
+    // Local input first: a bad file must stop the run before any AWS call.
+    let file = config
+        .task_definition_file
+        .as_deref()
+        .map(read_task_definition_file)
+        .transpose()?;
+    let (client, region) = aws::connect("ecs", &config.aws, env, config.verbose).await?;
+    let poll_interval = poll_interval(config.poll_interval, client.is_loopback(), out);
+    let deployer = Deployer {
+        ecs: Ecs::new(client),
+        config,
+        region,
+        poll_interval,
+        out,
+        journal,
+    };
+    match &config.change {
+        ImageChange::Image(image) => out.say(format!("Using image name: {image}")),
+        ImageChange::TagOnly(tag) => out.say(format!("Using tag for every image: {tag}")),
+        ImageChange::Unchanged => {}
+    }
+    if config.dry_run {
+        out.say("Dry run: reading only; nothing will be registered, updated or deregistered.");
+    }
+    match &config.target {
+        Target::Services { cluster, services } => {
+            service::deploy(&deployer, cluster, services, file.as_ref(), report).await
+        }
+        Target::TaskDefinition {
+            task_definition,
+            cluster,
+        } => {
+            deployer
+                .register_only(task_definition, cluster.as_deref(), file.as_ref(), report)
+                .await
+        }
+    }
+}
+
+/// The shortest `--poll-interval` against AWS: a faster poll spends the
+/// account's API rate (shared with every other pipeline) and sees nothing
+/// sooner, since ECS itself moves in seconds.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest against an endpoint on this machine (a local fake), which
+/// has no rate to spend; tests poll that fast.
+pub const MIN_LOOPBACK_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// `--poll-interval`, raised to the floor (with a warning) when below it.
+fn poll_interval(asked: Duration, loopback: bool, out: &Reporter) -> Duration {
+    let floor = if loopback {
+        MIN_LOOPBACK_POLL_INTERVAL
+    } else {
+        MIN_POLL_INTERVAL
+    };
+    if asked < floor {
+        out.say(format!(
+            "warning: --poll-interval {} s is below the minimum of {} s; polling every {} s.",
+            asked.as_secs_f64(),
+            floor.as_secs_f64(),
+            floor.as_secs_f64()
+        ));
+        return floor;
+    }
+    asked
+}
