@@ -9,6 +9,7 @@ use crate::core::image::{self, ImageRef};
 use crate::core::secret::Secret;
 use crate::core::shorthand;
 use crate::core::watch::rolling::DoneRule;
+use crate::core::watch::service_deployment::{stage_index, STAGES};
 use crate::error::{exit, Error};
 
 /// The usage text printed by `--help` (and kept in step with the README).
@@ -57,8 +58,17 @@ Service deployment (-n):
                                  at least 1, or 0.01 on a loopback endpoint)
       --skip-deployments-check   Succeed once the new tasks run, without waiting for
                                  old tasks to drain
-      --enable-rollback          If the deployment fails or times out, point the service
-                                 back at the previous task definition and wait for that
+      --enable-rollback          If the deployment fails or times out, roll it back (ECS's
+                                 own rollback where the service-deployment API answers,
+                                 else point the service back at the previous task
+                                 definition) and wait for that
+      --wait-until STAGE         Succeed once the service deployment reaches this lifecycle
+                                 stage (e.g. POST_TEST_TRAFFIC_SHIFT, BAKE_TIME) instead of
+                                 waiting for it to finish
+      --continue-deployment      Continue the deployment paused at a PAUSE lifecycle hook
+                                 (no image), and wait for it to finish
+      --rollback-deployment      Roll back the deployment paused at a PAUSE lifecycle hook
+                                 (no image), and wait for the rollback
 
 One-off task (-d):
       --run-task                 Run the new revision as a task
@@ -163,6 +173,25 @@ pub struct RunTask {
     pub wait_for_success: bool,
 }
 
+/// What to tell a deployment that waits at a PAUSE lifecycle hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookAction {
+    /// `--continue-deployment`.
+    Continue,
+    /// `--rollback-deployment`.
+    Rollback,
+}
+
+impl HookAction {
+    /// The `action` of `ContinueServiceDeployment`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookAction::Continue => "CONTINUE",
+            HookAction::Rollback => "ROLLBACK",
+        }
+    }
+}
+
 /// Where the result goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -205,12 +234,19 @@ pub struct Config {
     pub maximum_percent: Option<u32>,
     /// `-t`: the deadline of a wait.
     pub timeout: Duration,
+    /// Whether `-t` was given (else a configured bake may lengthen it).
+    pub timeout_given: bool,
     /// `--poll-interval`.
     pub poll_interval: Duration,
     /// `--skip-deployments-check` or not.
     pub done_rule: DoneRule,
     /// `--enable-rollback`.
     pub enable_rollback: bool,
+    /// `--wait-until`: a service-deployment lifecycle stage.
+    pub wait_until: Option<String>,
+    /// `--continue-deployment` or `--rollback-deployment`: answer a PAUSE
+    /// hook instead of deploying.
+    pub hook_action: Option<HookAction>,
     /// `--max-definitions`.
     pub max_definitions: Option<u32>,
     /// `--run-task` and its options.
@@ -293,6 +329,32 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
     let poll_interval = seconds(&mut args, &["--poll-interval"])?;
     let skip_deployments_check = args.contains("--skip-deployments-check");
     let enable_rollback = args.contains("--enable-rollback");
+    let wait_until = value(&mut args, &["--wait-until"])?
+        .map(|stage| {
+            let upper = stage.to_ascii_uppercase();
+            if stage_index(&upper).is_some() {
+                Ok(upper)
+            } else {
+                Err(usage(format!(
+                    "--wait-until takes a lifecycle stage of a service deployment: {}",
+                    STAGES.join(", ")
+                )))
+            }
+        })
+        .transpose()?;
+    let hook_action = match (
+        args.contains("--continue-deployment"),
+        args.contains("--rollback-deployment"),
+    ) {
+        (true, true) => {
+            return Err(usage(
+                "--continue-deployment and --rollback-deployment exclude each other: pass one.",
+            ))
+        }
+        (true, false) => Some(HookAction::Continue),
+        (false, true) => Some(HookAction::Rollback),
+        (false, false) => None,
+    };
     let max_definitions = raw_value(&mut args, &["--max-definitions"])?;
     let run_task = args.contains("--run-task");
     let launch_type = value(&mut args, &["--launch-type"])?;
@@ -376,6 +438,7 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
             cluster,
         },
     };
+    let (image_given, tag_given) = (image.is_some() || empty_image, tag_only.is_some());
     let change = match (tag_only, image) {
         (Some(tag), _) => {
             if !image::is_tag(&tag) {
@@ -393,7 +456,8 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
             ImageChange::Image(image)
         }
         (None, None)
-            if force_new_deployment
+            if hook_action.is_some()
+                || force_new_deployment
                 || task_definition_file.is_some()
                 || !set_env.is_empty()
                 || !unset_env.is_empty() =>
@@ -466,6 +530,8 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         (force_new_deployment, "--force-new-deployment"),
         (skip_deployments_check, "--skip-deployments-check"),
         (enable_rollback, "--enable-rollback"),
+        (wait_until.is_some(), "--wait-until"),
+        (hook_action.is_some(), "--continue-deployment/--rollback-deployment"),
     ];
     match &target {
         Target::TaskDefinition { .. } => {
@@ -481,6 +547,34 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
             ));
         }
         Target::Services { .. } => {}
+    }
+    if let Some(action) = hook_action {
+        // Answering a paused deployment changes nothing else.
+        let deploy_only = [
+            (image_given || tag_given, "-i/-to"),
+            (task_definition_file.is_some(), "--task-definition-file"),
+            (use_latest_task_definition, "--use-latest-task-def"),
+            (copy_tags, "--copy-task-definition-tags"),
+            (!set_env.is_empty() || !unset_env.is_empty(), "--env/--unset-env"),
+            (!containers.is_empty(), "--container"),
+            (force_new_deployment, "--force-new-deployment"),
+            (desired_count.is_some(), "-D/--desired-count"),
+            (minimum_healthy_percent.is_some(), "-m/--min"),
+            (maximum_percent.is_some(), "-M/--max"),
+            (max_definitions.is_some(), "--max-definitions"),
+            (enable_rollback, "--enable-rollback"),
+            (wait_until.is_some(), "--wait-until"),
+            (dry_run, "--dry-run"),
+        ];
+        if let Some((_, flag)) = deploy_only.iter().find(|(given, _)| *given) {
+            let name = match action {
+                HookAction::Continue => "--continue-deployment",
+                HookAction::Rollback => "--rollback-deployment",
+            };
+            return Err(usage(format!(
+                "{name} answers a paused deployment and deploys nothing: {flag} does not go with it."
+            )));
+        }
     }
     let pointless = [
         (use_latest_task_definition && task_definition_file.is_some(),
@@ -519,6 +613,7 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         desired_count,
         minimum_healthy_percent,
         maximum_percent,
+        timeout_given: timeout.is_some(),
         timeout: timeout.unwrap_or(Duration::from_secs_f64(DEFAULT_TIMEOUT_SECONDS)),
         poll_interval: poll_interval.unwrap_or(Duration::from_secs_f64(DEFAULT_POLL_SECONDS)),
         done_rule: if skip_deployments_check {
@@ -527,6 +622,8 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
             DoneRule::Complete
         },
         enable_rollback,
+        wait_until,
+        hook_action,
         max_definitions,
         run_task,
         aws,

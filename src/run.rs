@@ -10,7 +10,7 @@ use crate::aws::{self, ecs::Ecs};
 use crate::cli::{Config, ImageChange, OutputFormat, Target};
 use crate::deploy::interrupt::{interrupted, Journal};
 use crate::deploy::revision::read_task_definition_file;
-use crate::deploy::{service, Deployer};
+use crate::deploy::{hook, service, Deployer};
 use crate::error::{exit, Error};
 use crate::output::report::{self, Outcome, Report, RollbackStatus};
 use crate::output::safe::{self, Stream};
@@ -102,9 +102,10 @@ async fn execute(
         out.say("Dry run: reading only; nothing will be registered, updated or deregistered.");
     }
     match &config.target {
-        Target::Services { cluster, services } => {
-            service::deploy(&deployer, cluster, services, file.as_ref(), report).await
-        }
+        Target::Services { cluster, services } => match config.hook_action {
+            Some(action) => hook::answer(&deployer, cluster, services, action, report).await,
+            None => service::deploy(&deployer, cluster, services, file.as_ref(), report).await,
+        },
         Target::TaskDefinition {
             task_definition,
             cluster,

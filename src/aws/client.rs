@@ -110,6 +110,20 @@ impl AwsError {
         }
     }
 
+    /// Whether the service refused the request itself (a 4xx that is not
+    /// throttling: no permission, an operation this endpoint does not know,
+    /// a bad parameter), as opposed to failing to answer it.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            AwsError::Service { status, code, .. } => {
+                (400..500).contains(status)
+                    && *status != 429
+                    && !THROTTLING_CODES.contains(&code.as_str())
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the service may have acted on the request although the call
     /// failed: the answer was lost on the way back, garbled, or a 5xx.
     pub fn may_have_acted(&self) -> bool {

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::aws::client::{AwsError, Client};
 use crate::core::service::Service;
+use crate::core::watch::service_deployment::ServiceDeployment;
 use crate::output::safe;
 
 /// The `X-Amz-Target` prefix of the ECS API.
@@ -23,6 +24,8 @@ pub const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
 const DESCRIBE_TASKS_LIMIT: usize = 100;
 /// ECS describes at most this many services per `DescribeServices`.
 const DESCRIBE_SERVICES_LIMIT: usize = 10;
+/// ECS describes at most this many service deployments per call.
+const DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT: usize = 20;
 /// A listing longer than this many pages is taken for a loop, as the SDK
 /// paginators do (a hundred thousand revisions or stopped tasks).
 const MAX_PAGES: usize = 1000;
@@ -359,6 +362,102 @@ impl Ecs {
     }
 }
 
+/// A service deployment as `ListServiceDeployments` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentBrief {
+    pub arn: String,
+    pub status: String,
+}
+
+impl Ecs {
+    /// The newest service deployments of a service, newest first (the first
+    /// page holds the newest, which is all a deploy needs).
+    pub async fn list_service_deployments(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Vec<DeploymentBrief>, AwsError> {
+        let reply = self
+            .read(
+                "ListServiceDeployments",
+                &json!({"cluster": cluster, "service": service}),
+                &|reply| {
+                    let briefs = list_of(reply, "serviceDeployments")?;
+                    if briefs.iter().any(|b| b["serviceDeploymentArn"].as_str().is_none()) {
+                        return Err("a service deployment has no serviceDeploymentArn".into());
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        Ok(reply["serviceDeployments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| DeploymentBrief {
+                arn: b["serviceDeploymentArn"].as_str().unwrap_or_default().to_string(),
+                status: b["status"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+
+    /// Describes service deployments, in as many calls as ECS's limit of
+    /// twenty per call needs. Every ARN must be described or listed among
+    /// the failures; those ECS does not know are left out.
+    pub async fn describe_service_deployments(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<ServiceDeployment>, AwsError> {
+        let mut described = Vec::new();
+        for chunk in arns.chunks(DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT) {
+            let reply = self
+                .read(
+                    "DescribeServiceDeployments",
+                    &json!({"serviceDeploymentArns": chunk}),
+                    &|reply| deployments_account_for(reply, chunk),
+                )
+                .await?;
+            for deployment in reply["serviceDeployments"].as_array().into_iter().flatten() {
+                described.push(serde_json::from_value(deployment.clone()).map_err(|e| {
+                    AwsError::bad_reply(
+                        "DescribeServiceDeployments",
+                        format!("unexpected service deployment: {e}"),
+                    )
+                })?);
+            }
+        }
+        Ok(described)
+    }
+
+    /// Asks ECS to roll a service deployment back (`stopType: ROLLBACK`):
+    /// traffic and tasks go back to the revision it replaced.
+    pub async fn roll_back_service_deployment(&self, arn: &str) -> Result<(), AwsError> {
+        self.call(
+            "StopServiceDeployment",
+            &json!({"serviceDeploymentArn": arn, "stopType": "ROLLBACK"}),
+            &names_the_deployment,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Answers a PAUSE hook: `action` is `CONTINUE` or `ROLLBACK`.
+    pub async fn continue_service_deployment(
+        &self,
+        arn: &str,
+        hook_id: &str,
+        action: &str,
+    ) -> Result<(), AwsError> {
+        self.call(
+            "ContinueServiceDeployment",
+            &json!({"serviceDeploymentArn": arn, "hookId": hook_id, "action": action}),
+            &names_the_deployment,
+        )
+        .await
+        .map(drop)
+    }
+}
+
 /// Why `RunTask` started nothing.
 pub enum RunTaskError {
     /// The call itself failed.
@@ -373,6 +472,36 @@ fn strings(list: &Value) -> impl Iterator<Item = String> + '_ {
         .flatten()
         .filter_map(Value::as_str)
         .map(str::to_string)
+}
+
+/// A `DescribeServiceDeployments` answer that describes, or lists among
+/// the failures, every deployment asked for.
+fn deployments_account_for(reply: &Value, arns: &[String]) -> Result<(), String> {
+    let described = list_of(reply, "serviceDeployments")?;
+    if described
+        .iter()
+        .any(|d| d["serviceDeploymentArn"].as_str().is_none() || d["status"].as_str().is_none())
+    {
+        return Err("a service deployment has no serviceDeploymentArn or status".into());
+    }
+    let failures = reply["failures"].as_array();
+    let missing = arns.iter().find(|arn| {
+        let named = |v: &Value, key: &str| v[key].as_str() == Some(arn.as_str());
+        !described.iter().any(|d| named(d, "serviceDeploymentArn"))
+            && !failures.is_some_and(|f| f.iter().any(|f| named(f, "arn")))
+    });
+    match missing {
+        Some(arn) => Err(format!("the answer says nothing about {arn}")),
+        None => Ok(()),
+    }
+}
+
+/// The answer of StopServiceDeployment and ContinueServiceDeployment.
+fn names_the_deployment(reply: &Value) -> Result<(), String> {
+    match reply["serviceDeploymentArn"].as_str() {
+        Some(_) => Ok(()),
+        None => Err("the answer has no serviceDeploymentArn".into()),
+    }
 }
 
 /// The array `key` of an answer.

@@ -7,6 +7,8 @@
 pub mod diff;
 /// Image references and which containers an image is for.
 pub mod image;
+/// How a service is deployed: controller and strategy, and their bake.
+pub mod model;
 /// Values never printed.
 pub mod secret;
 /// A service as `DescribeServices` describes it.

@@ -21,6 +21,58 @@ pub struct Service {
     pub deployments: Vec<Deployment>,
     #[serde(default)]
     pub events: Vec<ServiceEvent>,
+    /// Who deploys it: `ECS` (absent means ECS), `CODE_DEPLOY` or `EXTERNAL`.
+    #[serde(default)]
+    pub deployment_controller: Option<DeploymentController>,
+    /// How ECS deploys it (strategy, bake times, alarms, hooks).
+    #[serde(default)]
+    pub deployment_configuration: DeploymentConfiguration,
+    /// The ARN of the service deployment ECS is on, where it says.
+    #[serde(default)]
+    pub current_service_deployment: Option<String>,
+}
+
+/// A service's `deploymentController`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeploymentController {
+    /// `ECS`, `CODE_DEPLOY` or `EXTERNAL`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+/// The parts of a service's `deploymentConfiguration` that decide how a
+/// deploy is watched and how long it may take.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentConfiguration {
+    /// `ROLLING` (absent means ROLLING), `BLUE_GREEN`, `LINEAR` or `CANARY`.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// How long both revisions run after production traffic has shifted.
+    #[serde(default)]
+    pub bake_time_in_minutes: Option<u32>,
+    #[serde(default)]
+    pub linear_configuration: Option<LinearConfiguration>,
+    #[serde(default)]
+    pub canary_configuration: Option<CanaryConfiguration>,
+}
+
+/// `linearConfiguration`: production traffic shifts in steps, each baked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinearConfiguration {
+    #[serde(default)]
+    pub step_percent: Option<f64>,
+    #[serde(default)]
+    pub step_bake_time_in_minutes: Option<u32>,
+}
+
+/// `canaryConfiguration`: a share of production traffic first, baked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryConfiguration {
+    #[serde(default)]
+    pub canary_bake_time_in_minutes: Option<u32>,
 }
 
 /// One entry of a service's `deployments`.

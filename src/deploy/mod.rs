@@ -4,6 +4,8 @@
 //! ([`oneoff`]) and what an interrupt says ([`interrupt`]). The decisions
 //! live in `core`.
 
+/// `--continue-deployment` / `--rollback-deployment`: answer a PAUSE hook.
+pub mod hook;
 /// Ctrl-C and the other signals, and the journal of what a run changed.
 pub mod interrupt;
 /// `--run-task` and `--wait-for-success`.
@@ -12,6 +14,8 @@ pub mod oneoff;
 pub mod revision;
 /// Deploys to services: plan, update, wait, conclude, roll back.
 pub mod service;
+/// Watching deployments until they end.
+mod watch;
 
 use std::time::{Duration, Instant};
 

@@ -1,22 +1,23 @@
-//! Deploying to services (`-n`, repeatable): check every service, make the
-//! new revisions (one per base revision, so services that share one share
-//! the new one), update them all, wait for all of them in one loop (one
-//! `DescribeServices` covers ten), then prune — or explain the failure and
-//! roll every updated service back. One service is the common case of this.
+//! Deploying to services (`-n`, repeatable): check every service and its
+//! deployment model, make the new revisions (one per base revision, so
+//! services that share one share the new one), update them all, wait for all
+//! of them in one loop (`watch`), then prune — or explain the failure and
+//! roll every updated service back, each the way its model allows. One
+//! service is the common case of this.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::revision::{BaseFile, Prepared, Revision};
+use super::watch::{Ended, Followed, Tracked};
 use super::{aws_error, Deadline, Deployer};
 use crate::aws::ecs::ServiceUpdate;
+use crate::core::model::{configured_bake, Model};
 use crate::core::service::Service;
 use crate::core::taskdef;
 use crate::core::taskdef::short_revision;
-use crate::core::tasks::StoppedTasks;
-use crate::core::watch::progress::Progress;
-use crate::core::watch::rolling::{self, DoneRule, Watch};
-use crate::core::watch::{Blind, Failure, Verdict};
+use crate::core::watch::rolling::{DoneRule, Watch};
+use crate::core::watch::Failure;
 use crate::error::Error;
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
 
@@ -32,34 +33,20 @@ pub async fn deploy(
         d,
         cluster,
         several: names.len() > 1,
+        timeout: d.config.timeout,
     };
     run.deploy(names, file, report).await
 }
 
-struct Run<'a> {
-    d: &'a Deployer<'a>,
-    cluster: &'a str,
+/// One run over the services of a cluster.
+pub(super) struct Run<'a> {
+    pub d: &'a Deployer<'a>,
+    pub cluster: &'a str,
     /// Whether lines need the service's name in front.
-    several: bool,
-}
-
-/// One service's deployment being watched.
-struct Tracked {
-    name: String,
-    watch: Watch,
-    latest: Service,
-    progress: Progress,
-    stopped: StoppedTasks,
-    ended: Option<Ended>,
-    started: Instant,
-}
-
-/// How a watched deployment ended.
-#[derive(Debug, Clone)]
-enum Ended {
-    Done,
-    /// The failure and the stopped-task explanations gathered meanwhile.
-    Failed(Failure, Vec<String>),
+    pub several: bool,
+    /// The deadline of each wait: `-t`, or its default plus the longest
+    /// configured bake.
+    pub timeout: Duration,
 }
 
 /// A failed service that already runs another revision, so it is not
@@ -73,7 +60,7 @@ struct MovedOn {
 impl MovedOn {
     fn from_failure(service: &str, failure: &Failure) -> Option<MovedOn> {
         let (status, why) = match failure {
-            Failure::EcsRolledBack { .. } => (
+            failure if failure.is_ecs_rollback() => (
                 RollbackStatus::DoneByEcs,
                 "ECS already rolled the service back, so ecs-deploy did not roll back again.",
             ),
@@ -95,6 +82,7 @@ impl MovedOn {
 /// for `--force-new-deployment` alone).
 struct Plan {
     before: Service,
+    model: Model,
     current: String,
     revision: Option<Revision>,
 }
@@ -108,15 +96,15 @@ struct Updated {
 
 impl Run<'_> {
     /// A line about one service, with its name in front when there are several.
-    fn say(&self, service: &str, line: impl AsRef<str>) {
+    pub(super) fn say(&self, service: &str, line: impl AsRef<str>) {
         self.d.out.say(self.prefixed(service, line.as_ref()));
     }
 
-    fn progress(&self, service: &str, line: impl AsRef<str>) {
+    pub(super) fn progress(&self, service: &str, line: impl AsRef<str>) {
         self.d.out.progress(self.prefixed(service, line.as_ref()));
     }
 
-    fn prefixed(&self, service: &str, line: &str) -> String {
+    pub(super) fn prefixed(&self, service: &str, line: &str) -> String {
         if self.several {
             format!("[{service}] {line}")
         } else {
@@ -135,8 +123,48 @@ impl Run<'_> {
             self.preview(&plans, report).await;
             return Ok(());
         }
-        let (updated, mut tracked) = self.update_all(plans, report).await?;
-        let deadline = Deadline::after(self.d.config.timeout);
+        let run = Run {
+            timeout: self.deadline_for(&plans),
+            ..*self
+        };
+        let deadline = Deadline::after(run.timeout);
+        run.deploy_planned(plans, deadline, report).await
+    }
+
+    /// The deadline a wait needs: `-t` as given (with a warning where it is
+    /// shorter than a configured bake), else the default plus the longest
+    /// configured bake, so that a blue/green bake is not a timeout.
+    fn deadline_for(&self, plans: &[Plan]) -> Duration {
+        let config = self.d.config;
+        let bakes: Vec<(&str, Duration)> = plans
+            .iter()
+            .map(|p| {
+                let bake = configured_bake(p.model, &p.before.deployment_configuration);
+                (p.before.service_name.as_str(), bake)
+            })
+            .collect();
+        if config.timeout_given {
+            for (name, bake) in bakes.iter().filter(|(_, bake)| *bake > config.timeout) {
+                self.say(name, format!(
+                    "warning: -t {} s is shorter than the configured bake of {} s: the wait will end before ECS finishes baking.",
+                    config.timeout.as_secs_f64(),
+                    bake.as_secs()
+                ));
+            }
+            return config.timeout;
+        }
+        config.timeout + bakes.iter().map(|(_, bake)| *bake).max().unwrap_or_default()
+    }
+
+    /// Updates, waits and concludes, within `deadline` (and the rollback
+    /// within one of its own).
+    async fn deploy_planned(
+        &self,
+        plans: Vec<Plan>,
+        deadline: Deadline,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let (updated, mut tracked) = self.update_all(plans, deadline, report).await?;
         self.d.out.group("Waiting for the deployment");
         // With a rollback to come, one failure is enough to stop waiting.
         self.wait(&mut tracked, self.d.config.enable_rollback, deadline)
@@ -156,8 +184,9 @@ impl Run<'_> {
     ) -> Result<Vec<Plan>, Error> {
         let befores = self.current_services(names).await?;
         let mut prepared: Vec<(String, Option<Prepared>)> = Vec::new();
-        let mut bases: Vec<(Service, String, String)> = Vec::new();
+        let mut bases: Vec<(Service, Model, String, String)> = Vec::new();
         for before in befores {
+            let model = self.model_of(&before)?;
             let current = before.task_definition.clone().ok_or_else(|| {
                 Error::aws(format!(
                     "service '{}' has no task definition (is it managed by CodeDeploy or an external controller?); nothing was registered.",
@@ -178,7 +207,7 @@ impl Run<'_> {
                 let revision = self.d.prepare_revision(&current, file, false).await?;
                 prepared.push((base.clone(), revision));
             }
-            bases.push((before, current, base));
+            bases.push((before, model, current, base));
         }
         let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
         for (base, revision) in prepared {
@@ -190,7 +219,7 @@ impl Run<'_> {
         }
         Ok(bases
             .into_iter()
-            .map(|(before, current, base)| {
+            .map(|(before, model, current, base)| {
                 let revision = revisions[&base].clone();
                 let service_report = report.service(&before.service_name);
                 service_report.previous_task_definition = Some(current.clone());
@@ -198,13 +227,37 @@ impl Run<'_> {
                     service_report.images = revision.images.clone();
                     service_report.task_definition = revision.arn.clone();
                 }
+                service_report.strategy = Some(model.name().to_string());
                 Plan {
                     before,
+                    model,
                     current,
                     revision,
                 }
             })
             .collect())
+    }
+
+    /// How `service` is deployed; a model this tool cannot deploy stops
+    /// the run before anything is registered (exit 1, like an image no
+    /// container uses).
+    fn model_of(&self, service: &Service) -> Result<Model, Error> {
+        let name = &service.service_name;
+        let refuse = |why: String| {
+            Err(Error::failed(format!(
+                "service '{name}' {why}; nothing was registered."
+            )))
+        };
+        match Model::of(service) {
+            Err(unknown) => refuse(format!("uses {unknown}")),
+            Ok(Model::External) => refuse(
+                "is deployed by an EXTERNAL controller (task sets that another tool manages), which ecs-deploy does not deploy".into(),
+            ),
+            Ok(Model::CodeDeploy) => refuse(
+                "is deployed by AWS CodeDeploy (deployment controller CODE_DEPLOY), which this version of ecs-deploy does not deploy yet".into(),
+            ),
+            Ok(model) => Ok(model),
+        }
     }
 
     /// `--dry-run`: the `UpdateService` each service would get, and what
@@ -255,6 +308,7 @@ impl Run<'_> {
     async fn update_all(
         &self,
         plans: Vec<Plan>,
+        deadline: Deadline,
         report: &mut Report,
     ) -> Result<(Vec<Updated>, Vec<Tracked>), Error> {
         let config = self.d.config;
@@ -262,6 +316,7 @@ impl Run<'_> {
         let mut tracked = Vec::new();
         for Plan {
             before,
+            model,
             current,
             revision,
         } in plans
@@ -310,21 +365,28 @@ impl Run<'_> {
                     .update_failed_midway(&name, error, &updated, report)
                     .await);
             };
+            let followed = self
+                .find_service_deployment(&name, &reply, &watch, model, deadline)
+                .await;
+            let goal = match &config.wait_until {
+                Some(stage) if followed.is_some() => format!("until it reaches {stage}"),
+                _ => "for it to complete".to_string(),
+            };
             self.say(&name, format!(
-                "Service updated: deployment {} of {}. Waiting for it to complete (timeout {} s)...",
+                "Service updated: deployment {} of {} ({}). Waiting {goal} (timeout {} s)...",
                 watch.deployment_id,
                 short_revision(&new),
-                config.timeout.as_secs_f64()
+                model.name(),
+                self.timeout.as_secs_f64()
             ));
-            report.service(&name).deployment_id = Some(watch.deployment_id.clone());
+            let service_report = report.service(&name);
+            service_report.deployment_id = Some(watch.deployment_id.clone());
+            service_report.service_deployment_arn = followed.clone();
+            let followed = followed.map(|arn| Followed::new(arn, None));
             tracked.push(Tracked {
-                name,
-                progress: Progress::new(&before),
-                watch,
-                latest: reply,
-                stopped: StoppedTasks::default(),
-                ended: None,
+                until: config.wait_until.clone(),
                 started,
+                ..Tracked::new(&name, model, watch, &before, reply, followed)
             });
         }
         Ok((updated, tracked))
@@ -343,6 +405,11 @@ impl Run<'_> {
         for t in tracked {
             let service = report.service(&t.name);
             service.duration_seconds = t.started.elapsed().as_secs_f64();
+            if let Some(d) = t.service_deployment.as_ref().and_then(|f| f.latest.as_ref()) {
+                service.status = Some(d.status.clone());
+                service.lifecycle_stage = d.lifecycle_stage.clone();
+                service.alarms_triggered = d.triggered_alarms();
+            }
             match &t.ended {
                 Some(Ended::Done) => service.result = Outcome::Success,
                 None => {
@@ -351,17 +418,13 @@ impl Run<'_> {
                     service.reason = Some(format!(
                         "Not waited for to the end: another service failed and all are rolled back. Its deployment {} was {}.",
                         t.watch.deployment_id,
-                        t.latest
-                            .deployments
-                            .iter()
-                            .find(|d| d.id == t.watch.deployment_id)
-                            .map_or_else(|| "in an unknown state".to_string(), |d| d.counts())
+                        t.state()
                     ));
                 }
                 Some(Ended::Failed(failure, stopped)) => {
                     service.result = match failure {
                         Failure::TimedOut { .. } => Outcome::Timeout,
-                        Failure::EcsRolledBack { .. } => Outcome::EcsRolledBack,
+                        failure if failure.is_ecs_rollback() => Outcome::EcsRolledBack,
                         _ => Outcome::Failed,
                     };
                     service.reason = Some(explain(&t.name, &t.watch, failure, stopped));
@@ -381,7 +444,7 @@ impl Run<'_> {
             report.result = Outcome::Success;
             if let Some(keep) = config.max_definitions {
                 let mut live: Vec<&str> = updated.iter().map(|u| u.new.as_str()).collect();
-                if config.done_rule == DoneRule::NewTasksRunning {
+                if config.done_rule == DoneRule::NewTasksRunning || config.wait_until.is_some() {
                     // ECS may still fail the rollout after we stopped
                     // watching; keep what a rollback would need.
                     live.extend(updated.iter().map(|u| u.previous.as_str()));
@@ -422,7 +485,7 @@ impl Run<'_> {
             })
             .collect();
         if config.enable_rollback {
-            let outcome = self.roll_back(updated, &moved_on, report).await;
+            let outcome = self.roll_back(updated, tracked, &moved_on, report).await;
             message.extend(outcome);
         } else {
             for t in &failed {
@@ -447,7 +510,23 @@ impl Run<'_> {
                     to: previous.clone(),
                     status,
                     detail: line,
+                    reason: None,
                 });
+            }
+        }
+        // Why ECS rolled back, where it said.
+        for t in &failed {
+            if let Some(Ended::Failed(
+                Failure::ServiceDeployment {
+                    rollback_reason: Some(reason),
+                    ..
+                },
+                _,
+            )) = &t.ended
+            {
+                if let Some(rollback) = &mut report.service(&t.name).rollback {
+                    rollback.reason = Some(reason.clone());
+                }
             }
         }
         Err(Error::failed(message.join("\n")))
@@ -465,7 +544,7 @@ impl Run<'_> {
         let mut message = vec![format!("Updating service '{name}' failed: {error}")];
         let names: Vec<&str> = updated.iter().map(|u| u.name.as_str()).collect();
         if self.d.config.enable_rollback {
-            message.extend(self.roll_back(updated, &[], report).await);
+            message.extend(self.roll_back(updated, &[], &[], report).await);
         } else {
             message.push(format!(
                 "Already updated: {}; pass --enable-rollback to return them automatically.",
@@ -477,7 +556,7 @@ impl Run<'_> {
 
     /// The services as they are before the deploy; a missing or deleted one
     /// stops the run before anything is registered.
-    async fn current_services(&self, names: &[String]) -> Result<Vec<Service>, Error> {
+    pub(super) async fn current_services(&self, names: &[String]) -> Result<Vec<Service>, Error> {
         let region = &self.d.region;
         let found = self
             .d
@@ -596,164 +675,24 @@ impl Run<'_> {
         described.ok()?.find(service).cloned()
     }
 
-    /// Polls until every deployment is done, failed or out of time — or,
-    /// with `stop_at_first_failure`, until one fails (so that a rollback of
-    /// all need not wait for the slowest). Every call is bounded by the
-    /// deadline plus its grace (`Deadline::bound`); a poll that fails (after the client's
-    /// retries) is not the end of a deployment, but a wait that sees nothing
-    /// until the deadline says so. Between polls the journal says where each
-    /// service stands, for the message an interrupt prints.
-    async fn wait(&self, tracked: &mut [Tracked], stop_at_first_failure: bool, deadline: Deadline) {
-        let config = self.d.config;
-        // The last answer, and the polls without one since.
-        let mut last_seen = Instant::now();
-        let mut blind: Option<(u32, String)> = None;
-        loop {
-            for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
-                if let Some(line) = t.progress.counts_change(&t.latest, &t.watch) {
-                    self.progress(&t.name, line);
-                }
-                let mut tasks_stopped = false;
-                for event in t.progress.new_events(&t.latest) {
-                    // ECS says so when tasks stop; failedTasks alone misses
-                    // tasks that fail after another one of the deployment ran.
-                    tasks_stopped |= event.contains("has stopped");
-                    self.progress(&t.name, format!("event: {event}"));
-                }
-                let failure = match rolling::judge(&t.latest, &t.watch, config.done_rule) {
-                    Verdict::Done => {
-                        t.ended = Some(Ended::Done);
-                        continue;
-                    }
-                    Verdict::Failed(failure) => Some(failure),
-                    Verdict::Pending if deadline.passed() => Some(Failure::TimedOut {
-                        seconds: deadline.seconds(),
-                        blind: blind.as_ref().map(|(failed_polls, why)| Blind {
-                            failed_polls: *failed_polls,
-                            seconds: last_seen.elapsed().as_secs_f64(),
-                            why: why.clone(),
-                        }),
-                    }),
-                    Verdict::Pending => None,
-                };
-                // Look at stopped tasks when ECS counts new failures, and once
-                // more at the end of a failed rollout so the reasons are complete.
-                if t.progress.has_new_failed_tasks(&t.latest, &t.watch)
-                    || tasks_stopped
-                    || failure.is_some()
-                {
-                    self.report_stopped_tasks(t, deadline).await;
-                }
-                if let Some(failure) = failure {
-                    t.ended = Some(Ended::Failed(failure, t.stopped.summary()));
-                }
-            }
-            let any_failed = tracked
-                .iter()
-                .any(|t| matches!(t.ended, Some(Ended::Failed(..))));
-            if stop_at_first_failure && any_failed {
-                self.d.journal.in_progress(Vec::new());
-                return;
-            }
-            self.d.journal.in_progress(
-                tracked
-                    .iter()
-                    .filter(|t| t.ended.is_none())
-                    .map(|t| {
-                        format!(
-                            "Service '{}': deployment {} of {} is still in progress in ECS ({}). Check it with: aws ecs describe-services --cluster {} --services {}",
-                            t.name,
-                            t.watch.deployment_id,
-                            short_revision(&t.watch.task_definition),
-                            t.latest
-                                .deployments
-                                .iter()
-                                .find(|d| d.id == t.watch.deployment_id)
-                                .map_or_else(|| "state unknown".to_string(), |d| d.counts()),
-                            self.cluster,
-                            t.name
-                        )
-                    })
-                    .collect(),
-            );
-            let pending: Vec<String> = tracked
-                .iter()
-                .filter(|t| t.ended.is_none())
-                .map(|t| t.name.clone())
-                .collect();
-            if pending.is_empty() {
-                self.d.journal.in_progress(Vec::new());
-                return;
-            }
-            tokio::time::sleep(self.d.poll_interval.min(deadline.remaining())).await;
-            let poll = self.d.ecs.describe_services(self.cluster, &pending);
-            let described = match deadline.bound("DescribeServices", poll).await {
-                Ok(described) => {
-                    last_seen = Instant::now();
-                    blind = None;
-                    described
-                }
-                Err(e) => {
-                    self.d.out.progress(format!(
-                        "could not read the service state ({e}); trying again"
-                    ));
-                    let failed_polls = blind.as_ref().map_or(0, |(n, _)| *n) + 1;
-                    blind = Some((failed_polls, e.to_string()));
-                    continue;
-                }
-            };
-            for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
-                match described.find(&t.name) {
-                    Some(service) => t.latest = service.clone(),
-                    // ECS answered that it has no such service (any more).
-                    None => {
-                        t.ended = Some(Ended::Failed(
-                            Failure::ServiceInactive {
-                                status: described.failure(&t.name).unwrap_or("MISSING").to_string(),
-                            },
-                            t.stopped.summary(),
-                        ))
-                    }
-                }
-            }
-        }
-    }
-
-    /// Prints why newly stopped tasks of a deployment stopped. A failure to
-    /// look them up is reported but does not end the wait.
-    async fn report_stopped_tasks(&self, t: &mut Tracked, deadline: Deadline) {
-        let ecs = &self.d.ecs;
-        let tasks = async {
-            let arns = ecs
-                .stopped_tasks(self.cluster, &t.watch.deployment_id)
-                .await?;
-            let fresh = t.progress.unreported_tasks(arns);
-            ecs.describe_tasks(self.cluster, &fresh).await
-        };
-        match deadline.bound("the stopped-task lookup", tasks).await {
-            Ok(tasks) => {
-                for line in t.stopped.add(&tasks) {
-                    self.progress(&t.name, line);
-                }
-            }
-            Err(e) => self.progress(&t.name, format!("could not read the stopped tasks: {e}")),
-        }
-    }
-
-    /// Points every updated service back at its previous revision (except
-    /// those ECS already rolled back, and those that ran no other revision)
-    /// and waits for those rollouts, with a deadline of their own. Returns
-    /// what happened, a line per service.
+    /// Rolls every updated service back (except those ECS already rolled
+    /// back, and those that ran no other revision) and waits for those
+    /// rollbacks, with a deadline of their own: ECS's own rollback
+    /// (`StopServiceDeployment ROLLBACK`, which shifts traffic back) where
+    /// the service deployment is followed and still going, else
+    /// `UpdateService` back to the previous revision. Returns what
+    /// happened, a line per service.
     async fn roll_back(
         &self,
         updated: &[Updated],
+        watched: &[Tracked],
         moved_on: &[MovedOn],
         report: &mut Report,
     ) -> Vec<String> {
         let mut lines = Vec::new();
         let mut tracked = Vec::new();
         // The rollback's own deadline, as long as the deploy's.
-        let deadline = Deadline::after(self.d.config.timeout);
+        let deadline = Deadline::after(self.timeout);
         for u in updated {
             let (status, line) = if let Some(m) = moved_on.iter().find(|m| m.service == u.name) {
                 (m.status, m.why.to_string())
@@ -774,13 +713,15 @@ impl Run<'_> {
                         deadline.seconds()
                     ),
                 );
-                match self.start_rollback(u, deadline).await {
+                let watched = watched.iter().find(|t| t.name == u.name);
+                match self.start_rollback(u, watched, deadline).await {
                     Ok(t) => {
                         self.d.journal.rolling_back();
                         report.service(&u.name).rollback = Some(Rollback {
                             to: u.previous.clone(),
                             status: RollbackStatus::InProgress,
                             detail: "Rollback sent; waiting for it.".into(),
+                            reason: None,
                         });
                         tracked.push(t);
                         continue;
@@ -793,24 +734,29 @@ impl Run<'_> {
                 to: u.previous.clone(),
                 status,
                 detail: line,
+                reason: None,
             });
         }
         self.wait(&mut tracked, false, deadline).await;
         let mut all_completed = true;
         for t in &tracked {
+            // ECS's rollback returns to what the deployment replaced; an
+            // UpdateService rollback is a deployment of that revision.
+            let to = if t.rolling_back {
+                &t.watch.previous_task_definition
+            } else {
+                &t.watch.task_definition
+            };
             let (status, line) = match t.ended.as_ref().expect("the wait ends every deployment") {
                 Ended::Done => (
                     RollbackStatus::Completed,
-                    format!(
-                        "Rolled back: the service runs {} again.",
-                        short_revision(&t.watch.task_definition)
-                    ),
+                    format!("Rolled back: the service runs {} again.", short_revision(to)),
                 ),
                 Ended::Failed(failure, _) => (
                     RollbackStatus::Failed,
                     format!(
                         "Rolled back to {}, but that rollout did not complete either: {failure}.",
-                        short_revision(&t.watch.task_definition)
+                        short_revision(to)
                     ),
                 ),
             };
@@ -820,9 +766,10 @@ impl Run<'_> {
                 service.result = Outcome::RolledBack;
             }
             service.rollback = Some(Rollback {
-                to: t.watch.task_definition.clone(),
+                to: to.clone(),
                 status,
                 detail: line.clone(),
+                reason: None,
             });
             lines.push(self.prefixed(&t.name, &line));
         }
@@ -832,7 +779,66 @@ impl Run<'_> {
         lines
     }
 
-    async fn start_rollback(&self, u: &Updated, deadline: Deadline) -> Result<Tracked, String> {
+    /// Starts the rollback of one service: ECS's own where its service
+    /// deployment is followed and still going (and the API is not refused),
+    /// else `UpdateService` back to the previous revision.
+    async fn start_rollback(
+        &self,
+        u: &Updated,
+        watched: Option<&Tracked>,
+        deadline: Deadline,
+    ) -> Result<Tracked, String> {
+        let journal = self.d.journal;
+        let going = watched.and_then(|t| {
+            let followed = t.service_deployment.as_ref()?;
+            let ongoing = followed
+                .latest
+                .as_ref()
+                .is_none_or(|d| matches!(d.status.as_str(), "PENDING" | "IN_PROGRESS"));
+            ongoing.then_some((t, followed.arn.as_str()))
+        });
+        if let Some((t, arn)) = going {
+            journal.sending(format!("asking ECS to roll back service deployment {arn}"));
+            let stop = self.d.ecs.roll_back_service_deployment(arn);
+            match deadline.bound("StopServiceDeployment", stop).await {
+                Ok(()) => {
+                    journal.changed(format!(
+                        "asked ECS to roll back service '{}' (StopServiceDeployment ROLLBACK)",
+                        u.name
+                    ));
+                    self.say(
+                        &u.name,
+                        "ECS rolls the deployment back (StopServiceDeployment ROLLBACK): traffic and tasks go back to the previous revision.",
+                    );
+                    let followed = Followed::new(arn.to_string(), None);
+                    return Ok(Tracked {
+                        rolling_back: true,
+                        ..Tracked::new(
+                            &u.name,
+                            t.model,
+                            t.watch.clone(),
+                            &t.latest,
+                            t.latest.clone(),
+                            Some(followed),
+                        )
+                    });
+                }
+                Err(e) if e.is_refusal() => {
+                    journal.settled();
+                    self.say(
+                        &u.name,
+                        format!(
+                            "warning: StopServiceDeployment was refused ({e}); pointing the service back at {} instead.",
+                            short_revision(&u.previous)
+                        ),
+                    );
+                }
+                Err(e) => {
+                    journal.settled();
+                    return Err(format!("Rollback failed before it started: {e}"));
+                }
+            }
+        }
         let described = self
             .d
             .ecs
@@ -855,15 +861,14 @@ impl Run<'_> {
                 short_revision(&u.previous)
             )
         })?;
-        Ok(Tracked {
-            name: u.name.clone(),
-            progress: Progress::new(&before),
-            watch,
-            latest: reply,
-            stopped: StoppedTasks::default(),
-            ended: None,
-            started: Instant::now(),
-        })
+        let model = Model::of(&before).unwrap_or(Model::Rolling);
+        let followed = self
+            .find_service_deployment(&u.name, &reply, &watch, model, deadline)
+            .await
+            .map(|arn| Followed::new(arn, None));
+        Ok(Tracked::new(
+            &u.name, model, watch, &before, reply, followed,
+        ))
     }
 }
 

@@ -60,6 +60,9 @@ pub struct Rollback {
     pub to: String,
     pub status: RollbackStatus,
     pub detail: String,
+    /// Why ECS rolled back, where it said (`rollback.reason` of the service
+    /// deployment).
+    pub reason: Option<String>,
 }
 
 /// One service of the run.
@@ -76,6 +79,16 @@ pub struct ServiceReport {
     /// Why it failed, with the stopped tasks' reasons.
     pub reason: Option<String>,
     pub rollback: Option<Rollback>,
+    /// How ECS deploys it: `ROLLING`, `BLUE_GREEN`, `LINEAR`, `CANARY`.
+    pub strategy: Option<String>,
+    /// The service deployment watched, where the API answered.
+    pub service_deployment_arn: Option<String>,
+    /// Its last status (`SUCCESSFUL`, `ROLLBACK_SUCCESSFUL`, …).
+    pub status: Option<String>,
+    /// Its last lifecycle stage.
+    pub lifecycle_stage: Option<String>,
+    /// The alarms that went into ALARM during it.
+    pub alarms_triggered: Vec<String>,
 }
 
 impl ServiceReport {
@@ -91,6 +104,11 @@ impl ServiceReport {
             duration_seconds: 0.0,
             reason: None,
             rollback: None,
+            strategy: None,
+            service_deployment_arn: None,
+            status: None,
+            lifecycle_stage: None,
+            alarms_triggered: Vec::new(),
         }
     }
 }

@@ -6,9 +6,15 @@
 pub mod progress;
 /// The rolling judge (design §6).
 pub mod rolling;
+/// The service-deployment judge (design §10).
+pub mod service_deployment;
 
 use std::fmt;
 
+use self::rolling::{DoneRule, Watch};
+use self::service_deployment::ServiceDeployment;
+use super::model::Model;
+use super::service::Service;
 use super::taskdef::short_revision;
 
 /// What a snapshot says about the rollout.
@@ -37,6 +43,61 @@ pub enum Failure {
     /// The deadline passed first; `blind` when the last polls failed, so
     /// the state at the deadline is unknown.
     TimedOut { seconds: f64, blind: Option<Blind> },
+    /// The service deployment ECS runs was rolled back (`ROLLBACK_*`) or
+    /// stopped (`STOPPED`, `STOP_REQUESTED`): its status and every reason
+    /// ECS gives.
+    ServiceDeployment {
+        status: String,
+        reason: Option<String>,
+        rollback_reason: Option<String>,
+        triggered_alarms: Vec<String>,
+        /// Failed tasks counted by the circuit breaker, of its threshold.
+        circuit_breaker: Option<(u32, u32)>,
+    },
+}
+
+impl Failure {
+    /// Whether ECS rolled back by itself (so there is nothing for ecs-deploy
+    /// to roll back).
+    pub fn is_ecs_rollback(&self) -> bool {
+        match self {
+            Failure::EcsRolledBack { .. } => true,
+            Failure::ServiceDeployment { status, .. } => matches!(
+                status.as_str(),
+                "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" | "ROLLBACK_SUCCESSFUL"
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Judges a deployment from what is known of it: the service
+/// (`deployments[]`) and, where the service-deployment API answered, its
+/// service deployment — the truth for blue/green, linear and canary, and
+/// for a rolling deployment the signal that it finished. A failure either
+/// view shows counts at once. `until` (a lifecycle stage) ends the wait
+/// early; `rule` is the rolling one (`--skip-deployments-check`).
+pub fn judge(
+    service: &Service,
+    watch: &Watch,
+    deployment: Option<&ServiceDeployment>,
+    model: Model,
+    rule: DoneRule,
+    until: Option<&str>,
+) -> Verdict {
+    let Some(deployment) = deployment else {
+        return rolling::judge(service, watch, rule);
+    };
+    let by_api = service_deployment::judge(deployment, until);
+    if model != Model::Rolling || matches!(by_api, Verdict::Failed(_)) {
+        return by_api;
+    }
+    match rolling::judge(service, watch, rule) {
+        failed @ Verdict::Failed(_) => failed,
+        // --skip-deployments-check: the new tasks run, which is all it asks.
+        Verdict::Done if rule == DoneRule::NewTasksRunning => Verdict::Done,
+        _ => by_api,
+    }
 }
 
 /// Polls that failed until the deadline: the wait could not see the service.
@@ -84,6 +145,38 @@ impl fmt::Display for Failure {
                     f,
                     "the service became {status} (deleted) during the deployment"
                 )
+            }
+            Failure::ServiceDeployment {
+                status,
+                reason,
+                rollback_reason,
+                triggered_alarms,
+                circuit_breaker,
+            } => {
+                let rolled_back = self.is_ecs_rollback();
+                if rolled_back {
+                    write!(f, "ECS rolled the deployment back ({status})")?;
+                } else if status == "ROLLBACK_FAILED" {
+                    write!(f, "ECS tried to roll the deployment back and that failed")?;
+                } else {
+                    write!(f, "ECS stopped the deployment ({status})")?;
+                }
+                let mut why: Vec<String> = [rollback_reason, reason]
+                    .into_iter()
+                    .flatten()
+                    .map(|r| r.trim_end_matches('.').to_string())
+                    .collect();
+                why.dedup();
+                if !why.is_empty() {
+                    write!(f, ": {}", why.join("; "))?;
+                }
+                if !triggered_alarms.is_empty() {
+                    write!(f, "; alarms in ALARM: {}", triggered_alarms.join(", "))?;
+                }
+                if let Some((failures, threshold)) = circuit_breaker {
+                    write!(f, "; circuit breaker: {failures} of {threshold} tasks failed")?;
+                }
+                Ok(())
             }
             Failure::TimedOut {
                 seconds,

@@ -1,0 +1,177 @@
+//! How a service is deployed (design §10): its deployment controller and,
+//! for the ECS controller, its strategy — read from `DescribeServices`
+//! before any write, because it decides how to deploy, how to watch, how to
+//! roll back and how long a deploy may take.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::service::{DeploymentConfiguration, Service};
+
+/// The deployment model of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// ECS controller, ROLLING strategy (the default).
+    Rolling,
+    /// ECS controller, native blue/green.
+    BlueGreen,
+    /// ECS controller, production traffic shifted in steps.
+    Linear,
+    /// ECS controller, a canary share of production traffic first.
+    Canary,
+    /// Deployed through AWS CodeDeploy.
+    CodeDeploy,
+    /// Task sets managed by another tool.
+    External,
+}
+
+/// A controller or strategy this version does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownModel(pub String);
+
+impl fmt::Display for UnknownModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Model {
+    /// The model of `service`.
+    pub fn of(service: &Service) -> Result<Model, UnknownModel> {
+        let controller = service
+            .deployment_controller
+            .as_ref()
+            .map_or("ECS", |c| c.kind.as_str());
+        match controller {
+            "" | "ECS" => {}
+            "CODE_DEPLOY" => return Ok(Model::CodeDeploy),
+            "EXTERNAL" => return Ok(Model::External),
+            other => {
+                return Err(UnknownModel(format!(
+                    "deployment controller {other} (ecs-deploy knows ECS, CODE_DEPLOY and EXTERNAL)"
+                )))
+            }
+        }
+        match service.deployment_configuration.strategy.as_deref() {
+            None | Some("") | Some("ROLLING") => Ok(Model::Rolling),
+            Some("BLUE_GREEN") => Ok(Model::BlueGreen),
+            Some("LINEAR") => Ok(Model::Linear),
+            Some("CANARY") => Ok(Model::Canary),
+            Some(other) => Err(UnknownModel(format!(
+                "deployment strategy {other} (ecs-deploy knows ROLLING, BLUE_GREEN, LINEAR and CANARY)"
+            ))),
+        }
+    }
+
+    /// The name users know it by: the strategy, or the controller.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Rolling => "ROLLING",
+            Model::BlueGreen => "BLUE_GREEN",
+            Model::Linear => "LINEAR",
+            Model::Canary => "CANARY",
+            Model::CodeDeploy => "CODE_DEPLOY",
+            Model::External => "EXTERNAL",
+        }
+    }
+
+    /// Whether ECS itself deploys it (with a service deployment to watch).
+    pub fn is_ecs(self) -> bool {
+        matches!(
+            self,
+            Model::Rolling | Model::BlueGreen | Model::Linear | Model::Canary
+        )
+    }
+}
+
+/// How many steps a linear deployment takes when `stepPercent` is not set
+/// (ECS's default step is 10 %).
+const DEFAULT_LINEAR_STEP_PERCENT: f64 = 10.0;
+
+/// The bake a deployment of `model` waits through by configuration: the
+/// bake after production traffic has shifted (`bakeTimeInMinutes`), plus
+/// each linear step's bake, or the canary's. (A rolling deployment with
+/// alarms bakes too, for a time ECS works out from the alarms' evaluation
+/// periods, which the service description does not show.)
+pub fn configured_bake(model: Model, config: &DeploymentConfiguration) -> Duration {
+    let minutes = |m: Option<u32>| f64::from(m.unwrap_or(0));
+    let mut total = minutes(config.bake_time_in_minutes);
+    match model {
+        Model::Linear => {
+            let linear = config.linear_configuration.clone().unwrap_or_default();
+            let step = linear
+                .step_percent
+                .filter(|p| *p > 0.0 && *p <= 100.0)
+                .unwrap_or(DEFAULT_LINEAR_STEP_PERCENT);
+            let steps = (100.0 / step).ceil();
+            total += steps * minutes(linear.step_bake_time_in_minutes);
+        }
+        Model::Canary => {
+            let canary = config.canary_configuration.clone().unwrap_or_default();
+            total += minutes(canary.canary_bake_time_in_minutes);
+        }
+        _ => {}
+    }
+    Duration::from_secs_f64(total * 60.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn service(value: serde_json::Value) -> Service {
+        let mut base = json!({"serviceName": "web", "status": "ACTIVE"});
+        base.as_object_mut()
+            .unwrap()
+            .extend(value.as_object().unwrap().clone());
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn the_model_comes_from_controller_and_strategy() {
+        assert_eq!(Model::of(&service(json!({}))), Ok(Model::Rolling));
+        let of = |controller: &str, strategy: &str| {
+            Model::of(&service(json!({
+                "deploymentController": {"type": controller},
+                "deploymentConfiguration": {"strategy": strategy}
+            })))
+        };
+        assert_eq!(of("ECS", "BLUE_GREEN"), Ok(Model::BlueGreen));
+        assert_eq!(of("ECS", "LINEAR"), Ok(Model::Linear));
+        assert_eq!(of("ECS", "CANARY"), Ok(Model::Canary));
+        assert_eq!(of("ECS", "ROLLING"), Ok(Model::Rolling));
+        assert_eq!(of("CODE_DEPLOY", "ROLLING"), Ok(Model::CodeDeploy));
+        assert_eq!(of("EXTERNAL", ""), Ok(Model::External));
+        assert!(of("ECS", "SHADOW").unwrap_err().0.contains("SHADOW"));
+        assert!(of("NEW_THING", "").is_err());
+        assert!(Model::BlueGreen.is_ecs() && !Model::CodeDeploy.is_ecs());
+    }
+
+    #[test]
+    fn the_bake_adds_up_per_strategy() {
+        let bake = |model, config: serde_json::Value| {
+            configured_bake(model, &serde_json::from_value(config).unwrap()).as_secs()
+        };
+        assert_eq!(bake(Model::Rolling, json!({})), 0);
+        assert_eq!(bake(Model::BlueGreen, json!({"bakeTimeInMinutes": 20})), 1200);
+        assert_eq!(
+            bake(
+                Model::Linear,
+                json!({"bakeTimeInMinutes": 5, "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 2}})
+            ),
+            (5 + 4 * 2) * 60
+        );
+        assert_eq!(
+            bake(Model::Linear, json!({"linearConfiguration": {"stepBakeTimeInMinutes": 1}})),
+            10 * 60
+        );
+        assert_eq!(
+            bake(
+                Model::Canary,
+                json!({"bakeTimeInMinutes": 3, "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 7}})
+            ),
+            600
+        );
+    }
+}

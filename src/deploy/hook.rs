@@ -1,0 +1,267 @@
+//! `--continue-deployment` / `--rollback-deployment`: the human step of a
+//! blue/green (or linear, canary) release. For each service, the deployment
+//! that waits at a PAUSE lifecycle hook is found and checked before any
+//! write; then each hook gets its answer (`ContinueServiceDeployment`) and
+//! the deployments are watched to their end: a continued one until it
+//! succeeds, a rolled-back one until ECS has rolled it back.
+
+use super::service::Run;
+use super::watch::{Ended, Followed, Tracked};
+use super::{aws_error, Deadline, Deployer};
+use crate::cli::HookAction;
+use crate::core::model::Model;
+use crate::core::service::Service;
+use crate::core::taskdef::short_revision;
+use crate::core::watch::rolling::Watch;
+use crate::core::watch::service_deployment::ServiceDeployment;
+use crate::error::Error;
+use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
+
+/// A deployment found waiting at a hook.
+struct Paused {
+    service: Service,
+    model: Model,
+    deployment: ServiceDeployment,
+    hook_id: String,
+}
+
+/// Answers the PAUSE hook of each of `names` with `action`, then waits.
+pub async fn answer(
+    d: &Deployer<'_>,
+    cluster: &str,
+    names: &[String],
+    action: HookAction,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let run = Run {
+        d,
+        cluster,
+        several: names.len() > 1,
+        timeout: d.config.timeout,
+    };
+    let deadline = Deadline::after(run.timeout);
+    let mut paused = Vec::new();
+    for service in run.current_services(names).await? {
+        paused.push(run.paused(service).await?);
+    }
+    let mut tracked = Vec::new();
+    for p in paused {
+        tracked.push(run.send_answer(p, action, report).await?);
+    }
+    d.out.group("Waiting for the deployment");
+    run.wait(&mut tracked, false, deadline).await;
+    d.out.end_group();
+    run.conclude_answer(&tracked, action, report)
+}
+
+impl Run<'_> {
+    /// The deployment of `service` that waits at a PAUSE hook; anything
+    /// else (no ECS deployment, not paused) stops the run before any write.
+    async fn paused(&self, service: Service) -> Result<Paused, Error> {
+        let name = service.service_name.clone();
+        let nothing = |why: String| {
+            Err(Error::failed(format!(
+                "service '{name}': {why}; nothing was sent."
+            )))
+        };
+        let model = match Model::of(&service) {
+            Ok(model) if model.is_ecs() => model,
+            Ok(model) => {
+                return nothing(format!(
+                    "its deployments are {} ones, which have no ECS lifecycle hooks",
+                    model.name()
+                ))
+            }
+            Err(unknown) => return nothing(format!("it uses {unknown}")),
+        };
+        let arn = match &service.current_service_deployment {
+            Some(arn) => arn.clone(),
+            None => {
+                let briefs = self
+                    .d
+                    .ecs
+                    .list_service_deployments(self.cluster, &name)
+                    .await
+                    .map_err(aws_error)?;
+                match briefs
+                    .into_iter()
+                    .find(|b| matches!(b.status.as_str(), "PENDING" | "IN_PROGRESS"))
+                {
+                    Some(brief) => brief.arn,
+                    None => return nothing("no deployment is in progress".into()),
+                }
+            }
+        };
+        let described = self
+            .d
+            .ecs
+            .describe_service_deployments(std::slice::from_ref(&arn))
+            .await
+            .map_err(aws_error)?;
+        let Some(deployment) = described.into_iter().next() else {
+            return nothing(format!("ECS does not know service deployment {arn}"));
+        };
+        let Some(hook_id) = deployment.awaiting_hook().map(|h| h.hook_id.clone()) else {
+            return nothing(format!(
+                "deployment {arn} is not waiting at a lifecycle hook (it is {}{})",
+                deployment.status,
+                deployment
+                    .lifecycle_stage
+                    .as_deref()
+                    .map(|s| format!(", in stage {s}"))
+                    .unwrap_or_default()
+            ));
+        };
+        Ok(Paused {
+            service,
+            model,
+            deployment,
+            hook_id,
+        })
+    }
+
+    /// Sends the answer to one paused deployment, and sets up its watch.
+    async fn send_answer(
+        &self,
+        paused: Paused,
+        action: HookAction,
+        report: &mut Report,
+    ) -> Result<Tracked, Error> {
+        let Paused {
+            service,
+            model,
+            deployment,
+            hook_id,
+        } = paused;
+        let name = service.service_name.clone();
+        let arn = deployment.service_deployment_arn.clone();
+        let journal = self.d.journal;
+        journal.sending(format!(
+            "answering hook {hook_id} of service '{name}' with {}",
+            action.as_str()
+        ));
+        if let Err(e) = self
+            .d
+            .ecs
+            .continue_service_deployment(&arn, &hook_id, action.as_str())
+            .await
+        {
+            journal.settled();
+            return Err(aws_error(e));
+        }
+        journal.changed(format!(
+            "answered hook {hook_id} of service '{name}' with {}",
+            action.as_str()
+        ));
+        if action == HookAction::Rollback {
+            journal.rolling_back();
+        }
+        let goal = match action {
+            HookAction::Continue => "it finishes",
+            HookAction::Rollback => "ECS has rolled it back",
+        };
+        self.say(
+            &name,
+            format!(
+                "Sent {} to hook {hook_id} of service deployment {arn}. Waiting until {goal} (timeout {} s)...",
+                action.as_str(),
+                self.timeout.as_secs_f64()
+            ),
+        );
+        // The deployment in deployments[] that goes with it: the PRIMARY
+        // one, which replaces the other.
+        let primary = service.primary().ok_or_else(|| {
+            Error::aws(format!(
+                "service '{name}' shows no PRIMARY deployment; check it in the console."
+            ))
+        })?;
+        let previous = service
+            .deployments
+            .iter()
+            .find(|d| d.id != primary.id)
+            .map(|d| d.task_definition.clone())
+            .unwrap_or_default();
+        let watch = Watch {
+            deployment_id: primary.id.clone(),
+            task_definition: primary.task_definition.clone(),
+            previous_task_definition: previous,
+        };
+        let service_report = report.service(&name);
+        service_report.strategy = Some(model.name().to_string());
+        service_report.service_deployment_arn = Some(arn.clone());
+        service_report.deployment_id = Some(watch.deployment_id.clone());
+        service_report.task_definition = Some(watch.task_definition.clone());
+        service_report.previous_task_definition =
+            Some(watch.previous_task_definition.clone()).filter(|p| !p.is_empty());
+        let followed = Followed::new(arn, Some(deployment));
+        Ok(Tracked {
+            rolling_back: action == HookAction::Rollback,
+            ..Tracked::new(&name, model, watch, &service, service.clone(), Some(followed))
+        })
+    }
+
+    /// Success when every answer reached its goal.
+    fn conclude_answer(
+        &self,
+        tracked: &[Tracked],
+        action: HookAction,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let mut failures = Vec::new();
+        for t in tracked {
+            let service = report.service(&t.name);
+            service.duration_seconds = t.started.elapsed().as_secs_f64();
+            if let Some(d) = t.service_deployment.as_ref().and_then(|f| f.latest.as_ref()) {
+                service.status = Some(d.status.clone());
+                service.lifecycle_stage = d.lifecycle_stage.clone();
+                service.alarms_triggered = d.triggered_alarms();
+            }
+            let done = matches!(t.ended, Some(Ended::Done));
+            service.result = match (action, done) {
+                (HookAction::Continue, true) => Outcome::Success,
+                (HookAction::Rollback, true) => Outcome::RolledBack,
+                (_, false) => Outcome::Failed,
+            };
+            if action == HookAction::Rollback {
+                service.rollback = Some(Rollback {
+                    to: t.watch.previous_task_definition.clone(),
+                    status: if done {
+                        RollbackStatus::Completed
+                    } else {
+                        RollbackStatus::Failed
+                    },
+                    detail: "Rolled back at the PAUSE hook (--rollback-deployment).".into(),
+                    reason: None,
+                });
+            }
+            if let Some(Ended::Failed(failure, _)) = &t.ended {
+                let line = self.prefixed(
+                    &t.name,
+                    &format!(
+                        "The deployment of {} did not {}: {failure}.",
+                        short_revision(&t.watch.task_definition),
+                        match action {
+                            HookAction::Continue => "finish",
+                            HookAction::Rollback => "roll back",
+                        }
+                    ),
+                );
+                service.reason = Some(line.clone());
+                failures.push(line);
+            }
+        }
+        if !failures.is_empty() {
+            report.result = Outcome::Failed;
+            return Err(Error::failed(failures.join("\n")));
+        }
+        report.result = match action {
+            HookAction::Continue => Outcome::Success,
+            HookAction::Rollback => Outcome::RolledBack,
+        };
+        self.d.out.success(match action {
+            HookAction::Continue => "Service deployment successful.",
+            HookAction::Rollback => "Service deployment rolled back.",
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,460 @@
+//! Watching deployments until they end: one loop for every service of a run
+//! (one `DescribeServices` per ten services, one `DescribeServiceDeployments`
+//! per twenty), each judged by its model's rules, every call bounded by the
+//! deadline; progress lines for what changed; the stopped tasks' reasons.
+
+use std::time::Instant;
+
+use super::service::Run;
+use super::Deadline;
+use crate::aws::client::AwsError;
+use crate::core::model::Model;
+use crate::core::service::Service;
+use crate::core::taskdef::short_revision;
+use crate::core::tasks::StoppedTasks;
+use crate::core::watch::progress::Progress;
+use crate::core::watch::rolling::{self, Watch};
+use crate::core::watch::service_deployment::{self, News, Reported, ServiceDeployment};
+use crate::core::watch::{self, Blind, Failure, Verdict};
+
+/// One service's deployment being watched.
+pub(super) struct Tracked {
+    pub name: String,
+    pub model: Model,
+    /// The deployment in the service's `deployments[]`.
+    pub watch: Watch,
+    /// The service as last described.
+    pub latest: Service,
+    /// The service deployment, where the API answers.
+    pub service_deployment: Option<Followed>,
+    /// Watching a rollback ECS does (`StopServiceDeployment ROLLBACK`)
+    /// rather than a deployment.
+    pub rolling_back: bool,
+    /// `--wait-until`: the stage that is enough.
+    pub until: Option<String>,
+    pub progress: Progress,
+    pub stopped: StoppedTasks,
+    pub ended: Option<Ended>,
+    pub started: Instant,
+}
+
+/// A service deployment followed through the API.
+pub(super) struct Followed {
+    pub arn: String,
+    pub latest: Option<ServiceDeployment>,
+    reported: Reported,
+    /// When the bake began, how long it lasts and the minutes left last
+    /// said (whole minutes).
+    baking: Option<(Instant, u64, u64)>,
+}
+
+impl Followed {
+    /// Follows `arn`, known as `latest` if it was described already.
+    pub fn new(arn: String, latest: Option<ServiceDeployment>) -> Followed {
+        Followed {
+            arn,
+            latest,
+            reported: Reported::default(),
+            baking: None,
+        }
+    }
+}
+
+/// How a watched deployment ended.
+#[derive(Debug, Clone)]
+pub(super) enum Ended {
+    Done,
+    /// The failure and the stopped-task explanations gathered meanwhile.
+    Failed(Failure, Vec<String>),
+}
+
+impl Tracked {
+    /// Starts watching `watch` of service `name` (as it was `before` the
+    /// deploy, so that its old events are not news, and as the update left
+    /// it: `latest`), and its service deployment where one is followed.
+    pub fn new(
+        name: &str,
+        model: Model,
+        watch: Watch,
+        before: &Service,
+        latest: Service,
+        service_deployment: Option<Followed>,
+    ) -> Tracked {
+        Tracked {
+            name: name.to_string(),
+            model,
+            watch,
+            latest,
+            service_deployment,
+            rolling_back: false,
+            until: None,
+            progress: Progress::new(before),
+            stopped: StoppedTasks::default(),
+            ended: None,
+            started: Instant::now(),
+        }
+    }
+
+    /// Judges what is known of the deployment now.
+    fn verdict(&self, rule: rolling::DoneRule) -> Verdict {
+        let rolling = || rolling::judge(&self.latest, &self.watch, rule);
+        match &self.service_deployment {
+            None => rolling(),
+            Some(Followed {
+                latest: Some(deployment),
+                ..
+            }) if self.rolling_back => service_deployment::judge_rollback(deployment),
+            Some(Followed {
+                latest: Some(deployment),
+                ..
+            }) => watch::judge(
+                &self.latest,
+                &self.watch,
+                Some(deployment),
+                self.model,
+                rule,
+                self.until.as_deref(),
+            ),
+            // Not described yet: only a failure the service shows counts.
+            Some(Followed { latest: None, .. }) => match rolling() {
+                failed @ Verdict::Failed(_) if !self.rolling_back => failed,
+                _ => Verdict::Pending,
+            },
+        }
+    }
+
+    /// Where the deployment stands, for the journal and for a service the
+    /// wait did not see to the end.
+    pub fn state(&self) -> String {
+        let counts = self
+            .latest
+            .deployment(&self.watch.deployment_id)
+            .map_or_else(|| "state unknown".to_string(), |d| d.counts());
+        match self
+            .service_deployment
+            .as_ref()
+            .and_then(|f| f.latest.as_ref())
+        {
+            Some(d) => format!(
+                "{}, {}{counts}",
+                d.status,
+                d.lifecycle_stage
+                    .as_deref()
+                    .map(|s| format!("stage {s}, "))
+                    .unwrap_or_default()
+            ),
+            None => counts,
+        }
+    }
+}
+
+impl Run<'_> {
+    /// The service deployment an update started: the one the service names
+    /// as current, else the newest that `ListServiceDeployments` lists with
+    /// the same id as the deployment in `deployments[]`. `None` (with one
+    /// warning line) where the API is refused or has nothing: the rolling
+    /// rules then judge, as before the API existed.
+    pub(super) async fn find_service_deployment(
+        &self,
+        name: &str,
+        reply: &Service,
+        watch: &Watch,
+        model: Model,
+        deadline: Deadline,
+    ) -> Option<String> {
+        if let Some(arn) = &reply.current_service_deployment {
+            return Some(arn.clone());
+        }
+        let listed = self.d.ecs.list_service_deployments(self.cluster, name);
+        let why = match deadline.bound("ListServiceDeployments", listed).await {
+            Ok(briefs) => {
+                let id = watch.deployment_id.rsplit('/').next();
+                let found = briefs
+                    .iter()
+                    .find(|b| b.arn.rsplit('/').next() == id)
+                    .or_else(|| {
+                        briefs
+                            .iter()
+                            .find(|b| matches!(b.status.as_str(), "PENDING" | "IN_PROGRESS"))
+                    });
+                match found {
+                    Some(brief) => return Some(brief.arn.clone()),
+                    None => "ListServiceDeployments lists no deployment in progress".to_string(),
+                }
+            }
+            Err(e) => e.to_string(),
+        };
+        self.say(name, self.without_api(&why, model));
+        None
+    }
+
+    /// The warning for watching without the service-deployment API.
+    fn without_api(&self, why: &str, model: Model) -> String {
+        let mut line = format!(
+            "warning: the service-deployment API did not answer ({why}); judging by the service's deployments instead"
+        );
+        if model != Model::Rolling {
+            line.push_str(&format!(
+                " (a {} bake shows as a deployment still in progress)",
+                model.name()
+            ));
+        }
+        if let Some(stage) = &self.d.config.wait_until {
+            line.push_str(&format!(
+                "; --wait-until {stage} cannot be told, so the wait goes on to the end"
+            ));
+        }
+        line.push('.');
+        line
+    }
+
+    /// Polls until every deployment is done, failed or out of time — or,
+    /// with `stop_at_first_failure`, until one fails (so that a rollback of
+    /// all need not wait for the slowest). Every call is bounded by the
+    /// deadline plus its grace (`Deadline::bound`); a poll that fails (after
+    /// the client's retries) is not the end of a deployment, but a wait that
+    /// sees nothing until the deadline says so. Between polls the journal
+    /// says where each service stands, for the message an interrupt prints.
+    pub(super) async fn wait(
+        &self,
+        tracked: &mut [Tracked],
+        stop_at_first_failure: bool,
+        deadline: Deadline,
+    ) {
+        let config = self.d.config;
+        // The last answer, and the polls without one since.
+        let mut last_seen = Instant::now();
+        let mut blind: Option<(u32, String)> = None;
+        loop {
+            for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
+                self.report_progress(t);
+                let mut tasks_stopped = false;
+                for event in t.progress.new_events(&t.latest) {
+                    // ECS says so when tasks stop; failedTasks alone misses
+                    // tasks that fail after another one of the deployment ran.
+                    tasks_stopped |= event.contains("has stopped");
+                    self.progress(&t.name, format!("event: {event}"));
+                }
+                let failure = match t.verdict(config.done_rule) {
+                    Verdict::Done => {
+                        t.ended = Some(Ended::Done);
+                        continue;
+                    }
+                    Verdict::Failed(failure) => Some(failure),
+                    Verdict::Pending if deadline.passed() => Some(Failure::TimedOut {
+                        seconds: deadline.seconds(),
+                        blind: blind.as_ref().map(|(failed_polls, why)| Blind {
+                            failed_polls: *failed_polls,
+                            seconds: last_seen.elapsed().as_secs_f64(),
+                            why: why.clone(),
+                        }),
+                    }),
+                    Verdict::Pending => None,
+                };
+                // Look at stopped tasks when ECS counts new failures, and once
+                // more at the end of a failed rollout so the reasons are complete.
+                let new_failures = t.progress.has_new_failed_tasks(&t.latest, &t.watch);
+                if !t.rolling_back && (new_failures || tasks_stopped || failure.is_some()) {
+                    self.report_stopped_tasks(t, deadline).await;
+                }
+                if let Some(failure) = failure {
+                    t.ended = Some(Ended::Failed(failure, t.stopped.summary()));
+                }
+            }
+            let any_failed = tracked
+                .iter()
+                .any(|t| matches!(t.ended, Some(Ended::Failed(..))));
+            if stop_at_first_failure && any_failed {
+                self.d.journal.in_progress(Vec::new());
+                return;
+            }
+            self.d.journal.in_progress(
+                tracked
+                    .iter()
+                    .filter(|t| t.ended.is_none())
+                    .map(|t| {
+                        format!(
+                            "Service '{}': deployment {} of {} is still in progress in ECS ({}). Check it with: aws ecs describe-services --cluster {} --services {}",
+                            t.name,
+                            t.watch.deployment_id,
+                            short_revision(&t.watch.task_definition),
+                            t.state(),
+                            self.cluster,
+                            t.name
+                        )
+                    })
+                    .collect(),
+            );
+            if tracked.iter().all(|t| t.ended.is_some()) {
+                self.d.journal.in_progress(Vec::new());
+                return;
+            }
+            tokio::time::sleep(self.d.poll_interval.min(deadline.remaining())).await;
+            match self.poll(tracked, deadline).await {
+                Ok(()) => {
+                    last_seen = Instant::now();
+                    blind = None;
+                }
+                Err(e) => {
+                    self.d.out.progress(format!(
+                        "could not read the service state ({e}); trying again"
+                    ));
+                    let failed_polls = blind.as_ref().map_or(0, |(n, _)| *n) + 1;
+                    blind = Some((failed_polls, e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// One look at every deployment still watched: the services, and the
+    /// service deployments of those followed through the API. A refusal of
+    /// that API turns them to the rolling rules, with one warning each.
+    async fn poll(&self, tracked: &mut [Tracked], deadline: Deadline) -> Result<(), AwsError> {
+        let pending: Vec<String> = tracked
+            .iter()
+            .filter(|t| t.ended.is_none())
+            .map(|t| t.name.clone())
+            .collect();
+        let services = self.d.ecs.describe_services(self.cluster, &pending);
+        let described = deadline.bound("DescribeServices", services).await?;
+        let arns: Vec<String> = tracked
+            .iter()
+            .filter(|t| t.ended.is_none())
+            .filter_map(|t| t.service_deployment.as_ref().map(|f| f.arn.clone()))
+            .collect();
+        let deployments = if arns.is_empty() {
+            Vec::new()
+        } else {
+            let call = self.d.ecs.describe_service_deployments(&arns);
+            match deadline.bound("DescribeServiceDeployments", call).await {
+                Ok(deployments) => deployments,
+                Err(e) if e.is_refusal() => {
+                    for t in tracked.iter_mut().filter(|t| t.service_deployment.is_some()) {
+                        self.say(&t.name, self.without_api(&e.to_string(), t.model));
+                        t.service_deployment = None;
+                    }
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
+            match described.find(&t.name) {
+                Some(service) => t.latest = service.clone(),
+                // ECS answered that it has no such service (any more).
+                None => {
+                    t.ended = Some(Ended::Failed(
+                        Failure::ServiceInactive {
+                            status: described.failure(&t.name).unwrap_or("MISSING").to_string(),
+                        },
+                        t.stopped.summary(),
+                    ));
+                    continue;
+                }
+            }
+            if let Some(followed) = &mut t.service_deployment {
+                if let Some(d) = deployments
+                    .iter()
+                    .find(|d| d.service_deployment_arn == followed.arn)
+                {
+                    followed.latest = Some(d.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The lines of what changed: task counts, and of a service deployment
+    /// its stage, traffic, alarms, circuit breaker, bake and paused hooks.
+    fn report_progress(&self, t: &mut Tracked) {
+        if let Some(line) = t.progress.counts_change(&t.latest, &t.watch) {
+            self.progress(&t.name, line);
+        }
+        let Some(followed) = &mut t.service_deployment else {
+            return;
+        };
+        let Some(deployment) = &followed.latest else {
+            return;
+        };
+        for news in followed.reported.news(deployment) {
+            let line = match news {
+                News::Stage { from, to } => {
+                    let mut line = match from {
+                        Some(from) => format!("stage: {from} -> {to}"),
+                        None => format!("stage: {to}"),
+                    };
+                    if to == "BAKE_TIME" {
+                        let minutes = t
+                            .latest
+                            .deployment_configuration
+                            .bake_time_in_minutes
+                            .unwrap_or(0);
+                        line.push_str(&format!(" (both revisions run; the bake lasts {minutes} min)"));
+                        let minutes = u64::from(minutes);
+                        followed.baking = Some((Instant::now(), minutes, minutes));
+                    }
+                    line
+                }
+                News::Traffic { production, test } => format!(
+                    "traffic on {}: production {production}%, test {test}%",
+                    short_revision(&t.watch.task_definition)
+                ),
+                News::Alarms {
+                    status,
+                    names,
+                    triggered,
+                } => {
+                    let mut line = format!("alarms ({}): {status}", names.join(", "));
+                    if !triggered.is_empty() {
+                        line.push_str(&format!(", in ALARM: {}", triggered.join(", ")));
+                    }
+                    line
+                }
+                News::CircuitBreaker {
+                    failures,
+                    threshold,
+                } => format!("circuit breaker: {failures} of {threshold} tasks failed"),
+                News::Paused { hook_id, stage } => format!(
+                    "paused at {stage} by PAUSE hook {hook_id}, waiting for someone to decide:\n  continue:   ecs-deploy -c {cluster} -n {name} --continue-deployment\n  roll back:  ecs-deploy -c {cluster} -n {name} --rollback-deployment\n  (or: aws ecs continue-service-deployment --service-deployment-arn {arn} --hook-id {hook_id} --action CONTINUE)",
+                    cluster = self.cluster,
+                    name = t.name,
+                    arn = followed.arn,
+                ),
+            };
+            self.progress(&t.name, line);
+        }
+        // The bake's minutes left, once a minute.
+        if deployment.lifecycle_stage.as_deref() != Some("BAKE_TIME") {
+            followed.baking = None;
+        } else if let Some((since, minutes, said)) = &mut followed.baking {
+            let left = (*minutes * 60)
+                .saturating_sub(since.elapsed().as_secs())
+                .div_ceil(60);
+            if left < *said {
+                *said = left;
+                self.progress(&t.name, format!("bake: {left} min left"));
+            }
+        }
+    }
+
+    /// Prints why newly stopped tasks of a deployment stopped. A failure to
+    /// look them up is reported but does not end the wait.
+    async fn report_stopped_tasks(&self, t: &mut Tracked, deadline: Deadline) {
+        let ecs = &self.d.ecs;
+        let tasks = async {
+            let arns = ecs
+                .stopped_tasks(self.cluster, &t.watch.deployment_id)
+                .await?;
+            let fresh = t.progress.unreported_tasks(arns);
+            ecs.describe_tasks(self.cluster, &fresh).await
+        };
+        match deadline.bound("the stopped-task lookup", tasks).await {
+            Ok(tasks) => {
+                for line in t.stopped.add(&tasks) {
+                    self.progress(&t.name, line);
+                }
+            }
+            Err(e) => self.progress(&t.name, format!("could not read the stopped tasks: {e}")),
+        }
+    }
+}
