@@ -9,8 +9,8 @@ line per answered request, {"service": "ecs", "operation", "request", "status",
 broken by an injected Fault or by deny()):
 
 - the request is validated against the operation's input shape with
-  botocore.validate.ParamValidator (required members, unknown members, types,
-  enums are not checked there, lengths and ranges). Skipped: operations the
+  botocore.validate.ParamValidator (required and unknown members, types,
+  lengths and ranges), and its enum values by check_value below. Skipped: operations the
   model does not have (the tests send unknown ones on purpose), bodies that
   are not JSON objects, and requests the fake refused as malformed, i.e.
   status 400 with one of VALIDATION_CODES: the unit tests send those on
@@ -20,8 +20,9 @@ broken by an injected Fault or by deny()):
   wrong JSON types (string, integer/long, float/double, boolean, timestamp as
   an epoch number, list, map, structure), required members, recursively.
 
-Prints one line per problem ("Operation: path: problem") and a summary line
-("model-check: N requests and M answers checked, K problems"). Exit status: 0
+Prints one line per problem ("Operation: path: problem"; the same problem
+found in several lines is printed once) and a summary line ("model-check: N
+requests and M answers checked, K problems"). Exit status: 0
 when there are no problems, 1 when there are, 2 when the transcript is missing
 or has no line. Python 3.11, standard library and botocore only.
 """
@@ -129,18 +130,21 @@ def type_name(value):
 
 
 def request_problems(validator, params, shape):
-    """ParamValidator's report on the request, one (path, problem) per line."""
+    """ParamValidator's findings on the request, as (path, problem) pairs."""
     report = validator.validate(params, shape)
-    if not report.has_errors():
-        return []
-    lines = report.generate_report().splitlines()
     problems = []
-    for line in lines:
-        line = line.strip()
-        if not line:
-            continue
-        path, _, problem = line.partition(": ")
-        problems.append((f"request {path}", problem or line))
+    # ValidationErrors keeps (reason, parameter name, details) triples; its own formatter
+    # words each one.
+    for error in getattr(report, "_errors", []):
+        name = error[1].lstrip(".")
+        path = "request" if name in ("", "input") else f"request.{name}"
+        problems.append((path, report._format_error(error)))
+    if report.has_errors() and not problems:
+        problems.append(("request", report.generate_report()))
+    # ParamValidator leaves enum values alone: the walker checks those.
+    walked = []
+    check_value(params, shape, "request", walked)
+    problems.extend(p for p in walked if " is not a value of " in p[1])
     return problems
 
 
