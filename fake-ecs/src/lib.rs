@@ -193,8 +193,10 @@ pub enum Rollout {
     /// 100), POST_PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME for `bake_polls` polls, CLEAN_UP (the old
     /// tasks stop, the old `deployments[]` entry goes, the new one is COMPLETED), and on the next
     /// poll status SUCCESSFUL. The old revision's weights are the rest to 100. Until CLEAN_UP
-    /// `deployments[]` holds the new PRIMARY (IN_PROGRESS) and the old ACTIVE entry. The bake
-    /// times in minutes of the configuration are not used: polls are the fake's clock.
+    /// `deployments[]` holds the new PRIMARY (IN_PROGRESS) and the old ACTIVE entry. Events
+    /// tell of the started tasks, each traffic shift, the start of bake time and the
+    /// completion. The bake times in minutes of the configuration are not used: polls are the
+    /// fake's clock.
     ///
     /// This is the default rollout of a BLUE_GREEN, LINEAR or CANARY service (`bake_polls: 1`).
     Staged {
