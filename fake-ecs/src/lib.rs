@@ -14,10 +14,12 @@ mod front;
 mod model;
 mod ops;
 mod rollout;
+mod service_deployment;
 #[cfg(test)]
 mod tests;
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
@@ -34,6 +36,11 @@ pub const REGION: &str = "us-east-1";
 pub const ACCESS_KEY: &str = "AKIAFAKEECSDEPLOY001";
 /// A secret key to pair with [`ACCESS_KEY`]; the fake never verifies signatures, only their shape.
 pub const SECRET_KEY: &str = "fake/secret/key/for/tests/only/0000000000";
+
+/// The environment variable that names the transcript file of every fake started (see
+/// [`FakeEcs::set_transcript`]); `scripts/model_check.py` checks such a file against the AWS
+/// model.
+pub const TRANSCRIPT_VARIABLE: &str = "FAKE_ECS_TRANSCRIPT";
 
 /// One request the fake received, in arrival order (rejected ones included).
 #[derive(Clone, Debug, PartialEq)]
@@ -122,6 +129,16 @@ impl Fault {
 
 /// How a deployment created by `UpdateService` proceeds, one step per `DescribeServices` call
 /// that names the service (see [`FakeEcs::set_rollout`]).
+///
+/// Every deployment of an `ECS`-controller service also has a service deployment record
+/// (DescribeServiceDeployments) that follows it. The first six variants are for ROLLING
+/// services (no `deploymentConfiguration.strategy`, or ROLLING): the record is PENDING at
+/// UpdateService, IN_PROGRESS with lifecycleStage SCALE_UP from the first poll, SUCCESSFUL
+/// (CLEAN_UP) on the poll the deployment completes, STOPPED (statusReason = rolloutStateReason)
+/// on the poll it fails, ROLLBACK_IN_PROGRESS and then ROLLBACK_SUCCESSFUL for a circuit-breaker
+/// rollback; with a desired count of 0 it is SUCCESSFUL on the first poll. The last four
+/// variants are for BLUE_GREEN, LINEAR and CANARY services ([`Rollout::is_staged`]).
+/// UpdateService answers 400 `FakeEcsScriptError` when the variant does not fit the strategy.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Rollout {
     /// Each poll moves more tasks of the new deployment to RUNNING (and stops old ones); after
@@ -166,10 +183,87 @@ pub enum Rollout {
     },
     /// Never progresses: pendingCount stays at the desired count, rolloutState IN_PROGRESS.
     Stuck,
+    /// For a BLUE_GREEN, LINEAR or CANARY service (`deploymentConfiguration.strategy`): one
+    /// lifecycle stage per poll. UpdateService leaves the service deployment PENDING; then
+    /// PRE_SCALE_UP (IN_PROGRESS from here on), SCALE_UP (all desired tasks of the new revision
+    /// start and run), POST_SCALE_UP, TEST_TRAFFIC_SHIFT (test traffic weight of the new
+    /// revision 100), POST_TEST_TRAFFIC_SHIFT, PRODUCTION_TRAFFIC_SHIFT (BLUE_GREEN: production
+    /// weight 100 in one poll; LINEAR: one poll per `linearConfiguration.stepPercent`, default
+    /// 10, until 100; CANARY: `canaryConfiguration.canaryPercent`, default 5, for one poll, then
+    /// 100), POST_PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME for `bake_polls` polls, CLEAN_UP (the old
+    /// tasks stop, the old `deployments[]` entry goes, the new one is COMPLETED), and on the next
+    /// poll status SUCCESSFUL. The old revision's weights are the rest to 100. Until CLEAN_UP
+    /// `deployments[]` holds the new PRIMARY (IN_PROGRESS) and the old ACTIVE entry. Events
+    /// tell of the started tasks, each traffic shift, the start of bake time and the
+    /// completion. The bake times in minutes of the configuration are not used: polls are the
+    /// fake's clock.
+    ///
+    /// This is the default rollout of a BLUE_GREEN, LINEAR or CANARY service (`bake_polls: 1`).
+    Staged {
+        /// Polls in BAKE_TIME (0 counts as 1).
+        bake_polls: u32,
+    },
+    /// Like [`Rollout::Staged`] up to BAKE_TIME, which lasts `after_polls` polls (0 counts as
+    /// 1); on the next poll the first of `deploymentConfiguration.alarms.alarmNames` goes into
+    /// ALARM (whatever `alarms.enable` says): alarms TRIGGERED with that name in
+    /// triggeredAlarmNames, status ROLLBACK_IN_PROGRESS with rollback.reason "CloudWatch alarm
+    /// NAME is in ALARM state.", traffic back on the old revision, the old deployment PRIMARY
+    /// again and the new one ACTIVE with rolloutState FAILED; on the next poll
+    /// ROLLBACK_SUCCESSFUL: the old deployment alone, COMPLETED, the new tasks stopped.
+    ///
+    /// UpdateService answers 400 `FakeEcsScriptError` if no alarm name is configured.
+    AlarmInBake {
+        /// Polls in BAKE_TIME before the alarm (0 counts as 1).
+        after_polls: u32,
+    },
+    /// Like [`Rollout::Staged`] up to SCALE_UP, where each poll one task of the new revision
+    /// starts and stops (stoppedReason "Essential container in task exited", the essential
+    /// container exits 1), failedTasks counts up and the circuit breaker is MONITORING with
+    /// failureCount n of `threshold`; on the poll of the `threshold`-th failure the circuit
+    /// breaker is TRIGGERED, the new deployment's rolloutState FAILED and the service deployment
+    /// ROLLBACK_IN_PROGRESS (rollback.reason "ECS deployment circuit breaker: tasks failed to
+    /// start.", the old deployment PRIMARY again); on the next poll ROLLBACK_SUCCESSFUL as in
+    /// [`Rollout::AlarmInBake`].
+    CircuitBreakerInScaleUp {
+        /// Failed tasks until the circuit breaker trips (0 counts as 1).
+        threshold: u32,
+    },
+    /// Like [`Rollout::Staged`] (with `bake_polls`), but on the first poll that reaches `stage`
+    /// the deployment stops advancing and shows a PAUSE lifecycle hook AWAITING_ACTION (with a
+    /// `hookId`, `expiresAt` an hour on, timeoutAction ROLLBACK) until ContinueServiceDeployment:
+    /// action CONTINUE makes the hook SUCCEEDED and the next poll goes on with the next stage;
+    /// action ROLLBACK makes it FAILED and the deployment ROLLBACK_REQUESTED, then
+    /// ROLLBACK_IN_PROGRESS and ROLLBACK_SUCCESSFUL on the next two polls (as
+    /// [`Rollout::AlarmInBake`], with a rollback.reason naming the hook).
+    ///
+    /// `stage` is a lifecycle stage a hook can pause at: PRE_SCALE_UP, POST_SCALE_UP,
+    /// TEST_TRAFFIC_SHIFT, POST_TEST_TRAFFIC_SHIFT, PRODUCTION_TRAFFIC_SHIFT or
+    /// POST_PRODUCTION_TRAFFIC_SHIFT; [`FakeEcs::set_rollout`] panics on any other.
+    PauseAt {
+        /// The lifecycle stage to pause at.
+        stage: String,
+        /// Polls in BAKE_TIME (0 counts as 1).
+        bake_polls: u32,
+    },
+}
+
+impl Rollout {
+    /// Whether this rollout walks the lifecycle stages of a BLUE_GREEN, LINEAR or CANARY
+    /// service (the other variants replace tasks as a ROLLING service does).
+    pub fn is_staged(&self) -> bool {
+        matches!(
+            self,
+            Rollout::Staged { .. }
+                | Rollout::AlarmInBake { .. }
+                | Rollout::CircuitBreakerInScaleUp { .. }
+                | Rollout::PauseAt { .. }
+        )
+    }
 }
 
 impl Default for Rollout {
-    /// `Rollout::Complete { polls: 2 }`.
+    /// `Rollout::Complete { polls: 2 }` (a BLUE_GREEN, LINEAR or CANARY service uses
+    /// `Rollout::Staged { bake_polls: 1 }` instead).
     fn default() -> Self {
         Rollout::Complete { polls: 2 }
     }
@@ -242,13 +336,20 @@ impl FakeEcs {
     }
 
     /// Start on a listener the caller bound (the demo uses a fixed port).
+    ///
+    /// When the environment variable [`TRANSCRIPT_VARIABLE`] names a file, every request the
+    /// fake answers is appended to it (see [`FakeEcs::set_transcript`]).
     pub async fn start_on(listener: TcpListener) -> FakeEcs {
         let server = MockServer::builder()
             .listener(listener)
             .disable_request_recording()
             .start()
             .await;
-        let state = Arc::new(Mutex::new(State::new()));
+        let mut state = State::new();
+        state.transcript = std::env::var_os(TRANSCRIPT_VARIABLE)
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from);
+        let state = Arc::new(Mutex::new(state));
         Mock::given(any())
             .respond_with(Responder {
                 state: Arc::clone(&state),
@@ -320,9 +421,12 @@ impl FakeEcs {
     }
 
     /// How the NEXT deployment of this service (created by UpdateService) proceeds; the ones
-    /// after it use the default, `Rollout::Complete { polls: 2 }`.
+    /// after it use the default, `Rollout::Complete { polls: 2 }` (`Rollout::Staged
+    /// { bake_polls: 1 }` for a BLUE_GREEN, LINEAR or CANARY service).
     ///
-    /// Panics if the service is unknown.
+    /// Panics if the service is unknown or a [`Rollout::PauseAt`] names a stage it cannot
+    /// pause at. Whether the rollout fits the service's strategy is checked when UpdateService
+    /// starts the deployment (400 `FakeEcsScriptError` if not).
     pub fn set_rollout(&self, cluster: &str, service: &str, rollout: Rollout) {
         self.set_rollouts(cluster, service, vec![rollout]);
     }
@@ -330,7 +434,7 @@ impl FakeEcs {
     /// How the next deployments of this service proceed, in order (e.g. a failing deploy and
     /// then the rollback); later ones use the default.
     ///
-    /// Panics if the service is unknown.
+    /// Panics as [`FakeEcs::set_rollout`] does.
     pub fn set_rollouts(&self, cluster: &str, service: &str, rollouts: Vec<Rollout>) {
         self.state().set_rollouts(cluster, service, rollouts);
     }
@@ -354,6 +458,63 @@ impl FakeEcs {
             "this fault needs FakeEcs::start_hostile()"
         );
         self.state().inject_faults(operation, faults);
+    }
+
+    /// From now on every call of `operation` (e.g. `"ListServiceDeployments"`) answers HTTP 400
+    /// `AccessDeniedException` with the message IAM gives a principal whose policy does not
+    /// allow `ecs:{operation}`, without touching the state (well-signed requests only; injected
+    /// faults come first). For clients that must fall back when an old policy refuses new APIs.
+    pub fn deny(&self, operation: &str) {
+        self.state().deny(operation);
+    }
+
+    /// Append every request answered from now on to `path` (instead of the file named by
+    /// [`TRANSCRIPT_VARIABLE`], if any), one JSON line each: `{"service": "ecs", "operation",
+    /// "request": <body>, "status", "response": <body, or null when not JSON>, "fault": <true
+    /// when an injected Fault or deny() made or broke the answer>}`. The file is opened for
+    /// appending and each line written whole, so processes can share it.
+    pub fn set_transcript(&self, path: impl Into<PathBuf>) {
+        self.state().transcript = Some(path.into());
+    }
+
+    /// The deployment controller of a service: `"ECS"` (the default), `"CODE_DEPLOY"` or
+    /// `"EXTERNAL"`, rendered as `deploymentController`. A CODE_DEPLOY or EXTERNAL service
+    /// shows `deployments: []` and one PRIMARY task set instead, and UpdateService refuses a
+    /// taskDefinition or forceNewDeployment for it (400 InvalidParameterException).
+    ///
+    /// Panics if the service or the controller is unknown.
+    pub fn set_deployment_controller(&self, cluster: &str, service: &str, kind: &str) {
+        self.state()
+            .set_deployment_controller(cluster, service, kind);
+    }
+
+    /// Merge these keys into the service's `deploymentConfiguration` (as UpdateService's
+    /// `deploymentConfiguration` does), e.g. `{"strategy": "CANARY", "canaryConfiguration":
+    /// {"canaryPercent": 10.0}, "alarms": {"alarmNames": ["web-5xx"], "enable": true,
+    /// "rollback": true}}`. No `strategy` means ROLLING.
+    ///
+    /// Panics if the service is unknown, `config` is not an object or names an unknown
+    /// strategy.
+    pub fn set_deployment_configuration(&self, cluster: &str, service: &str, config: Value) {
+        self.state()
+            .set_deployment_configuration(cluster, service, config);
+    }
+
+    /// Leave `currentServiceDeployment` out of this service's descriptions (for clients that
+    /// must find their deployment with ListServiceDeployments).
+    ///
+    /// Panics if the service is unknown.
+    pub fn omit_current_service_deployment(&self, cluster: &str, service: &str) {
+        self.state()
+            .omit_current_service_deployment(cluster, service);
+    }
+
+    /// The service deployments of a service as DescribeServiceDeployments renders them, newest
+    /// first.
+    ///
+    /// Panics if the service is unknown.
+    pub fn service_deployments(&self, cluster: &str, service: &str) -> Vec<Value> {
+        self.state().service_deployments_json(cluster, service)
     }
 
     /// Accept this access key id too (e.g. keys a fake STS hands out).

@@ -1,12 +1,16 @@
 //! The fake's state, request dispatch, and how the state renders into ECS-shaped JSON.
 
 use std::collections::{HashMap, VecDeque};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 use wiremock::http::Method;
 use wiremock::Request;
 
 use crate::auth::{self, AuthError};
+use crate::service_deployment::{ServiceDeployment, Strategy};
 use crate::{front, ops, rollout, Fault, Recorded, Rollout, TaskRun, ACCESS_KEY, ACCOUNT, REGION};
 
 /// The `X-Amz-Target` prefix of every ECS operation.
@@ -41,6 +45,7 @@ const SERVICE_KEYS: &[&str] = &[
     "pendingCount",
     "taskDefinition",
     "deploymentConfiguration",
+    "deploymentController",
     "deployments",
     "events",
     "createdAt",
@@ -206,6 +211,8 @@ pub(crate) struct Deployment {
     pub(crate) updated_at: f64,
     pub(crate) rollout_state: Option<&'static str>,
     pub(crate) rollout_state_reason: Option<String>,
+    /// The service revision this deployment runs (see [`World::service_revision_arn`]).
+    pub(crate) revision_arn: String,
 }
 
 /// One service event.
@@ -226,6 +233,12 @@ pub(crate) struct Progress {
     pub(crate) old_running: u32,
     pub(crate) previous_task_definition: String,
     pub(crate) previous_deployment_id: String,
+    /// The steps of a BLUE_GREEN, LINEAR or CANARY deployment, one per poll (empty: ROLLING).
+    pub(crate) plan: Vec<rollout::Step>,
+    /// The next step of `plan`.
+    pub(crate) next_step: usize,
+    /// What StopServiceDeployment or ContinueServiceDeployment asked for, if anything.
+    pub(crate) stopping: Option<rollout::Stopping>,
 }
 
 /// One service.
@@ -243,11 +256,27 @@ pub(crate) struct Service {
     pub(crate) next_rollouts: VecDeque<Rollout>,
     pub(crate) progress: Option<Progress>,
     pub(crate) tags: Vec<(String, String)>,
+    /// `deploymentController.type`: ECS, CODE_DEPLOY or EXTERNAL.
+    pub(crate) controller: &'static str,
+    /// Whether descriptions leave `currentServiceDeployment` out.
+    pub(crate) omit_current_service_deployment: bool,
+    /// Oldest first.
+    pub(crate) service_deployments: Vec<ServiceDeployment>,
 }
+
+/// The default deployment controller.
+pub(crate) const ECS_CONTROLLER: &str = "ECS";
 
 impl Service {
     pub(crate) fn arn(&self) -> String {
         arn(&format!("service/{}/{}", self.cluster, self.name))
+    }
+
+    /// The newest service deployment, while it is not over.
+    pub(crate) fn current_service_deployment(&mut self) -> Option<&mut ServiceDeployment> {
+        self.service_deployments
+            .last_mut()
+            .filter(|sd| !sd.is_final())
     }
 
     pub(crate) fn deployment_mut(&mut self, id: &str) -> Option<&mut Deployment> {
@@ -326,6 +355,8 @@ impl Task {
 pub(crate) struct World {
     now: f64,
     seq: u64,
+    /// Service revisions made so far.
+    revisions: u64,
     pub(crate) task_defs: Vec<TaskDef>,
     pub(crate) tasks: Vec<Task>,
     pub(crate) templates: Templates,
@@ -381,6 +412,15 @@ impl World {
             "ecs-svc/{}",
             9_223_370_000_000_000_000 + n * 1_000_000 + mix(n) % 1_000_000
         )
+    }
+
+    /// A new service revision of a service: `service-revision/{cluster}/{service}/{n}`.
+    pub(crate) fn service_revision_arn(&mut self, cluster: &str, service: &str) -> String {
+        self.revisions += 1;
+        arn(&format!(
+            "service-revision/{cluster}/{service}/{}",
+            self.revisions
+        ))
     }
 
     /// Find a revision by ARN, `family:revision`, or `family` (the latest ACTIVE revision).
@@ -523,6 +563,48 @@ impl World {
         Value::Object(m)
     }
 
+    /// A task set of a CODE_DEPLOY or EXTERNAL service, from the deployment that runs it.
+    fn render_task_set(&self, s: &Service, d: &Deployment) -> Value {
+        let running = self.running_of(&d.id);
+        let mut m = Map::new();
+        m.insert("id".into(), json!(d.id));
+        m.insert(
+            "taskSetArn".into(),
+            json!(arn(&format!("task-set/{}/{}/{}", s.cluster, s.name, d.id))),
+        );
+        m.insert("serviceArn".into(), json!(s.arn()));
+        m.insert(
+            "clusterArn".into(),
+            json!(arn(&format!("cluster/{}", s.cluster))),
+        );
+        if s.controller == "CODE_DEPLOY" {
+            m.insert("startedBy".into(), json!("CodeDeploy"));
+        }
+        m.insert("status".into(), json!(PRIMARY));
+        m.insert("taskDefinition".into(), json!(d.task_definition));
+        m.insert("computedDesiredCount".into(), json!(d.desired));
+        m.insert("pendingCount".into(), json!(d.pending));
+        m.insert("runningCount".into(), json!(running));
+        m.insert("createdAt".into(), json!(d.created_at));
+        m.insert("updatedAt".into(), json!(d.updated_at));
+        m.insert("launchType".into(), json!("EC2"));
+        m.insert("loadBalancers".into(), json!([]));
+        m.insert("serviceRegistries".into(), json!([]));
+        m.insert("scale".into(), json!({"value": 100.0, "unit": "PERCENT"}));
+        let steady = running == d.desired && d.pending == 0;
+        m.insert(
+            "stabilityStatus".into(),
+            json!(if steady {
+                "STEADY_STATE"
+            } else {
+                "STABILIZING"
+            }),
+        );
+        m.insert("stabilityStatusAt".into(), json!(d.updated_at));
+        m.insert("tags".into(), json!([]));
+        Value::Object(m)
+    }
+
     /// The service as DescribeServices returns it.
     pub(crate) fn render_service(&self, s: &Service, with_tags: bool) -> Value {
         let mut m = self.templates.service.clone();
@@ -546,12 +628,29 @@ impl World {
             "deploymentConfiguration".into(),
             s.deployment_configuration.clone(),
         );
-        let deployments: Vec<Value> = s
-            .deployments
-            .iter()
-            .map(|d| self.render_deployment(d))
-            .collect();
-        m.insert("deployments".into(), Value::Array(deployments));
+        m.insert("deploymentController".into(), json!({"type": s.controller}));
+        if s.controller == ECS_CONTROLLER {
+            let deployments: Vec<Value> = s
+                .deployments
+                .iter()
+                .map(|d| self.render_deployment(d))
+                .collect();
+            m.insert("deployments".into(), Value::Array(deployments));
+        } else {
+            // Task sets instead: the PRIMARY deployment is the PRIMARY task set.
+            let task_sets: Vec<Value> = s
+                .deployments
+                .first()
+                .map(|d| self.render_task_set(s, d))
+                .into_iter()
+                .collect();
+            m.insert("taskSets".into(), Value::Array(task_sets));
+            m.insert("deployments".into(), json!([]));
+        }
+        let current = s.service_deployments.last();
+        if let Some(sd) = current.filter(|_| !s.omit_current_service_deployment) {
+            m.insert("currentServiceDeployment".into(), json!(sd.arn));
+        }
         let events: Vec<Value> = s
             .events
             .iter()
@@ -720,6 +819,8 @@ pub(crate) struct Reply {
     pub(crate) content_type: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: String,
+    /// Whether an injected [`Fault`] or [`State::deny`] made (or broke) this answer.
+    pub(crate) fault: bool,
 }
 
 impl Reply {
@@ -729,6 +830,7 @@ impl Reply {
             content_type: JSON_1_1.to_string(),
             headers: Vec::new(),
             body: body.to_string(),
+            fault: false,
         }
     }
 
@@ -764,6 +866,7 @@ impl Reply {
                 content_type: "text/html".into(),
                 headers: Vec::new(),
                 body: "<html><body><b>Http/1.1 Service Unavailable</b></body> </html>".into(),
+                fault: false,
             },
             Fault::Raw {
                 status,
@@ -774,6 +877,7 @@ impl Reply {
                 content_type,
                 headers: Vec::new(),
                 body,
+                fault: false,
             },
         })
     }
@@ -791,6 +895,10 @@ pub(crate) struct State {
     pub(crate) next_task_runs: VecDeque<TaskRun>,
     /// Appended to every free-text field of every answer (see `FakeEcs::inject_text`).
     pub(crate) injected_text: Option<String>,
+    /// Operations answered with AccessDeniedException (see `FakeEcs::deny`).
+    denied: Vec<String>,
+    /// The file every answered request is appended to as one JSON line (see `FakeEcs::start`).
+    pub(crate) transcript: Option<PathBuf>,
 }
 
 /// The free-text fields of ECS answers: what a user with the right permission can choose.
@@ -817,12 +925,63 @@ fn inject_text(value: &mut Value, text: &str) {
     }
 }
 
+/// What IAM answers a principal whose policy does not allow `ecs:{operation}`; the resource is
+/// the one the request names, as far as the fake can tell.
+fn access_denied_message(operation: &str, body: &Value) -> String {
+    let text = |key: &str| body.get(key).and_then(Value::as_str);
+    let first = |key: &str| body.get(key).and_then(|v| v.get(0)).and_then(Value::as_str);
+    let cluster = text("cluster").map_or("default", |c| c.rsplit('/').next().unwrap_or(c));
+    let service_arn = |name: &str| {
+        if name.starts_with("arn:") {
+            name.to_string()
+        } else {
+            arn(&format!("service/{cluster}/{name}"))
+        }
+    };
+    let resource = text("serviceDeploymentArn")
+        .or_else(|| first("serviceDeploymentArns"))
+        .map(str::to_string)
+        .or_else(|| text("service").map(service_arn))
+        .or_else(|| first("services").map(service_arn))
+        .unwrap_or_else(|| "*".to_string());
+    format!(
+        "User: {REGISTERED_BY} is not authorized to perform: ecs:{operation} on resource: {resource} because no identity-based policy allows the ecs:{operation} action"
+    )
+}
+
+/// Append one answered request to the transcript: a whole JSON line in one write, to a file
+/// opened for appending, so that several processes can share the file.
+fn append_transcript(path: &Path, operation: &str, request: Value, reply: &Reply) {
+    let entry = json!({
+        "service": "ecs",
+        "operation": operation,
+        "request": request,
+        "status": reply.status,
+        "response": serde_json::from_str::<Value>(&reply.body).ok(),
+        "fault": reply.fault,
+    });
+    let mut line = entry.to_string();
+    line.push('\n');
+    let written = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!(
+            "fake-ecs: cannot append to the transcript {}: {e}",
+            path.display()
+        );
+    }
+}
+
 impl State {
     pub(crate) fn new() -> State {
         State {
             world: World {
                 now: BASE_EPOCH,
                 seq: 0,
+                revisions: 0,
                 task_defs: Vec::new(),
                 tasks: Vec::new(),
                 templates: Templates::load(),
@@ -834,6 +993,8 @@ impl State {
             requests: Vec::new(),
             next_task_runs: VecDeque::new(),
             injected_text: None,
+            denied: Vec::new(),
+            transcript: None,
         }
     }
 
@@ -859,9 +1020,12 @@ impl State {
             security_token: auth::header(&request.headers, "x-amz-security-token")
                 .map(str::to_string),
         });
-        let mut reply = self.dispatch(request, target, &operation, body);
+        let mut reply = self.dispatch(request, target, &operation, body.clone());
         let request_id = self.world.uuid();
         reply.headers.push(("x-amzn-requestid".into(), request_id));
+        if let Some(path) = &self.transcript {
+            append_transcript(path, &operation, body, &reply);
+        }
         reply
     }
 
@@ -890,7 +1054,17 @@ impl State {
             Ok(_) => {}
         }
         let fault = self.faults.get_mut(operation).and_then(VecDeque::pop_front);
-        if let Some(reply) = fault.as_ref().and_then(Reply::fault) {
+        if let Some(mut reply) = fault.as_ref().and_then(Reply::fault) {
+            reply.fault = true;
+            return reply;
+        }
+        if self.denied.iter().any(|d| d == operation) {
+            let mut reply = Reply::error(
+                400,
+                "AccessDeniedException",
+                &access_denied_message(operation, &body),
+            );
+            reply.fault = true;
             return reply;
         }
         let mut reply = self.answer(target, operation, request, body);
@@ -903,6 +1077,7 @@ impl State {
         };
         if let Some(marker) = marker {
             reply.headers.push((front::MARKER.into(), marker));
+            reply.fault = true;
         }
         reply
     }
@@ -997,6 +1172,7 @@ impl State {
         }
         self.world.tick();
         let id = self.world.deployment_id();
+        let revision_arn = self.world.service_revision_arn(cluster, name);
         let now = self.world.now();
         let mut service = Service {
             cluster: cluster.to_string(),
@@ -1015,12 +1191,16 @@ impl State {
                 updated_at: now,
                 rollout_state: Some("IN_PROGRESS"),
                 rollout_state_reason: Some(format!("ECS deployment {id} in progress.")),
+                revision_arn,
             }],
             events: Vec::new(),
             created_at: now,
             next_rollouts: VecDeque::new(),
             progress: None,
             tags: Vec::new(),
+            controller: ECS_CONTROLLER,
+            omit_current_service_deployment: false,
+            service_deployments: Vec::new(),
         };
         self.world.tick();
         rollout::complete(&mut self.world, &mut service, &id, true);
@@ -1032,6 +1212,10 @@ impl State {
         self.world.tick();
         let service = &mut self.services[i];
         rollout::stop_all(&mut self.world, service);
+        let now = self.world.now();
+        if let Some(sd) = service.current_service_deployment() {
+            sd.stop(now, "The service was deleted.");
+        }
         service.status = INACTIVE;
         service.desired = 0;
         service.deployments.clear();
@@ -1040,7 +1224,70 @@ impl State {
 
     pub(crate) fn set_rollouts(&mut self, cluster: &str, name: &str, rollouts: Vec<Rollout>) {
         let i = self.expect_service(cluster, name);
+        for rollout in &rollouts {
+            rollout::check_pause_stage(rollout);
+        }
         self.services[i].next_rollouts = rollouts.into();
+    }
+
+    pub(crate) fn set_deployment_controller(&mut self, cluster: &str, name: &str, kind: &str) {
+        let i = self.expect_service(cluster, name);
+        self.services[i].controller = match kind {
+            "ECS" => ECS_CONTROLLER,
+            "CODE_DEPLOY" => "CODE_DEPLOY",
+            "EXTERNAL" => "EXTERNAL",
+            other => panic!(
+                "fake-ecs: unknown deployment controller {other:?} (ECS, CODE_DEPLOY or EXTERNAL)"
+            ),
+        };
+    }
+
+    pub(crate) fn set_deployment_configuration(
+        &mut self,
+        cluster: &str,
+        name: &str,
+        config: Value,
+    ) {
+        let i = self.expect_service(cluster, name);
+        let Value::Object(config) = config else {
+            panic!("fake-ecs: a deploymentConfiguration is a JSON object, not {config}");
+        };
+        let service = &mut self.services[i];
+        if let Value::Object(current) = &mut service.deployment_configuration {
+            current.extend(config);
+        }
+        assert!(
+            Strategy::of(&service.deployment_configuration).is_some(),
+            "fake-ecs: unknown deployment strategy {} (ROLLING, BLUE_GREEN, LINEAR or CANARY)",
+            service.deployment_configuration["strategy"]
+        );
+    }
+
+    pub(crate) fn omit_current_service_deployment(&mut self, cluster: &str, name: &str) {
+        let i = self.expect_service(cluster, name);
+        self.services[i].omit_current_service_deployment = true;
+    }
+
+    /// The service deployments of a service as DescribeServiceDeployments renders them, newest
+    /// first.
+    pub(crate) fn service_deployments_json(&self, cluster: &str, name: &str) -> Vec<Value> {
+        let i = self.expect_service(cluster, name);
+        self.services[i]
+            .service_deployments
+            .iter()
+            .rev()
+            .map(ServiceDeployment::render)
+            .collect()
+    }
+
+    /// The service and the index of the service deployment with this ARN.
+    pub(crate) fn find_service_deployment(&self, arn: &str) -> Option<(usize, usize)> {
+        self.services.iter().enumerate().find_map(|(i, s)| {
+            s.service_deployments
+                .iter()
+                .position(|sd| sd.arn == arn)
+                .map(|j| (i, j))
+        })
     }
 
     pub(crate) fn set_task_runs(&mut self, runs: Vec<TaskRun>) {
@@ -1052,6 +1299,12 @@ impl State {
             .entry(operation.to_string())
             .or_default()
             .extend(faults);
+    }
+
+    pub(crate) fn deny(&mut self, operation: &str) {
+        if !self.denied.iter().any(|d| d == operation) {
+            self.denied.push(operation.to_string());
+        }
     }
 
     pub(crate) fn accept_access_key(&mut self, key: &str) {

@@ -5,9 +5,10 @@ use std::collections::HashSet;
 use serde_json::{json, Map, Value};
 
 use crate::model::{
-    arn, tags_json, Eni, Script, State, TaskDef, World, ACTIVE, INACTIVE, REGISTERED_BY, RUNNING,
-    STOPPED,
+    arn, tags_json, Eni, Script, State, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE,
+    REGISTERED_BY, RUNNING, STOPPED,
 };
+use crate::service_deployment::{Strategy, STATUSES};
 use crate::{rollout, TaskRun};
 
 type Input = Map<String, Value>;
@@ -104,17 +105,22 @@ fn wants_tags(input: &Input) -> Result<bool, ApiError> {
     Ok(str_list(input, "include")?.contains(&"TAGS"))
 }
 
-/// `maxResults` (1..=100, default 100).
-fn max_results(input: &Input) -> Result<usize, ApiError> {
+/// `maxResults` (1..=100, `default` when absent).
+fn max_results(input: &Input, default: usize) -> Result<usize, ApiError> {
     match opt_u32(input, "maxResults")? {
-        None => Ok(100),
+        None => Ok(default),
         Some(n @ 1..=100) => Ok(n as usize),
         Some(_) => Err(invalid("maxResults must be between 1 and 100.")),
     }
 }
 
-/// Page a list with `nextToken`.
-fn page(items: Vec<String>, input: &Input, key: &str) -> Result<Value, ApiError> {
+/// Page a list with `nextToken` and `maxResults` (`default_max` items when it is absent).
+fn page(
+    items: Vec<Value>,
+    input: &Input,
+    key: &str,
+    default_max: usize,
+) -> Result<Value, ApiError> {
     let start = match opt_str(input, "nextToken")? {
         None => 0,
         Some(token) => token
@@ -123,7 +129,7 @@ fn page(items: Vec<String>, input: &Input, key: &str) -> Result<Value, ApiError>
             .filter(|&n| n <= items.len())
             .ok_or_else(|| invalid("Invalid nextToken."))?,
     };
-    let end = (start + max_results(input)?).min(items.len());
+    let end = (start + max_results(input, default_max)?).min(items.len());
     let mut reply = json!({ key: items[start..end] });
     if end < items.len() {
         reply["nextToken"] = json!(format!("fake-ecs-page-{end}"));
@@ -191,6 +197,10 @@ pub(crate) fn call(state: &mut State, operation: &str, input: &Input) -> Result<
         "DescribeTasks" => describe_tasks(state, input),
         "RunTask" => run_task(state, input),
         "TagResource" => tag_resource(state, input),
+        "ListServiceDeployments" => list_service_deployments(state, input),
+        "DescribeServiceDeployments" => describe_service_deployments(state, input),
+        "StopServiceDeployment" => stop_service_deployment(state, input),
+        "ContinueServiceDeployment" => continue_service_deployment(state, input),
         _ => Err(err(
             "UnknownOperationException",
             format!("The fake ECS does not know the operation '{operation}'."),
@@ -268,28 +278,54 @@ fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
     };
     let desired = opt_u32(input, "desiredCount")?;
     let force = opt_bool(input, "forceNewDeployment")?.unwrap_or(false);
-    let config = match input.get("deploymentConfiguration") {
-        None => None,
-        Some(Value::Object(c)) => Some(c.clone()),
+    let mut config = state.services[i].deployment_configuration.clone();
+    match input.get("deploymentConfiguration") {
+        None => {}
+        Some(Value::Object(update)) => {
+            if let Some(current) = config.as_object_mut() {
+                current.extend(update.clone());
+            }
+        }
         Some(_) => return Err(wrong_type("deploymentConfiguration", "an object")),
-    };
+    }
+    if Strategy::of(&config).is_none() {
+        return Err(invalid(format!(
+            "Invalid deployment strategy {}: use ROLLING, BLUE_GREEN, LINEAR or CANARY.",
+            config["strategy"]
+        )));
+    }
+    let controller = state.services[i].controller;
+    if controller != ECS_CONTROLLER && (task_definition.is_some() || force) {
+        let how = if controller == "CODE_DEPLOY" {
+            "Use AWS CodeDeploy to deploy your application."
+        } else {
+            "Use task sets to deploy your application."
+        };
+        return Err(invalid(format!(
+            "Unable to update task definition on services with a {controller} deployment controller. {how}"
+        )));
+    }
     let now = state.world.now();
     let service = &mut state.services[i];
-    if let Some(config) = config {
-        if let Value::Object(current) = &mut service.deployment_configuration {
-            current.extend(config);
-        }
-    }
     let current = service
         .deployments
         .first()
         .map(|d| d.task_definition.clone());
     let new_task_definition = task_definition.filter(|td| Some(td) != current.as_ref());
+    let deploy = new_task_definition.or(if force { current } else { None });
+    let rollout = match &deploy {
+        Some(_) => Some(
+            rollout::next_rollout(service, &config)
+                .map_err(|message| err("FakeEcsScriptError", message))?,
+        ),
+        None => None,
+    };
+    service.deployment_configuration = config;
     if let Some(d) = desired {
         service.desired = d;
     }
-    match new_task_definition.or(if force { current } else { None }) {
-        Some(td) => rollout::begin(&mut state.world, service, &td),
+    match deploy.zip(rollout) {
+        Some((td, rollout)) => rollout::begin(&mut state.world, service, &td, rollout),
         None => {
             if let (Some(d), Some(primary)) = (desired, service.deployments.first_mut()) {
                 primary.desired = d;
@@ -298,6 +334,135 @@ fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
         }
     }
     Ok(json!({"service": state.world.render_service(&state.services[i], false)}))
+}
+
+/// The service and index of the service deployment `serviceDeploymentArn` names;
+/// ServiceDeploymentNotFoundException if there is none.
+fn service_deployment_of(state: &State, input: &Input) -> Result<(usize, usize), ApiError> {
+    let arn = req_str(input, "serviceDeploymentArn")?;
+    state.find_service_deployment(arn).ok_or_else(|| {
+        err(
+            "ServiceDeploymentNotFoundException",
+            format!("The service deployment {arn} does not exist."),
+        )
+    })
+}
+
+/// An optional string that must be one of `allowed`.
+fn opt_choice<'a>(
+    input: &'a Input,
+    key: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, ApiError> {
+    match opt_str(input, key)? {
+        Some(value) if !allowed.contains(&value) => Err(invalid(format!(
+            "Invalid {key} '{value}': use one of {}.",
+            allowed.join(", ")
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// An optional epoch-seconds timestamp inside `object`.
+fn opt_time(object: &Input, key: &str, path: &str) -> Result<Option<f64>, ApiError> {
+    match object.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| wrong_type(&format!("{path}.{key}"), "a timestamp (epoch seconds)")),
+    }
+}
+
+fn list_service_deployments(state: &State, input: &Input) -> Result<Value, ApiError> {
+    let cluster = cluster(state, input)?;
+    let name = short_name(req_str(input, "service")?);
+    let i = state
+        .find_service(&cluster, name)
+        .ok_or_else(|| err("ServiceNotFoundException", "Service not found."))?;
+    let statuses = str_list(input, "status")?;
+    if let Some(bad) = statuses.iter().find(|s| !STATUSES.contains(s)) {
+        return Err(invalid(format!(
+            "Invalid status '{bad}': use one of {}.",
+            STATUSES.join(", ")
+        )));
+    }
+    let (after, before) = match input.get("createdAt") {
+        None => (None, None),
+        Some(Value::Object(range)) => (
+            opt_time(range, "after", "createdAt")?,
+            opt_time(range, "before", "createdAt")?,
+        ),
+        Some(_) => return Err(wrong_type("createdAt", "an object")),
+    };
+    let briefs = state.services[i]
+        .service_deployments
+        .iter()
+        .rev()
+        .filter(|sd| statuses.is_empty() || statuses.contains(&sd.status))
+        .filter(|sd| after.is_none_or(|t| sd.created_at >= t))
+        .filter(|sd| before.is_none_or(|t| sd.created_at <= t))
+        .map(|sd| sd.render_brief())
+        .collect();
+    page(briefs, input, "serviceDeployments", 20)
+}
+
+fn describe_service_deployments(state: &State, input: &Input) -> Result<Value, ApiError> {
+    let arns = bounded_list(
+        input,
+        "serviceDeploymentArns",
+        20,
+        "ServiceDeploymentArns cannot have more than 20 elements.",
+    )?;
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for arn in arns {
+        if !arn.starts_with("arn:aws:ecs:") || !arn.contains(":service-deployment/") {
+            return Err(invalid(format!("Invalid service deployment ARN: {arn}")));
+        }
+        match state.find_service_deployment(arn) {
+            Some((i, j)) => found.push(state.services[i].service_deployments[j].render()),
+            None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
+        }
+    }
+    Ok(json!({"serviceDeployments": found, "failures": failures}))
+}
+
+fn stop_service_deployment(state: &mut State, input: &Input) -> Result<Value, ApiError> {
+    let stop_type = opt_choice(input, "stopType", &["ROLLBACK", "ABORT"])?.unwrap_or("ROLLBACK");
+    let (i, j) = service_deployment_of(state, input)?;
+    let service = &mut state.services[i];
+    let sd = &service.service_deployments[j];
+    let arn = sd.arn.clone();
+    let newest = j + 1 == service.service_deployments.len();
+    if !sd.is_under_way() || !newest || service.progress.is_none() {
+        return Err(err(
+            "ConflictException",
+            format!(
+                "The service deployment {arn} is {} and can't be stopped.",
+                sd.status
+            ),
+        ));
+    }
+    rollout::request_stop(&state.world, service, stop_type == "ROLLBACK");
+    Ok(json!({"serviceDeploymentArn": arn}))
+}
+
+fn continue_service_deployment(state: &mut State, input: &Input) -> Result<Value, ApiError> {
+    let hook_id = req_str(input, "hookId")?;
+    let action = opt_choice(input, "action", &["CONTINUE", "ROLLBACK"])?.unwrap_or("CONTINUE");
+    let (i, j) = service_deployment_of(state, input)?;
+    let service = &mut state.services[i];
+    let arn = service.service_deployments[j].arn.clone();
+    let newest = j + 1 == service.service_deployments.len();
+    if !newest
+        || !rollout::continue_deployment(&mut state.world, service, hook_id, action == "ROLLBACK")
+    {
+        return Err(invalid(format!(
+            "The service deployment {arn} has no lifecycle hook {hook_id} awaiting action."
+        )));
+    }
+    Ok(json!({"serviceDeploymentArn": arn}))
 }
 
 fn describe_task_definition(state: &State, input: &Input) -> Result<Value, ApiError> {
@@ -480,9 +645,10 @@ fn list_task_definitions(state: &State, input: &Input) -> Result<Value, ApiError
         matching.reverse();
     }
     page(
-        matching.iter().map(|t| t.arn()).collect(),
+        matching.iter().map(|t| json!(t.arn())).collect(),
         input,
         "taskDefinitionArns",
+        100,
     )
 }
 
@@ -514,9 +680,9 @@ fn list_tasks(state: &State, input: &Input) -> Result<Value, ApiError> {
         .filter(|t| started_by.is_none_or(|s| t.started_by.as_deref() == Some(s)))
         .filter(|t| family.is_none_or(|f| t.family == f))
         .filter(|t| launch_type.is_none_or(|l| t.launch_type == l))
-        .map(|t| t.arn())
+        .map(|t| json!(t.arn()))
         .collect();
-    page(arns, input, "taskArns")
+    page(arns, input, "taskArns", 100)
 }
 
 fn describe_tasks(state: &mut State, input: &Input) -> Result<Value, ApiError> {

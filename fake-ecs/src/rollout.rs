@@ -1,6 +1,11 @@
 //! The scripted rollout: what one `DescribeServices` poll does to a service.
 
+use serde_json::Value;
+
 use crate::model::{Deployment, Progress, Service, World, ACTIVE, PRIMARY, RUNNING};
+use crate::service_deployment::{
+    Revision, ServiceDeployment, Strategy, CLEAN_UP, MONITORING, ROLLBACK_IN_PROGRESS, SCALE_UP,
+};
 use crate::Rollout;
 
 /// The rolloutStateReason of a deployment the circuit breaker failed.
@@ -136,10 +141,142 @@ pub(crate) fn complete(world: &mut World, service: &mut Service, id: &str, with_
     world.event(service, message);
 }
 
+/// The statusReason of a service deployment that a newer one replaced.
+pub(crate) const SUPERSEDED: &str = "Service deployment superseded by a newer service deployment.";
+/// The rollback.reason of a StopServiceDeployment ROLLBACK request.
+pub(crate) const STOP_ROLLBACK_REASON: &str =
+    "Service deployment rolled back because of a StopServiceDeployment request.";
+/// The statusReason of a service deployment a StopServiceDeployment ABORT request stopped.
+pub(crate) const STOP_ABORT_REASON: &str =
+    "Service deployment stopped because of a StopServiceDeployment request.";
+/// Why the tasks of a [`Rollout::CircuitBreakerInScaleUp`] deployment stop.
+const ESSENTIAL_EXITED: &str = "Essential container in task exited";
+/// The lifecycle stages a [`Rollout::PauseAt`] may pause at.
+const PAUSE_STAGES: [&str; 6] = [
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+];
+
+/// Panics if a [`Rollout::PauseAt`] names a stage it cannot pause at.
+pub(crate) fn check_pause_stage(rollout: &Rollout) {
+    if let Rollout::PauseAt { stage, .. } = rollout {
+        assert!(
+            PAUSE_STAGES.contains(&stage.as_str()),
+            "fake-ecs: Rollout::PauseAt cannot pause at {stage:?}; use one of {PAUSE_STAGES:?}"
+        );
+    }
+}
+
+/// The rollout the next deployment of a service with this deploymentConfiguration follows, or
+/// why the scripted one does not fit it (UpdateService answers that as FakeEcsScriptError).
+pub(crate) fn next_rollout(service: &Service, config: &Value) -> Result<Rollout, String> {
+    let strategy = Strategy::of(config).unwrap_or(Strategy::Rolling);
+    let staged = strategy != Strategy::Rolling;
+    let rollout = match service.next_rollouts.front() {
+        Some(rollout) => rollout.clone(),
+        None if staged => Rollout::Staged { bake_polls: 1 },
+        None => Rollout::default(),
+    };
+    if rollout.is_staged() != staged {
+        let name = config["strategy"].as_str().unwrap_or("ROLLING");
+        return Err(format!(
+            "fake-ecs: {rollout:?} does not fit the {name} deployment strategy of service {}: use Complete, CompleteWithoutRolloutState, SlowDrain, TasksFail, CircuitBreakerRollback or Stuck for ROLLING, Staged, AlarmInBake, CircuitBreakerInScaleUp or PauseAt for BLUE_GREEN, LINEAR and CANARY.",
+            service.name
+        ));
+    }
+    let has_alarm = config["alarms"]["alarmNames"][0].is_string();
+    if matches!(rollout, Rollout::AlarmInBake { .. }) && !has_alarm {
+        return Err(format!(
+            "fake-ecs: Rollout::AlarmInBake needs an alarm name in deploymentConfiguration.alarms.alarmNames of service {}.",
+            service.name
+        ));
+    }
+    Ok(rollout)
+}
+
+/// One step of a BLUE_GREEN, LINEAR or CANARY deployment: what one poll does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Step {
+    PreScaleUp,
+    ScaleUp,
+    PostScaleUp,
+    TestTrafficShift,
+    PostTestTrafficShift,
+    /// The new revision's production traffic weight after this step.
+    ProductionTrafficShift(f64),
+    PostProductionTrafficShift,
+    BakeTime,
+    CleanUp,
+}
+
+impl Step {
+    /// The lifecycleStage the service deployment reports during this step.
+    fn stage(self) -> &'static str {
+        match self {
+            Step::PreScaleUp => "PRE_SCALE_UP",
+            Step::ScaleUp => SCALE_UP,
+            Step::PostScaleUp => "POST_SCALE_UP",
+            Step::TestTrafficShift => "TEST_TRAFFIC_SHIFT",
+            Step::PostTestTrafficShift => "POST_TEST_TRAFFIC_SHIFT",
+            Step::ProductionTrafficShift(_) => "PRODUCTION_TRAFFIC_SHIFT",
+            Step::PostProductionTrafficShift => "POST_PRODUCTION_TRAFFIC_SHIFT",
+            Step::BakeTime => "BAKE_TIME",
+            Step::CleanUp => CLEAN_UP,
+        }
+    }
+}
+
+/// The steps of a staged rollout under this strategy; empty for ROLLING.
+fn plan(strategy: Strategy, rollout: &Rollout) -> Vec<Step> {
+    let bake_polls = match rollout {
+        Rollout::Staged { bake_polls } | Rollout::PauseAt { bake_polls, .. } => *bake_polls,
+        Rollout::AlarmInBake { after_polls } => *after_polls,
+        _ => 1,
+    };
+    if strategy == Strategy::Rolling {
+        return Vec::new();
+    }
+    let mut steps = vec![
+        Step::PreScaleUp,
+        Step::ScaleUp,
+        Step::PostScaleUp,
+        Step::TestTrafficShift,
+        Step::PostTestTrafficShift,
+    ];
+    steps.extend(
+        strategy
+            .production_shifts()
+            .into_iter()
+            .map(Step::ProductionTrafficShift),
+    );
+    steps.push(Step::PostProductionTrafficShift);
+    steps.extend((0..bake_polls.max(1)).map(|_| Step::BakeTime));
+    steps.push(Step::CleanUp);
+    steps
+}
+
 /// A new PRIMARY deployment of `task_definition` (UpdateService with a new task definition or
-/// forceNewDeployment); it follows the service's next scripted rollout.
-pub(crate) fn begin(world: &mut World, service: &mut Service, task_definition: &str) {
-    let rollout = service.next_rollouts.pop_front().unwrap_or_default();
+/// forceNewDeployment) following `rollout` (the service's next scripted rollout, taken off its
+/// list, or the default; see [`next_rollout`]), and its service deployment record. A service
+/// deployment still under way is STOPPED as superseded.
+pub(crate) fn begin(
+    world: &mut World,
+    service: &mut Service,
+    task_definition: &str,
+    rollout: Rollout,
+) {
+    service.next_rollouts.pop_front();
+    let now = world.now();
+    if let Some(sd) = service.service_deployments.last_mut() {
+        if !sd.is_final() {
+            sd.refresh(world, &service.deployments);
+            sd.stop(now, SUPERSEDED);
+        }
+    }
     let with_state = !matches!(rollout, Rollout::CompleteWithoutRolloutState { .. });
     let (previous_task_definition, previous_deployment_id) = service
         .deployments
@@ -151,7 +288,7 @@ pub(crate) fn begin(world: &mut World, service: &mut Service, task_definition: &
         .iter()
         .map(|d| world.running_of(&d.id))
         .sum();
-    let now = world.now();
+    let mut sources: Vec<Revision> = Vec::new();
     for d in &mut service.deployments {
         d.status = ACTIVE;
         d.updated_at = now;
@@ -159,8 +296,12 @@ pub(crate) fn begin(world: &mut World, service: &mut Service, task_definition: &
             d.rollout_state = None;
             d.rollout_state_reason = None;
         }
+        if !sources.iter().any(|r| r.arn == d.revision_arn) {
+            sources.push(Revision::new(d.revision_arn.clone(), d.id.clone()));
+        }
     }
     let id = world.deployment_id();
+    let revision_arn = world.service_revision_arn(&service.cluster, &service.name);
     service.deployments.insert(
         0,
         Deployment {
@@ -174,28 +315,69 @@ pub(crate) fn begin(world: &mut World, service: &mut Service, task_definition: &
             updated_at: now,
             rollout_state: with_state.then_some("IN_PROGRESS"),
             rollout_state_reason: with_state.then(|| format!("ECS deployment {id} in progress.")),
+            revision_arn: revision_arn.clone(),
         },
     );
+    let strategy = Strategy::of(&service.deployment_configuration).unwrap_or(Strategy::Rolling);
+    let mut record = ServiceDeployment::new(
+        &service.cluster,
+        &service.name,
+        &service.deployment_configuration,
+        strategy,
+        sources,
+        Revision::new(revision_arn, id.clone()),
+        now,
+    );
+    match rollout {
+        Rollout::CircuitBreakerInScaleUp { threshold } => {
+            record.circuit_breaker.status = MONITORING;
+            record.circuit_breaker.threshold = threshold.max(1);
+        }
+        Rollout::AlarmInBake { .. } => record.alarms.status = MONITORING,
+        _ => {}
+    }
+    record.refresh(world, &service.deployments);
+    service.service_deployments.push(record);
     service.progress = Some(Progress {
         deployment_id: id,
+        plan: plan(strategy, &rollout),
         rollout,
         polls: 0,
         old_running,
         previous_task_definition,
         previous_deployment_id,
+        next_step: 0,
+        stopping: None,
     });
 }
 
 /// One `DescribeServices` poll of an ACTIVE service.
 pub(crate) fn advance(world: &mut World, service: &mut Service) {
-    match service.progress.take() {
-        Some(mut progress) => {
-            progress.polls += 1;
-            if !step(world, service, &mut progress) {
-                service.progress = Some(progress);
-            }
+    let Some(mut progress) = service.progress.take() else {
+        reconcile(world, service);
+        return;
+    };
+    progress.polls += 1;
+    let record_open = service
+        .service_deployments
+        .last()
+        .is_some_and(|sd| !sd.is_final());
+    let done = match progress.stopping {
+        Some(stopping) => stop_step(world, service, &mut progress, stopping),
+        None if !progress.plan.is_empty() => staged_step(world, service, &mut progress),
+        None => {
+            let done = step(world, service, &mut progress);
+            follow_rolling(world, service, &progress, done);
+            done
         }
-        None => reconcile(world, service),
+    };
+    if record_open {
+        if let Some(sd) = service.service_deployments.last_mut() {
+            sd.refresh(world, &service.deployments);
+        }
+    }
+    if !done {
+        service.progress = Some(progress);
     }
 }
 
@@ -252,6 +434,12 @@ fn step(world: &mut World, service: &mut Service, p: &mut Progress) -> bool {
             }
             false
         }
+        // A staged rollout follows its plan (`staged_step`) and never gets here; should one
+        // do so, it completes like the default.
+        Rollout::Staged { .. }
+        | Rollout::AlarmInBake { .. }
+        | Rollout::CircuitBreakerInScaleUp { .. }
+        | Rollout::PauseAt { .. } => progress(world, service, p, 2, 0, true),
     }
 }
 
@@ -309,12 +497,32 @@ fn fail(
     reason: &str,
 ) -> bool {
     let id = p.deployment_id.as_str();
+    if !start_failing_tasks(world, service, id, per_poll, reason) {
+        return false;
+    }
+    let failed_now = p.polls >= polls;
+    if failed_now {
+        mark_failed(world, service, id);
+    }
+    failed_now
+}
+
+/// Start `n` tasks of a deployment that stop at once (stoppedReason `reason`, stopCode
+/// EssentialContainerExited, the essential container exits 1 with `reason`); failedTasks counts
+/// them. False if the deployment is gone.
+fn start_failing_tasks(
+    world: &mut World,
+    service: &mut Service,
+    id: &str,
+    n: u32,
+    reason: &str,
+) -> bool {
     let Some(d) = service.deployments.iter().find(|d| d.id == id) else {
         return false;
     };
     let (task_definition, desired) = (d.task_definition.clone(), d.desired);
     let group = format!("service:{}", service.name);
-    let started: Vec<usize> = (0..per_poll)
+    let started: Vec<usize> = (0..n)
         .map(|_| {
             let i = world.new_task(
                 &service.cluster,
@@ -353,28 +561,31 @@ fn fail(
         world.event(service, message);
     }
     let now = world.now();
-    let failed_now = p.polls >= polls;
     if let Some(d) = service.deployment_mut(id) {
-        d.failed += per_poll;
+        d.failed += n;
         d.updated_at = now;
-        d.pending = if failed_now { 0 } else { desired };
-        if failed_now {
-            d.rollout_state = Some("FAILED");
-            d.rollout_state_reason = Some(CIRCUIT_BREAKER_FAILED.to_string());
-        }
+        d.pending = desired;
     }
-    if failed_now {
-        let message = format!(
-            "(service {}) (deployment {id}) deployment failed: tasks failed to start.",
-            service.name
-        );
-        world.event(service, message);
-    }
-    failed_now
+    true
+}
+
+/// The circuit breaker fails a deployment: rolloutState FAILED, and the event ECS writes.
+fn mark_failed(world: &mut World, service: &mut Service, id: &str) {
+    let Some(d) = service.deployment_mut(id) else {
+        return;
+    };
+    d.pending = 0;
+    d.rollout_state = Some("FAILED");
+    d.rollout_state_reason = Some(CIRCUIT_BREAKER_FAILED.to_string());
+    let message = format!(
+        "(service {}) (deployment {id}) deployment failed: tasks failed to start.",
+        service.name
+    );
+    world.event(service, message);
 }
 
 /// The circuit breaker's rollback: the failed deployment turns ACTIVE and a new PRIMARY
-/// deployment of the previous task definition starts.
+/// deployment of the previous task definition (the same service revision) starts.
 fn roll_back(world: &mut World, service: &mut Service, p: &mut Progress) {
     let now = world.now();
     let failed_id = p.deployment_id.clone();
@@ -386,6 +597,7 @@ fn roll_back(world: &mut World, service: &mut Service, p: &mut Progress) {
         None => return,
     };
     let previous = p.previous_deployment_id.clone();
+    let revision_arn = previous_revision_arn(service, p);
     let id = world.deployment_id();
     service.deployments.insert(
         0,
@@ -402,6 +614,7 @@ fn roll_back(world: &mut World, service: &mut Service, p: &mut Progress) {
             rollout_state_reason: Some(format!(
                 "ECS deployment circuit breaker: rolling back to deploymentId {previous}."
             )),
+            revision_arn,
         },
     );
     let message = format!(
@@ -410,4 +623,317 @@ fn roll_back(world: &mut World, service: &mut Service, p: &mut Progress) {
     );
     world.event(service, message);
     p.deployment_id = id;
+}
+
+/// The service revision the deployment before this one ran.
+fn previous_revision_arn(service: &Service, p: &Progress) -> String {
+    let current = service.service_deployments.last();
+    let sources = current.map(|sd| sd.sources.as_slice()).unwrap_or_default();
+    sources
+        .iter()
+        .find(|r| r.deployment_id == p.previous_deployment_id)
+        .or(sources.first())
+        .map(|r| r.arn.clone())
+        .unwrap_or_default()
+}
+
+/// After a poll of a ROLLING deployment, its service deployment follows what the poll did:
+/// IN_PROGRESS in SCALE_UP; SUCCESSFUL when the deployment completed; STOPPED when the circuit
+/// breaker failed it; ROLLBACK_IN_PROGRESS while the circuit breaker rolls back, and
+/// ROLLBACK_SUCCESSFUL once the rollback deployment completed.
+fn follow_rolling(world: &World, service: &mut Service, p: &Progress, done: bool) {
+    let now = world.now();
+    let Some(sd) = service.service_deployments.last_mut() else {
+        return;
+    };
+    if sd.is_final() {
+        return;
+    }
+    let target_id = sd.target.deployment_id.clone();
+    let failed_reason = service
+        .deployments
+        .iter()
+        .find(|d| d.id == target_id && d.rollout_state == Some("FAILED"))
+        .and_then(|d| d.rollout_state_reason.clone());
+    sd.enter(now, SCALE_UP);
+    if p.deployment_id != target_id {
+        if sd.status != ROLLBACK_IN_PROGRESS {
+            sd.trip_circuit_breaker();
+            sd.roll_back(now, CIRCUIT_BREAKER_FAILED);
+        }
+        if done {
+            sd.rolled_back(now);
+        }
+    } else if let Some(reason) = failed_reason {
+        sd.trip_circuit_breaker();
+        sd.stop(now, &reason);
+    } else if done {
+        sd.succeed(now);
+    }
+}
+
+/// One poll of a BLUE_GREEN, LINEAR or CANARY deployment: the next step of its plan (see the
+/// staged [`Rollout`] variants); true when it is over.
+fn staged_step(world: &mut World, service: &mut Service, p: &mut Progress) -> bool {
+    let now = world.now();
+    let id = p.deployment_id.clone();
+    let Some(sd) = service.current_service_deployment() else {
+        return true;
+    };
+    if sd.is_paused() {
+        return false;
+    }
+    let Some(&step) = p.plan.get(p.next_step) else {
+        sd.succeed(now);
+        return true;
+    };
+    match (step, &p.rollout) {
+        (Step::ScaleUp, Rollout::CircuitBreakerInScaleUp { .. }) => {
+            sd.enter(now, SCALE_UP);
+            start_failing_tasks(world, service, &id, 1, ESSENTIAL_EXITED);
+            let failures = service.deployment_mut(&id).map_or(0, |d| d.failed);
+            let Some(sd) = service.current_service_deployment() else {
+                return true;
+            };
+            if failures >= sd.circuit_breaker.threshold {
+                sd.trip_circuit_breaker();
+                mark_failed(world, service, &id);
+                start_rollback(world, service, p, CIRCUIT_BREAKER_FAILED);
+            }
+            return false;
+        }
+        (Step::CleanUp, Rollout::AlarmInBake { .. }) => {
+            let name = sd.trigger_alarm().unwrap_or_default();
+            let reason = format!("CloudWatch alarm {name} is in ALARM state.");
+            let message = format!(
+                "(service {}) (deployment {id}) {reason} Rolling back.",
+                service.name
+            );
+            world.event(service, message);
+            start_rollback(world, service, p, &reason);
+            return false;
+        }
+        _ => sd.enter(now, step.stage()),
+    }
+    let event = match step {
+        Step::ScaleUp => {
+            let desired = service.deployment_mut(&id).map_or(0, |d| d.desired);
+            let running = world.running_of(&id);
+            start_tasks(world, service, &id, desired.saturating_sub(running));
+            None
+        }
+        Step::TestTrafficShift => {
+            sd.test_weight = 100.0;
+            Some("shifted 100% of test traffic to the new service revision.".to_string())
+        }
+        Step::ProductionTrafficShift(weight) => {
+            sd.production_weight = weight;
+            Some(format!(
+                "shifted {weight}% of production traffic to the new service revision."
+            ))
+        }
+        Step::BakeTime
+            if p.next_step.checked_sub(1).and_then(|i| p.plan.get(i)) != Some(&Step::BakeTime) =>
+        {
+            Some("bake time started.".to_string())
+        }
+        Step::CleanUp => {
+            complete(world, service, &id, true);
+            None
+        }
+        _ => None,
+    };
+    if let Some(event) = event {
+        let message = format!("(service {}) (deployment {id}) {event}", service.name);
+        world.event(service, message);
+    }
+    p.next_step += 1;
+    if let Rollout::PauseAt { stage, .. } = &p.rollout {
+        let Some(sd) = service.current_service_deployment() else {
+            return true;
+        };
+        if stage == step.stage() && sd.hooks.is_empty() {
+            let hook_id = world.uuid();
+            sd.pause(now, hook_id.clone());
+            let message = format!(
+                "(service {}) (deployment {id}) paused at {stage}: lifecycle hook {hook_id} awaits action.",
+                service.name
+            );
+            world.event(service, message);
+        }
+    }
+    false
+}
+
+/// What StopServiceDeployment or ContinueServiceDeployment asked of a deployment under way;
+/// the next polls carry it out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Stopping {
+    /// ROLLBACK_REQUESTED: the rollback starts on the next poll.
+    RollbackRequested,
+    /// ROLLBACK_IN_PROGRESS: the rollback is done on the next poll.
+    RollingBack,
+    /// STOP_REQUESTED: STOPPED on the next poll, the service left as it is.
+    AbortRequested,
+}
+
+/// One poll of a deployment being stopped or rolled back; true when it is over.
+fn stop_step(
+    world: &mut World,
+    service: &mut Service,
+    p: &mut Progress,
+    stopping: Stopping,
+) -> bool {
+    let now = world.now();
+    match stopping {
+        Stopping::AbortRequested => {
+            if let Some(sd) = service.current_service_deployment() {
+                sd.stop(now, STOP_ABORT_REASON);
+            }
+            true
+        }
+        Stopping::RollbackRequested => {
+            let reason = service
+                .current_service_deployment()
+                .and_then(|sd| sd.rollback_reason())
+                .unwrap_or(STOP_ROLLBACK_REASON.to_string());
+            start_rollback(world, service, p, &reason);
+            false
+        }
+        Stopping::RollingBack => {
+            let previous = p.deployment_id.clone();
+            let with_state = service
+                .deployment_mut(&previous)
+                .is_some_and(|d| d.rollout_state.is_some());
+            complete(world, service, &previous, with_state);
+            if let Some(sd) = service.current_service_deployment() {
+                sd.rolled_back(now);
+            }
+            true
+        }
+    }
+}
+
+/// Start rolling back to the previous deployment: the service deployment ROLLBACK_IN_PROGRESS
+/// (traffic back on the old revision), the previous deployment PRIMARY again (a new deployment
+/// of the previous task definition if it is gone), the new one ACTIVE and FAILED; the next poll
+/// completes the previous deployment.
+fn start_rollback(world: &mut World, service: &mut Service, p: &mut Progress, reason: &str) {
+    let now = world.now();
+    if let Some(sd) = service.current_service_deployment() {
+        sd.roll_back(now, reason);
+    }
+    let new_id = p.deployment_id.clone();
+    let with_state = match service.deployment_mut(&new_id) {
+        Some(d) => {
+            d.status = ACTIVE;
+            d.updated_at = now;
+            if d.rollout_state.is_some() {
+                d.rollout_state = Some("FAILED");
+                d.rollout_state_reason = Some(reason.to_string());
+            }
+            d.rollout_state.is_some()
+        }
+        None => true,
+    };
+    let previous = p.previous_deployment_id.clone();
+    match service.deployments.iter().position(|d| d.id == previous) {
+        Some(i) => {
+            let mut d = service.deployments.remove(i);
+            d.status = PRIMARY;
+            d.updated_at = now;
+            if with_state {
+                d.rollout_state = Some("IN_PROGRESS");
+                d.rollout_state_reason = Some(format!("ECS deployment {previous} in progress."));
+            }
+            service.deployments.insert(0, d);
+        }
+        None => {
+            let revision_arn = previous_revision_arn(service, p);
+            let id = world.deployment_id();
+            service.deployments.insert(
+                0,
+                Deployment {
+                    id: id.clone(),
+                    status: PRIMARY,
+                    task_definition: p.previous_task_definition.clone(),
+                    desired: service.desired,
+                    pending: service.desired,
+                    failed: 0,
+                    created_at: now,
+                    updated_at: now,
+                    rollout_state: with_state.then_some("IN_PROGRESS"),
+                    rollout_state_reason: with_state
+                        .then(|| format!("ECS deployment {id} in progress.")),
+                    revision_arn,
+                },
+            );
+            p.previous_deployment_id = id;
+        }
+    }
+    let message = format!(
+        "(service {}) rolling back to deployment {}.",
+        service.name, p.previous_deployment_id
+    );
+    world.event(service, message);
+    p.deployment_id = p.previous_deployment_id.clone();
+    p.stopping = Some(Stopping::RollingBack);
+}
+
+/// StopServiceDeployment on the service's deployment under way: ROLLBACK (ROLLBACK_REQUESTED
+/// now) or ABORT (STOP_REQUESTED now); a PAUSE hook waiting for action fails.
+pub(crate) fn request_stop(world: &World, service: &mut Service, rollback: bool) {
+    let now = world.now();
+    let Some(progress) = service.progress.as_mut() else {
+        return;
+    };
+    let Some(sd) = service.service_deployments.last_mut() else {
+        return;
+    };
+    sd.fail_waiting_hooks(now);
+    if rollback {
+        sd.request_stop(now, Some(STOP_ROLLBACK_REASON));
+        progress.stopping = Some(Stopping::RollbackRequested);
+    } else {
+        sd.request_stop(now, None);
+        progress.stopping = Some(Stopping::AbortRequested);
+    }
+}
+
+/// ContinueServiceDeployment on the hook `hook_id` of the service's deployment under way:
+/// CONTINUE lets the next poll go on; ROLLBACK makes the deployment ROLLBACK_REQUESTED. False
+/// if no hook of that id waits for action.
+pub(crate) fn continue_deployment(
+    world: &mut World,
+    service: &mut Service,
+    hook_id: &str,
+    rollback: bool,
+) -> bool {
+    let now = world.now();
+    let (Some(progress), Some(sd)) = (
+        service.progress.as_mut(),
+        service.service_deployments.last_mut(),
+    ) else {
+        return false;
+    };
+    let status = if rollback { "FAILED" } else { "SUCCEEDED" };
+    if sd.is_final() || !sd.resolve_hook(now, hook_id, status) {
+        return false;
+    }
+    let what = if rollback {
+        let reason = format!(
+            "Service deployment rolled back because lifecycle hook {hook_id} was answered with action ROLLBACK."
+        );
+        sd.request_stop(now, Some(&reason));
+        progress.stopping = Some(Stopping::RollbackRequested);
+        "asked for a rollback"
+    } else {
+        "let the deployment continue"
+    };
+    let message = format!(
+        "(service {}) (deployment {}) lifecycle hook {hook_id} {what}.",
+        service.name, progress.deployment_id
+    );
+    world.event(service, message);
+    true
 }

@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Checks a fake-ECS transcript against botocore's model of the ECS API.
+
+Usage: python3 scripts/model_check.py TRANSCRIPT
+
+TRANSCRIPT is the file the fake writes when FAKE_ECS_TRANSCRIPT names it: one JSON
+line per answered request, {"service": "ecs", "operation", "request", "status",
+"response", "fault"}. For every line that is not a fault (an answer made or
+broken by an injected Fault or by deny()):
+
+- the request is validated against the operation's input shape with
+  botocore.validate.ParamValidator (required and unknown members, types,
+  lengths and ranges), and its enum values by check_value below. Skipped: operations the
+  model does not have (the tests send unknown ones on purpose), bodies that
+  are not JSON objects, and requests the fake refused as malformed, i.e.
+  status 400 with one of VALIDATION_CODES: the unit tests send those on
+  purpose to check the fake's own validation.
+- every 200 response is checked against the operation's output shape by
+  check_value below: unknown member names, enum values not in the model,
+  wrong JSON types (string, integer/long, float/double, boolean, timestamp as
+  an epoch number, list, map, structure), required members, recursively.
+
+Prints one line per problem ("Operation: path: problem"; the same problem
+found in several lines is printed once) and a summary line ("model-check: N
+requests and M answers checked, K problems"). Exit status: 0
+when there are no problems, 1 when there are, 2 when the transcript is missing
+or has no line. Python 3.11, standard library and botocore only.
+"""
+import gzip
+import json
+import os
+import sys
+
+import botocore
+import botocore.model
+import botocore.validate
+
+# Codes with which the fake refuses a request it finds malformed (SerializationException for
+# wrong JSON types, InvalidParameterException / ClientException for ECS's own checks,
+# UnknownOperationException for an unknown target, FakeEcsScriptError for a script mistake).
+VALIDATION_CODES = {
+    "SerializationException",
+    "InvalidParameterException",
+    "ClientException",
+    "UnknownOperationException",
+    "FakeEcsScriptError",
+}
+
+
+def load_model():
+    """botocore's ECS service model, found next to the installed botocore."""
+    path = os.path.join(
+        os.path.dirname(botocore.__file__), "data", "ecs", "2014-11-13", "service-2.json.gz"
+    )
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return botocore.model.ServiceModel(json.load(f), service_name="ecs")
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_value(value, shape, path, problems):
+    """Append (path, problem) for everything in `value` that `shape` does not allow."""
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            problems.append((path, f"expected an object ({shape.name}), got {type_name(value)}"))
+            return
+        members = shape.members
+        for key, item in value.items():
+            if key not in members:
+                problems.append((f"{path}.{key}", f"unknown member of {shape.name}"))
+            else:
+                check_value(item, members[key], f"{path}.{key}", problems)
+        for key in shape.required_members:
+            if key not in value:
+                problems.append((f"{path}.{key}", f"required member of {shape.name} missing"))
+    elif kind == "list":
+        if not isinstance(value, list):
+            problems.append((path, f"expected a list ({shape.name}), got {type_name(value)}"))
+            return
+        for i, item in enumerate(value):
+            check_value(item, shape.member, f"{path}[{i}]", problems)
+    elif kind == "map":
+        if not isinstance(value, dict):
+            problems.append((path, f"expected a map ({shape.name}), got {type_name(value)}"))
+            return
+        for key, item in value.items():
+            check_value(key, shape.key, f"{path}.<key {key}>", problems)
+            check_value(item, shape.value, f"{path}.{key}", problems)
+    elif kind == "string":
+        if not isinstance(value, str):
+            problems.append((path, f"expected a string ({shape.name}), got {type_name(value)}"))
+        elif shape.enum and value not in shape.enum:
+            problems.append((path, f"{value!r} is not a value of {shape.name}"))
+    elif kind in ("integer", "long"):
+        if not (isinstance(value, int) and not isinstance(value, bool)):
+            problems.append((path, f"expected an integer ({shape.name}), got {type_name(value)}"))
+    elif kind in ("float", "double"):
+        if not is_number(value):
+            problems.append((path, f"expected a number ({shape.name}), got {type_name(value)}"))
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            problems.append((path, f"expected a boolean ({shape.name}), got {type_name(value)}"))
+    elif kind == "timestamp":
+        if not is_number(value):
+            problems.append(
+                (path, f"expected a timestamp as epoch seconds ({shape.name}), got {type_name(value)}")
+            )
+    elif kind == "blob":
+        if not isinstance(value, str):
+            problems.append((path, f"expected base64 text ({shape.name}), got {type_name(value)}"))
+    else:
+        problems.append((path, f"shape type {kind} of {shape.name} is not checked"))
+
+
+def type_name(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
+
+
+def request_problems(validator, params, shape):
+    """ParamValidator's findings on the request, as (path, problem) pairs."""
+    report = validator.validate(params, shape)
+    problems = []
+    # ValidationErrors keeps (reason, parameter name, details) triples; its own formatter
+    # words each one.
+    for error in getattr(report, "_errors", []):
+        name = error[1].lstrip(".")
+        path = "request" if name in ("", "input") else f"request.{name}"
+        problems.append((path, report._format_error(error)))
+    if report.has_errors() and not problems:
+        problems.append(("request", report.generate_report()))
+    # ParamValidator leaves enum values alone: the walker checks those.
+    walked = []
+    check_value(params, shape, "request", walked)
+    problems.extend(p for p in walked if " is not a value of " in p[1])
+    return problems
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__.splitlines()[2], file=sys.stderr)
+        return 2
+    transcript = argv[1]
+    try:
+        with open(transcript, encoding="utf-8") as f:
+            lines = [line for line in f if line.strip()]
+    except OSError as e:
+        print(f"model-check: cannot read {transcript}: {e}", file=sys.stderr)
+        return 2
+    if not lines:
+        print(f"model-check: {transcript} is empty", file=sys.stderr)
+        return 2
+
+    model = load_model()
+    operations = set(model.operation_names)
+    validator = botocore.validate.ParamValidator()
+    requests = answers = 0
+    problems = []
+    for number, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append((f"line {number}", "", f"not JSON: {e}"))
+            continue
+        if entry.get("fault"):
+            continue
+        operation = entry.get("operation", "")
+        if operation not in operations:
+            continue
+        op = model.operation_model(operation)
+        status = entry.get("status")
+        response = entry.get("response")
+        request = entry.get("request")
+        refused = (
+            status == 400
+            and isinstance(response, dict)
+            and response.get("__type") in VALIDATION_CODES
+        )
+        if isinstance(request, dict) and not refused:
+            requests += 1
+            for path, problem in request_problems(validator, request, op.input_shape):
+                problems.append((operation, path, problem))
+        if status == 200:
+            answers += 1
+            if op.output_shape is None:
+                if response not in (None, {}):
+                    problems.append((operation, "response", "the model has no output here"))
+            else:
+                found = []
+                check_value(response, op.output_shape, "response", found)
+                problems.extend((operation, path, problem) for path, problem in found)
+
+    unique = sorted(set(problems))
+    for operation, path, problem in unique:
+        print(f"{operation}: {path}: {problem}")
+    print(
+        f"model-check: {requests} requests and {answers} answers checked, {len(unique)} problems"
+    )
+    return 1 if unique else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
