@@ -6,6 +6,7 @@ MUSL       := x86_64-unknown-linux-musl
 MUSL_BIN   := target/$(MUSL)/release/ecs-deploy
 MAX_BYTES  := 4194304
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+TRANSCRIPT := target/fake-ecs-transcript.jsonl
 # CI passes --require: there the empty-root check must run, not skip.
 EMPTY_ROOT_FLAGS ?=
 
@@ -14,7 +15,8 @@ EMPTY_ROOT_FLAGS ?=
 build:
 	$(CARGO) build --release
 
-## Everything CI runs: formatting, lints, unit and end-to-end tests, the
+## Everything CI runs: formatting, lints, unit and end-to-end tests (with
+## every request and answer of the fake checked against the AWS model), the
 ## SigV4/IAM check against moto (an ECS implementation we did not write),
 ## the proxy check, and the static binary in an empty root.
 test: lint unit moto-check proxy-check empty-root-check
@@ -23,8 +25,12 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## The tests, with the fake ECS writing every request and answer to a
+## transcript that model-check then holds against botocore's ECS model.
 unit:
-	$(CARGO) test --workspace
+	@mkdir -p target && rm -f $(TRANSCRIPT)
+	FAKE_ECS_TRANSCRIPT=$(abspath $(TRANSCRIPT)) $(CARGO) test --workspace
+	python3 scripts/model_check.py $(TRANSCRIPT)
 
 moto-check:
 	$(CARGO) build --bin ecs-deploy

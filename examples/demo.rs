@@ -1,6 +1,7 @@
 //! `make demo`: the real `ecs-deploy` binary deploying to the fake ECS on
 //! loopback — first a rollout that succeeds, then one whose tasks crash,
-//! explained and rolled back.
+//! explained and rolled back, then a blue/green deploy whose alarm fires
+//! during the bake, so that ECS shifts the traffic back.
 //!
 //! Usage: `cargo run --example demo -- path/to/ecs-deploy`
 
@@ -31,11 +32,11 @@ async fn main() -> ExitCode {
     );
     fake.add_service("demo", "web", &arn, 3);
 
-    banner("1/2 A deploy that succeeds: web 1.0.0 -> 1.1.0");
+    banner("1/3 A deploy that succeeds: web 1.0.0 -> 1.1.0");
     fake.set_rollout("demo", "web", Rollout::Complete { polls: 4 });
-    let first = run(&binary, &fake, "1.1.0").await;
+    let first = run(&binary, &fake, "1.1.0", &["-t", "60"]).await;
 
-    banner("2/2 A deploy whose tasks crash, with --enable-rollback: web 1.1.0 -> 1.2.0");
+    banner("2/3 A deploy whose tasks crash, with --enable-rollback: web 1.1.0 -> 1.2.0");
     fake.set_rollouts(
         "demo",
         "web",
@@ -48,11 +49,25 @@ async fn main() -> ExitCode {
             Rollout::Complete { polls: 3 },
         ],
     );
-    let second = run(&binary, &fake, "1.2.0").await;
+    let second = run(&binary, &fake, "1.2.0", &["-t", "60"]).await;
+
+    banner("3/3 Native blue/green; an alarm fires during the bake: web 1.1.0 -> 1.3.0");
+    fake.set_deployment_configuration(
+        "demo",
+        "web",
+        json!({
+            "strategy": "BLUE_GREEN",
+            "bakeTimeInMinutes": 10,
+            "alarms": {"alarmNames": ["web-5xx"], "enable": true, "rollback": true}
+        }),
+    );
+    fake.set_rollout("demo", "web", Rollout::AlarmInBake { after_polls: 2 });
+    // No -t: the deadline covers the configured bake by itself.
+    let third = run(&binary, &fake, "1.3.0", &[]).await;
 
     println!();
-    println!("Demo finished: first deploy exit {first} (expected 0), second exit {second} (expected 1, rolled back).");
-    if first == 0 && second == 1 {
+    println!("Demo finished: first deploy exit {first} (expected 0), second exit {second} (expected 1, rolled back), third exit {third} (expected 1, ECS shifted traffic back).");
+    if first == 0 && second == 1 && third == 1 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -64,8 +79,9 @@ fn banner(title: &str) {
     println!("$ ecs-deploy -c demo -n web -i {REPO}:<tag> --poll-interval 0.5 --enable-rollback\n");
 }
 
-/// Runs the binary against the fake, showing its output as it goes; returns its exit code.
-async fn run(binary: &str, fake: &FakeEcs, tag: &str) -> i32 {
+/// Runs the binary against the fake with `extra` flags, showing its output as it goes; returns
+/// its exit code.
+async fn run(binary: &str, fake: &FakeEcs, tag: &str, extra: &[&str]) -> i32 {
     let image = format!("{REPO}:{tag}");
     let status = tokio::process::Command::new(binary)
         .args([
@@ -77,9 +93,8 @@ async fn run(binary: &str, fake: &FakeEcs, tag: &str) -> i32 {
             &image,
             "--poll-interval",
             "0.5",
-            "-t",
-            "60",
         ])
+        .args(extra)
         .args([
             "--enable-rollback",
             "-r",

@@ -531,7 +531,10 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         (skip_deployments_check, "--skip-deployments-check"),
         (enable_rollback, "--enable-rollback"),
         (wait_until.is_some(), "--wait-until"),
-        (hook_action.is_some(), "--continue-deployment/--rollback-deployment"),
+        (
+            hook_action.is_some(),
+            "--continue-deployment/--rollback-deployment",
+        ),
     ];
     match &target {
         Target::TaskDefinition { .. } => {
@@ -555,7 +558,10 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
             (task_definition_file.is_some(), "--task-definition-file"),
             (use_latest_task_definition, "--use-latest-task-def"),
             (copy_tags, "--copy-task-definition-tags"),
-            (!set_env.is_empty() || !unset_env.is_empty(), "--env/--unset-env"),
+            (
+                !set_env.is_empty() || !unset_env.is_empty(),
+                "--env/--unset-env",
+            ),
             (!containers.is_empty(), "--container"),
             (force_new_deployment, "--force-new-deployment"),
             (desired_count.is_some(), "-D/--desired-count"),
@@ -1059,6 +1065,65 @@ mod tests {
     fn empty_arguments_are_ignored() {
         let c = config(&["", "-c", "c", "", "-n", "s", "-i", "x:1", "", ""]);
         assert_eq!(image(&c), "x:1");
+    }
+
+    #[test]
+    fn wait_until_takes_a_lifecycle_stage() {
+        let c = config(&[
+            "-c",
+            "c",
+            "-n",
+            "s",
+            "-i",
+            "x:1",
+            "--wait-until",
+            "bake_time",
+        ]);
+        assert_eq!(c.wait_until.as_deref(), Some("BAKE_TIME"));
+        let err = parse_with(
+            &["-c", "c", "-n", "s", "-i", "x:1", "--wait-until", "HALFWAY"],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), exit::USAGE);
+        assert!(err.to_string().contains("POST_TEST_TRAFFIC_SHIFT"), "{err}");
+        assert_eq!(
+            exit_code(&["-d", "td", "-i", "x:1", "--wait-until", "BAKE_TIME"]),
+            exit::USAGE
+        );
+    }
+
+    #[test]
+    fn a_paused_deployment_is_answered_without_an_image() {
+        let c = config(&["-c", "c", "-n", "s", "--continue-deployment"]);
+        assert_eq!(c.hook_action, Some(HookAction::Continue));
+        assert_eq!(c.change, ImageChange::Unchanged);
+        let c = config(&["-c", "c", "-n", "s", "--rollback-deployment", "-t", "60"]);
+        assert_eq!(c.hook_action, Some(HookAction::Rollback));
+        for args in [
+            &[
+                "-c",
+                "c",
+                "-n",
+                "s",
+                "--continue-deployment",
+                "--rollback-deployment",
+            ][..],
+            &["-c", "c", "-n", "s", "--continue-deployment", "-i", "x:1"],
+            &[
+                "-c",
+                "c",
+                "-n",
+                "s",
+                "--continue-deployment",
+                "--enable-rollback",
+            ],
+            &["-d", "td", "--continue-deployment"],
+        ] {
+            assert_eq!(exit_code(args), exit::USAGE, "{args:?}");
+        }
+        let c = config(&["-c", "c", "-n", "s", "-i", "x:1"]);
+        assert!(!c.timeout_given && c.hook_action.is_none());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! (`--output json`, GitHub Actions files), whatever happened. Signals are
 //! answered in every phase.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use crate::aws::{self, ecs::Ecs};
@@ -92,6 +93,7 @@ async fn execute(
         poll_interval,
         out,
         journal,
+        service_deployments_refused: Cell::new(false),
     };
     match &config.change {
         ImageChange::Image(image) => out.say(format!("Using image name: {image}")),

@@ -296,7 +296,7 @@ async fn credentials_lost_mid_wait_make_a_blind_wait_not_a_plain_timeout() {
     let run = run_command(command).await;
     run.assert_code(1);
     run.assert_stderr_has("the wait went blind:");
-    run.assert_stderr_has("so the service was not seen for the last");
+    run.assert_stderr_has("nothing was seen of the deployment for its last");
     run.assert_stderr_has("container credentials endpoint");
     run.assert_stderr_has("answered HTTP 500");
 }

@@ -57,12 +57,13 @@ async fn deploys_the_new_image_and_waits_for_the_rollout() {
             "UpdateService"
         ]
     );
-    // Then only reads: polls, and a look for stopped tasks when ECS says
-    // tasks stopped (the old ones, here).
+    // Then only reads: polls of the service and its service deployment,
+    // and a look for stopped tasks when ECS says tasks stopped (the old
+    // ones, here).
     assert!(
-        ops[4..]
-            .iter()
-            .all(|op| op == "DescribeServices" || op == "ListTasks"),
+        ops[4..].iter().all(|op| op == "DescribeServices"
+            || op == "DescribeServiceDeployments"
+            || op == "ListTasks"),
         "{ops:?}"
     );
     // Every request was signed for our key.
@@ -154,8 +155,7 @@ async fn failing_tasks_fail_the_deploy_and_say_why() {
     );
     let run = deploy_v2(&fake, &[]).await;
     run.assert_code(1);
-    run.assert_stderr_has("ECS marked the deployment FAILED");
-    run.assert_stderr_has("tasks failed to start");
+    run.assert_stderr_has("ECS stopped the deployment (STOPPED): ECS deployment circuit breaker: tasks failed to start; circuit breaker: 3 of 3 tasks failed");
     run.assert_stderr_has("3 tasks (e.g.");
     run.assert_stderr_has(reason);
     run.assert_stderr_has("app: exit code 1");
@@ -186,7 +186,7 @@ async fn circuit_breaker_rollback_is_detected_and_not_fought() {
     );
     let run = deploy_v2(&fake, &["--enable-rollback"]).await;
     run.assert_code(1);
-    run.assert_stderr_has("ECS rolled the service back to web:1");
+    run.assert_stderr_has("ECS rolled the deployment back to web:1 (ROLLBACK_IN_PROGRESS)");
     run.assert_stderr_has("did not roll back again");
     assert_eq!(fake.count("UpdateService"), 1);
 }
@@ -206,6 +206,9 @@ async fn timeout_without_rollback_leaves_the_service_and_says_so() {
 #[tokio::test]
 async fn timeout_with_rollback_returns_to_the_previous_revision() {
     let fake = fake().await;
+    // An IAM policy without the service-deployment rollback: UpdateService
+    // back to the previous revision (the ECS way is in tests/strategies.rs).
+    fake.deny("StopServiceDeployment");
     fake.set_rollouts(
         CLUSTER,
         SERVICE,
@@ -529,8 +532,10 @@ async fn interrupting_the_wait_reports_the_state_and_exits_130() {
     assert!(stderr.contains("Nothing was rolled back."), "{stderr}");
     assert_eq!(fake.count("UpdateService"), 1);
 
-    // SIGTERM during the wait for a rollback ends the run the same way.
+    // SIGTERM during the wait for a rollback ends the run the same way (a
+    // rollback by UpdateService, which the fake can keep stuck).
     let fake = self::fake().await;
+    fake.deny("StopServiceDeployment");
     fake.set_rollouts(CLUSTER, SERVICE, vec![Rollout::Stuck, Rollout::Stuck]);
     let (code, stderr) = interrupt(
         &fake,
@@ -614,6 +619,8 @@ async fn skipping_the_drain_keeps_the_revision_a_rollback_would_need() {
 #[tokio::test]
 async fn a_rollback_that_fails_too_is_reported() {
     let fake = fake().await;
+    // A rollback by UpdateService, whose rollout the fake can fail.
+    fake.deny("StopServiceDeployment");
     fake.set_rollouts(
         CLUSTER,
         SERVICE,
@@ -628,7 +635,7 @@ async fn a_rollback_that_fails_too_is_reported() {
     );
     let run = deploy_v2(&fake, &["-t", "0.3", "--enable-rollback"]).await;
     run.assert_code(1);
-    run.assert_stderr_has("Rolled back to web:1, but that rollout did not complete either: ECS marked the deployment FAILED");
+    run.assert_stderr_has("Rolled back to web:1, but that rollout did not complete either: ECS stopped the deployment (STOPPED)");
 }
 
 #[tokio::test]

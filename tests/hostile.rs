@@ -264,25 +264,47 @@ async fn listings_that_never_end_are_cut_off() {
 
 #[tokio::test]
 async fn the_deadline_bounds_everything_after_the_update() {
-    let fake = hostile_fake().await;
-    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
-    // Every look after the first one hangs; so does the stopped-task lookup.
-    let mut stalls = vec![Fault::Pass];
-    stalls.extend(vec![Fault::Stall { seconds: 120.0 }; 20]);
-    fake.inject_faults("DescribeServices", stalls);
-    fake.inject_faults("ListTasks", vec![Fault::Stall { seconds: 120.0 }; 20]);
-    let started = Instant::now();
-    let run = run_command(deploy_command(&fake, &["-t", "1", "--enable-rollback"])).await;
-    let took = started.elapsed();
-    run.assert_code(1);
+    /// A fake whose every look after the first hangs, as does the
+    /// stopped-task lookup; `ecs_rollback` whether StopServiceDeployment is
+    /// allowed (else the rollback is an UpdateService).
+    async fn hanging(ecs_rollback: bool) -> FakeEcs {
+        let fake = hostile_fake().await;
+        if !ecs_rollback {
+            fake.deny("StopServiceDeployment");
+        }
+        fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+        let mut stalls = vec![Fault::Pass];
+        stalls.extend(vec![Fault::Stall { seconds: 120.0 }; 20]);
+        fake.inject_faults("DescribeServices", stalls);
+        fake.inject_faults("ListTasks", vec![Fault::Stall { seconds: 120.0 }; 20]);
+        fake
+    }
+    async fn timed(fake: &FakeEcs) -> (Run, Duration) {
+        let started = Instant::now();
+        let run = run_command(deploy_command(fake, &["-t", "1", "--enable-rollback"])).await;
+        (run, started.elapsed())
+    }
+    let (by_ecs, by_update) = (hanging(true).await, hanging(false).await);
+    // Both at once: each takes about two graces.
+    let ((run, took), (fallback, fallback_took)) = tokio::join!(timed(&by_ecs), timed(&by_update));
     // Each wait (the deploy's, the rollback's) ends by its deadline plus
     // one 10 s grace, whatever the calls do.
-    assert!(took < Duration::from_secs(35), "took {took:?}");
+    for took in [took, fallback_took] {
+        assert!(took < Duration::from_secs(35), "took {took:?}");
+    }
+    run.assert_code(1);
     run.assert_stderr_has("the wait went blind");
     run.assert_stdout_has(
         "Rolling back to arn:aws:ecs:us-east-1:123456789012:task-definition/web:1 (deadline 1 s)",
     );
-    run.assert_stderr_has("Rollback failed before it started: DescribeServices failed: no answer within 10 s after the 1 s deadline");
+    // ECS was asked to roll back; the wait for that went blind too.
+    assert_eq!(by_ecs.count("StopServiceDeployment"), 1);
+    run.assert_stderr_has(
+        "Rolled back to web:1, but that rollout did not complete either: the wait went blind",
+    );
+    // Where the rollback is an UpdateService, its first look is bounded too.
+    fallback.assert_code(1);
+    fallback.assert_stderr_has("Rollback failed before it started: DescribeServices failed: no answer within 10 s after the 1 s deadline");
 }
 
 #[tokio::test]
@@ -426,8 +448,10 @@ async fn hangups_and_interrupts_in_a_rollback_end_with_the_journal() {
     let outputs = std::fs::read_to_string(&outputs).unwrap();
     assert!(outputs.contains("result=interrupted\n"), "{outputs}");
 
-    // An interrupt while the rollback is under way: it was sent.
+    // An interrupt while the rollback is under way: it was sent. (By
+    // UpdateService, whose rollout the fake can keep stuck.)
     let fake = self::fake().await;
+    fake.deny("StopServiceDeployment");
     fake.set_rollouts(CLUSTER, SERVICE, vec![Rollout::Stuck, Rollout::Stuck]);
     let live = spawn(deploy_command(
         &fake,

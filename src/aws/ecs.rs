@@ -383,7 +383,10 @@ impl Ecs {
                 &json!({"cluster": cluster, "service": service}),
                 &|reply| {
                     let briefs = list_of(reply, "serviceDeployments")?;
-                    if briefs.iter().any(|b| b["serviceDeploymentArn"].as_str().is_none()) {
+                    if briefs
+                        .iter()
+                        .any(|b| b["serviceDeploymentArn"].as_str().is_none())
+                    {
                         return Err("a service deployment has no serviceDeploymentArn".into());
                     }
                     Ok(())
@@ -395,7 +398,10 @@ impl Ecs {
             .into_iter()
             .flatten()
             .map(|b| DeploymentBrief {
-                arn: b["serviceDeploymentArn"].as_str().unwrap_or_default().to_string(),
+                arn: b["serviceDeploymentArn"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 status: b["status"].as_str().unwrap_or_default().to_string(),
             })
             .collect())

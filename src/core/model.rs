@@ -154,7 +154,10 @@ mod tests {
             configured_bake(model, &serde_json::from_value(config).unwrap()).as_secs()
         };
         assert_eq!(bake(Model::Rolling, json!({})), 0);
-        assert_eq!(bake(Model::BlueGreen, json!({"bakeTimeInMinutes": 20})), 1200);
+        assert_eq!(
+            bake(Model::BlueGreen, json!({"bakeTimeInMinutes": 20})),
+            1200
+        );
         assert_eq!(
             bake(
                 Model::Linear,
@@ -163,7 +166,10 @@ mod tests {
             (5 + 4 * 2) * 60
         );
         assert_eq!(
-            bake(Model::Linear, json!({"linearConfiguration": {"stepBakeTimeInMinutes": 1}})),
+            bake(
+                Model::Linear,
+                json!({"linearConfiguration": {"stepBakeTimeInMinutes": 1}})
+            ),
             10 * 60
         );
         assert_eq!(

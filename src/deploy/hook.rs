@@ -9,7 +9,7 @@ use super::service::Run;
 use super::watch::{Ended, Followed, Tracked};
 use super::{aws_error, Deadline, Deployer};
 use crate::cli::HookAction;
-use crate::core::model::Model;
+use crate::core::model::{configured_bake, Model};
 use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
@@ -39,11 +39,25 @@ pub async fn answer(
         several: names.len() > 1,
         timeout: d.config.timeout,
     };
-    let deadline = Deadline::after(run.timeout);
     let mut paused = Vec::new();
     for service in run.current_services(names).await? {
         paused.push(run.paused(service).await?);
     }
+    // What is left may include the whole bake.
+    let bake = paused
+        .iter()
+        .map(|p| configured_bake(p.model, &p.service.deployment_configuration))
+        .max()
+        .unwrap_or_default();
+    let run = Run {
+        timeout: if d.config.timeout_given {
+            d.config.timeout
+        } else {
+            d.config.timeout + bake
+        },
+        ..run
+    };
+    let deadline = Deadline::after(run.timeout);
     let mut tracked = Vec::new();
     for p in paused {
         tracked.push(run.send_answer(p, action, report).await?);
@@ -196,7 +210,14 @@ impl Run<'_> {
         let followed = Followed::new(arn, Some(deployment));
         Ok(Tracked {
             rolling_back: action == HookAction::Rollback,
-            ..Tracked::new(&name, model, watch, &service, service.clone(), Some(followed))
+            ..Tracked::new(
+                &name,
+                model,
+                watch,
+                &service,
+                service.clone(),
+                Some(followed),
+            )
         })
     }
 
@@ -211,7 +232,11 @@ impl Run<'_> {
         for t in tracked {
             let service = report.service(&t.name);
             service.duration_seconds = t.started.elapsed().as_secs_f64();
-            if let Some(d) = t.service_deployment.as_ref().and_then(|f| f.latest.as_ref()) {
+            if let Some(d) = t
+                .service_deployment
+                .as_ref()
+                .and_then(|f| f.latest.as_ref())
+            {
                 service.status = Some(d.status.clone());
                 service.lifecycle_stage = d.lifecycle_stage.clone();
                 service.alarms_triggered = d.triggered_alarms();

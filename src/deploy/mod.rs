@@ -17,6 +17,7 @@ pub mod service;
 /// Watching deployments until they end.
 mod watch;
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use crate::aws::client::AwsError;
@@ -35,6 +36,9 @@ pub struct Deployer<'a> {
     pub poll_interval: Duration,
     pub out: &'a Reporter,
     pub journal: &'a Journal,
+    /// Set once ECS refused the service-deployment API: not asked again
+    /// (nor warned about again) in this run.
+    pub service_deployments_refused: Cell<bool>,
 }
 
 /// How long a call may run past a deadline: long enough for one answer,

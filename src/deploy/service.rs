@@ -153,7 +153,12 @@ impl Run<'_> {
             }
             return config.timeout;
         }
-        config.timeout + bakes.iter().map(|(_, bake)| *bake).max().unwrap_or_default()
+        config.timeout
+            + bakes
+                .iter()
+                .map(|(_, bake)| *bake)
+                .max()
+                .unwrap_or_default()
     }
 
     /// Updates, waits and concludes, within `deadline` (and the rollback
@@ -372,13 +377,16 @@ impl Run<'_> {
                 Some(stage) if followed.is_some() => format!("until it reaches {stage}"),
                 _ => "for it to complete".to_string(),
             };
-            self.say(&name, format!(
-                "Service updated: deployment {} of {} ({}). Waiting {goal} (timeout {} s)...",
-                watch.deployment_id,
-                short_revision(&new),
-                model.name(),
-                self.timeout.as_secs_f64()
-            ));
+            self.say(
+                &name,
+                format!(
+                    "Service updated: deployment {} of {} ({}). Waiting {goal} (timeout {} s)...",
+                    watch.deployment_id,
+                    short_revision(&new),
+                    model.name(),
+                    self.timeout.as_secs_f64()
+                ),
+            );
             let service_report = report.service(&name);
             service_report.deployment_id = Some(watch.deployment_id.clone());
             service_report.service_deployment_arn = followed.clone();
@@ -405,7 +413,11 @@ impl Run<'_> {
         for t in tracked {
             let service = report.service(&t.name);
             service.duration_seconds = t.started.elapsed().as_secs_f64();
-            if let Some(d) = t.service_deployment.as_ref().and_then(|f| f.latest.as_ref()) {
+            if let Some(d) = t
+                .service_deployment
+                .as_ref()
+                .and_then(|f| f.latest.as_ref())
+            {
                 service.status = Some(d.status.clone());
                 service.lifecycle_stage = d.lifecycle_stage.clone();
                 service.alarms_triggered = d.triggered_alarms();
@@ -750,7 +762,10 @@ impl Run<'_> {
             let (status, line) = match t.ended.as_ref().expect("the wait ends every deployment") {
                 Ended::Done => (
                     RollbackStatus::Completed,
-                    format!("Rolled back: the service runs {} again.", short_revision(to)),
+                    format!(
+                        "Rolled back: the service runs {} again.",
+                        short_revision(to)
+                    ),
                 ),
                 Ended::Failed(failure, _) => (
                     RollbackStatus::Failed,

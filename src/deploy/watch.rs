@@ -162,6 +162,9 @@ impl Run<'_> {
         model: Model,
         deadline: Deadline,
     ) -> Option<String> {
+        if self.d.service_deployments_refused.get() {
+            return None;
+        }
         if let Some(arn) = &reply.current_service_deployment {
             return Some(arn.clone());
         }
@@ -182,7 +185,12 @@ impl Run<'_> {
                     None => "ListServiceDeployments lists no deployment in progress".to_string(),
                 }
             }
-            Err(e) => e.to_string(),
+            Err(e) => {
+                if e.is_refusal() {
+                    self.d.service_deployments_refused.set(true);
+                }
+                e.to_string()
+            }
         };
         self.say(name, self.without_api(&why, model));
         None
@@ -329,7 +337,11 @@ impl Run<'_> {
             match deadline.bound("DescribeServiceDeployments", call).await {
                 Ok(deployments) => deployments,
                 Err(e) if e.is_refusal() => {
-                    for t in tracked.iter_mut().filter(|t| t.service_deployment.is_some()) {
+                    self.d.service_deployments_refused.set(true);
+                    for t in tracked
+                        .iter_mut()
+                        .filter(|t| t.service_deployment.is_some())
+                    {
                         self.say(&t.name, self.without_api(&e.to_string(), t.model));
                         t.service_deployment = None;
                     }

@@ -48,6 +48,8 @@ pub enum Failure {
     /// ECS gives.
     ServiceDeployment {
         status: String,
+        /// The revision ECS rolls back to, where known.
+        to: Option<String>,
         reason: Option<String>,
         rollback_reason: Option<String>,
         triggered_alarms: Vec<String>,
@@ -88,7 +90,13 @@ pub fn judge(
     let Some(deployment) = deployment else {
         return rolling::judge(service, watch, rule);
     };
-    let by_api = service_deployment::judge(deployment, until);
+    let mut by_api = service_deployment::judge(deployment, until);
+    // ECS rolls back to what the deployment replaced: name it.
+    if let Verdict::Failed(Failure::ServiceDeployment { to, .. }) = &mut by_api {
+        if !watch.previous_task_definition.is_empty() {
+            *to = Some(watch.previous_task_definition.clone());
+        }
+    }
     if model != Model::Rolling || matches!(by_api, Verdict::Failed(_)) {
         return by_api;
     }
@@ -148,6 +156,7 @@ impl fmt::Display for Failure {
             }
             Failure::ServiceDeployment {
                 status,
+                to,
                 reason,
                 rollback_reason,
                 triggered_alarms,
@@ -155,7 +164,11 @@ impl fmt::Display for Failure {
             } => {
                 let rolled_back = self.is_ecs_rollback();
                 if rolled_back {
-                    write!(f, "ECS rolled the deployment back ({status})")?;
+                    write!(f, "ECS rolled the deployment back")?;
+                    if let Some(to) = to {
+                        write!(f, " to {}", short_revision(to))?;
+                    }
+                    write!(f, " ({status})")?;
                 } else if status == "ROLLBACK_FAILED" {
                     write!(f, "ECS tried to roll the deployment back and that failed")?;
                 } else {
@@ -174,7 +187,10 @@ impl fmt::Display for Failure {
                     write!(f, "; alarms in ALARM: {}", triggered_alarms.join(", "))?;
                 }
                 if let Some((failures, threshold)) = circuit_breaker {
-                    write!(f, "; circuit breaker: {failures} of {threshold} tasks failed")?;
+                    write!(
+                        f,
+                        "; circuit breaker: {failures} of {threshold} tasks failed"
+                    )?;
                 }
                 Ok(())
             }
@@ -195,7 +211,7 @@ impl fmt::Display for Failure {
                 };
                 write!(
                     f,
-                    "the wait went blind: {polls} failed, so the service was not seen for the last {:.0} s of the {} s deadline and its state is unknown (last error: {})",
+                    "the wait went blind: {polls} failed and nothing was seen of the deployment for its last {:.0} s, so its state at the {} s deadline is unknown (last error: {})",
                     blind.seconds,
                     seconds,
                     blind.why.trim_end_matches('.')
@@ -250,5 +266,124 @@ pub(crate) mod testing {
     pub fn with_state(mut d: serde_json::Value, state: &str) -> serde_json::Value {
         d["rolloutState"] = json!(state);
         d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::testing::*;
+    use super::*;
+
+    fn deployment(status: &str, stage: &str) -> ServiceDeployment {
+        serde_json::from_value(json!({
+            "serviceDeploymentArn": "arn:sd/2", "status": status, "lifecycleStage": stage
+        }))
+        .unwrap()
+    }
+
+    /// Both revisions run, the new one all its tasks: what a blue/green
+    /// deployment looks like in deployments[] during its bake.
+    fn baking() -> Service {
+        service(
+            2,
+            json!([
+                with_state(
+                    super::testing::deployment("ecs-svc/2", "PRIMARY", NEW, 2, 2),
+                    "COMPLETED"
+                ),
+                super::testing::deployment("ecs-svc/1", "ACTIVE", OLD, 2, 2),
+            ]),
+        )
+    }
+
+    #[test]
+    fn a_blue_green_deployment_is_done_only_when_ecs_says_successful() {
+        let s = baking();
+        let during_bake = deployment("IN_PROGRESS", "BAKE_TIME");
+        let judge_bg = |d: &ServiceDeployment, until| {
+            judge(
+                &s,
+                &watch(),
+                Some(d),
+                Model::BlueGreen,
+                DoneRule::Complete,
+                until,
+            )
+        };
+        assert_eq!(judge_bg(&during_bake, None), Verdict::Pending);
+        assert_eq!(judge_bg(&during_bake, Some("BAKE_TIME")), Verdict::Done);
+        assert_eq!(
+            judge_bg(&deployment("SUCCESSFUL", "CLEAN_UP"), None),
+            Verdict::Done
+        );
+        let rolled_back = judge_bg(&deployment("ROLLBACK_IN_PROGRESS", "BAKE_TIME"), None);
+        let Verdict::Failed(failure) = rolled_back else {
+            panic!("{rolled_back:?}")
+        };
+        assert!(failure.is_ecs_rollback());
+        assert!(
+            failure
+                .to_string()
+                .starts_with("ECS rolled the deployment back to web:7 (ROLLBACK_IN_PROGRESS)"),
+            "{failure}"
+        );
+    }
+
+    #[test]
+    fn a_rolling_deployment_fails_on_either_view_and_is_done_on_the_api() {
+        let done_by_deployments = service(
+            2,
+            json!([with_state(
+                super::testing::deployment("ecs-svc/2", "PRIMARY", NEW, 2, 2),
+                "COMPLETED"
+            )]),
+        );
+        let judge_rolling = |s: &Service, d: &ServiceDeployment, rule| {
+            judge(s, &watch(), Some(d), Model::Rolling, rule, None)
+        };
+        let in_progress = deployment("IN_PROGRESS", "SCALE_UP");
+        assert_eq!(
+            judge_rolling(&done_by_deployments, &in_progress, DoneRule::Complete),
+            Verdict::Pending,
+            "SUCCESSFUL is the signal"
+        );
+        assert_eq!(
+            judge_rolling(
+                &done_by_deployments,
+                &deployment("SUCCESSFUL", "CLEAN_UP"),
+                DoneRule::Complete
+            ),
+            Verdict::Done
+        );
+        // --skip-deployments-check needs only the new tasks running.
+        assert_eq!(
+            judge_rolling(&baking(), &in_progress, DoneRule::NewTasksRunning),
+            Verdict::Done
+        );
+        let failed = service(
+            2,
+            json!([with_state(
+                super::testing::deployment("ecs-svc/2", "PRIMARY", NEW, 0, 2),
+                "FAILED"
+            )]),
+        );
+        assert!(matches!(
+            judge_rolling(&failed, &in_progress, DoneRule::Complete),
+            Verdict::Failed(Failure::RolloutFailed { .. })
+        ));
+        // Without the API, the rolling rules alone.
+        assert_eq!(
+            judge(
+                &done_by_deployments,
+                &watch(),
+                None,
+                Model::Rolling,
+                DoneRule::Complete,
+                None
+            ),
+            Verdict::Done
+        );
     }
 }

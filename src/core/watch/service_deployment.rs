@@ -136,6 +136,7 @@ impl ServiceDeployment {
             .map(|b| (b.failure_count, b.threshold));
         Some(Failure::ServiceDeployment {
             status: self.status.clone(),
+            to: None,
             reason: self.status_reason.clone(),
             rollback_reason: self.rollback.as_ref().and_then(|r| r.reason.clone()),
             triggered_alarms: self.triggered_alarms(),
@@ -169,13 +170,16 @@ pub fn judge(deployment: &ServiceDeployment, until: Option<&str>) -> Verdict {
 pub fn judge_rollback(deployment: &ServiceDeployment) -> Verdict {
     match deployment.status.as_str() {
         "ROLLBACK_SUCCESSFUL" => Verdict::Done,
-        "ROLLBACK_FAILED" | "STOPPED" | "SUCCESSFUL" => Verdict::Failed(Failure::ServiceDeployment {
-            status: deployment.status.clone(),
-            reason: deployment.status_reason.clone(),
-            rollback_reason: deployment.rollback.as_ref().and_then(|r| r.reason.clone()),
-            triggered_alarms: Vec::new(),
-            circuit_breaker: None,
-        }),
+        "ROLLBACK_FAILED" | "STOPPED" | "SUCCESSFUL" => {
+            Verdict::Failed(Failure::ServiceDeployment {
+                status: deployment.status.clone(),
+                to: None,
+                reason: deployment.status_reason.clone(),
+                rollback_reason: deployment.rollback.as_ref().and_then(|r| r.reason.clone()),
+                triggered_alarms: Vec::new(),
+                circuit_breaker: None,
+            })
+        }
         _ => Verdict::Pending,
     }
 }
@@ -228,7 +232,8 @@ impl Reported {
             );
             if let (Some(production), test) = weights {
                 let traffic = (production, test.unwrap_or(0.0));
-                if self.traffic != Some(traffic) && (self.traffic.is_some() || traffic != (0.0, 0.0))
+                if self.traffic != Some(traffic)
+                    && (self.traffic.is_some() || traffic != (0.0, 0.0))
                 {
                     news.push(News::Traffic {
                         production: traffic.0,
@@ -325,7 +330,8 @@ mod tests {
         ] {
             assert!(text.contains(part), "{part:?} in {text}");
         }
-        let Verdict::Failed(stopped) = judge(&deployment(json!({"status": "STOPPED"})), None) else {
+        let Verdict::Failed(stopped) = judge(&deployment(json!({"status": "STOPPED"})), None)
+        else {
             panic!()
         };
         assert!(!stopped.is_ecs_rollback());
@@ -336,14 +342,26 @@ mod tests {
         let d = |stage: &str, status: &str| {
             deployment(json!({"lifecycleStage": stage, "status": status}))
         };
-        assert_eq!(judge(&d("TEST_TRAFFIC_SHIFT", "IN_PROGRESS"), Some("BAKE_TIME")), Verdict::Pending);
-        assert_eq!(judge(&d("BAKE_TIME", "IN_PROGRESS"), Some("BAKE_TIME")), Verdict::Done);
-        assert_eq!(judge(&d("CLEAN_UP", "IN_PROGRESS"), Some("BAKE_TIME")), Verdict::Done);
+        assert_eq!(
+            judge(&d("TEST_TRAFFIC_SHIFT", "IN_PROGRESS"), Some("BAKE_TIME")),
+            Verdict::Pending
+        );
+        assert_eq!(
+            judge(&d("BAKE_TIME", "IN_PROGRESS"), Some("BAKE_TIME")),
+            Verdict::Done
+        );
+        assert_eq!(
+            judge(&d("CLEAN_UP", "IN_PROGRESS"), Some("BAKE_TIME")),
+            Verdict::Done
+        );
         assert!(matches!(
             judge(&d("BAKE_TIME", "ROLLBACK_IN_PROGRESS"), Some("BAKE_TIME")),
             Verdict::Failed(_)
         ));
-        assert_eq!(judge(&deployment(json!({})), Some("SCALE_UP")), Verdict::Pending);
+        assert_eq!(
+            judge(&deployment(json!({})), Some("SCALE_UP")),
+            Verdict::Pending
+        );
     }
 
     #[test]
@@ -366,8 +384,15 @@ mod tests {
         assert_eq!(
             reported.news(&first),
             [
-                News::Stage { from: None, to: "SCALE_UP".into() },
-                News::Alarms { status: "MONITORING".into(), names: vec!["web-5xx".into()], triggered: vec![] }
+                News::Stage {
+                    from: None,
+                    to: "SCALE_UP".into()
+                },
+                News::Alarms {
+                    status: "MONITORING".into(),
+                    names: vec!["web-5xx".into()],
+                    triggered: vec![]
+                }
             ]
         );
         assert!(reported.news(&first).is_empty());
@@ -381,10 +406,22 @@ mod tests {
         assert_eq!(
             reported.news(&shifted),
             [
-                News::Stage { from: Some("SCALE_UP".into()), to: "PRODUCTION_TRAFFIC_SHIFT".into() },
-                News::Traffic { production: 25.0, test: 100.0 },
-                News::CircuitBreaker { failures: 1, threshold: 5 },
-                News::Paused { hook_id: "h1".into(), stage: "PRODUCTION_TRAFFIC_SHIFT".into() },
+                News::Stage {
+                    from: Some("SCALE_UP".into()),
+                    to: "PRODUCTION_TRAFFIC_SHIFT".into()
+                },
+                News::Traffic {
+                    production: 25.0,
+                    test: 100.0
+                },
+                News::CircuitBreaker {
+                    failures: 1,
+                    threshold: 5
+                },
+                News::Paused {
+                    hook_id: "h1".into(),
+                    stage: "PRODUCTION_TRAFFIC_SHIFT".into()
+                },
             ]
         );
         assert!(reported.news(&shifted).is_empty());
