@@ -63,8 +63,8 @@ Service deployment (-n):
                                  else point the service back at the previous task
                                  definition) and wait for that
       --wait-until STAGE         Succeed once the service deployment reaches this lifecycle
-                                 stage (e.g. POST_TEST_TRAFFIC_SHIFT, BAKE_TIME) instead of
-                                 waiting for it to finish
+                                 stage (e.g. POST_TEST_TRAFFIC_SHIFT, BAKE_TIME), or for a
+                                 CodeDeploy service READY, instead of waiting for the end
       --continue-deployment      Continue the deployment paused at a PAUSE lifecycle hook
                                  (no image), and wait for it to finish
       --rollback-deployment      Roll back the deployment paused at a PAUSE lifecycle hook
@@ -94,6 +94,15 @@ AWS:
       --endpoint-url URL         ECS endpoint (else AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL,
                                  else https://ecs.REGION.amazonaws.com); http:// only
                                  on loopback
+
+CodeDeploy (services with the CODE_DEPLOY deployment controller, found by themselves):
+      --codedeploy-application NAME
+                                 The CodeDeploy application (else the one whose deployment
+                                 group deploys the service)
+      --codedeploy-deployment-group NAME
+                                 Its deployment group (with --codedeploy-application)
+      --codedeploy-appspec FILE  An AppSpec (JSON or YAML, e.g. with hooks) to merge the
+                                 computed one into
 
 Beyond the bash script:
   -n SERVICE -n SERVICE ...      Deploy several services of the cluster together: one
@@ -173,6 +182,18 @@ pub struct RunTask {
     pub wait_for_success: bool,
 }
 
+/// `--wait-until READY`: a CodeDeploy deployment whose test traffic can be
+/// tested.
+pub const READY: &str = "READY";
+
+/// The CodeDeploy application (and deployment group) named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeDeployGroup {
+    pub application: String,
+    /// `None`: the group of the application that deploys the service.
+    pub group: Option<String>,
+}
+
 /// What to tell a deployment that waits at a PAUSE lifecycle hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HookAction {
@@ -242,8 +263,13 @@ pub struct Config {
     pub done_rule: DoneRule,
     /// `--enable-rollback`.
     pub enable_rollback: bool,
-    /// `--wait-until`: a service-deployment lifecycle stage.
+    /// `--wait-until`: a service-deployment lifecycle stage, or
+    /// [`READY`] for CodeDeploy services.
     pub wait_until: Option<String>,
+    /// `--codedeploy-application` and `--codedeploy-deployment-group`.
+    pub codedeploy_group: Option<CodeDeployGroup>,
+    /// `--codedeploy-appspec`.
+    pub codedeploy_appspec: Option<PathBuf>,
     /// `--continue-deployment` or `--rollback-deployment`: answer a PAUSE
     /// hook instead of deploying.
     pub hook_action: Option<HookAction>,
@@ -332,16 +358,28 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
     let wait_until = value(&mut args, &["--wait-until"])?
         .map(|stage| {
             let upper = stage.to_ascii_uppercase();
-            if stage_index(&upper).is_some() {
+            if stage_index(&upper).is_some() || upper == READY {
                 Ok(upper)
             } else {
                 Err(usage(format!(
-                    "--wait-until takes a lifecycle stage of a service deployment: {}",
+                    "--wait-until takes a lifecycle stage of a service deployment ({}), or READY for a CodeDeploy deployment",
                     STAGES.join(", ")
                 )))
             }
         })
         .transpose()?;
+    let codedeploy_group =
+        match (
+            value(&mut args, &["--codedeploy-application"])?,
+            value(&mut args, &["--codedeploy-deployment-group"])?,
+        ) {
+            (Some(application), group) => Some(CodeDeployGroup { application, group }),
+            (None, Some(_)) => return Err(usage(
+                "--codedeploy-deployment-group needs the --codedeploy-application it belongs to.",
+            )),
+            (None, None) => None,
+        };
+    let codedeploy_appspec = value(&mut args, &["--codedeploy-appspec"])?.map(PathBuf::from);
     let hook_action = match (
         args.contains("--continue-deployment"),
         args.contains("--rollback-deployment"),
@@ -531,6 +569,8 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         (skip_deployments_check, "--skip-deployments-check"),
         (enable_rollback, "--enable-rollback"),
         (wait_until.is_some(), "--wait-until"),
+        (codedeploy_group.is_some(), "--codedeploy-application"),
+        (codedeploy_appspec.is_some(), "--codedeploy-appspec"),
         (
             hook_action.is_some(),
             "--continue-deployment/--rollback-deployment",
@@ -571,6 +611,8 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
             (enable_rollback, "--enable-rollback"),
             (wait_until.is_some(), "--wait-until"),
             (dry_run, "--dry-run"),
+            (codedeploy_group.is_some(), "--codedeploy-application"),
+            (codedeploy_appspec.is_some(), "--codedeploy-appspec"),
         ];
         if let Some((_, flag)) = deploy_only.iter().find(|(given, _)| *given) {
             let name = match action {
@@ -629,6 +671,8 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         },
         enable_rollback,
         wait_until,
+        codedeploy_group,
+        codedeploy_appspec,
         hook_action,
         max_definitions,
         run_task,

@@ -7,8 +7,10 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use crate::aws::codedeploy::CodeDeploy;
 use crate::aws::{self, ecs::Ecs};
 use crate::cli::{Config, ImageChange, OutputFormat, Target};
+use crate::deploy::codedeploy::read_appspec_file;
 use crate::deploy::interrupt::{interrupted, Journal};
 use crate::deploy::revision::read_task_definition_file;
 use crate::deploy::{hook, service, Deployer};
@@ -84,12 +86,18 @@ async fn execute(
         .as_deref()
         .map(read_task_definition_file)
         .transpose()?;
-    let (client, region) = aws::connect("ecs", &config.aws, env, config.verbose).await?;
-    let poll_interval = poll_interval(config.poll_interval, client.is_loopback(), out);
+    let appspec = config
+        .codedeploy_appspec
+        .as_deref()
+        .map(read_appspec_file)
+        .transpose()?;
+    let connection = aws::connect(&config.aws, env, config.verbose).await?;
+    let poll_interval = poll_interval(config.poll_interval, connection.ecs.is_loopback(), out);
     let deployer = Deployer {
-        ecs: Ecs::new(client),
+        ecs: Ecs::new(connection.ecs),
+        codedeploy: CodeDeploy::new(connection.codedeploy),
         config,
-        region,
+        region: connection.region,
         poll_interval,
         out,
         journal,
@@ -106,7 +114,17 @@ async fn execute(
     match &config.target {
         Target::Services { cluster, services } => match config.hook_action {
             Some(action) => hook::answer(&deployer, cluster, services, action, report).await,
-            None => service::deploy(&deployer, cluster, services, file.as_ref(), report).await,
+            None => {
+                service::deploy(
+                    &deployer,
+                    cluster,
+                    services,
+                    file.as_ref(),
+                    appspec.as_ref(),
+                    report,
+                )
+                .await
+            }
         },
         Target::TaskDefinition {
             task_definition,

@@ -636,20 +636,11 @@ fn json_object(reply: &[u8]) -> Result<Value, String> {
             "the answer ({} bytes) is JSON but not an object",
             reply.len()
         )),
-        Err(e) => {
-            use serde_json::error::Category;
-            let what = match e.classify() {
-                Category::Eof => "it ends too early",
-                Category::Syntax => "a syntax error",
-                Category::Data | Category::Io => "it cannot be read",
-            };
-            Err(format!(
-                "the answer ({} bytes) is not valid JSON: {what} at line {}, column {}",
-                reply.len(),
-                e.line(),
-                e.column()
-            ))
-        }
+        Err(e) => Err(format!(
+            "the answer ({} bytes) is not valid JSON: {}",
+            reply.len(),
+            crate::core::json_breaks(&e)
+        )),
     }
 }
 

@@ -9,10 +9,9 @@
 //! Answers that are only read and shown are cleaned of control characters
 //! as they arrive; task definitions are data and stay as they are.
 
-use std::collections::HashSet;
-
 use serde_json::{json, Value};
 
+use super::api::{is_object, list_of, Api};
 use crate::aws::client::{AwsError, Client};
 use crate::core::service::Service;
 use crate::core::watch::service_deployment::ServiceDeployment;
@@ -26,13 +25,10 @@ const DESCRIBE_TASKS_LIMIT: usize = 100;
 const DESCRIBE_SERVICES_LIMIT: usize = 10;
 /// ECS describes at most this many service deployments per call.
 const DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT: usize = 20;
-/// A listing longer than this many pages is taken for a loop, as the SDK
-/// paginators do (a hundred thousand revisions or stopped tasks).
-const MAX_PAGES: usize = 1000;
 
 /// ECS, spoken to through one signed client.
 pub struct Ecs {
-    client: Client,
+    api: Api,
 }
 
 /// A described task definition and its tags.
@@ -128,73 +124,14 @@ impl ServiceUpdate<'_> {
 
 impl Ecs {
     /// ECS through `client`, which is set up for the ECS endpoint.
+    /// Registering twice makes two revisions; every other call of ours is a
+    /// read, converges (UpdateService, DeregisterTaskDefinition) or carries
+    /// a client token (RunTask), so only RegisterTaskDefinition is not
+    /// retried after it may have reached ECS.
     pub fn new(client: Client) -> Ecs {
-        Ecs { client }
-    }
-
-    async fn call(
-        &self,
-        operation: &str,
-        input: &Value,
-        promises: &dyn Fn(&Value) -> Result<(), String>,
-    ) -> Result<Value, AwsError> {
-        // Registering twice makes two revisions; every other call of ours is
-        // a read, converges (UpdateService, DeregisterTaskDefinition) or
-        // carries a client token (RunTask).
-        let idempotent = operation != "RegisterTaskDefinition";
-        self.client
-            .call_json(TARGET_PREFIX, operation, input, idempotent, promises)
-            .await
-    }
-
-    /// A call whose answer is only read and shown: cleaned as it arrives.
-    async fn read(
-        &self,
-        operation: &str,
-        input: &Value,
-        promises: &dyn Fn(&Value) -> Result<(), String>,
-    ) -> Result<Value, AwsError> {
-        let mut reply = self.call(operation, input, promises).await?;
-        safe::clean_json(&mut reply);
-        Ok(reply)
-    }
-
-    /// Every item of `key` over all pages of a listing. A page whose
-    /// `nextToken` was seen before, or more than [`MAX_PAGES`] pages, ends
-    /// it with an error: such a listing would never end.
-    async fn list_all(
-        &self,
-        operation: &str,
-        mut input: Value,
-        key: &'static str,
-    ) -> Result<Vec<String>, AwsError> {
-        let mut items = Vec::new();
-        let mut tokens = HashSet::new();
-        for _ in 0..MAX_PAGES {
-            let reply = self
-                .read(operation, &input, &|reply| list_of(reply, key).map(drop))
-                .await?;
-            items.extend(strings(&reply[key]));
-            match reply["nextToken"].as_str() {
-                Some(token) if !token.is_empty() => {
-                    if !tokens.insert(token.to_string()) {
-                        return Err(AwsError::bad_reply(
-                            operation,
-                            format!(
-                                "page {} repeats a nextToken of an earlier page, so the listing would never end",
-                                tokens.len() + 1
-                            ),
-                        ));
-                    }
-                    input["nextToken"] = json!(token);
-                }
-                _ => return Ok(items),
-            }
+        Ecs {
+            api: Api::new(client, TARGET_PREFIX, &["RegisterTaskDefinition"]),
         }
-        Err(AwsError::bad_reply(
-            operation,
-            format!("the listing goes on past {MAX_PAGES} pages"),
-        ))
     }
 
     /// The services among `names` that ECS describes, and for the others the
@@ -209,6 +146,7 @@ impl Ecs {
         let mut described = Described::default();
         for chunk in names.chunks(DESCRIBE_SERVICES_LIMIT) {
             let reply = self
+                .api
                 .read(
                     "DescribeServices",
                     &json!({"cluster": cluster, "services": chunk}),
@@ -242,6 +180,7 @@ impl Ecs {
             input["include"] = json!(["TAGS"]);
         }
         let reply = self
+            .api
             .call("DescribeTaskDefinition", &input, &is_task_definition)
             .await?;
         Ok(TaskDefinition::from_reply(reply))
@@ -253,6 +192,7 @@ impl Ecs {
         input: &Value,
     ) -> Result<TaskDefinition, AwsError> {
         let reply = self
+            .api
             .call("RegisterTaskDefinition", input, &is_task_definition)
             .await?;
         Ok(TaskDefinition::from_reply(reply))
@@ -262,6 +202,7 @@ impl Ecs {
     /// returns the service as ECS now describes it.
     pub async fn update_service(&self, input: &Value) -> Result<Service, AwsError> {
         let reply = self
+            .api
             .read("UpdateService", input, &|reply| {
                 is_service(&reply["service"])
             })
@@ -277,7 +218,7 @@ impl Ecs {
     ) -> Result<Vec<String>, AwsError> {
         let input =
             json!({"cluster": cluster, "startedBy": deployment_id, "desiredStatus": "STOPPED"});
-        self.list_all("ListTasks", input, "taskArns").await
+        self.api.list_all("ListTasks", input, "taskArns").await
     }
 
     /// Describes tasks, in as many calls as ECS's per-call limit needs.
@@ -289,6 +230,7 @@ impl Ecs {
         let mut tasks = Vec::new();
         for chunk in arns.chunks(DESCRIBE_TASKS_LIMIT) {
             let reply = self
+                .api
                 .read(
                     "DescribeTasks",
                     &json!({"cluster": cluster, "tasks": chunk}),
@@ -305,6 +247,7 @@ impl Ecs {
     pub async fn active_revisions(&self, family: &str) -> Result<Vec<String>, AwsError> {
         let input = json!({"familyPrefix": family, "status": "ACTIVE", "sort": "ASC"});
         let arns = self
+            .api
             .list_all("ListTaskDefinitions", input, "taskDefinitionArns")
             .await?;
         Ok(arns
@@ -317,6 +260,7 @@ impl Ecs {
     /// (`failures`) without an HTTP error.
     pub async fn run_task(&self, input: &Value) -> Result<Value, RunTaskError> {
         let reply = self
+            .api
             .read("RunTask", input, &|reply| {
                 if reply["tasks"].is_array() || reply["failures"].is_array() {
                     Ok(())
@@ -352,13 +296,14 @@ impl Ecs {
 
     /// Marks a revision INACTIVE.
     pub async fn deregister_task_definition(&self, arn: &str) -> Result<(), AwsError> {
-        self.call(
-            "DeregisterTaskDefinition",
-            &json!({"taskDefinition": arn}),
-            &|reply| is_object(&reply["taskDefinition"], "taskDefinition"),
-        )
-        .await
-        .map(drop)
+        self.api
+            .call(
+                "DeregisterTaskDefinition",
+                &json!({"taskDefinition": arn}),
+                &|reply| is_object(&reply["taskDefinition"], "taskDefinition"),
+            )
+            .await
+            .map(drop)
     }
 }
 
@@ -378,6 +323,7 @@ impl Ecs {
         service: &str,
     ) -> Result<Vec<DeploymentBrief>, AwsError> {
         let reply = self
+            .api
             .read(
                 "ListServiceDeployments",
                 &json!({"cluster": cluster, "service": service}),
@@ -417,6 +363,7 @@ impl Ecs {
         let mut described = Vec::new();
         for chunk in arns.chunks(DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT) {
             let reply = self
+                .api
                 .read(
                     "DescribeServiceDeployments",
                     &json!({"serviceDeploymentArns": chunk}),
@@ -438,13 +385,14 @@ impl Ecs {
     /// Asks ECS to roll a service deployment back (`stopType: ROLLBACK`):
     /// traffic and tasks go back to the revision it replaced.
     pub async fn roll_back_service_deployment(&self, arn: &str) -> Result<(), AwsError> {
-        self.call(
-            "StopServiceDeployment",
-            &json!({"serviceDeploymentArn": arn, "stopType": "ROLLBACK"}),
-            &names_the_deployment,
-        )
-        .await
-        .map(drop)
+        self.api
+            .call(
+                "StopServiceDeployment",
+                &json!({"serviceDeploymentArn": arn, "stopType": "ROLLBACK"}),
+                &names_the_deployment,
+            )
+            .await
+            .map(drop)
     }
 
     /// Answers a PAUSE hook: `action` is `CONTINUE` or `ROLLBACK`.
@@ -454,13 +402,14 @@ impl Ecs {
         hook_id: &str,
         action: &str,
     ) -> Result<(), AwsError> {
-        self.call(
-            "ContinueServiceDeployment",
-            &json!({"serviceDeploymentArn": arn, "hookId": hook_id, "action": action}),
-            &names_the_deployment,
-        )
-        .await
-        .map(drop)
+        self.api
+            .call(
+                "ContinueServiceDeployment",
+                &json!({"serviceDeploymentArn": arn, "hookId": hook_id, "action": action}),
+                &names_the_deployment,
+            )
+            .await
+            .map(drop)
     }
 }
 
@@ -470,14 +419,6 @@ pub enum RunTaskError {
     Aws(AwsError),
     /// ECS answered but placed no task (e.g. `RESOURCE:MEMORY`).
     Refused(String),
-}
-
-fn strings(list: &Value) -> impl Iterator<Item = String> + '_ {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
 }
 
 /// A `DescribeServiceDeployments` answer that describes, or lists among
@@ -507,21 +448,6 @@ fn names_the_deployment(reply: &Value) -> Result<(), String> {
     match reply["serviceDeploymentArn"].as_str() {
         Some(_) => Ok(()),
         None => Err("the answer has no serviceDeploymentArn".into()),
-    }
-}
-
-/// The array `key` of an answer.
-fn list_of<'v>(reply: &'v Value, key: &str) -> Result<&'v Vec<Value>, String> {
-    reply[key]
-        .as_array()
-        .ok_or_else(|| format!("the answer has no {key} list"))
-}
-
-fn is_object(value: &Value, what: &str) -> Result<(), String> {
-    if value.is_object() {
-        Ok(())
-    } else {
-        Err(format!("the answer has no {what}"))
     }
 }
 

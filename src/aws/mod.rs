@@ -1,8 +1,12 @@
 //! The thin AWS layer: signing, credentials, region and endpoints, STS, and
 //! one client that every call goes through.
 
+/// One JSON-1.1 API: checked answers, cleaned answers, the paginator.
+pub mod api;
 /// One signed (or unsigned) POST with retries and error decoding.
 pub mod client;
+/// Typed CodeDeploy operations.
+pub mod codedeploy;
 /// The credential chain.
 pub mod credentials;
 /// Typed ECS operations.
@@ -18,36 +22,55 @@ use self::credentials::{Context, Imds, ProfileFiles};
 use crate::cli::AwsOptions;
 use crate::error::{exit, Error};
 
-/// Resolves region, endpoint and credentials (in that order, so that a bad
-/// flag is reported before any network call) and returns a signed client for
-/// `service` (`ecs`) with the region it talks to.
+/// What a run talks to: ECS and CodeDeploy, in one region, with one
+/// credentials provider (so temporary credentials are fetched once for both).
+pub struct Connection {
+    pub ecs: Client,
+    pub codedeploy: Client,
+    pub region: String,
+}
+
+/// Resolves region, endpoints and credentials (in that order, so that a bad
+/// flag is reported before any network call) and returns signed clients for
+/// ECS (whose endpoint `--endpoint-url` sets) and CodeDeploy.
 pub async fn connect(
-    service: &'static str,
     options: &AwsOptions,
     env: &dyn Fn(&str) -> Option<String>,
     verbose: bool,
-) -> Result<(Client, String), Error> {
+) -> Result<Connection, Error> {
     let profiles = ProfileFiles::load(options.profile.as_deref(), env)?;
-    let endpoint_override =
-        region::endpoint_override(service, options.endpoint_url.as_deref(), env)?;
+    let ecs_override = region::endpoint_override("ecs", options.endpoint_url.as_deref(), env)?;
+    let codedeploy_override = region::endpoint_override("codedeploy", None, env)?;
     let sts_override = region::endpoint_override("sts", None, env)?;
     // Plain-http (loopback) endpoints go direct; each endpoint its own way.
-    let route_of = |url: &Option<reqwest::Url>| match url {
-        Some(url) if url.scheme() == "http" => Route::Direct,
-        _ => Route::Proxied,
+    let http_for = |url: &Option<reqwest::Url>| {
+        let route = match url {
+            Some(url) if url.scheme() == "http" => Route::Direct,
+            _ => Route::Proxied,
+        };
+        client::http_client(env, route).map_err(|e| Error::usage(exit::USAGE, e))
     };
-    let http = |route| client::http_client(env, route).map_err(|e| Error::usage(exit::USAGE, e));
-    let service_http = http(route_of(&endpoint_override))?;
-    let sts_http = http(route_of(&sts_override))?;
-    let metadata_http = http(Route::Metadata)?;
+    let ecs_http = http_for(&ecs_override)?;
+    let codedeploy_http = http_for(&codedeploy_override)?;
+    let sts_http = http_for(&sts_override)?;
+    let metadata_http =
+        client::http_client(env, Route::Metadata).map_err(|e| Error::usage(exit::USAGE, e))?;
     let region = match region::from_settings(options.region.as_deref(), env, profiles.region())? {
         Some(region) => region,
         None => region_from_instance_metadata(env, &profiles, metadata_http.clone()).await?,
     };
-    let url = match endpoint_override {
-        Some(url) => url,
-        None => region::default_endpoint(service, &region)?,
+    let endpoint = |service: &'static str, url: Option<reqwest::Url>| -> Result<Endpoint, Error> {
+        Ok(Endpoint {
+            signing_name: service,
+            url: match url {
+                Some(url) => url,
+                None => region::default_endpoint(service, &region)?,
+            },
+            region: region.clone(),
+        })
     };
+    let ecs_endpoint = endpoint("ecs", ecs_override)?;
+    let codedeploy_endpoint = endpoint("codedeploy", codedeploy_override)?;
     let ctx = Context {
         env,
         profiles: &profiles,
@@ -57,15 +80,16 @@ pub async fn connect(
         verbose,
     };
     let credentials = credentials::resolve(options, &ctx).await?;
-    let endpoint = Endpoint {
-        signing_name: service,
-        url,
-        region: region.clone(),
-    };
-    Ok((
-        Client::new(service_http, endpoint, Some(credentials), verbose),
+    Ok(Connection {
+        ecs: Client::new(ecs_http, ecs_endpoint, Some(credentials.clone()), verbose),
+        codedeploy: Client::new(
+            codedeploy_http,
+            codedeploy_endpoint,
+            Some(credentials),
+            verbose,
+        ),
         region,
-    ))
+    })
 }
 
 async fn region_from_instance_metadata(

@@ -3,6 +3,8 @@
 //! tasks say, the service as ECS describes it, and the judges of a deployment.
 //! Nothing here imports anything of ours outside `core`.
 
+/// The AppSpec of a CodeDeploy deployment.
+pub mod appspec;
 /// The unified diff for `--dry-run`.
 pub mod diff;
 /// Image references and which containers an image is for.
@@ -21,3 +23,15 @@ pub mod taskdef;
 pub mod tasks;
 /// The judges of a deployment.
 pub mod watch;
+
+/// Where and how a JSON text breaks, without quoting any of it (it may
+/// hold a task definition's environment values).
+pub fn json_breaks(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match error.classify() {
+        Category::Eof => "it ends too early",
+        Category::Syntax => "a syntax error",
+        Category::Data | Category::Io => "it cannot be read",
+    };
+    format!("{what} at line {}, column {}", error.line(), error.column())
+}

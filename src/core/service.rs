@@ -30,6 +30,25 @@ pub struct Service {
     /// The ARN of the service deployment ECS is on, where it says.
     #[serde(default)]
     pub current_service_deployment: Option<String>,
+    /// What a CodeDeploy AppSpec takes from the service.
+    #[serde(default)]
+    pub load_balancers: Vec<LoadBalancer>,
+    #[serde(default)]
+    pub platform_version: Option<String>,
+    #[serde(default)]
+    pub network_configuration: Option<serde_json::Value>,
+    #[serde(default)]
+    pub capacity_provider_strategy: Option<serde_json::Value>,
+}
+
+/// One of a service's `loadBalancers`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancer {
+    #[serde(default)]
+    pub container_name: Option<String>,
+    #[serde(default)]
+    pub container_port: Option<u32>,
 }
 
 /// A service's `deploymentController`.

@@ -38,6 +38,7 @@ pub async fn answer(
         cluster,
         several: names.len() > 1,
         timeout: d.config.timeout,
+        appspec: None,
     };
     let mut paused = Vec::new();
     for service in run.current_services(names).await? {

@@ -4,6 +4,8 @@
 //! ([`oneoff`]) and what an interrupt says ([`interrupt`]). The decisions
 //! live in `core`.
 
+/// CODE_DEPLOY services: their deployment group, AppSpec and rollback.
+pub mod codedeploy;
 /// `--continue-deployment` / `--rollback-deployment`: answer a PAUSE hook.
 pub mod hook;
 /// Ctrl-C and the other signals, and the journal of what a run changed.
@@ -21,15 +23,18 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use crate::aws::client::AwsError;
+use crate::aws::codedeploy::CodeDeploy;
 use crate::aws::ecs::Ecs;
 use crate::cli::Config;
 use crate::error::Error;
 use crate::output::Reporter;
 use interrupt::Journal;
 
-/// What every kind of run shares: ECS, the flags, the output, the journal.
+/// What every kind of run shares: ECS and CodeDeploy, the flags, the
+/// output, the journal.
 pub struct Deployer<'a> {
     pub ecs: Ecs,
+    pub codedeploy: CodeDeploy,
     pub config: &'a Config,
     pub region: String,
     /// `--poll-interval`, at least the floor for the endpoint.

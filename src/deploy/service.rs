@@ -6,11 +6,14 @@
 //! service is the common case of this.
 
 use std::collections::BTreeMap;
+
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 use super::revision::{BaseFile, Prepared, Revision};
 use super::watch::{Ended, Followed, Tracked};
 use super::{aws_error, Deadline, Deployer};
+use crate::aws::codedeploy::{DeploymentGroup, ACTIVE_STATUSES};
 use crate::aws::ecs::ServiceUpdate;
 use crate::core::model::{configured_bake, Model};
 use crate::core::service::Service;
@@ -21,12 +24,14 @@ use crate::core::watch::Failure;
 use crate::error::Error;
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
 
-/// Deploys to `names` in `cluster`.
+/// Deploys to `names` in `cluster`; `appspec` is the `--codedeploy-appspec`
+/// file, for CODE_DEPLOY services.
 pub async fn deploy(
     d: &Deployer<'_>,
     cluster: &str,
     names: &[String],
     file: Option<&BaseFile>,
+    appspec: Option<&Value>,
     report: &mut Report,
 ) -> Result<(), Error> {
     let run = Run {
@@ -34,6 +39,7 @@ pub async fn deploy(
         cluster,
         several: names.len() > 1,
         timeout: d.config.timeout,
+        appspec,
     };
     run.deploy(names, file, report).await
 }
@@ -47,6 +53,8 @@ pub(super) struct Run<'a> {
     /// The deadline of each wait: `-t`, or its default plus the longest
     /// configured bake.
     pub timeout: Duration,
+    /// `--codedeploy-appspec`, read.
+    pub appspec: Option<&'a Value>,
 }
 
 /// A failed service that already runs another revision, so it is not
@@ -60,6 +68,10 @@ struct MovedOn {
 impl MovedOn {
     fn from_failure(service: &str, failure: &Failure) -> Option<MovedOn> {
         let (status, why) = match failure {
+            Failure::CodeDeploy(_) if failure.is_ecs_rollback() => (
+                RollbackStatus::DoneByEcs,
+                "CodeDeploy already rolled the service back, so ecs-deploy did not roll back again.",
+            ),
             failure if failure.is_ecs_rollback() => (
                 RollbackStatus::DoneByEcs,
                 "ECS already rolled the service back, so ecs-deploy did not roll back again.",
@@ -83,15 +95,18 @@ impl MovedOn {
 struct Plan {
     before: Service,
     model: Model,
+    /// The deployment group of a CODE_DEPLOY service.
+    codedeploy: Option<DeploymentGroup>,
     current: String,
     revision: Option<Revision>,
 }
 
-/// A service this run updated.
+/// A service this run updated (or, CODE_DEPLOY, created a deployment of).
 struct Updated {
     name: String,
     previous: String,
     new: String,
+    codedeploy: bool,
 }
 
 impl Run<'_> {
@@ -189,9 +204,19 @@ impl Run<'_> {
     ) -> Result<Vec<Plan>, Error> {
         let befores = self.current_services(names).await?;
         let mut prepared: Vec<(String, Option<Prepared>)> = Vec::new();
-        let mut bases: Vec<(Service, Model, String, String)> = Vec::new();
+        let mut bases: Vec<(Service, Model, Option<DeploymentGroup>, String, String)> = Vec::new();
         for before in befores {
             let model = self.model_of(&before)?;
+            self.check_wait_until(&before.service_name, model)?;
+            let group = match model {
+                Model::CodeDeploy => {
+                    let group = self.deployment_group(&before).await?;
+                    // Whatever can be checked of the AppSpec, before any write.
+                    self.appspec(&new_revision_of(&before), &before, self.appspec)?;
+                    Some(group)
+                }
+                _ => None,
+            };
             let current = before.task_definition.clone().ok_or_else(|| {
                 Error::aws(format!(
                     "service '{}' has no task definition (is it managed by CodeDeploy or an external controller?); nothing was registered.",
@@ -212,7 +237,7 @@ impl Run<'_> {
                 let revision = self.d.prepare_revision(&current, file, false).await?;
                 prepared.push((base.clone(), revision));
             }
-            bases.push((before, model, current, base));
+            bases.push((before, model, group, current, base));
         }
         let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
         for (base, revision) in prepared {
@@ -224,7 +249,7 @@ impl Run<'_> {
         }
         Ok(bases
             .into_iter()
-            .map(|(before, model, current, base)| {
+            .map(|(before, model, codedeploy, current, base)| {
                 let revision = revisions[&base].clone();
                 let service_report = report.service(&before.service_name);
                 service_report.previous_task_definition = Some(current.clone());
@@ -236,6 +261,7 @@ impl Run<'_> {
                 Plan {
                     before,
                     model,
+                    codedeploy,
                     current,
                     revision,
                 }
@@ -258,9 +284,6 @@ impl Run<'_> {
             Ok(Model::External) => refuse(
                 "is deployed by an EXTERNAL controller (task sets that another tool manages), which ecs-deploy does not deploy".into(),
             ),
-            Ok(Model::CodeDeploy) => refuse(
-                "is deployed by AWS CodeDeploy (deployment controller CODE_DEPLOY), which this version of ecs-deploy does not deploy yet".into(),
-            ),
             Ok(model) => Ok(model),
         }
     }
@@ -278,14 +301,32 @@ impl Run<'_> {
                 None => plan.current.clone(),
             };
             let name = &plan.before.service_name;
-            let request = self.update_request(name, &target, true);
-            self.say(
-                name,
-                format!(
-                    "Would send UpdateService {}",
-                    serde_json::to_string(&request).expect("JSON serialises")
-                ),
-            );
+            match &plan.codedeploy {
+                Some(group) => {
+                    let spec = self
+                        .appspec(&target, &plan.before, self.appspec)
+                        .expect("checked when planned");
+                    self.say(
+                        name,
+                        format!(
+                            "Would create a CodeDeploy deployment ({}/{}) with this AppSpec:\n{}",
+                            group.application,
+                            group.name,
+                            serde_json::to_string_pretty(&spec).expect("JSON serialises")
+                        ),
+                    );
+                }
+                None => {
+                    let request = self.update_request(name, &target, true);
+                    self.say(
+                        name,
+                        format!(
+                            "Would send UpdateService {}",
+                            serde_json::to_string(&request).expect("JSON serialises")
+                        ),
+                    );
+                }
+            }
             report.service(name).result = Outcome::DryRun;
         }
         if let Some(keep) = config.max_definitions {
@@ -322,6 +363,7 @@ impl Run<'_> {
         for Plan {
             before,
             model,
+            codedeploy,
             current,
             revision,
         } in plans
@@ -338,6 +380,36 @@ impl Run<'_> {
                 }
             };
             let started = Instant::now();
+            if let Some(group) = codedeploy {
+                let created = match self.appspec(&new, &before, self.appspec) {
+                    Ok(spec) => {
+                        self.create_codedeploy_deployment(&before, &group, &spec, &new, &current)
+                            .await
+                    }
+                    Err(error) => Err(error),
+                };
+                let t = match created {
+                    Ok(t) => t,
+                    Err(error) if updated.is_empty() => return Err(error),
+                    Err(error) => {
+                        return Err(self
+                            .update_failed_midway(&name, error, &updated, report)
+                            .await)
+                    }
+                };
+                updated.push(Updated {
+                    name: name.clone(),
+                    previous: current.clone(),
+                    new: new.clone(),
+                    codedeploy: true,
+                });
+                let service_report = report.service(&name);
+                service_report.task_definition = Some(new.clone());
+                service_report.deployment_id =
+                    t.codedeploy.as_ref().map(|f| f.deployment_id.clone());
+                tracked.push(Tracked { started, ..t });
+                continue;
+            }
             let reply = match self.update(&name, &new, true, None).await {
                 Ok(reply) => reply,
                 Err(error) if updated.is_empty() => return Err(error),
@@ -351,6 +423,7 @@ impl Run<'_> {
                 name: name.clone(),
                 previous: current.clone(),
                 new: new.clone(),
+                codedeploy: false,
             });
             report.service(&name).task_definition = Some(new.clone());
             if reply.desired_count == 0 {
@@ -456,9 +529,14 @@ impl Run<'_> {
             report.result = Outcome::Success;
             if let Some(keep) = config.max_definitions {
                 let mut live: Vec<&str> = updated.iter().map(|u| u.new.as_str()).collect();
-                if config.done_rule == DoneRule::NewTasksRunning || config.wait_until.is_some() {
+                let codedeploy = updated.iter().any(|u| u.codedeploy);
+                if config.done_rule == DoneRule::NewTasksRunning
+                    || config.wait_until.is_some()
+                    || codedeploy
+                {
                     // ECS may still fail the rollout after we stopped
-                    // watching; keep what a rollback would need.
+                    // watching, and CodeDeploy rolls back to the revision it
+                    // replaced: keep what a rollback would need.
                     live.extend(updated.iter().map(|u| u.previous.as_str()));
                 }
                 let prune_all = async {
@@ -726,7 +804,25 @@ impl Run<'_> {
                     ),
                 );
                 let watched = watched.iter().find(|t| t.name == u.name);
-                match self.start_rollback(u, watched, deadline).await {
+                let started = match watched.and_then(|t| t.codedeploy.as_ref().map(|f| (t, f))) {
+                    Some((t, followed)) => {
+                        let going = followed
+                            .latest
+                            .as_ref()
+                            .is_none_or(|d| ACTIVE_STATUSES.contains(&d.status.as_str()));
+                        if going {
+                            self.start_codedeploy_rollback(t, &followed.deployment_id, deadline)
+                                .await
+                        } else {
+                            Err(format!(
+                                "CodeDeploy deployment {} already ended without rolling back, so there is no deployment in progress to stop; check which task set serves traffic: aws deploy get-deployment-target --deployment-id {} --target-id {}:{}",
+                                followed.deployment_id, followed.deployment_id, self.cluster, u.name
+                            ))
+                        }
+                    }
+                    None => self.start_rollback(u, watched, deadline).await,
+                };
+                match started {
                     Ok(t) => {
                         self.d.journal.rolling_back();
                         report.service(&u.name).rollback = Some(Rollback {
@@ -903,6 +999,18 @@ fn explain(service: &str, watch: &Watch, failure: &Failure, stopped: &[String]) 
         }
     }
     text
+}
+
+/// What a dry run, or a check before the revision exists, calls the
+/// revision this run registers for `service`.
+fn new_revision_of(service: &Service) -> String {
+    format!(
+        "<the new revision of {}>",
+        service
+            .task_definition
+            .as_deref()
+            .map_or("the service's family", taskdef::family_of)
+    )
 }
 
 /// The distinct families of some task definitions.

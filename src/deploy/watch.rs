@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::service::Run;
 use super::Deadline;
 use crate::aws::client::AwsError;
+use crate::cli::READY;
 use crate::core::model::Model;
 use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
@@ -15,7 +16,7 @@ use crate::core::tasks::StoppedTasks;
 use crate::core::watch::progress::Progress;
 use crate::core::watch::rolling::{self, Watch};
 use crate::core::watch::service_deployment::{self, News, Reported, ServiceDeployment};
-use crate::core::watch::{self, Blind, Failure, Verdict};
+use crate::core::watch::{self, codedeploy, Blind, Failure, Verdict};
 
 /// One service's deployment being watched.
 pub(super) struct Tracked {
@@ -27,6 +28,8 @@ pub(super) struct Tracked {
     pub latest: Service,
     /// The service deployment, where the API answers.
     pub service_deployment: Option<Followed>,
+    /// The CodeDeploy deployment of a CODE_DEPLOY service.
+    pub codedeploy: Option<FollowedCodeDeploy>,
     /// Watching a rollback ECS does (`StopServiceDeployment ROLLBACK`)
     /// rather than a deployment.
     pub rolling_back: bool,
@@ -60,6 +63,30 @@ impl Followed {
     }
 }
 
+/// A CodeDeploy deployment followed: the one created, and once a rollback
+/// of it is under way (`rolling_back`), the rollback deployment.
+pub(super) struct FollowedCodeDeploy {
+    pub deployment_id: String,
+    pub latest: Option<codedeploy::Deployment>,
+    pub target: Option<codedeploy::Target>,
+    reported: codedeploy::Reported,
+    /// The deployment CodeDeploy rolls back with, once it says.
+    rollback: Option<(String, Option<codedeploy::Deployment>)>,
+}
+
+impl FollowedCodeDeploy {
+    /// Follows deployment `id`.
+    pub fn new(deployment_id: String) -> FollowedCodeDeploy {
+        FollowedCodeDeploy {
+            deployment_id,
+            latest: None,
+            target: None,
+            reported: codedeploy::Reported::default(),
+            rollback: None,
+        }
+    }
+}
+
 /// How a watched deployment ended.
 #[derive(Debug, Clone)]
 pub(super) enum Ended {
@@ -86,6 +113,7 @@ impl Tracked {
             watch,
             latest,
             service_deployment,
+            codedeploy: None,
             rolling_back: false,
             until: None,
             progress: Progress::new(before),
@@ -97,6 +125,22 @@ impl Tracked {
 
     /// Judges what is known of the deployment now.
     fn verdict(&self, rule: rolling::DoneRule) -> Verdict {
+        if let Some(followed) = &self.codedeploy {
+            return match (&followed.latest, self.rolling_back) {
+                (None, _) => Verdict::Pending,
+                (Some(_), true) => match &followed.rollback {
+                    Some((_, Some(rollback))) => codedeploy::judge_rollback(rollback),
+                    Some((_, None)) => Verdict::Pending,
+                    // Stopped, and CodeDeploy names no rollback (yet).
+                    None => Verdict::Pending,
+                },
+                (Some(deployment), false) => codedeploy::judge(
+                    deployment,
+                    followed.target.as_ref(),
+                    self.until.as_deref() == Some(READY),
+                ),
+            };
+        }
         let rolling = || rolling::judge(&self.latest, &self.watch, rule);
         match &self.service_deployment {
             None => rolling(),
@@ -126,6 +170,16 @@ impl Tracked {
     /// Where the deployment stands, for the journal and for a service the
     /// wait did not see to the end.
     pub fn state(&self) -> String {
+        if let Some(followed) = &self.codedeploy {
+            return format!(
+                "CodeDeploy deployment {}: {}",
+                followed.deployment_id,
+                followed
+                    .latest
+                    .as_ref()
+                    .map_or("status unknown", |d| d.status.as_str())
+            );
+        }
         let counts = self
             .latest
             .deployment(&self.watch.deployment_id)
@@ -351,6 +405,10 @@ impl Run<'_> {
             }
         };
         for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
+            if let Some(followed) = &mut t.codedeploy {
+                self.poll_codedeploy(&t.name, followed, t.rolling_back, deadline)
+                    .await?;
+            }
             match described.find(&t.name) {
                 Some(service) => t.latest = service.clone(),
                 // ECS answered that it has no such service (any more).
@@ -376,11 +434,56 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// One look at a CodeDeploy deployment: its status and ECS target, or,
+    /// rolling back, the rollback deployment CodeDeploy started.
+    async fn poll_codedeploy(
+        &self,
+        service: &str,
+        followed: &mut FollowedCodeDeploy,
+        rolling_back: bool,
+        deadline: Deadline,
+    ) -> Result<(), AwsError> {
+        let codedeploy = &self.d.codedeploy;
+        let get = codedeploy.deployment(&followed.deployment_id);
+        let (deployment, _) = deadline.bound("GetDeployment", get).await?;
+        if rolling_back {
+            let rollback_id = followed
+                .rollback
+                .as_ref()
+                .map(|(id, _)| id.clone())
+                .or_else(|| {
+                    deployment
+                        .rollback_info
+                        .as_ref()
+                        .and_then(|r| r.rollback_deployment_id.clone())
+                });
+            if let Some(id) = rollback_id {
+                let get = codedeploy.deployment(&id);
+                let (rollback, _) = deadline.bound("GetDeployment", get).await?;
+                followed.rollback = Some((id, Some(rollback)));
+            }
+        } else {
+            let target = codedeploy.target(&followed.deployment_id, self.cluster, service);
+            match deadline.bound("GetDeploymentTarget", target).await {
+                Ok(target) => followed.target = Some(target),
+                // Not there before the deployment starts on it.
+                Err(e) if e.is_refusal() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        followed.latest = Some(deployment);
+        Ok(())
+    }
+
     /// The lines of what changed: task counts, and of a service deployment
     /// its stage, traffic, alarms, circuit breaker, bake and paused hooks.
     fn report_progress(&self, t: &mut Tracked) {
         if let Some(line) = t.progress.counts_change(&t.latest, &t.watch) {
             self.progress(&t.name, line);
+        }
+        if let Some(followed) = &mut t.codedeploy {
+            self.report_codedeploy(&t.name, &mut t.watch, followed, t.rolling_back);
+            return;
         }
         let Some(followed) = &mut t.service_deployment else {
             return;
@@ -449,9 +552,69 @@ impl Run<'_> {
         }
     }
 
+    /// The lines of what changed in a CodeDeploy deployment; the
+    /// replacement task set, once known, is whose tasks are watched.
+    fn report_codedeploy(
+        &self,
+        service: &str,
+        watch: &mut Watch,
+        followed: &mut FollowedCodeDeploy,
+        rolling_back: bool,
+    ) {
+        if rolling_back {
+            if let Some((id, Some(rollback))) = &followed.rollback {
+                let line = format!("CodeDeploy rollback {id}: {}", rollback.status);
+                if followed
+                    .reported
+                    .news(rollback, None)
+                    .iter()
+                    .any(|n| matches!(n, codedeploy::News::Status { .. }))
+                {
+                    self.progress(service, line);
+                }
+            }
+            return;
+        }
+        let Some(deployment) = &followed.latest else {
+            return;
+        };
+        if let Some(replacement) = followed.target.as_ref().and_then(|t| t.replacement()) {
+            watch.deployment_id = replacement.to_string();
+        }
+        for news in followed.reported.news(deployment, followed.target.as_ref()) {
+            let line = match news {
+                codedeploy::News::Status { from, to } => match from {
+                    Some(from) => format!("CodeDeploy {}: {from} -> {to}", followed.deployment_id),
+                    None => format!("CodeDeploy {}: {to}", followed.deployment_id),
+                },
+                codedeploy::News::Event {
+                    name,
+                    status,
+                    diagnostics,
+                } => match diagnostics {
+                    Some(why) => format!("lifecycle event {name}: {status}: {why}"),
+                    None => format!("lifecycle event {name}: {status}"),
+                },
+                codedeploy::News::Replacement {
+                    running,
+                    desired,
+                    traffic,
+                } => format!(
+                    "replacement task set ({}): {running} of {desired} running, {traffic}% of production traffic",
+                    short_revision(&watch.task_definition)
+                ),
+            };
+            self.progress(service, line);
+        }
+    }
+
     /// Prints why newly stopped tasks of a deployment stopped. A failure to
     /// look them up is reported but does not end the wait.
     async fn report_stopped_tasks(&self, t: &mut Tracked, deadline: Deadline) {
+        if t.watch.deployment_id.is_empty() {
+            // A CodeDeploy replacement task set not seen yet: no tasks yet.
+            return;
+        }
         let ecs = &self.d.ecs;
         let tasks = async {
             let arns = ecs

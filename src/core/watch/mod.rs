@@ -2,6 +2,8 @@
 //! vocabulary of verdicts and failures. Pure: no network, no clock; the
 //! caller passes snapshots in and owns the deadline.
 
+/// The CodeDeploy judge (design §10).
+pub mod codedeploy;
 /// What has been reported so far, so that each poll prints only what changed.
 pub mod progress;
 /// The rolling judge (design §6).
@@ -56,6 +58,23 @@ pub enum Failure {
         /// Failed tasks counted by the circuit breaker, of its threshold.
         circuit_breaker: Option<(u32, u32)>,
     },
+    /// The CodeDeploy deployment failed or was stopped.
+    CodeDeploy(Box<CodeDeployFailure>),
+}
+
+/// A CodeDeploy deployment that failed or was stopped: its status, its
+/// error, the lifecycle event that failed and what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeDeployFailure {
+    pub deployment_id: String,
+    pub status: String,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    /// The lifecycle event that failed, and its diagnostics.
+    pub failed_event: Option<(String, Option<String>)>,
+    /// The deployment CodeDeploy rolled back with, where it did.
+    pub rolled_back: Option<String>,
+    pub rollback_message: Option<String>,
 }
 
 impl Failure {
@@ -68,6 +87,7 @@ impl Failure {
                 status.as_str(),
                 "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" | "ROLLBACK_SUCCESSFUL"
             ),
+            Failure::CodeDeploy(failure) => failure.rolled_back.is_some(),
             _ => false,
         }
     }
@@ -191,6 +211,40 @@ impl fmt::Display for Failure {
                         f,
                         "; circuit breaker: {failures} of {threshold} tasks failed"
                     )?;
+                }
+                Ok(())
+            }
+            Failure::CodeDeploy(failure) => {
+                let CodeDeployFailure {
+                    deployment_id,
+                    status,
+                    code,
+                    message,
+                    failed_event,
+                    rolled_back,
+                    rollback_message,
+                } = failure.as_ref();
+                write!(f, "CodeDeploy deployment {deployment_id} {status}")?;
+                let error: Vec<&str> = [code, message]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
+                if !error.is_empty() {
+                    write!(f, ": {}", error.join(": ").trim_end_matches('.'))?;
+                }
+                if let Some((event, diagnostics)) = failed_event {
+                    write!(f, "; lifecycle event {event} failed")?;
+                    if let Some(diagnostics) = diagnostics {
+                        write!(f, ": {}", diagnostics.trim_end_matches('.'))?;
+                    }
+                }
+                if let Some(id) = rolled_back {
+                    write!(f, "; CodeDeploy rolled back ({id}")?;
+                    if let Some(message) = rollback_message {
+                        write!(f, ": {}", message.trim_end_matches('.'))?;
+                    }
+                    write!(f, ")")?;
                 }
                 Ok(())
             }

@@ -1,0 +1,320 @@
+//! Deploying a CODE_DEPLOY service (design §10): the same command line as
+//! any other service, through AWS CodeDeploy. Before any write, the
+//! deployment group that deploys the service is found (or the one named is
+//! checked) and the AppSpec is worked out; then the new revision is
+//! registered, a deployment created from the AppSpec, and watched with the
+//! other services (`watch`); a timeout with `--enable-rollback` stops it with
+//! CodeDeploy's own rollback.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::service::Run;
+use super::watch::{FollowedCodeDeploy, Tracked};
+use super::{aws_error, Deadline};
+use crate::aws::client::random_u64;
+use crate::aws::codedeploy::{same_cluster, DeploymentGroup};
+use crate::cli::{ImageChange, READY};
+use crate::core::appspec;
+use crate::core::model::Model;
+use crate::core::service::Service;
+use crate::core::taskdef::short_revision;
+use crate::core::watch::rolling::Watch;
+use crate::error::{exit, Error};
+
+/// Reads and checks `--codedeploy-appspec` before any AWS call.
+pub fn read_appspec_file(path: &Path) -> Result<Value, Error> {
+    let problem = |why: String| {
+        Error::usage(
+            exit::USAGE,
+            format!(
+                "--codedeploy-appspec {}: {why}; nothing was registered.",
+                path.display()
+            ),
+        )
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read it ({e})")))?;
+    appspec::parse(&text).map_err(problem)
+}
+
+impl Run<'_> {
+    /// The deployment group that deploys `service`: the one named on the
+    /// command line, checked, or the only one of all applications whose
+    /// `ecsServices` hold it. None or several stop the run before anything
+    /// is registered, with what was found.
+    pub(super) async fn deployment_group(
+        &self,
+        service: &Service,
+    ) -> Result<DeploymentGroup, Error> {
+        let name = &service.service_name;
+        let codedeploy = &self.d.codedeploy;
+        let named = self.d.config.codedeploy_group.as_ref();
+        let applications = match named {
+            Some(named) => vec![named.application.clone()],
+            None => codedeploy.applications().await.map_err(aws_error)?,
+        };
+        let mut found = Vec::new();
+        let mut others = Vec::new();
+        for application in applications {
+            let groups = match named.and_then(|n| n.group.clone()) {
+                Some(group) => vec![group],
+                None => codedeploy
+                    .deployment_groups(&application)
+                    .await
+                    .map_err(aws_error)?,
+            };
+            let described = codedeploy
+                .describe_deployment_groups(&application, &groups)
+                .await
+                .map_err(aws_error)?;
+            if let (Some(group), true) =
+                (named.and_then(|n| n.group.as_ref()), described.is_empty())
+            {
+                return Err(Error::aws(format!(
+                    "CodeDeploy application '{application}' has no deployment group '{group}'; nothing was registered."
+                )));
+            }
+            for group in described {
+                let deploys_it = group
+                    .services
+                    .iter()
+                    .any(|(cluster, s)| s == name && same_cluster(cluster, self.cluster));
+                if deploys_it {
+                    found.push(group);
+                } else {
+                    others.push(group);
+                }
+            }
+        }
+        let describe = |groups: &[DeploymentGroup]| {
+            groups
+                .iter()
+                .map(|g| {
+                    let services: Vec<String> =
+                        g.services.iter().map(|(c, s)| format!("{c}/{s}")).collect();
+                    format!(
+                        "{}/{} (deploys {})",
+                        g.application,
+                        g.name,
+                        if services.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            services.join(", ")
+                        }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(Error::failed(format!(
+                "service '{name}' is deployed by AWS CodeDeploy, but no deployment group deploys {}/{name}{}; nothing was registered. Name one with --codedeploy-application and --codedeploy-deployment-group.",
+                self.cluster,
+                if others.is_empty() {
+                    " (no deployment group was found at all)".to_string()
+                } else {
+                    format!(". Deployment groups found: {}", describe(&others))
+                }
+            ))),
+            _ => Err(Error::failed(format!(
+                "service '{name}' is deployed by several CodeDeploy deployment groups: {}; name one with --codedeploy-application and --codedeploy-deployment-group. Nothing was registered.",
+                describe(&found)
+            ))),
+        }
+    }
+
+    /// The AppSpec that deploys `task_definition` to `service`, merged into
+    /// the `--codedeploy-appspec` file where one is given.
+    pub(super) fn appspec(
+        &self,
+        task_definition: &str,
+        service: &Service,
+        base: Option<&Value>,
+    ) -> Result<Value, Error> {
+        appspec::build(task_definition, service, base).map_err(|why| {
+            let message = format!(
+                "the AppSpec for service '{}' cannot be built: {why}; nothing was registered.",
+                service.service_name
+            );
+            match base {
+                Some(_) => Error::usage(exit::USAGE, format!("--codedeploy-appspec: {message}")),
+                None => Error::failed(message),
+            }
+        })
+    }
+
+    /// Checks that `--wait-until` means something for a service of `model`.
+    pub(super) fn check_wait_until(&self, service: &str, model: Model) -> Result<(), Error> {
+        let Some(until) = self.d.config.wait_until.as_deref() else {
+            return Ok(());
+        };
+        let fits = match model {
+            Model::CodeDeploy => until == READY,
+            _ => until != READY,
+        };
+        if fits {
+            return Ok(());
+        }
+        Err(Error::usage(
+            exit::USAGE,
+            match model {
+                Model::CodeDeploy => format!(
+                    "--wait-until {until} is a stage of an ECS service deployment, but service '{service}' is deployed by CodeDeploy: use READY."
+                ),
+                _ => format!(
+                    "--wait-until READY is for CodeDeploy deployments, but service '{service}' is a {} one: use a lifecycle stage.",
+                    model.name()
+                ),
+            },
+        ))
+    }
+
+    /// Creates the CodeDeploy deployment of `new` and sets up its watch.
+    /// A lost answer is not answered with a second deployment: the group's
+    /// deployments in progress are searched for the one this run created
+    /// (its description carries a token of this run).
+    pub(super) async fn create_codedeploy_deployment(
+        &self,
+        before: &Service,
+        group: &DeploymentGroup,
+        appspec: &Value,
+        new: &str,
+        current: &str,
+    ) -> Result<Tracked, Error> {
+        let name = &before.service_name;
+        let images = match &self.d.config.change {
+            ImageChange::Image(image) => format!(" (image {image})"),
+            ImageChange::TagOnly(tag) => format!(" (tag {tag})"),
+            ImageChange::Unchanged => String::new(),
+        };
+        let token = format!("{:08x}", random_u64() as u32);
+        let description = format!(
+            "ecs-deploy: {} to {name}{images} [run {token}]",
+            short_revision(new)
+        );
+        let content = serde_json::to_string(appspec).expect("JSON serialises");
+        let journal = self.d.journal;
+        journal.sending(format!(
+            "creating a CodeDeploy deployment of service '{name}' ({}/{})",
+            group.application, group.name
+        ));
+        let id = match self
+            .d
+            .codedeploy
+            .create_deployment(group, &content, &description)
+            .await
+        {
+            Ok(id) => id,
+            Err(e) if e.may_have_acted() => {
+                match self.created_by_this_run(group, &description).await {
+                    Some(id) => {
+                        self.say(name, format!(
+                        "CreateDeployment's answer was lost ({e}), but CodeDeploy shows this run's deployment {id}: going on."
+                    ));
+                        id
+                    }
+                    None => {
+                        journal.settled();
+                        return Err(Error::aws(format!(
+                        "{e}. The request may have reached CodeDeploy; check for a deployment of {}/{}: aws deploy list-deployments --application-name {} --deployment-group-name {}",
+                        group.application, group.name, group.application, group.name
+                    )));
+                    }
+                }
+            }
+            Err(e) => {
+                journal.settled();
+                return Err(aws_error(e));
+            }
+        };
+        journal.changed(format!(
+            "CodeDeploy deployment {id} of service '{name}' to {}",
+            short_revision(new)
+        ));
+        let goal = match self.d.config.wait_until.as_deref() {
+            Some(READY) => "until it is READY for test traffic",
+            _ => "for it to complete",
+        };
+        self.say(
+            name,
+            format!(
+                "CodeDeploy deployment {id} of {} created ({}/{}). Waiting {goal} (timeout {} s)...",
+                short_revision(new),
+                group.application,
+                group.name,
+                self.timeout.as_secs_f64()
+            ),
+        );
+        // The deployment's tasks are known once its replacement task set is.
+        let watch = Watch {
+            deployment_id: String::new(),
+            task_definition: new.to_string(),
+            previous_task_definition: current.to_string(),
+        };
+        Ok(Tracked {
+            codedeploy: Some(FollowedCodeDeploy::new(id)),
+            until: self.d.config.wait_until.clone(),
+            ..Tracked::new(name, Model::CodeDeploy, watch, before, before.clone(), None)
+        })
+    }
+
+    /// The deployment in progress of `group` whose description is this run's.
+    async fn created_by_this_run(
+        &self,
+        group: &DeploymentGroup,
+        description: &str,
+    ) -> Option<String> {
+        let codedeploy = &self.d.codedeploy;
+        for id in codedeploy.active_deployments(group).await.ok()? {
+            if let Ok((_, Some(said))) = codedeploy.deployment(&id).await {
+                if said == description {
+                    return Some(id);
+                }
+            }
+        }
+        None
+    }
+
+    /// Stops a CodeDeploy deployment that is still going, with CodeDeploy's
+    /// own rollback, and sets up the watch of that rollback.
+    pub(super) async fn start_codedeploy_rollback(
+        &self,
+        t: &Tracked,
+        deployment_id: &str,
+        deadline: Deadline,
+    ) -> Result<Tracked, String> {
+        let journal = self.d.journal;
+        journal.sending(format!("stopping CodeDeploy deployment {deployment_id}"));
+        let stop = self.d.codedeploy.stop_and_roll_back(deployment_id);
+        match deadline.bound("StopDeployment", stop).await {
+            Ok(()) => {
+                journal.changed(format!(
+                    "stopped CodeDeploy deployment {deployment_id} with rollback"
+                ));
+                self.say(
+                    &t.name,
+                    format!("CodeDeploy stops deployment {deployment_id} and rolls it back (StopDeployment with autoRollbackEnabled)."),
+                );
+                Ok(Tracked {
+                    codedeploy: Some(FollowedCodeDeploy::new(deployment_id.to_string())),
+                    rolling_back: true,
+                    ..Tracked::new(
+                        &t.name,
+                        Model::CodeDeploy,
+                        t.watch.clone(),
+                        &t.latest,
+                        t.latest.clone(),
+                        None,
+                    )
+                })
+            }
+            Err(e) => {
+                journal.settled();
+                Err(format!("Rollback failed before it started: {e}"))
+            }
+        }
+    }
+}
