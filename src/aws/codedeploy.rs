@@ -57,6 +57,26 @@ impl CodeDeploy {
             .await
     }
 
+    /// One deployment group, named; `None` when CodeDeploy does not know it.
+    pub async fn deployment_group(
+        &self,
+        application: &str,
+        name: &str,
+    ) -> Result<Option<DeploymentGroup>, AwsError> {
+        let input = json!({"applicationName": application, "deploymentGroupName": name});
+        let described = self
+            .api
+            .read("GetDeploymentGroup", &input, &|reply| {
+                is_object(&reply["deploymentGroupInfo"], "deploymentGroupInfo")
+            })
+            .await;
+        match described {
+            Ok(reply) => Ok(Some(group_of(application, &reply["deploymentGroupInfo"]))),
+            Err(e) if e.code() == Some("DeploymentGroupDoesNotExistException") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Describes deployment groups of `application` (those CodeDeploy does
     /// not know are left out).
     pub async fn describe_deployment_groups(
@@ -79,23 +99,7 @@ impl CodeDeploy {
                 .into_iter()
                 .flatten()
             {
-                let services = info["ecsServices"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|s| {
-                        let field = |k: &str| s[k].as_str().unwrap_or_default().to_string();
-                        (field("clusterName"), field("serviceName"))
-                    })
-                    .collect();
-                groups.push(DeploymentGroup {
-                    application: application.to_string(),
-                    name: info["deploymentGroupName"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    services,
-                });
+                groups.push(group_of(application, info));
             }
         }
         Ok(groups)
@@ -205,6 +209,27 @@ impl CodeDeploy {
             )
             .await
             .map(drop)
+    }
+}
+
+/// A deployment group of `application` from its `DeploymentGroupInfo`.
+fn group_of(application: &str, info: &serde_json::Value) -> DeploymentGroup {
+    let services = info["ecsServices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let field = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            (field("clusterName"), field("serviceName"))
+        })
+        .collect();
+    DeploymentGroup {
+        application: application.to_string(),
+        name: info["deploymentGroupName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        services,
     }
 }
 

@@ -58,24 +58,31 @@ impl Run<'_> {
         let mut found = Vec::new();
         let mut others = Vec::new();
         for application in applications {
-            let groups = match named.and_then(|n| n.group.clone()) {
-                Some(group) => vec![group],
-                None => codedeploy
-                    .deployment_groups(&application)
+            let described = match named.and_then(|n| n.group.as_ref()) {
+                // Named: only that one, checked.
+                Some(group) => match codedeploy
+                    .deployment_group(&application, group)
                     .await
-                    .map_err(aws_error)?,
+                    .map_err(aws_error)?
+                {
+                    Some(described) => vec![described],
+                    None => {
+                        return Err(Error::aws(format!(
+                            "CodeDeploy application '{application}' has no deployment group '{group}'; nothing was registered."
+                        )))
+                    }
+                },
+                None => {
+                    let groups = codedeploy
+                        .deployment_groups(&application)
+                        .await
+                        .map_err(aws_error)?;
+                    codedeploy
+                        .describe_deployment_groups(&application, &groups)
+                        .await
+                        .map_err(aws_error)?
+                }
             };
-            let described = codedeploy
-                .describe_deployment_groups(&application, &groups)
-                .await
-                .map_err(aws_error)?;
-            if let (Some(group), true) =
-                (named.and_then(|n| n.group.as_ref()), described.is_empty())
-            {
-                return Err(Error::aws(format!(
-                    "CodeDeploy application '{application}' has no deployment group '{group}'; nothing was registered."
-                )));
-            }
             for group in described {
                 let deploys_it = group
                     .services

@@ -1,0 +1,321 @@
+//! End-to-end: CODE_DEPLOY services deployed through AWS CodeDeploy with the
+//! same command line as any other service (design §10) — the deployment
+//! group found or named, the AppSpec, the wait on GetDeployment and its
+//! lifecycle events, CodeDeploy's rollback — against the fake's CodeDeploy.
+
+mod common;
+
+use common::*;
+use fake_ecs::{CodeDeployRun, DeploymentGroupOptions, FakeEcs};
+use serde_json::{json, Value};
+
+const APP: &str = "shop";
+const GROUP: &str = "web-dg";
+
+/// The fake with `web` turned into a CODE_DEPLOY service behind a load
+/// balancer (container `app`, port 80), and `GROUP` of `APP` deploying it.
+async fn codedeploy_fake(options: DeploymentGroupOptions) -> FakeEcs {
+    let fake = fake().await;
+    fake.set_deployment_controller(CLUSTER, SERVICE, "CODE_DEPLOY");
+    fake.set_service_fields(
+        CLUSTER,
+        SERVICE,
+        json!({"loadBalancers": [{
+            "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/1",
+            "containerName": "app", "containerPort": 80
+        }]}),
+    );
+    fake.add_codedeploy_application(APP);
+    fake.add_deployment_group(APP, GROUP, CLUSTER, SERVICE, options);
+    fake
+}
+
+/// A deploy command whose CodeDeploy calls go to the fake too.
+fn codedeploy_command(fake: &FakeEcs, args: &[&str]) -> tokio::process::Command {
+    let mut command = command(fake, args);
+    command.env("AWS_ENDPOINT_URL_CODEDEPLOY", fake.uri());
+    command
+}
+
+async fn deploy_cd(fake: &FakeEcs, extra: &[&str]) -> Run {
+    let image = format!("{REPO}:v2");
+    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-i", &image];
+    args.extend_from_slice(extra);
+    run_command(codedeploy_command(fake, &args)).await
+}
+
+fn service_revision(fake: &FakeEcs) -> String {
+    let arn = fake.service(CLUSTER, SERVICE)["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    arn.rsplit('/').next().unwrap().to_string()
+}
+
+/// The one CodeDeploy deployment the run created.
+fn created(fake: &FakeEcs) -> Value {
+    let deployments: Vec<Value> = fake
+        .codedeploy_deployments()
+        .into_iter()
+        .filter(|d| d["rollbackInfo"]["rollbackTriggeringDeploymentId"].is_null())
+        .collect();
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    deployments[0].clone()
+}
+
+#[tokio::test]
+async fn a_codedeploy_service_deploys_with_the_same_command() {
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    let run = deploy_cd(&fake, &["--output", "json"]).await;
+    run.assert_code(0);
+    run.assert_stderr_has(&format!(
+        "created ({APP}/{GROUP}). Waiting for it to complete"
+    ));
+    run.assert_stderr_has("lifecycle event Install: Succeeded");
+    run.assert_stderr_has("lifecycle event AfterAllowTraffic: Succeeded");
+    run.assert_stderr_has("-> Succeeded");
+    assert_eq!(service_revision(&fake), "web:2");
+    assert_eq!(fake.count("UpdateService"), 0);
+    let deployment = created(&fake);
+    let id = deployment["deploymentId"].as_str().unwrap();
+    assert!(deployment["description"]
+        .as_str()
+        .unwrap()
+        .contains("web:2"));
+    let appspec = fake.appspec_of(id);
+    let properties = &appspec["Resources"][0]["TargetService"]["Properties"];
+    assert_eq!(
+        properties["TaskDefinition"],
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
+    );
+    assert_eq!(
+        properties["LoadBalancerInfo"],
+        json!({"ContainerName": "app", "ContainerPort": 80})
+    );
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["result"], "success");
+    assert_eq!(json["services"][0]["strategy"], "CODE_DEPLOY");
+    assert_eq!(json["services"][0]["deployment_id"], id);
+}
+
+#[tokio::test]
+async fn no_group_or_two_groups_stop_the_run_before_anything_is_registered() {
+    let fake = fake().await;
+    fake.set_deployment_controller(CLUSTER, SERVICE, "CODE_DEPLOY");
+    fake.add_codedeploy_application(APP);
+    fake.add_service(CLUSTER, "api", "web:1", 1);
+    fake.add_deployment_group(
+        APP,
+        "api-dg",
+        CLUSTER,
+        "api",
+        DeploymentGroupOptions::default(),
+    );
+    let run = deploy_cd(&fake, &[]).await;
+    run.assert_code(1);
+    run.assert_stderr_has("no deployment group deploys prod/web");
+    run.assert_stderr_has("shop/api-dg (deploys prod/api)");
+    assert_eq!(fake.count("RegisterTaskDefinition"), 0);
+
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    fake.add_codedeploy_application("other");
+    fake.add_deployment_group(
+        "other",
+        "also-web",
+        CLUSTER,
+        SERVICE,
+        DeploymentGroupOptions::default(),
+    );
+    let run = deploy_cd(&fake, &[]).await;
+    run.assert_code(1);
+    run.assert_stderr_has("deployed by several CodeDeploy deployment groups");
+    run.assert_stderr_has("shop/web-dg");
+    run.assert_stderr_has("other/also-web");
+    assert_eq!(fake.count("RegisterTaskDefinition"), 0);
+
+    // Named: no search, and checked.
+    let run = deploy_cd(
+        &fake,
+        &[
+            "--codedeploy-application",
+            APP,
+            "--codedeploy-deployment-group",
+            GROUP,
+        ],
+    )
+    .await;
+    run.assert_code(0);
+    assert_eq!(
+        fake.count("ListApplications"),
+        2,
+        "only the two runs above searched"
+    );
+    let run = deploy_cd(
+        &fake,
+        &[
+            "--codedeploy-application",
+            APP,
+            "--codedeploy-deployment-group",
+            "nope",
+        ],
+    )
+    .await;
+    run.assert_code(2);
+    run.assert_stderr_has("has no deployment group 'nope'");
+}
+
+#[tokio::test]
+async fn a_failed_hook_is_explained_and_codedeploys_rollback_is_not_fought() {
+    let fake = codedeploy_fake(DeploymentGroupOptions {
+        auto_rollback: true,
+        ..DeploymentGroupOptions::default()
+    })
+    .await;
+    fake.set_codedeploy_runs(
+        APP,
+        GROUP,
+        vec![CodeDeployRun::FailAt {
+            event: "AfterAllowTestTraffic".into(),
+            message: "smoke test got HTTP 500".into(),
+        }],
+    );
+    let run = deploy_cd(&fake, &["--enable-rollback", "--output", "json"]).await;
+    run.assert_code(1);
+    run.assert_stderr_has("lifecycle event AfterAllowTestTraffic failed: smoke test got HTTP 500");
+    run.assert_stderr_has("CodeDeploy rolled back (");
+    run.assert_stderr_has(
+        "CodeDeploy already rolled the service back, so ecs-deploy did not roll back again.",
+    );
+    assert_eq!(fake.count("StopDeployment"), 0);
+    assert_eq!(service_revision(&fake), "web:1");
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["result"], "ecs_rolled_back");
+    assert_eq!(json["services"][0]["rollback"]["status"], "done_by_ecs");
+}
+
+#[tokio::test]
+async fn failing_tasks_of_the_replacement_say_why() {
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    fake.set_codedeploy_runs(
+        APP,
+        GROUP,
+        vec![CodeDeployRun::TasksFail {
+            reason: "CannotPullContainerError: image not found".into(),
+        }],
+    );
+    let run = deploy_cd(&fake, &[]).await;
+    run.assert_code(1);
+    run.assert_stderr_has("ECS_UPDATE_ERROR");
+    run.assert_stderr_has("Stopped tasks of the new deployment:");
+    run.assert_stderr_has("CannotPullContainerError: image not found");
+}
+
+#[tokio::test]
+async fn wait_until_ready_stops_where_a_manual_reroute_waits() {
+    let fake = codedeploy_fake(DeploymentGroupOptions {
+        wait_for_reroute: true,
+        ..DeploymentGroupOptions::default()
+    })
+    .await;
+    let run = deploy_cd(&fake, &["--wait-until", "READY"]).await;
+    run.assert_code(0);
+    run.assert_stdout_has("Waiting until it is READY for test traffic");
+    assert_eq!(created(&fake)["status"], "Ready");
+
+    // READY means nothing to an ECS-controller service: refused before any write.
+    let fake = self::fake().await;
+    let run = deploy_v2(&fake, &["--wait-until", "READY"]).await;
+    run.assert_code(3);
+    assert_eq!(fake.count("RegisterTaskDefinition"), 0);
+}
+
+#[tokio::test]
+async fn a_timeout_stops_the_deployment_with_codedeploys_rollback() {
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    fake.set_codedeploy_runs(APP, GROUP, vec![CodeDeployRun::Stuck]);
+    let run = deploy_cd(
+        &fake,
+        &["-t", "0.5", "--enable-rollback", "--output", "json"],
+    )
+    .await;
+    run.assert_code(1);
+    run.assert_stderr_has("did not finish within 0.5 s");
+    run.assert_stderr_has("CodeDeploy stops deployment");
+    run.assert_stderr_has("Rolled back: the service runs web:1 again.");
+    assert_eq!(fake.count("StopDeployment"), 1);
+    let stop = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "StopDeployment")
+        .unwrap();
+    assert_eq!(stop.body["autoRollbackEnabled"], true);
+    assert_eq!(service_revision(&fake), "web:1");
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["result"], "rolled_back");
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_appspec_and_an_appspec_file_merges() {
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    let run = deploy_cd(&fake, &["--dry-run"]).await;
+    run.assert_code(0);
+    run.assert_stdout_has(&format!(
+        "Would create a CodeDeploy deployment ({APP}/{GROUP}) with this AppSpec:"
+    ));
+    run.assert_stdout_has("\"TaskDefinition\": \"<the new revision of web>\"");
+    run.assert_stdout_has("\"ContainerName\": \"app\"");
+    assert_eq!(fake.count("RegisterTaskDefinition"), 0);
+    assert_eq!(fake.count("CreateDeployment"), 0);
+
+    let dir = TempDir::new("appspec");
+    let file = dir.write(
+        "appspec.yaml",
+        "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: <TASK_DEFINITION>\nHooks:\n  - AfterAllowTestTraffic: \"arn:aws:lambda:us-east-1:123456789012:function:smoke\"\n",
+    );
+    let run = deploy_cd(&fake, &["--codedeploy-appspec", &file]).await;
+    run.assert_code(0);
+    let appspec = fake.appspec_of(created(&fake)["deploymentId"].as_str().unwrap());
+    assert_eq!(
+        appspec["Hooks"][0]["AfterAllowTestTraffic"],
+        "arn:aws:lambda:us-east-1:123456789012:function:smoke"
+    );
+    assert_eq!(
+        appspec["Resources"][0]["TargetService"]["Properties"]["LoadBalancerInfo"]["ContainerPort"],
+        80
+    );
+
+    // Not JSON, not YAML: a usage error before any AWS call.
+    let bad = dir.write("bad.yaml", "Resources: [unclosed\n");
+    let before = fake.requests().len();
+    let run = deploy_cd(&fake, &["--codedeploy-appspec", &bad]).await;
+    run.assert_code(3);
+    run.assert_stderr_has("--codedeploy-appspec");
+    assert_eq!(fake.requests().len(), before);
+}
+
+#[tokio::test]
+async fn codedeploy_and_rolling_services_in_one_run() {
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    fake.add_service(CLUSTER, "api", "web:1", 2);
+    let image = format!("{REPO}:v2");
+    let args = [
+        "-c",
+        CLUSTER,
+        "-n",
+        SERVICE,
+        "-n",
+        "api",
+        "-i",
+        &image,
+        "--max-definitions",
+        "1",
+    ];
+    let run = run_command(codedeploy_command(&fake, &args)).await;
+    run.assert_code(0);
+    run.assert_stdout_has("[web] CodeDeploy deployment");
+    run.assert_stdout_has("[api] Service updated");
+    assert_eq!(fake.count("UpdateService"), 1);
+    assert_eq!(fake.count("CreateDeployment"), 1);
+    // CodeDeploy rolls back to the revision it replaced: that one stays.
+    assert_eq!(fake.active_revisions("web"), [1, 2]);
+}
