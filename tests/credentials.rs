@@ -498,3 +498,276 @@ async fn profiles_from_files() {
         "failed runs registered nothing"
     );
 }
+
+/// Lower-case hex SHA-1: the AWS CLI's name for a token cache file.
+fn sha1_hex(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An IAM Identity Center portal that hands out `key` for `token`, and an
+/// SSO-OIDC endpoint that refreshes `refresh` into `fresh`.
+async fn identity_center(token: &str, key: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/federation/credentials"))
+        .and(header("x-amz-sso_bearer_token", token))
+        .and(wiremock::matchers::query_param("role_name", "Deploy"))
+        .and(wiremock::matchers::query_param(
+            "account_id",
+            "123456789012",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "roleCredentials": {
+                "accessKeyId": key, "secretAccessKey": format!("secret-of-{key}"),
+                "sessionToken": format!("session-of-{key}"), "expiration": 4_102_444_800_000u64
+            }
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(serde_json::json!({
+                    "message": "Session token not found or invalid"
+                }))
+                .insert_header("x-amzn-errortype", "UnauthorizedException"),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A home with `.aws/config` holding `config` and, in the token cache, the
+/// file for `cache_key` holding `cached`; the deploy command that uses it.
+fn with_sso_home(
+    fake: &FakeEcs,
+    dir: &TempDir,
+    config: &str,
+    cache_key: &str,
+    cached: &serde_json::Value,
+    server: &MockServer,
+    extra: &[&str],
+) -> (tokio::process::Command, std::path::PathBuf) {
+    let home = std::path::PathBuf::from(dir.write("keep", ""))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    std::fs::create_dir_all(home.join(".aws/sso/cache")).unwrap();
+    std::fs::write(home.join(".aws/config"), config).unwrap();
+    let cache_file = home
+        .join(".aws/sso/cache")
+        .join(format!("{}.json", sha1_hex(cache_key)));
+    std::fs::write(&cache_file, cached.to_string()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cache_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut command = deploy_command(fake, extra);
+    command
+        .env("HOME", &home)
+        .env("AWS_ENDPOINT_URL_SSO", server.uri())
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", server.uri());
+    (command, cache_file)
+}
+
+const SSO_SESSION_CONFIG: &str = "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Deploy\nregion = us-east-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n";
+
+#[tokio::test]
+async fn identity_center_profiles_legacy_and_session() {
+    // The legacy form: the token cache is named after the start URL.
+    let server = identity_center("legacy-token", "ASIASSOLEGACY").await;
+    let fake = fake().await;
+    fake.accept_access_key("ASIASSOLEGACY");
+    let dir = TempDir::new("sso-legacy");
+    let config = "[profile old]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\nsso_account_id = 123456789012\nsso_role_name = Deploy\n";
+    let cached = serde_json::json!({"accessToken": "legacy-token", "expiresAt": time_from_now(3600), "startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1"});
+    let (command, _) = with_sso_home(
+        &fake,
+        &dir,
+        config,
+        "https://corp.awsapps.com/start",
+        &cached,
+        &server,
+        &["-p", "old", "-v"],
+    );
+    let run = run_command(command).await;
+    run.assert_code(0);
+    assert_all_signed_by(&fake, "ASIASSOLEGACY", Some("session-of-ASIASSOLEGACY"));
+    run.assert_stderr_has("[aws] credentials from profile 'old'");
+    for secret in [
+        "legacy-token",
+        "secret-of-ASIASSOLEGACY",
+        "session-of-ASIASSOLEGACY",
+    ] {
+        assert!(
+            !run.output().contains(secret),
+            "{secret} shown:\n{}",
+            run.output()
+        );
+    }
+
+    // An sso_session: the cache is named after the session.
+    let server = identity_center("session-token", "ASIASSOSESSION").await;
+    let fake = self::fake().await;
+    fake.accept_access_key("ASIASSOSESSION");
+    let dir = TempDir::new("sso-session");
+    let cached =
+        serde_json::json!({"accessToken": "session-token", "expiresAt": time_from_now(3600)});
+    let (command, _) = with_sso_home(
+        &fake,
+        &dir,
+        SSO_SESSION_CONFIG,
+        "corp",
+        &cached,
+        &server,
+        &["-p", "dev"],
+    );
+    run_command(command).await.assert_code(0);
+    assert_all_signed_by(&fake, "ASIASSOSESSION", Some("session-of-ASIASSOSESSION"));
+}
+
+#[tokio::test]
+async fn a_token_near_its_expiry_is_refreshed_and_written_back() {
+    let server = identity_center("fresh-token", "ASIASSOFRESH").await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("\"grantType\":\"refresh_token\""))
+        .and(body_string_contains("\"refreshToken\":\"refresh-1\""))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "accessToken": "fresh-token", "expiresIn": 28800, "refreshToken": "refresh-2", "tokenType": "Bearer"
+        })))
+        .mount(&server)
+        .await;
+    let fake = fake().await;
+    fake.accept_access_key("ASIASSOFRESH");
+    let dir = TempDir::new("sso-refresh");
+    let cached = serde_json::json!({
+        "startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1",
+        "accessToken": "old-token", "expiresAt": time_from_now(300),
+        "refreshToken": "refresh-1", "clientId": "client-1", "clientSecret": "client-secret-1",
+        "registrationExpiresAt": time_from_now(86_400)
+    });
+    let (command, cache_file) = with_sso_home(
+        &fake,
+        &dir,
+        SSO_SESSION_CONFIG,
+        "corp",
+        &cached,
+        &server,
+        &["-p", "dev", "-v"],
+    );
+    let run = run_command(command).await;
+    run.assert_code(0);
+    assert_all_signed_by(&fake, "ASIASSOFRESH", Some("session-of-ASIASSOFRESH"));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache_file).unwrap()).unwrap();
+    assert_eq!(written["accessToken"], "fresh-token");
+    assert_eq!(written["refreshToken"], "refresh-2");
+    assert_eq!(
+        written["clientSecret"], "client-secret-1",
+        "other fields kept"
+    );
+    assert_eq!(written["startUrl"], "https://corp.awsapps.com/start");
+    assert!(written["expiresAt"].as_str().unwrap() > time_from_now(3600).as_str());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cache_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the file keeps its mode");
+    }
+    for secret in [
+        "old-token",
+        "fresh-token",
+        "refresh-1",
+        "refresh-2",
+        "client-secret-1",
+    ] {
+        assert!(!run.output().contains(secret), "{secret} shown");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_sign_in_says_how_to_sign_in_again() {
+    let server = identity_center("never", "ASIANEVER").await;
+    let fake = fake().await;
+    let dir = TempDir::new("sso-expired");
+    let config = "[profile old]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\nsso_account_id = 123456789012\nsso_role_name = Deploy\n";
+    let cached =
+        serde_json::json!({"accessToken": "stale-token", "expiresAt": "2020-01-01T00:00:00Z"});
+    let (command, _) = with_sso_home(
+        &fake,
+        &dir,
+        config,
+        "https://corp.awsapps.com/start",
+        &cached,
+        &server,
+        &["-p", "old"],
+    );
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has("run `aws sso login --profile old`");
+    assert!(fake.requests().is_empty());
+    assert!(!run.output().contains("stale-token"));
+
+    // An sso_session without a refresh token names the session to sign in to.
+    let dir = TempDir::new("sso-expired-session");
+    let (command, _) = with_sso_home(
+        &fake,
+        &dir,
+        SSO_SESSION_CONFIG,
+        "corp",
+        &cached,
+        &server,
+        &["-p", "dev"],
+    );
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has("run `aws sso login --sso-session corp`");
+}
+
+#[tokio::test]
+async fn an_identity_center_profile_as_the_source_of_a_role() {
+    let server = identity_center("session-token", "ASIASSOBASE").await;
+    let sts = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=AssumeRole&"))
+        .and(header_exists("authorization"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(sts_reply(
+            "AssumeRole",
+            "ASIAROLEFROMSSO",
+            "role-from-sso-token",
+        )))
+        .mount(&sts)
+        .await;
+    let fake = fake().await;
+    fake.accept_access_key("ASIAROLEFROMSSO");
+    let dir = TempDir::new("sso-source");
+    let config = format!("{SSO_SESSION_CONFIG}\n[profile deployer]\nrole_arn = arn:aws:iam::123456789012:role/deployer\nsource_profile = dev\nregion = us-east-1\n");
+    let cached =
+        serde_json::json!({"accessToken": "session-token", "expiresAt": time_from_now(3600)});
+    let (mut command, _) = with_sso_home(
+        &fake,
+        &dir,
+        &config,
+        "corp",
+        &cached,
+        &server,
+        &["-p", "deployer"],
+    );
+    command.env("AWS_ENDPOINT_URL_STS", sts.uri());
+    run_command(command).await.assert_code(0);
+    assert_all_signed_by(&fake, "ASIAROLEFROMSSO", Some("role-from-sso-token"));
+    let auth = sts.received_requests().await.unwrap()[0]
+        .headers
+        .get("authorization")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(auth.contains("Credential=ASIASSOBASE/"), "{auth}");
+}

@@ -14,6 +14,7 @@ mod imds;
 mod process;
 /// Profile files and what a profile says about credentials.
 pub mod profile;
+mod sso;
 mod sts;
 
 use std::cell::RefCell;
@@ -29,8 +30,9 @@ pub use imds::Imds;
 use self::container::Container;
 use self::process::Process;
 use self::profile::{CredentialSource, Plan, Profiles};
+use self::sso::Sso;
 use self::sts::{AssumedRole, WebIdentity};
-use crate::aws::client::{Client, Endpoint};
+use crate::aws::client::{http_client, Client, Endpoint, Route};
 use crate::aws::region;
 use crate::cli::AwsOptions;
 use crate::error::{exit, Error};
@@ -128,6 +130,15 @@ pub fn credentials_from_json(
     Ok(Credentials::new(key, secret, token, expiry, source))
 }
 
+/// The home directory, where `.aws` is: `HOME`, else `USERPROFILE`.
+fn home(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    PathBuf::from(
+        env("HOME")
+            .or_else(|| env("USERPROFILE"))
+            .unwrap_or_else(|| ".".into()),
+    )
+}
+
 /// The profile files and the profile this run uses.
 pub struct ProfileFiles {
     profiles: Profiles,
@@ -146,11 +157,10 @@ impl ProfileFiles {
         flag: Option<&str>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ProfileFiles, Error> {
-        let home = env("HOME")
-            .or_else(|| env("USERPROFILE"))
-            .unwrap_or_else(|| ".".into());
-        let path = |variable: &str, default: &str| {
-            PathBuf::from(env(variable).unwrap_or_else(|| format!("{home}/.aws/{default}")))
+        let home = home(env);
+        let path = |variable: &str, default: &str| match env(variable) {
+            Some(path) => PathBuf::from(path),
+            None => home.join(".aws").join(default),
         };
         let config_path = path("AWS_CONFIG_FILE", "config");
         let credentials_path = path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
@@ -375,6 +385,15 @@ fn from_plan(
     Ok(match plan {
         Plan::Static(keys) => fixed(&keys.access_key_id, &keys.secret_access_key, keys.session_token.clone(), "profile"),
         Plan::Process { command } => cached(Process::new(profile, command)),
+        Plan::Sso(settings) => {
+            let portal = region::endpoint_override("sso", None, env)?;
+            let route = match portal {
+                Some(url) if url.scheme() == "http" => Route::Direct,
+                _ => Route::Proxied,
+            };
+            let http = http_client(env, route).map_err(|e| Error::usage(exit::USAGE, e))?;
+            cached(Sso::new(profile, settings.clone(), &home(env), env, http)?)
+        }
         Plan::Source(CredentialSource::Environment) => {
             match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
                 (Some(key), Some(secret)) => fixed(&key, &secret, env("AWS_SESSION_TOKEN"), "environment"),

@@ -25,6 +25,15 @@ const CREDENTIAL_KEYS: [&str; 8] = [
 #[derive(Default)]
 pub struct Profiles {
     profiles: BTreeMap<String, Properties>,
+    /// `[sso-session NAME]` sections of the config file.
+    sso_sessions: BTreeMap<String, Properties>,
+}
+
+/// A section of a profile file that holds settings of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Section {
+    Profile(String),
+    SsoSession(String),
 }
 
 /// Which file a text came from: sections are named differently in each.
@@ -65,8 +74,8 @@ impl Profiles {
             line,
             problem,
         };
-        // None while inside a section this file kind does not define.
-        let mut current: Option<String> = None;
+        // None while inside a section of another kind (services, …).
+        let mut current: Option<Section> = None;
         let mut in_section = false;
         let mut last_key: Option<String> = None;
         for (number, raw) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
@@ -84,8 +93,14 @@ impl Profiles {
                 current = section_name(trimmed, kind);
                 in_section = true;
                 last_key = None;
-                if let Some(name) = &current {
-                    self.profiles.entry(name.clone()).or_default();
+                match &current {
+                    Some(Section::Profile(name)) => {
+                        self.profiles.entry(name.clone()).or_default();
+                    }
+                    Some(Section::SsoSession(name)) => {
+                        self.sso_sessions.entry(name.clone()).or_default();
+                    }
+                    None => {}
                 }
                 continue;
             }
@@ -99,7 +114,12 @@ impl Profiles {
                     "neither a [section] header nor a 'name = value' setting",
                 ));
             }
-            let Some(profile) = current.as_ref().and_then(|n| self.profiles.get_mut(n)) else {
+            let section = match &current {
+                Some(Section::Profile(name)) => self.profiles.get_mut(name),
+                Some(Section::SsoSession(name)) => self.sso_sessions.get_mut(name),
+                None => None,
+            };
+            let Some(profile) = section else {
                 continue;
             };
             // An indented line continues the previous property (nested
@@ -120,6 +140,53 @@ impl Profiles {
             }
         }
         Ok(())
+    }
+
+    /// The IAM Identity Center settings of profile `name`: from its
+    /// `sso_session` (and that `[sso-session]` section), or the legacy form
+    /// with `sso_start_url` and `sso_region` in the profile itself.
+    fn sso_plan(&self, name: &str, props: &Properties) -> Result<SsoSettings, ProfileError> {
+        let value = |p: &Properties, key: &str| p.get(key).filter(|v| !v.is_empty()).cloned();
+        let required = |key: &str| {
+            value(props, key).ok_or_else(|| {
+                ProfileError::new(name, format!("uses IAM Identity Center but has no {key}"))
+            })
+        };
+        let (session, start_url, region) = match value(props, "sso_session") {
+            Some(session) => {
+                let section = self.sso_sessions.get(&session).ok_or_else(|| {
+                    ProfileError::new(
+                        name,
+                        format!("names sso_session '{session}', but there is no [sso-session {session}] section"),
+                    )
+                })?;
+                let from_section = |key: &str| {
+                    value(section, key).ok_or_else(|| {
+                        ProfileError::new(name, format!("[sso-session {session}] has no {key}"))
+                    })
+                };
+                let start_url = from_section("sso_start_url")?;
+                let region = from_section("sso_region")?;
+                // Where the profile repeats them, they must agree (as the SDKs check).
+                for (key, expected) in [("sso_start_url", &start_url), ("sso_region", &region)] {
+                    if value(props, key).is_some_and(|v| v != *expected) {
+                        return Err(ProfileError::new(
+                            name,
+                            format!("its {key} differs from that of [sso-session {session}]"),
+                        ));
+                    }
+                }
+                (Some(session), start_url, region)
+            }
+            None => (None, required("sso_start_url")?, required("sso_region")?),
+        };
+        Ok(SsoSettings {
+            session,
+            start_url,
+            region,
+            account_id: required("sso_account_id")?,
+            role_name: required("sso_role_name")?,
+        })
     }
 
     /// The properties of a profile, if any file defines it.
@@ -223,10 +290,7 @@ impl Profiles {
             return Ok(Plan::Process { command });
         }
         if props.keys().any(|k| k.starts_with("sso_")) {
-            return Err(ProfileError::new(
-                name,
-                "uses IAM Identity Center (sso_*), which ecs-deploy does not support; export credentials with `aws configure export-credentials --profile NAME --format env` instead".into(),
-            ));
+            return self.sso_plan(name, props).map(Plan::Sso);
         }
         Err(ProfileError::new(
             name,
@@ -235,18 +299,30 @@ impl Profiles {
     }
 }
 
-/// The section header's profile name for this file kind, if it defines one.
-fn section_name(header: &str, kind: FileKind) -> Option<String> {
+/// The section a header opens, for this file kind, if it is one of ours.
+fn section_name(header: &str, kind: FileKind) -> Option<Section> {
     let inner = header.strip_prefix('[')?.split(']').next()?.trim();
+    let named = |prefix: &str| {
+        inner
+            .strip_prefix(prefix)
+            .filter(|rest| rest.starts_with([' ', '\t']))
+            .map(|rest| rest.trim().to_string())
+    };
     match kind {
-        FileKind::Credentials => Some(inner.to_string()),
-        FileKind::Config => match inner.strip_prefix("profile") {
-            Some(rest) if rest.starts_with([' ', '\t']) => Some(rest.trim().to_string()),
-            _ if inner == "default" => Some(inner.to_string()),
-            // `[name]` in the config file is not a profile (the SDKs ignore it too);
-            // `[sso-session x]` and `[services x]` are other kinds of section.
-            _ => None,
-        },
+        FileKind::Credentials => Some(Section::Profile(inner.to_string())),
+        FileKind::Config => {
+            if let Some(name) = named("profile") {
+                Some(Section::Profile(name))
+            } else if let Some(name) = named("sso-session") {
+                Some(Section::SsoSession(name))
+            } else if inner == "default" {
+                Some(Section::Profile(inner.to_string()))
+            } else {
+                // `[name]` in the config file is not a profile (the SDKs
+                // ignore it too); `[services x]` is another kind of section.
+                None
+            }
+        }
     }
 }
 
@@ -313,10 +389,23 @@ impl CredentialSource {
     }
 }
 
+/// Where IAM Identity Center hands out a profile's role credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoSettings {
+    /// The `sso_session` name; `None` for the legacy form.
+    pub session: Option<String>,
+    pub start_url: String,
+    pub region: String,
+    pub account_id: String,
+    pub role_name: String,
+}
+
 /// Where a profile's credentials come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
     Static(StaticKeys),
+    /// IAM Identity Center (`aws sso login`).
+    Sso(SsoSettings),
     Process {
         command: String,
     },
@@ -555,6 +644,42 @@ aws_session_token = basetoken
             .plan("r")
             .unwrap_err();
         assert!(err.to_string().contains("'gone' is not defined"), "{err}");
+    }
+
+    #[test]
+    fn identity_center_profiles_in_both_forms() {
+        let config = "[profile legacy]\nsso_start_url = https://a.awsapps.com/start\nsso_region = eu-west-1\nsso_account_id = 1\nsso_role_name = R\n\n[profile new]\nsso_session = corp\nsso_account_id = 2\nsso_role_name = S\n\n[sso-session corp]\nsso_start_url = https://b.awsapps.com/start\nsso_region = us-east-2\n\n[profile role]\nrole_arn = arn:aws:iam::2:role/x\nsource_profile = new\n\n[profile nosession]\nsso_session = gone\nsso_account_id = 2\nsso_role_name = S\n\n[profile mismatch]\nsso_session = corp\nsso_start_url = https://other/start\nsso_account_id = 2\nsso_role_name = S\n";
+        let p = Profiles::parse(config, "").unwrap();
+        let sso = |name: &str| match p.plan(name).unwrap() {
+            Some(Plan::Sso(settings)) => settings,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            sso("legacy"),
+            SsoSettings {
+                session: None,
+                start_url: "https://a.awsapps.com/start".into(),
+                region: "eu-west-1".into(),
+                account_id: "1".into(),
+                role_name: "R".into(),
+            }
+        );
+        let new = sso("new");
+        assert_eq!(new.session.as_deref(), Some("corp"));
+        assert_eq!(new.region, "us-east-2");
+        let Some(Plan::AssumeRole { source, .. }) = p.plan("role").unwrap() else {
+            panic!()
+        };
+        assert!(matches!(*source, Plan::Sso(_)));
+        for (name, says) in [
+            ("nosession", "no [sso-session gone] section"),
+            ("mismatch", "sso_start_url differs"),
+        ] {
+            let err = p.plan(name).unwrap_err().to_string();
+            assert!(err.contains(says), "{name}: {err}");
+        }
+        // An sso-session section is not a profile.
+        assert!(p.get("corp").is_none());
     }
 
     #[test]

@@ -1,0 +1,324 @@
+//! IAM Identity Center (`aws sso login`) profiles, as the AWS SDKs resolve
+//! them: the token `aws sso login` cached in `~/.aws/sso/cache/<sha1>.json`
+//! buys role credentials from the portal (`GetRoleCredentials`, unsigned,
+//! with the token as a bearer header). A token of an `sso_session` within
+//! fifteen minutes of its expiry is refreshed first (SSO-OIDC `CreateToken`
+//! with its refresh token) and written back to the cache file, atomically and
+//! with the file's mode. The token and the role credentials are secrets:
+//! they appear in no message.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use super::profile::SsoSettings;
+use super::{Credentials, CredentialsFuture, ProvideCredentials};
+use crate::aws::client::{decode_error, innermost_cause, read_body, BodyError};
+use crate::aws::region;
+use crate::error::Error;
+
+/// A token this close to its expiry is refreshed (as the SDKs do).
+const REFRESH_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// IAM Identity Center for one profile.
+pub struct Sso {
+    profile: String,
+    settings: SsoSettings,
+    cache_file: PathBuf,
+    portal: reqwest::Url,
+    oidc: reqwest::Url,
+    http: reqwest::Client,
+}
+
+impl Sso {
+    /// The provider of `profile`, whose settings are `settings`; `home` is
+    /// where `.aws/sso/cache` is; `portal` and `oidc` the endpoints (the
+    /// regional defaults unless `AWS_ENDPOINT_URL_SSO` / `_SSO_OIDC` say).
+    pub fn new(
+        profile: &str,
+        settings: SsoSettings,
+        home: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        http: reqwest::Client,
+    ) -> Result<Sso, Error> {
+        let sso_region = region::validate(settings.region.clone())?;
+        let endpoint = |service: &str, host: String| -> Result<reqwest::Url, Error> {
+            match region::endpoint_override(service, None, env)? {
+                Some(url) => Ok(url),
+                None => reqwest::Url::parse(&host).map_err(|e| Error::aws(format!("{host}: {e}"))),
+            }
+        };
+        let suffix = if sso_region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        let key = settings.session.as_deref().unwrap_or(&settings.start_url);
+        Ok(Sso {
+            profile: profile.to_string(),
+            cache_file: home
+                .join(".aws/sso/cache")
+                .join(format!("{}.json", sha1_hex(key))),
+            portal: endpoint("sso", format!("https://portal.sso.{sso_region}.{suffix}/"))?,
+            oidc: endpoint("sso_oidc", format!("https://oidc.{sso_region}.{suffix}/"))?,
+            settings,
+            http,
+        })
+    }
+
+    /// Where the credentials come from, for messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "IAM Identity Center (profile '{}', account {}, role {})",
+            self.profile, self.settings.account_id, self.settings.role_name
+        )
+    }
+
+    /// The command that gets a new token.
+    fn login_command(&self) -> String {
+        match &self.settings.session {
+            Some(session) => format!("aws sso login --sso-session {session}"),
+            None => format!("aws sso login --profile {}", self.profile),
+        }
+    }
+
+    fn error(&self, problem: String) -> Error {
+        Error::aws(format!("{}: {problem}", self.describe()))
+    }
+
+    /// The cached token: valid, refreshed where it is about to expire and
+    /// can be, else the command that makes a new one.
+    async fn token(&self) -> Result<String, Error> {
+        let login = || {
+            self.error(format!(
+                "the cached sign-in has expired or is missing; run `{}`",
+                self.login_command()
+            ))
+        };
+        let text = match std::fs::read_to_string(&self.cache_file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(login()),
+            Err(e) => {
+                return Err(self.error(format!("cannot read {} ({e})", self.cache_file.display())))
+            }
+        };
+        let cached: Value = serde_json::from_str(&text).map_err(|e| {
+            self.error(format!(
+                "{} is not JSON ({}); run `{}`",
+                self.cache_file.display(),
+                crate::core::json_breaks(&e),
+                self.login_command()
+            ))
+        })?;
+        let now = SystemTime::now();
+        let expires = cached["expiresAt"]
+            .as_str()
+            .and_then(|t| crate::aws::sts::parse_timestamp(&t.replace("UTC", "Z")).ok());
+        let token = cached["accessToken"].as_str().filter(|t| !t.is_empty());
+        let (Some(token), Some(expires)) = (token, expires) else {
+            return Err(login());
+        };
+        if expires > now + REFRESH_WINDOW {
+            return Ok(token.to_string());
+        }
+        if self.settings.session.is_some() {
+            match self.refresh(&cached, now).await {
+                Ok(fresh) => return Ok(fresh),
+                // Still valid for a while: use it, and refresh next time.
+                Err(_) if expires > now => return Ok(token.to_string()),
+                Err(why) => return Err(self.error(format!(
+                    "the cached sign-in has expired and could not be refreshed ({why}); run `{}`",
+                    self.login_command()
+                ))),
+            }
+        }
+        if expires > now {
+            Ok(token.to_string())
+        } else {
+            Err(login())
+        }
+    }
+
+    /// Refreshes the token of an `sso_session` with SSO-OIDC `CreateToken`
+    /// and writes it back to the cache file; returns the new access token.
+    async fn refresh(&self, cached: &Value, now: SystemTime) -> Result<String, String> {
+        let field = |key: &str| cached[key].as_str().filter(|v| !v.is_empty());
+        let (Some(refresh), Some(client_id), Some(client_secret)) = (
+            field("refreshToken"),
+            field("clientId"),
+            field("clientSecret"),
+        ) else {
+            return Err("the cache holds no refresh token".into());
+        };
+        let registration_expired = field("registrationExpiresAt")
+            .and_then(|t| crate::aws::sts::parse_timestamp(t).ok())
+            .is_some_and(|t| t <= now);
+        if registration_expired {
+            return Err("the client registration has expired".into());
+        }
+        let url = self
+            .oidc
+            .join("token")
+            .map_err(|e| format!("bad endpoint: {e}"))?;
+        let body = json!({
+            "grantType": "refresh_token",
+            "clientId": client_id,
+            "clientSecret": client_secret,
+            "refreshToken": refresh,
+        });
+        let request = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        let reply = self.json(request, "CreateToken").await?;
+        let access = reply["accessToken"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or("the CreateToken answer has no accessToken")?;
+        let lifetime = reply["expiresIn"]
+            .as_u64()
+            .ok_or("the CreateToken answer has no expiresIn")?;
+        let mut updated = cached.clone();
+        updated["accessToken"] = json!(access);
+        updated["expiresAt"] = json!(iso8601(now + Duration::from_secs(lifetime)));
+        if let Some(rotated) = reply["refreshToken"].as_str().filter(|t| !t.is_empty()) {
+            updated["refreshToken"] = json!(rotated);
+        }
+        write_atomically(&self.cache_file, &updated)
+            .map_err(|e| format!("cannot write {} ({e})", self.cache_file.display()))?;
+        Ok(access.to_string())
+    }
+
+    /// Sends an unsigned request and reads its JSON answer; an error never
+    /// quotes the body (it may hold a token).
+    async fn json(
+        &self,
+        request: reqwest::RequestBuilder,
+        operation: &str,
+    ) -> Result<Value, String> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("{operation}: no answer ({})", innermost_cause(&e)))?;
+        let status = response.status().as_u16();
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = read_body(response).await.map_err(|e| match e {
+            BodyError::TooLarge => format!("{operation}: the answer is too large"),
+            BodyError::Transport(e) => format!("{operation}: no answer ({})", innermost_cause(&e)),
+        })?;
+        if !(200..300).contains(&status) {
+            return Err(decode_error(operation, status, error_type.as_deref(), &body).to_string());
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            format!(
+                "{operation}: the answer is not JSON ({})",
+                crate::core::json_breaks(&e)
+            )
+        })
+    }
+
+    async fn fetch(&self) -> Result<Credentials, Error> {
+        let token = self.token().await?;
+        let mut url = self
+            .portal
+            .join("federation/credentials")
+            .map_err(|e| self.error(format!("bad endpoint: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("role_name", &self.settings.role_name)
+            .append_pair("account_id", &self.settings.account_id);
+        let mut header = reqwest::header::HeaderValue::from_str(&token)
+            .map_err(|_| self.error("the cached token is not a valid header value".into()))?;
+        header.set_sensitive(true);
+        let request = self.http.get(url).header("x-amz-sso_bearer_token", header);
+        let reply = self
+            .json(request, "GetRoleCredentials")
+            .await
+            .map_err(|why| {
+                let login = if why.contains("Unauthorized") || why.contains("(HTTP 401)") {
+                    format!("; run `{}`", self.login_command())
+                } else {
+                    String::new()
+                };
+                self.error(format!("{why}{login}"))
+            })?;
+        let role = &reply["roleCredentials"];
+        let field = |key: &str| role[key].as_str().filter(|v| !v.is_empty());
+        let (Some(key), Some(secret)) = (field("accessKeyId"), field("secretAccessKey")) else {
+            return Err(self.error("the portal's answer has no roleCredentials".into()));
+        };
+        let expiry = role["expiration"]
+            .as_u64()
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+        Ok(Credentials::new(
+            key,
+            secret,
+            field("sessionToken").map(str::to_string),
+            expiry,
+            "sso",
+        ))
+    }
+}
+
+impl ProvideCredentials for Sso {
+    fn provide(&self) -> CredentialsFuture<'_> {
+        Box::pin(self.fetch())
+    }
+}
+
+/// Lower-case hex SHA-1, as the AWS CLI names its token cache files.
+fn sha1_hex(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `2026-11-28T23:59:59Z`.
+fn iso8601(time: SystemTime) -> String {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let seconds = time
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    DateTime::from_secs(seconds as i64)
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// Replaces `path` with `value` by writing a sibling file and renaming it
+/// over the old one (so a reader never sees half a file), with the old
+/// file's permissions.
+fn write_atomically(path: &Path, value: &Value) -> std::io::Result<()> {
+    let permissions = std::fs::metadata(path)?.permissions();
+    let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    let text = serde_json::to_string(value).expect("JSON serialises");
+    let written = std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::set_permissions(&temporary, permissions))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_files_are_named_like_the_aws_clis() {
+        // The SHA-1 test vector of FIPS 180.
+        assert_eq!(sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            iso8601(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+            "2023-11-14T22:13:20Z"
+        );
+    }
+}
