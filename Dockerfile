@@ -1,6 +1,10 @@
-# ecs-deploy in an otherwise empty image. Build the static binary first
-# (`make musl`); `make image` does both. The binary carries its TLS roots
-# (Mozilla's, via webpki-roots), so the image needs no CA store, libc or shell.
+# ecs-deploy in an otherwise empty image, for amd64 and arm64. `make image`
+# stages the static binaries as target/image/<TARGETARCH>/ecs-deploy (from
+# `make musl` and `make musl-arm64`); buildx picks the one of each platform:
+#   docker buildx build --platform linux/amd64,linux/arm64 -t ecs-deploy .
+# The binary carries its TLS roots (Mozilla's, via webpki-roots), so the
+# image needs no CA store, libc or shell.
 FROM scratch
-COPY target/x86_64-unknown-linux-musl/release/ecs-deploy /ecs-deploy
+ARG TARGETARCH=amd64
+COPY target/image/${TARGETARCH}/ecs-deploy /ecs-deploy
 ENTRYPOINT ["/ecs-deploy"]

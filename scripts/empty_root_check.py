@@ -19,6 +19,12 @@ Checked inside that root:
 
     python3 scripts/empty_root_check.py --binary target/x86_64-unknown-linux-musl/release/ecs-deploy
 
+A binary for another architecture (the arm64 one) runs there under a static
+user-mode emulator copied into the root with it:
+
+    python3 scripts/empty_root_check.py --binary target/aarch64-unknown-linux-musl/release/ecs-deploy \
+        --emulator /usr/bin/qemu-aarch64-static
+
 If neither chroot nor an unprivileged user namespace is possible here, it says
 why and exits 0 (skipped), unless --require is given: then a skip is a
 failure, which is how CI, which can chroot, makes sure it really ran. Exit
@@ -37,16 +43,17 @@ import harness as h
 NAME = "empty-root-check"
 
 
-def isolation(root, via="auto"):
-    """How to enter `root`: (argv prefix, description) or (None, why not).
-    Probed with `--version`, so a binary that cannot run there (a dynamic
-    one) is not mistaken for a machine that cannot chroot."""
+def isolation(root, via="auto", runner=()):
+    """How to enter `root`: (argv prefix, description) or (None, why not);
+    `runner` (an emulator in the root) goes after the prefix. Probed with
+    `--version`, so a binary that cannot run there (a dynamic one) is not
+    mistaken for a machine that cannot chroot."""
     tried = []
     candidates = []
     if via == "unshare":
         tried.append("chroot: not tried (--via unshare)")
     elif os.geteuid() == 0 and shutil.which("chroot"):
-        candidates.append(([shutil.which("chroot"), root], "chroot", (125,)))
+        candidates.append(([shutil.which("chroot"), root, *runner], "chroot", (125,)))
     elif os.geteuid() == 0:
         tried.append("chroot: not installed")
     else:
@@ -54,7 +61,7 @@ def isolation(root, via="auto"):
     if via == "chroot":
         tried.append("unshare: not tried (--via chroot)")
     elif shutil.which("unshare"):
-        candidates.append(([shutil.which("unshare"), "-r", f"--root={root}"],
+        candidates.append(([shutil.which("unshare"), "-r", f"--root={root}", *runner],
                            "unshare -r --root", (1,)))
     else:
         tried.append("unshare: not installed")
@@ -74,6 +81,9 @@ def main():
     parser = h.argument_parser(__doc__, "the static ecs-deploy (make musl builds it)")
     parser.add_argument("--require", action="store_true",
                         help="fail instead of skipping when this machine cannot chroot")
+    parser.add_argument("--emulator", metavar="PATH",
+                        help="a static user-mode emulator (qemu-aarch64-static) to run the binary "
+                        "with, copied into the root")
     parser.add_argument("--via", choices=("auto", "chroot", "unshare"), default="auto",
                         help="how to enter the empty root (default: chroot as root, "
                         "else unshare -r --root)")
@@ -95,8 +105,18 @@ def main():
         shutil.copy(ca, os.path.join(root, "ca.pem"))
         os.chmod(os.path.join(root, "ecs-deploy"), 0o755)
         os.chmod(os.path.join(root, "ca.pem"), 0o644)
+        runner = ()
+        if opts.emulator:
+            name = "/" + os.path.basename(opts.emulator)
+            if not report.check(h.elf_interpreter(opts.emulator) == "",
+                                f"{opts.emulator} is a static executable",
+                                "an emulator that needs a loader cannot run in an empty root"):
+                return report.summary()
+            shutil.copy(opts.emulator, root + name)
+            os.chmod(root + name, 0o755)
+            runner = (name,)
 
-        prefix, how = isolation(root, opts.via)
+        prefix, how = isolation(root, opts.via, runner)
         if prefix is None:
             print(f"{NAME}: cannot run a process in an empty root here ({how})", flush=True)
             if opts.require:

@@ -34,6 +34,9 @@ Target (one of -n and -d):
                                  No tag and no digest means :latest (or see -e).
   -to, --tag-only TAG            Instead of -i: give every container's image this tag
                                  (replacing its tag or digest); -i may be a placeholder
+  -toc, --tag_only_container_names NAMES
+                                 With -to: only these containers (comma-separated; the
+                                 same as --container for each)
   -e, --tag-env-var VAR          Take the image tag from environment variable VAR
                                  (when set and non-empty; replaces a tag or digest in -i)
       --task-definition-file F   Base the new revision on this JSON file (what
@@ -121,7 +124,7 @@ Beyond the bash script:
 Output:
   -v, --verbose                  One line per AWS call: operation, status, attempt, ms
   -h, --help                     Print this help
-      --version                  Print the version
+      --version                  Print the version, the target and the commit
 
 Empty arguments ('') are ignored. Exit status: 0 done; 1 deployment or task failed,
 timed out or rolled back, or no container uses the image's repository; 2 AWS refused
@@ -322,6 +325,8 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         } else if arg == "-to" {
             // `-to` is not a single-character short flag, which pico-args expects.
             kept.push(OsString::from("--tag-only"));
+        } else if arg == "-toc" {
+            kept.push(OsString::from("--tag_only_container_names"));
         } else if !arg.is_empty() {
             kept.push(arg);
         }
@@ -416,7 +421,17 @@ pub fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Resul
         Some("json") => OutputFormat::Json,
         Some(other) => return Err(usage(format!("--output takes text or json, not '{other}'"))),
     };
-    let containers = values(&mut args, &["--container"])?;
+    let mut containers = values(&mut args, &["--container"])?;
+    // Upstream's `-toc a,b`: the containers `-to` changes.
+    for names in values(&mut args, &["--tag_only_container_names"])? {
+        containers.extend(
+            names
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
+        );
+    }
     let set_env = values(&mut args, &["--env"])?
         .into_iter()
         .map(|pair| match pair.split_once('=') {
@@ -1109,6 +1124,33 @@ mod tests {
     fn empty_arguments_are_ignored() {
         let c = config(&["", "-c", "c", "", "-n", "s", "-i", "x:1", "", ""]);
         assert_eq!(image(&c), "x:1");
+    }
+
+    #[test]
+    fn tag_only_container_names_are_containers() {
+        let c = config(&[
+            "-c",
+            "c",
+            "-n",
+            "s",
+            "-to",
+            "v2",
+            "-toc",
+            "app, web",
+            "--container",
+            "db",
+        ]);
+        assert_eq!(c.containers, ["db", "app", "web"]);
+        let c = config(&[
+            "-c",
+            "c",
+            "-n",
+            "s",
+            "-to",
+            "v2",
+            "--tag_only_container_names=app",
+        ]);
+        assert_eq!(c.containers, ["app"]);
     }
 
     #[test]

@@ -29,7 +29,15 @@ fn main() -> ExitCode {
         Ok(Command::Version) => {
             safe::write_raw(
                 Stream::Stdout,
-                concat!("ecs-deploy ", env!("CARGO_PKG_VERSION")),
+                concat!(
+                    "ecs-deploy ",
+                    env!("CARGO_PKG_VERSION"),
+                    " (",
+                    env!("ECS_DEPLOY_TARGET"),
+                    ", commit ",
+                    env!("ECS_DEPLOY_COMMIT"),
+                    ")"
+                ),
             );
             Ok(())
         }

@@ -7,14 +7,17 @@ use std::path::Path;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Where the source files the README lists live, and their extensions.
-const SOURCE_DIRS: [(&str, &str); 6] = [
+const SOURCE_DIRS: [(&str, &str); 7] = [
     ("src", "rs"),
     ("fake-ecs/src", "rs"),
     ("tests", "rs"),
     ("examples", "rs"),
     ("scripts", "py"),
     ("fixtures", "py"),
+    ("action", "sh"),
 ];
+/// Source files at the top of the tree.
+const TOP_LEVEL_SOURCES: [&str; 1] = ["build.rs"];
 
 fn readme() -> String {
     std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap()
@@ -52,6 +55,7 @@ fn the_layout_lists_every_source_file_and_nothing_else() {
     for (dir, extension) in SOURCE_DIRS {
         files_under(&root.join(dir), extension, root, &mut tree);
     }
+    tree.extend(TOP_LEVEL_SOURCES.iter().map(|f| f.to_string()));
     let layout = block(&readme(), "layout");
     let listed: BTreeSet<String> = layout
         .lines()

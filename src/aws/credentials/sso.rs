@@ -127,10 +127,12 @@ impl Sso {
                 Ok(fresh) => return Ok(fresh),
                 // Still valid for a while: use it, and refresh next time.
                 Err(_) if expires > now => return Ok(token.to_string()),
-                Err(why) => return Err(self.error(format!(
+                Err(why) => {
+                    return Err(self.error(format!(
                     "the cached sign-in has expired and could not be refreshed ({why}); run `{}`",
                     self.login_command()
-                ))),
+                )))
+                }
             }
         }
         if expires > now {

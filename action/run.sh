@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The step of the GitHub Action (action.yml): gets the binary for this
+# runner (the `binary` input, else the release asset for its architecture,
+# checked against the release's SHA256SUMS), turns the inputs of the bash
+# script's action into flags, and runs the deploy with --output json. The
+# binary itself writes `result` and `task_definition` to $GITHUB_OUTPUT.
+#
+# Testing hook: ECS_DEPLOY_RELEASE_URL replaces the release download URL.
+set -euo pipefail
+
+fail() {
+  echo "ecs-deploy action: $*" >&2
+  if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "result=error" >>"$GITHUB_OUTPUT"; fi
+  exit 3
+}
+
+# The release asset for this runner, downloaded and checked; prints its path.
+download() {
+  [ "${RUNNER_OS:-Linux}" = "Linux" ] || fail "release binaries are for Linux runners; this one is ${RUNNER_OS}"
+  local arch
+  case "$(uname -m)" in
+    x86_64 | amd64) arch=x86_64 ;;
+    aarch64 | arm64) arch=aarch64 ;;
+    *) fail "no release binary for $(uname -m); pass the binary input" ;;
+  esac
+  local version="${INPUT_VERSION:-${ACTION_REF:-}}"
+  [ -n "$version" ] || fail "no version to download: set the version input (a release tag such as v0.2.0)"
+  local base="${ECS_DEPLOY_RELEASE_URL:-https://github.com/${ACTION_REPOSITORY:-}/releases/download/${version}}"
+  local asset="ecs-deploy-${version#v}-${arch}-linux-musl"
+  local dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/ecs-deploy-${version}-$$"
+  mkdir -p "$dir"
+  curl -fsSL --retry 3 -o "$dir/$asset" "$base/$asset" || fail "cannot download $base/$asset"
+  curl -fsSL --retry 3 -o "$dir/SHA256SUMS" "$base/SHA256SUMS" || fail "cannot download $base/SHA256SUMS"
+  local expected
+  expected=$(awk -v name="$asset" '$2 == name || $2 == "*" name { print $1 }' "$dir/SHA256SUMS")
+  [ -n "$expected" ] || fail "SHA256SUMS of $version lists no $asset"
+  local actual
+  actual=$(sha256sum "$dir/$asset" | awk '{ print $1 }')
+  [ "$actual" = "$expected" ] || fail "checksum mismatch for $asset: SHA256SUMS says $expected, the download is $actual"
+  chmod +x "$dir/$asset"
+  echo "$dir/$asset"
+}
+
+binary="${INPUT_BINARY:-}"
+if [ -z "$binary" ]; then
+  binary=$(download)
+fi
+[ -x "$binary" ] || fail "$binary is not an executable file"
+
+args=()
+# A flag input and its value, as the bash script's action passes them: the
+# flag input when set (the value follows, even empty: `--image ''` is
+# refused as upstream refuses it), else `default` when the value is set.
+pair() {
+  local flag="$1" value="$2" default="$3"
+  if [ -n "$flag" ]; then
+    args+=("$flag" "$value")
+  elif [ -n "$value" ]; then
+    args+=("$default" "$value")
+  fi
+}
+# A switch: on when its flag input is set (unless the value says false) or
+# its value is true.
+switch() {
+  local flag="$1" value="$2" default="$3"
+  if [ "$value" = "false" ]; then
+    return
+  elif [ -n "$flag" ]; then
+    args+=("$flag")
+  elif [ "$value" = "true" ]; then
+    args+=("$default")
+  fi
+}
+
+# Keys go through the environment, not the command line (where `ps` shows them).
+if [ -n "${INPUT_AWS_ACCESS_KEY:-}" ]; then export AWS_ACCESS_KEY_ID="$INPUT_AWS_ACCESS_KEY"; fi
+if [ -n "${INPUT_AWS_SECRET_KEY:-}" ]; then export AWS_SECRET_ACCESS_KEY="$INPUT_AWS_SECRET_KEY"; fi
+
+pair "${INPUT_CLUSTER_CMD:-}" "${INPUT_CLUSTER:-}" --cluster
+pair "${INPUT_SERVICE_NAME_CMD:-}" "${INPUT_SERVICE_NAME:-}" --service-name
+pair "${INPUT_TASK_DEFINITION_CMD:-}" "${INPUT_TASK_DEFINITION:-}" --task-definition
+pair "${INPUT_IMAGE_CMD:-}" "${INPUT_IMAGE:-}" --image
+pair "${INPUT_REGION_CMD:-}" "${INPUT_REGION:-}" --region
+pair "${INPUT_PROFILE_CMD:-}" "${INPUT_PROFILE:-}" --profile
+pair "${INPUT_AWS_ASSUME_ROLE_CMD:-}" "${INPUT_AWS_ASSUME_ROLE:-}" --aws-assume-role
+pair "" "${INPUT_DESIRED_COUNT:-}" --desired-count
+pair "${INPUT_MIN_CMD:-}" "${INPUT_MIN:-}" --min
+pair "${INPUT_MAX_CMD:-}" "${INPUT_MAX:-}" --max
+pair "${INPUT_TIMEOUT_CMD:-}" "${INPUT_TIMEOUT:-}" --timeout
+pair "" "${INPUT_TAG_ENV_VAR:-}" --tag-env-var
+pair "${INPUT_TAG_ONLY_CMD:-}" "${INPUT_TAG_ONLY:-}" --tag-only
+pair "${INPUT_MAX_DEFINITIONS_CMD:-}" "${INPUT_MAX_DEFINITIONS:-}" --max-definitions
+pair "${INPUT_TAG_ONLY_CONTAINER_NAMES_CMD:-}" "${INPUT_TAG_ONLY_CONTAINER_NAMES:-}" --tag_only_container_names
+switch "${INPUT_ENABLE_ROLLBACK_CMD:-}" "${INPUT_ENABLE_ROLLBACK:-}" --enable-rollback
+switch "${INPUT_USE_LATEST_TASK_DEF_CMD:-}" "${INPUT_USE_LATEST_TASK_DEF:-}" --use-latest-task-def
+switch "${INPUT_FORCE_NEW_DEPLOYMENT_CMD:-}" "${INPUT_FORCE_NEW_DEPLOYMENT:-}" --force-new-deployment
+switch "${INPUT_SKIP_DEPLOYMENTS_CHECK_CMD:-}" "${INPUT_SKIP_DEPLOYMENTS_CHECK:-}" --skip-deployments-check
+switch "" "${INPUT_RUN_TASK:-}" --run-task
+switch "" "${INPUT_VERBOSE:-}" --verbose
+pair "" "${INPUT_WAIT_UNTIL:-}" --wait-until
+if [ -n "${INPUT_ARGS:-}" ]; then
+  read -ra extra <<<"$INPUT_ARGS"
+  args+=("${extra[@]}")
+fi
+
+exec "$binary" "${args[@]}" --output json

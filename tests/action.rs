@@ -1,0 +1,202 @@
+//! The GitHub Action (`action.yml`, `action/run.sh`) run as the runner runs
+//! it: `INPUT_*` variables with the bash script action's input names, a
+//! `GITHUB_OUTPUT` file, and the binary given as an input or downloaded and
+//! checked against the release's SHA256SUMS — against the fake ECS.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use fake_ecs::{FakeEcs, ACCESS_KEY, SECRET_KEY};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/action/run.sh");
+
+/// The step as the runner starts it, with the inputs of a typical workflow
+/// of the bash script's action (its defaults included) plus `inputs`.
+fn action(fake: &FakeEcs, outputs: &str, inputs: &[(&str, &str)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .arg(SCRIPT)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", outputs)
+        .env("RUNNER_OS", "Linux")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_ECS", fake.uri())
+        .kill_on_drop(true);
+    let defaults = [
+        ("MIN_CMD", "--min"),
+        ("MIN", "100"),
+        ("MAX_CMD", "--max"),
+        ("MAX", "200"),
+        ("TIMEOUT_CMD", "--timeout"),
+        ("TIMEOUT", "90"),
+        ("AWS_ACCESS_KEY_CMD", "--aws-access-key"),
+        ("AWS_ACCESS_KEY", ACCESS_KEY),
+        ("AWS_SECRET_KEY_CMD", "--aws-secret-key"),
+        ("AWS_SECRET_KEY", SECRET_KEY),
+        ("REGION_CMD", "--region"),
+        ("REGION", "us-east-1"),
+        ("CLUSTER_CMD", "--cluster"),
+        ("CLUSTER", CLUSTER),
+        ("SERVICE_NAME_CMD", "--service-name"),
+        ("SERVICE_NAME", SERVICE),
+        ("IMAGE_CMD", "--image"),
+        ("ARGS", "--poll-interval 0.02"),
+    ];
+    for (name, value) in defaults.iter().chain(inputs) {
+        command.env(format!("INPUT_{name}"), value);
+    }
+    command
+}
+
+fn outputs(file: &str) -> String {
+    std::fs::read_to_string(file).unwrap()
+}
+
+#[tokio::test]
+async fn the_action_deploys_with_the_bash_script_actions_inputs() {
+    let fake = fake().await;
+    let dir = TempDir::new("action");
+    let file = dir.write("outputs", "");
+    let image = format!("{REPO}:v2");
+    let run = run_command(action(
+        &fake,
+        &file,
+        &[
+            ("IMAGE", &image),
+            ("ENABLE_ROLLBACK_CMD", "--enable-rollback"),
+            ("BINARY", BINARY),
+        ],
+    ))
+    .await;
+    run.assert_code(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["result"], "success");
+    let outputs = outputs(&file);
+    assert!(outputs.contains("result=success\n"), "{outputs}");
+    assert!(
+        outputs
+            .contains("task_definition=arn:aws:ecs:us-east-1:123456789012:task-definition/web:2\n"),
+        "{outputs}"
+    );
+    // The inputs became the flags: --min/--max reached UpdateService.
+    let update = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "UpdateService")
+        .unwrap();
+    assert_eq!(
+        update.body["deploymentConfiguration"]["minimumHealthyPercent"],
+        100
+    );
+    assert_eq!(
+        update.body["deploymentConfiguration"]["maximumPercent"],
+        200
+    );
+    // Keys went through the environment, not the command line.
+    assert!(!run.output().contains(SECRET_KEY));
+
+    // An empty image input is upstream's exit 13.
+    let file = dir.write("outputs-empty", "");
+    let run = run_command(action(&fake, &file, &[("IMAGE", ""), ("BINARY", BINARY)])).await;
+    run.assert_code(13);
+}
+
+#[tokio::test]
+async fn tag_only_with_container_names_and_true_switches() {
+    let fake = fake().await;
+    let dir = TempDir::new("action-tag");
+    let file = dir.write("outputs", "");
+    let run = run_command(action(
+        &fake,
+        &file,
+        &[
+            ("IMAGE_CMD", ""),
+            ("TAG_ONLY_CMD", "--tag-only"),
+            ("TAG_ONLY", "v9"),
+            ("TAG_ONLY_CONTAINER_NAMES", "app"),
+            ("VERBOSE", "true"),
+            ("ENABLE_ROLLBACK", "true"),
+            ("BINARY", BINARY),
+        ],
+    ))
+    .await;
+    run.assert_code(0);
+    run.assert_stderr_has("[aws] DescribeServices 200");
+    let registered = fake.task_definition("web:2");
+    assert_eq!(
+        registered["containerDefinitions"][0]["image"],
+        format!("{REPO}:v9")
+    );
+    assert_eq!(
+        registered["containerDefinitions"][1]["image"], "nginx:1.25",
+        "only app"
+    );
+}
+
+/// A release server holding the binary under its asset name and a
+/// SHA256SUMS that says `sum` for it.
+async fn release(binary: &[u8], asset: &str, sum: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/{asset}")))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(binary.to_vec()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/SHA256SUMS"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{sum}  {asset}\n")))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_release_binary_is_downloaded_and_checked() {
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "aarch64",
+        _ => "x86_64",
+    };
+    let asset = format!("ecs-deploy-{}-{arch}-linux-musl", env!("CARGO_PKG_VERSION"));
+    let bytes = std::fs::read(Path::new(BINARY)).unwrap();
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+    let fake = fake().await;
+    let dir = TempDir::new("action-download");
+    let image = format!("{REPO}:v2");
+
+    let good = release(&bytes, &asset, &sha256_hex(&bytes)).await;
+    let file = dir.write("outputs", "");
+    let mut command = action(&fake, &file, &[("IMAGE", &image), ("VERSION", &version)]);
+    command.env("ECS_DEPLOY_RELEASE_URL", good.uri()).env(
+        "RUNNER_TEMP",
+        dir.write("keep", "").trim_end_matches("/keep"),
+    );
+    run_command(command).await.assert_code(0);
+    assert!(outputs(&file).contains("result=success\n"));
+
+    // A binary that does not match SHA256SUMS is never run.
+    let tampered = release(&bytes, &asset, &"0".repeat(64)).await;
+    let file = dir.write("outputs-bad", "");
+    let before = fake.requests().len();
+    let mut command = action(&fake, &file, &[("IMAGE", &image), ("VERSION", &version)]);
+    command.env("ECS_DEPLOY_RELEASE_URL", tampered.uri());
+    let run = run_command(command).await;
+    run.assert_code(3);
+    run.assert_stderr_has("checksum mismatch");
+    assert_eq!(fake.requests().len(), before, "nothing was sent to ECS");
+    assert!(outputs(&file).contains("result=error\n"));
+}
