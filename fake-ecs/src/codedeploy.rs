@@ -545,13 +545,15 @@ impl Deployment {
             d.pending = 0;
             d.updated_at = now;
         }
-        let message = format!(
-            "(service {}) registered {} targets in (target-group {})",
-            service.name,
-            starting.len(),
-            self.target_groups[1].arn
-        );
-        world.event(service, message);
+        if !starting.is_empty() {
+            let message = format!(
+                "(service {}) registered {} targets in (target-group {})",
+                service.name,
+                starting.len(),
+                self.target_groups[1].arn
+            );
+            world.event(service, message);
+        }
     }
 
     /// Every event before `n` succeeds.
@@ -1004,6 +1006,7 @@ impl CodeDeploy {
         d.render(self.group_of(d))
     }
 
+    /// See `FakeEcs::set_codedeploy_runs`.
     pub(crate) fn set_runs(&mut self, application: &str, group: &str, runs: Vec<CodeDeployRun>) {
         let i = self.find_group(application, group).unwrap_or_else(|| {
             panic!("fake-ecs: no deployment group {group} in application {application}")
@@ -1069,6 +1072,7 @@ fn target_group(world: &mut World, name: String) -> TargetGroup {
 }
 
 impl State {
+    /// See `FakeEcs::add_codedeploy_application`.
     pub(crate) fn add_codedeploy_application(&mut self, name: &str) {
         let applications = &mut self.codedeploy.applications;
         if !applications.iter().any(|a| a == name) {
@@ -1076,6 +1080,7 @@ impl State {
         }
     }
 
+    /// See `FakeEcs::add_deployment_group`.
     pub(crate) fn add_deployment_group(
         &mut self,
         application: &str,
@@ -1145,6 +1150,7 @@ impl State {
         d.render_target(&self.world, self.codedeploy_service(d))
     }
 
+    /// See `FakeEcs::codedeploy_target`.
     pub(crate) fn deployment_target_json(&self, id: &str) -> Value {
         let index = self
             .codedeploy

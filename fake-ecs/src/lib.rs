@@ -653,8 +653,9 @@ impl FakeEcs {
 
     /// Create (or replace) the blue/green deployment group `group` of `application` for the
     /// service `service` of `cluster`: deploymentStyle BLUE_GREEN WITH_TRAFFIC_CONTROL, the
-    /// target groups `{service}-blue` and `{service}-green` with a production (port 443) and a
-    /// test (port 8443) listener, the service role `CodeDeployServiceRoleForECS`, and `options`.
+    /// target groups `{service}-blue` (the original task set's) and `{service}-green` (the
+    /// replacement's) with a production and a test listener of the load balancer
+    /// `{service}-alb`, the service role `CodeDeployServiceRoleForECS`, and `options`.
     /// Its deployments take the runs of [`FakeEcs::set_codedeploy_runs`].
     ///
     /// Panics if the application or the service is unknown, or the service's deployment
@@ -712,7 +713,7 @@ impl FakeEcs {
     /// `deploymentTarget` now.
     ///
     /// Panics if the deployment is unknown.
-    pub fn deployment_target(&self, deployment_id: &str) -> Value {
+    pub fn codedeploy_target(&self, deployment_id: &str) -> Value {
         self.state().deployment_target_json(deployment_id)
     }
 

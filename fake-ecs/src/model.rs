@@ -62,7 +62,8 @@ impl Api {
         }
     }
 }
-/// The media type of every ECS request and reply.
+
+/// The media type of every ECS and CodeDeploy request and reply.
 const JSON_1_1: &str = "application/x-amz-json-1.1";
 /// Where the fake clock starts: 2023-11-14T22:13:20Z, plus a fraction so clients that only
 /// parse integral seconds are caught.
@@ -1388,6 +1389,7 @@ impl State {
         );
     }
 
+    /// See `FakeEcs::set_service_fields`.
     pub(crate) fn set_service_fields(&mut self, cluster: &str, name: &str, fields: Value) {
         let i = self.expect_service(cluster, name);
         let Value::Object(fields) = fields else {

@@ -4772,7 +4772,7 @@ async fn codedeploy_operations_over_http() {
         json!(v2)
     );
     assert_eq!(
-        fake.deployment_target(ids[0].as_str().unwrap())["ecsTarget"]["status"],
+        fake.codedeploy_target(ids[0].as_str().unwrap())["ecsTarget"]["status"],
         "Succeeded"
     );
     assert_eq!(fake.service("prod", "web")["taskDefinition"], v2);
