@@ -1,26 +1,28 @@
 #!/usr/bin/env python3
-"""Checks a fake-ECS transcript against botocore's model of the ECS API.
+"""Checks a fake-ECS transcript against botocore's models of the ECS and CodeDeploy APIs.
 
 Usage: python3 scripts/model_check.py TRANSCRIPT
 
 TRANSCRIPT is the file the fake writes when FAKE_ECS_TRANSCRIPT names it: one JSON
-line per answered request, {"service": "ecs", "operation", "request", "status",
-"response", "fault"}. For every line that is not a fault (an answer made or
-broken by an injected Fault or by deny()):
+line per answered request, {"service": "ecs" or "codedeploy", "operation", "request",
+"status", "response", "fault"}. Each line is held against the model of its service
+(a line without "service" is an ECS one). For every line that is not a fault (an
+answer made or broken by an injected Fault or by deny()):
 
 - the request is validated against the operation's input shape with
   botocore.validate.ParamValidator (required and unknown members, types,
   lengths and ranges), and its enum values by check_value below. Skipped: operations the
   model does not have (the tests send unknown ones on purpose), bodies that
   are not JSON objects, and requests the fake refused as malformed, i.e.
-  status 400 with one of VALIDATION_CODES: the unit tests send those on
-  purpose to check the fake's own validation.
+  status 400 with one of the service's VALIDATION_CODES: the unit tests send
+  those on purpose to check the fake's own validation.
 - every 200 response is checked against the operation's output shape by
   check_value below: unknown member names, enum values not in the model,
   wrong JSON types (string, integer/long, float/double, boolean, timestamp as
   an epoch number, list, map, structure), required members, recursively.
 
-Prints one line per problem ("Operation: path: problem"; the same problem
+Prints one line per problem ("Operation: path: problem", prefixed with
+"codedeploy " for a CodeDeploy operation; the same problem
 found in several lines is printed once) and a summary line ("model-check: N
 requests and M answers checked, K problems"). Exit status: 0
 when there are no problems, 1 when there are, 2 when the transcript is missing
@@ -35,25 +37,55 @@ import botocore
 import botocore.model
 import botocore.validate
 
-# Codes with which the fake refuses a request it finds malformed (SerializationException for
-# wrong JSON types, InvalidParameterException / ClientException for ECS's own checks,
-# UnknownOperationException for an unknown target, FakeEcsScriptError for a script mistake).
-VALIDATION_CODES = {
+# Codes with which the fake refuses a request it finds malformed, by service
+# (SerializationException for wrong JSON types, UnknownOperationException for an unknown
+# target, FakeEcsScriptError for a script mistake; InvalidParameterException / ClientException
+# for ECS's own checks; CodeDeploy's codes for a missing, empty, malformed or out-of-range
+# member).
+COMMON_VALIDATION_CODES = {
     "SerializationException",
-    "InvalidParameterException",
-    "ClientException",
     "UnknownOperationException",
     "FakeEcsScriptError",
 }
+VALIDATION_CODES = {
+    "ecs": COMMON_VALIDATION_CODES | {"InvalidParameterException", "ClientException"},
+    "codedeploy": COMMON_VALIDATION_CODES
+    | {
+        "ApplicationNameRequiredException",
+        "InvalidApplicationNameException",
+        "DeploymentGroupNameRequiredException",
+        "InvalidDeploymentGroupNameException",
+        "DeploymentIdRequiredException",
+        "InvalidDeploymentIdException",
+        "DeploymentTargetIdRequiredException",
+        "RevisionRequiredException",
+        "InvalidRevisionException",
+        "InvalidNextTokenException",
+        "InvalidDeploymentStatusException",
+        "InvalidTimeRangeException",
+        "InvalidTargetFilterNameException",
+        "InvalidDeploymentWaitTypeException",
+        "InvalidAutoRollbackConfigException",
+        "BatchLimitExceededException",
+    },
+}
+
+# Where each service's model lives under botocore/data.
+MODEL_PATHS = {
+    "ecs": ("ecs", "2014-11-13"),
+    "codedeploy": ("codedeploy", "2014-10-06"),
+}
 
 
-def load_model():
-    """botocore's ECS service model, found next to the installed botocore."""
+def load_model(service):
+    """botocore's model of `service` ("ecs" or "codedeploy"), found next to the installed
+    botocore."""
+    name, version = MODEL_PATHS[service]
     path = os.path.join(
-        os.path.dirname(botocore.__file__), "data", "ecs", "2014-11-13", "service-2.json.gz"
+        os.path.dirname(botocore.__file__), "data", name, version, "service-2.json.gz"
     )
     with gzip.open(path, "rt", encoding="utf-8") as f:
-        return botocore.model.ServiceModel(json.load(f), service_name="ecs")
+        return botocore.model.ServiceModel(json.load(f), service_name=service)
 
 
 def is_number(value):
@@ -163,8 +195,7 @@ def main(argv):
         print(f"model-check: {transcript} is empty", file=sys.stderr)
         return 2
 
-    model = load_model()
-    operations = set(model.operation_names)
+    models = {service: load_model(service) for service in MODEL_PATHS}
     validator = botocore.validate.ParamValidator()
     requests = answers = 0
     problems = []
@@ -176,31 +207,37 @@ def main(argv):
             continue
         if entry.get("fault"):
             continue
+        service = entry.get("service", "ecs")
+        if service not in models:
+            problems.append((f"line {number}", "", f"unknown service {service!r}"))
+            continue
+        model = models[service]
         operation = entry.get("operation", "")
-        if operation not in operations:
+        if operation not in model.operation_names:
             continue
         op = model.operation_model(operation)
+        label = operation if service == "ecs" else f"{service} {operation}"
         status = entry.get("status")
         response = entry.get("response")
         request = entry.get("request")
         refused = (
             status == 400
             and isinstance(response, dict)
-            and response.get("__type") in VALIDATION_CODES
+            and response.get("__type") in VALIDATION_CODES[service]
         )
         if isinstance(request, dict) and not refused:
             requests += 1
             for path, problem in request_problems(validator, request, op.input_shape):
-                problems.append((operation, path, problem))
+                problems.append((label, path, problem))
         if status == 200:
             answers += 1
             if op.output_shape is None:
                 if response not in (None, {}):
-                    problems.append((operation, "response", "the model has no output here"))
+                    problems.append((label, "response", "the model has no output here"))
             else:
                 found = []
                 check_value(response, op.output_shape, "response", found)
-                problems.extend((operation, path, problem) for path, problem in found)
+                problems.extend((label, path, problem) for path, problem in found)
 
     unique = sorted(set(problems))
     for operation, path, problem in unique:

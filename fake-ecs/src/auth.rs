@@ -26,10 +26,10 @@ pub(crate) fn access_key(headers: &HeaderMap) -> Option<String> {
     Some(key.trim().to_string())
 }
 
-/// Check the SigV4 header shape: `AWS4-HMAC-SHA256 Credential=AKID/YYYYMMDD/REGION/ecs/aws4_request,
-/// SignedHeaders=...;host;...;x-amz-date;..., Signature=<64 hex>` plus a matching `x-amz-date`.
-/// Returns the access key id.
-pub(crate) fn check(headers: &HeaderMap) -> Result<String, AuthError> {
+/// Check the SigV4 header shape: `AWS4-HMAC-SHA256 Credential=AKID/YYYYMMDD/REGION/SERVICE/aws4_request,
+/// SignedHeaders=...;host;...;x-amz-date;..., Signature=<64 hex>` plus a matching `x-amz-date`,
+/// where SERVICE is `signing_name` (`ecs` or `codedeploy`). Returns the access key id.
+pub(crate) fn check(headers: &HeaderMap, signing_name: &str) -> Result<String, AuthError> {
     let incomplete = |m: &str| AuthError::Incomplete(m.to_string());
     let value = header(headers, "authorization")
         .ok_or_else(|| incomplete("Request is missing Authentication Token"))?;
@@ -125,9 +125,9 @@ pub(crate) fn check(headers: &HeaderMap) -> Result<String, AuthError> {
             "Credential should be scoped to a valid region. (got '{region}', this fake serves '{REGION}')"
         )));
     }
-    if service != "ecs" {
+    if service != signing_name {
         return Err(AuthError::Invalid(format!(
-            "Credential should be scoped to correct service: 'ecs'. (got '{service}')"
+            "Credential should be scoped to correct service: '{signing_name}'. (got '{service}')"
         )));
     }
     Ok(key.to_string())

@@ -1,4 +1,5 @@
-//! A stateful fake of the Amazon ECS JSON-1.1 API, served by wiremock on 127.0.0.1.
+//! A stateful fake of the Amazon ECS JSON-1.1 API, served by wiremock on 127.0.0.1, which
+//! also answers the AWS CodeDeploy API for ECS services.
 //!
 //! [`FakeEcs`] holds clusters, services, deployments, task definitions and tasks, answers
 //! every request by its `X-Amz-Target` header in the shape real ECS uses (bodies start from
@@ -6,15 +7,23 @@
 //! advances a scripted [`Rollout`] each time `DescribeServices` names a service, and a
 //! scripted [`TaskRun`] each time `DescribeTasks` names a task started by `RunTask`.
 //!
+//! Requests whose `X-Amz-Target` starts with `CodeDeploy_20141006.` (signed for the service
+//! `codedeploy`) go to the CodeDeploy side: applications, deployment groups of CODE_DEPLOY
+//! services, and blue/green deployments that advance one step of a scripted
+//! [`CodeDeployRun`] per `GetDeployment` call and replace the service's task set as they go.
+//!
 //! Everything is deterministic: ids come from counters and timestamps from a fake clock that
 //! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock.
 
 mod auth;
+mod codedeploy;
+mod codedeploy_ops;
 mod front;
 mod model;
 mod ops;
 mod rollout;
 mod service_deployment;
+mod sha256;
 #[cfg(test)]
 mod tests;
 
@@ -45,8 +54,11 @@ pub const TRANSCRIPT_VARIABLE: &str = "FAKE_ECS_TRANSCRIPT";
 /// One request the fake received, in arrival order (rejected ones included).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
-    /// The operation named by `X-Amz-Target` without its `AmazonEC2ContainerServiceV20141113.`
-    /// prefix (the whole header if it has another prefix; empty if there was none).
+    /// The API the `X-Amz-Target` prefix names: `"codedeploy"` for `CodeDeploy_20141006.`,
+    /// `"ecs"` for `AmazonEC2ContainerServiceV20141113.` and for any other or no prefix.
+    pub service: String,
+    /// The operation named by `X-Amz-Target` without its API prefix (the whole header if it has
+    /// another prefix; empty if there was none).
     pub operation: String,
     /// The JSON body; a JSON string holding the raw text if the body was not JSON.
     pub body: Value,
@@ -300,6 +312,118 @@ pub enum TaskRun {
     NeverStops,
 }
 
+/// The lifecycle events of a CodeDeploy deployment to ECS, in the order they run (what
+/// `GetDeploymentTarget` lists as `ecsTarget.lifecycleEvents`).
+pub const ECS_LIFECYCLE_EVENTS: [&str; 8] = [
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "AllowTestTraffic",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+];
+
+/// How a CodeDeploy deployment created by `CreateDeployment` proceeds, one step per
+/// `GetDeployment` call of its id (see [`FakeEcs::set_codedeploy_runs`]).
+///
+/// CreateDeployment leaves the deployment `Created`, every lifecycle event (see
+/// [`ECS_LIFECYCLE_EVENTS`]) `Pending` and the target `Pending`. The first GetDeployment makes
+/// it `InProgress` (startTime). What the events do to the ECS service: when **Install** starts,
+/// a REPLACEMENT task set (status ACTIVE, its own `ecs-svc/…` id, the AppSpec's task
+/// definition, the service's desired count) appears in the service's `taskSets` with its tasks
+/// PROVISIONING (startedBy = the task set id, group `service:NAME`), so stabilityStatus
+/// STABILIZING; when Install succeeds they are RUNNING (STEADY_STATE). When **AllowTraffic**
+/// succeeds the replacement becomes PRIMARY (trafficWeight 100; the original ACTIVE, 0) and
+/// the service's `taskDefinition` is the new one. When the deployment **succeeds** the
+/// original task set drains: its tasks stop and it goes away. When it fails or is stopped
+/// without a rollback, the replacement's tasks stop and it goes away at once, and the original
+/// is PRIMARY again; with a rollback that is left to the rollback deployment (see
+/// [`FakeEcs::set_codedeploy_runs`]).
+///
+/// A failed event has `diagnostics`; the events after it are `Skipped`. The deployment's
+/// `rollbackInfo` and the rollback deployment follow a failure when the group (or the
+/// CreateDeployment's `autoRollbackConfiguration`) rolls back on DEPLOYMENT_FAILURE.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CodeDeployRun {
+    /// Succeeds. On the k-th GetDeployment (k = 1..=`polls`) the deployment is `InProgress`
+    /// with event number 1 + ⌊7·(k−1)/`polls`⌋ (0-based in [`ECS_LIFECYCLE_EVENTS`]) InProgress
+    /// and all before it Succeeded; on call `polls`+1 every event has Succeeded and so has the
+    /// deployment (completeTime). With `polls: 4`: Install, AfterInstall, AfterAllowTestTraffic,
+    /// AllowTraffic InProgress on calls 1 to 4, Succeeded on call 5.
+    ///
+    /// If the group waits for rerouting (`DeploymentGroupOptions::wait_for_reroute`), the call
+    /// that would start BeforeAllowTraffic or anything after it instead leaves the deployment
+    /// `Ready` (target `Ready`): the events up to AfterAllowTestTraffic Succeeded,
+    /// BeforeAllowTraffic Pending. That call does not count, and the deployment stays Ready
+    /// until `ContinueDeployment` (deploymentWaitType READY_WAIT) makes it InProgress again;
+    /// the next calls go on where it stopped.
+    ///
+    /// This is the default (`polls: 4`).
+    Succeed {
+        /// InProgress GetDeployment calls before the one that succeeds (0 counts as 1).
+        polls: u32,
+    },
+    /// Walks like `Succeed { polls: 4 }` until the call that would finish `event`: there
+    /// `event` is Failed with diagnostics {errorCode ScriptFailed, scriptName: the AppSpec's
+    /// hook function for the event or "N/A", message: `message`, logTail: `message`}, the later
+    /// events are Skipped, the target and the deployment are Failed with errorInformation
+    /// {code: HOOK_EXECUTION_FAILURE for a hook event (BeforeInstall, AfterInstall,
+    /// AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic), ECS_UPDATE_ERROR for
+    /// Install, ELASTIC_LOAD_BALANCING_INVALID for AllowTestTraffic and AllowTraffic; message:
+    /// "The deployment failed because the {event} lifecycle event failed: {message}"}. With
+    /// `wait_for_reroute`, an event from BeforeAllowTraffic on fails only after
+    /// ContinueDeployment.
+    ///
+    /// [`FakeEcs::set_codedeploy_runs`] panics if `event` is not in [`ECS_LIFECYCLE_EVENTS`].
+    FailAt {
+        /// The lifecycle event that fails.
+        event: String,
+        /// What the hook said: the diagnostics' message and the end of the error message.
+        message: String,
+    },
+    /// The replacement's tasks cannot start. Calls 1 and 2: InProgress, BeforeInstall
+    /// Succeeded, Install InProgress; the replacement task set is created and on each of the
+    /// two calls `desired` of its tasks start and stop at once (stoppedReason = `reason`,
+    /// stopCode EssentialContainerExited, the essential container exits 1 with `reason`,
+    /// startedBy = the task set id). Call 3: Install Failed (diagnostics errorCode
+    /// UnknownError), the deployment Failed with errorInformation {code: ECS_UPDATE_ERROR,
+    /// message: "The ECS service cannot reach a steady state. Error information: (service
+    /// NAME, taskSet ID) tasks failed to start: {reason}"}.
+    TasksFail {
+        /// The stoppedReason of each task and the reason of its essential container.
+        reason: String,
+    },
+    /// InProgress forever from the first call: BeforeInstall Succeeded, Install InProgress, the
+    /// replacement task set STABILIZING with its tasks PROVISIONING, until StopDeployment.
+    Stuck,
+}
+
+impl Default for CodeDeployRun {
+    /// `CodeDeployRun::Succeed { polls: 4 }`.
+    fn default() -> Self {
+        CodeDeployRun::Succeed { polls: 4 }
+    }
+}
+
+/// How a CodeDeploy deployment group is configured (see [`FakeEcs::add_deployment_group`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeploymentGroupOptions {
+    /// `blueGreenDeploymentConfiguration.deploymentReadyOption` is {actionOnTimeout:
+    /// STOP_DEPLOYMENT, waitTimeInMinutes: 60}: deployments wait in `Ready` after the test
+    /// traffic until ContinueDeployment (the fake never times the wait out). Otherwise
+    /// {CONTINUE_DEPLOYMENT, 0}.
+    pub wait_for_reroute: bool,
+    /// `autoRollbackConfiguration` is {enabled: true, events: [DEPLOYMENT_FAILURE,
+    /// DEPLOYMENT_STOP_ON_REQUEST]}: a failed deployment, and a stopped one unless
+    /// StopDeployment says `autoRollbackEnabled: false`, is rolled back. Otherwise {enabled:
+    /// false, events: []}.
+    pub auto_rollback: bool,
+    /// The group's `deploymentConfigName`; `None` means `CodeDeployDefault.ECSAllAtOnce`.
+    pub deployment_config_name: Option<String>,
+}
+
 /// A running fake ECS endpoint. Dropping it stops the server.
 pub struct FakeEcs {
     server: MockServer,
@@ -371,7 +495,8 @@ impl FakeEcs {
         fake
     }
 
-    /// The endpoint to pass as `--endpoint-url`, e.g. `http://127.0.0.1:41234`.
+    /// The endpoint to pass as `--endpoint-url`, e.g. `http://127.0.0.1:41234`; CodeDeploy
+    /// clients use it too (e.g. as `AWS_ENDPOINT_URL_CODEDEPLOY`).
     pub fn uri(&self) -> String {
         match &self.front {
             Some(front) => front.uri(),
@@ -447,8 +572,10 @@ impl FakeEcs {
         self.state().set_task_runs(runs);
     }
 
-    /// The next calls of `operation` (e.g. `"DescribeServices"`) answer these faults first, in
-    /// order, without touching the state (well-signed requests only).
+    /// The next calls of `operation` (e.g. `"DescribeServices"` or the CodeDeploy
+    /// `"GetDeployment"`) answer these faults first, in order, without touching the state
+    /// (well-signed requests only). The name is matched in both APIs (only `TagResource`,
+    /// `UntagResource` and `ListTagsForResource` exist in both).
     ///
     /// Panics if a fault needs the raw front and the fake was not started with
     /// [`FakeEcs::start_hostile`].
@@ -460,16 +587,19 @@ impl FakeEcs {
         self.state().inject_faults(operation, faults);
     }
 
-    /// From now on every call of `operation` (e.g. `"ListServiceDeployments"`) answers HTTP 400
-    /// `AccessDeniedException` with the message IAM gives a principal whose policy does not
-    /// allow `ecs:{operation}`, without touching the state (well-signed requests only; injected
-    /// faults come first). For clients that must fall back when an old policy refuses new APIs.
+    /// From now on every call of `operation` (e.g. `"ListServiceDeployments"`, or the CodeDeploy
+    /// `"ListDeployments"`) answers HTTP 400 `AccessDeniedException` with the message IAM gives
+    /// a principal whose policy does not allow `ecs:{operation}` (`codedeploy:{operation}`, on
+    /// the deployment group or application the request names), without touching the state
+    /// (well-signed requests only; injected faults come first). For clients that must fall back
+    /// when an old policy refuses new APIs. The name is matched in both APIs.
     pub fn deny(&self, operation: &str) {
         self.state().deny(operation);
     }
 
     /// Append every request answered from now on to `path` (instead of the file named by
-    /// [`TRANSCRIPT_VARIABLE`], if any), one JSON line each: `{"service": "ecs", "operation",
+    /// [`TRANSCRIPT_VARIABLE`], if any), one JSON line each: `{"service": "ecs" or
+    /// "codedeploy", "operation" (without the API prefix),
     /// "request": <body>, "status", "response": <body, or null when not JSON>, "fault": <true
     /// when an injected Fault or deny() made or broke the answer>}`. The file is opened for
     /// appending and each line written whole, so processes can share it.
@@ -498,6 +628,93 @@ impl FakeEcs {
     pub fn set_deployment_configuration(&self, cluster: &str, service: &str, config: Value) {
         self.state()
             .set_deployment_configuration(cluster, service, config);
+    }
+
+    /// Merge raw keys into the service's description, e.g. `{"loadBalancers": [{"targetGroupArn":
+    /// …, "containerName": "app", "containerPort": 80}], "networkConfiguration": {…},
+    /// "platformVersion": "LATEST", "launchType": "FARGATE"}`; a null value removes a key of
+    /// the template (e.g. `"launchType": null` next to a `capacityProviderStrategy`). The task
+    /// sets of a CODE_DEPLOY or EXTERNAL service show the service's `launchType`,
+    /// `capacityProviderStrategy`, `platformVersion`, `networkConfiguration`, `loadBalancers`
+    /// and `serviceRegistries`, and the tasks it starts its launch type. Later calls add to
+    /// earlier ones.
+    ///
+    /// Panics if the service is unknown, `fields` is not an object or names a key the fake
+    /// computes (`serviceArn`, `status`, `taskDefinition`, `deployments`, `taskSets`, `events`,
+    /// `deploymentConfiguration`, `deploymentController`, the counts, …).
+    pub fn set_service_fields(&self, cluster: &str, service: &str, fields: Value) {
+        self.state().set_service_fields(cluster, service, fields);
+    }
+
+    /// Create a CodeDeploy application with computePlatform ECS (nothing happens if it exists).
+    pub fn add_codedeploy_application(&self, name: &str) {
+        self.state().add_codedeploy_application(name);
+    }
+
+    /// Create (or replace) the blue/green deployment group `group` of `application` for the
+    /// service `service` of `cluster`: deploymentStyle BLUE_GREEN WITH_TRAFFIC_CONTROL, the
+    /// target groups `{service}-blue` (the original task set's) and `{service}-green` (the
+    /// replacement's) with a production and a test listener of the load balancer
+    /// `{service}-alb`, the service role `CodeDeployServiceRoleForECS`, and `options`.
+    /// Its deployments take the runs of [`FakeEcs::set_codedeploy_runs`].
+    ///
+    /// Panics if the application or the service is unknown, or the service's deployment
+    /// controller is not CODE_DEPLOY (see [`FakeEcs::set_deployment_controller`]).
+    pub fn add_deployment_group(
+        &self,
+        application: &str,
+        group: &str,
+        cluster: &str,
+        service: &str,
+        options: DeploymentGroupOptions,
+    ) {
+        self.state()
+            .add_deployment_group(application, group, cluster, service, options);
+    }
+
+    /// How the next deployments of this deployment group proceed, in order (each successful
+    /// CreateDeployment takes one; later ones use the default, `CodeDeployRun::Succeed { polls:
+    /// 4 }`). Replaces what was set before.
+    ///
+    /// A deployment that fails, or is stopped, with a rollback gets `rollbackInfo`
+    /// {rollbackDeploymentId, rollbackMessage}, and a rollback deployment (creator
+    /// codeDeployRollback, `rollbackInfo.rollbackTriggeringDeploymentId`) of the same group
+    /// appears, `Created`. The GetDeployment calls of the rollback's own id move it: call 1
+    /// InProgress (the events before AllowTraffic Skipped, AllowTraffic InProgress, the original
+    /// task set PRIMARY again with the production traffic); call 2 Succeeded (AllowTraffic
+    /// Succeeded, AfterAllowTraffic Skipped, the replacement's tasks stopped and the task set
+    /// gone). Until then the group has an active deployment (CreateDeployment answers
+    /// DeploymentLimitExceededException).
+    ///
+    /// Panics if the group is unknown or a [`CodeDeployRun::FailAt`] names an unknown event.
+    pub fn set_codedeploy_runs(&self, application: &str, group: &str, runs: Vec<CodeDeployRun>) {
+        self.state().codedeploy.set_runs(application, group, runs);
+    }
+
+    /// Every CodeDeploy deployment as GetDeployment renders its `deploymentInfo` now (without
+    /// advancing it), newest first.
+    pub fn codedeploy_deployments(&self) -> Vec<Value> {
+        self.state().codedeploy_deployments_json()
+    }
+
+    /// The AppSpec a CodeDeploy deployment was created with, parsed (GetDeployment shows only
+    /// its sha256); `null` for a rollback deployment.
+    ///
+    /// Panics if the deployment is unknown.
+    pub fn appspec_of(&self, deployment_id: &str) -> Value {
+        self.state()
+            .codedeploy
+            .expect(deployment_id)
+            .appspec
+            .clone()
+    }
+
+    /// The ECS target of a CodeDeploy deployment as GetDeploymentTarget renders its
+    /// `deploymentTarget` now.
+    ///
+    /// Panics if the deployment is unknown.
+    pub fn codedeploy_target(&self, deployment_id: &str) -> Value {
+        self.state().deployment_target_json(deployment_id)
     }
 
     /// Leave `currentServiceDeployment` out of this service's descriptions (for clients that
@@ -533,12 +750,23 @@ impl FakeEcs {
         self.state().requests.clone()
     }
 
-    /// How many requests named `operation` (rejected ones included).
+    /// How many requests named `operation` (rejected ones included), in either API (see
+    /// [`FakeEcs::count_of`] for the three names both have).
     pub fn count(&self, operation: &str) -> usize {
         self.state()
             .requests
             .iter()
             .filter(|r| r.operation == operation)
+            .count()
+    }
+
+    /// How many requests named `operation` of the API `service` (`"ecs"` or `"codedeploy"`,
+    /// as in [`Recorded::service`]), rejected ones included.
+    pub fn count_of(&self, service: &str, operation: &str) -> usize {
+        self.state()
+            .requests
+            .iter()
+            .filter(|r| r.service == service && r.operation == operation)
             .count()
     }
 

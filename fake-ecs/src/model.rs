@@ -10,12 +10,60 @@ use wiremock::http::Method;
 use wiremock::Request;
 
 use crate::auth::{self, AuthError};
+use crate::codedeploy::CodeDeploy;
 use crate::service_deployment::{ServiceDeployment, Strategy};
-use crate::{front, ops, rollout, Fault, Recorded, Rollout, TaskRun, ACCESS_KEY, ACCOUNT, REGION};
+use crate::{
+    codedeploy_ops, front, ops, rollout, Fault, Recorded, Rollout, TaskRun, ACCESS_KEY, ACCOUNT,
+    REGION,
+};
 
 /// The `X-Amz-Target` prefix of every ECS operation.
 pub(crate) const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
-/// The media type of every ECS request and reply.
+/// The `X-Amz-Target` prefix of every CodeDeploy operation.
+pub(crate) const CODEDEPLOY_TARGET_PREFIX: &str = "CodeDeploy_20141006.";
+
+/// The API a request is for, told by its `X-Amz-Target` prefix.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Api {
+    /// Amazon ECS (also what a request with an unknown or no prefix is taken for).
+    Ecs,
+    /// AWS CodeDeploy.
+    CodeDeploy,
+}
+
+impl Api {
+    /// The API and the operation an `X-Amz-Target` header names (the whole header as the
+    /// operation when its prefix is neither API's).
+    pub(crate) fn of_target(target: &str) -> (Api, &str) {
+        if let Some(operation) = target.strip_prefix(CODEDEPLOY_TARGET_PREFIX) {
+            (Api::CodeDeploy, operation)
+        } else {
+            (
+                Api::Ecs,
+                target.strip_prefix(TARGET_PREFIX).unwrap_or(target),
+            )
+        }
+    }
+
+    /// The SigV4 signing name, the IAM action prefix and the transcript's `service`:
+    /// `ecs` or `codedeploy`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Api::Ecs => "ecs",
+            Api::CodeDeploy => "codedeploy",
+        }
+    }
+
+    /// The `X-Amz-Target` prefix of its operations.
+    fn target_prefix(self) -> &'static str {
+        match self {
+            Api::Ecs => TARGET_PREFIX,
+            Api::CodeDeploy => CODEDEPLOY_TARGET_PREFIX,
+        }
+    }
+}
+
+/// The media type of every ECS and CodeDeploy request and reply.
 const JSON_1_1: &str = "application/x-amz-json-1.1";
 /// Where the fake clock starts: 2023-11-14T22:13:20Z, plus a fraction so clients that only
 /// parse integral seconds are caught.
@@ -262,6 +310,9 @@ pub(crate) struct Service {
     pub(crate) omit_current_service_deployment: bool,
     /// Oldest first.
     pub(crate) service_deployments: Vec<ServiceDeployment>,
+    /// Raw keys merged into the description (see `FakeEcs::set_service_fields`); a null
+    /// removes the template's key.
+    pub(crate) extra_fields: Map<String, Value>,
 }
 
 /// The default deployment controller.
@@ -282,6 +333,30 @@ impl Service {
     pub(crate) fn deployment_mut(&mut self, id: &str) -> Option<&mut Deployment> {
         self.deployments.iter_mut().find(|d| d.id == id)
     }
+
+    /// The launch type of the tasks the service starts: its `launchType` (see
+    /// `FakeEcs::set_service_fields`), FARGATE for a FARGATE capacity provider, else EC2.
+    pub(crate) fn launch_type(&self) -> String {
+        let fields = &self.extra_fields;
+        if let Some(launch_type) = fields.get("launchType").and_then(Value::as_str) {
+            return launch_type.to_string();
+        }
+        let provider = fields
+            .get("capacityProviderStrategy")
+            .and_then(|s| s[0]["capacityProvider"].as_str())
+            .unwrap_or_default();
+        if provider.starts_with("FARGATE") {
+            "FARGATE".to_string()
+        } else {
+            "EC2".to_string()
+        }
+    }
+}
+
+/// The keys of a service description the fake computes, which `FakeEcs::set_service_fields`
+/// may not set.
+pub(crate) fn is_computed_service_key(key: &str) -> bool {
+    SERVICE_KEYS.contains(&key) || key == "taskSets" || key == "currentServiceDeployment"
 }
 
 /// One container of a task.
@@ -563,7 +638,9 @@ impl World {
         Value::Object(m)
     }
 
-    /// A task set of a CODE_DEPLOY or EXTERNAL service, from the deployment that runs it.
+    /// A task set of a CODE_DEPLOY or EXTERNAL service, from the deployment that runs it (its
+    /// status PRIMARY or ACTIVE); launch type, network configuration, load balancers and the
+    /// like are the service's.
     fn render_task_set(&self, s: &Service, d: &Deployment) -> Value {
         let running = self.running_of(&d.id);
         let mut m = Map::new();
@@ -580,16 +657,29 @@ impl World {
         if s.controller == "CODE_DEPLOY" {
             m.insert("startedBy".into(), json!("CodeDeploy"));
         }
-        m.insert("status".into(), json!(PRIMARY));
+        m.insert("status".into(), json!(d.status));
         m.insert("taskDefinition".into(), json!(d.task_definition));
         m.insert("computedDesiredCount".into(), json!(d.desired));
         m.insert("pendingCount".into(), json!(d.pending));
         m.insert("runningCount".into(), json!(running));
         m.insert("createdAt".into(), json!(d.created_at));
         m.insert("updatedAt".into(), json!(d.updated_at));
-        m.insert("launchType".into(), json!("EC2"));
-        m.insert("loadBalancers".into(), json!([]));
-        m.insert("serviceRegistries".into(), json!([]));
+        let shared = [
+            ("launchType", json!("EC2")),
+            ("capacityProviderStrategy", Value::Null),
+            ("platformVersion", Value::Null),
+            ("networkConfiguration", Value::Null),
+            ("loadBalancers", json!([])),
+            ("serviceRegistries", json!([])),
+        ];
+        for (key, default) in shared {
+            match s.extra_fields.get(key).unwrap_or(&default) {
+                Value::Null => {}
+                value => {
+                    m.insert(key.into(), value.clone());
+                }
+            }
+        }
         m.insert("scale".into(), json!({"value": 100.0, "unit": "PERCENT"}));
         let steady = running == d.desired && d.pending == 0;
         m.insert(
@@ -608,6 +698,12 @@ impl World {
     /// The service as DescribeServices returns it.
     pub(crate) fn render_service(&self, s: &Service, with_tags: bool) -> Value {
         let mut m = self.templates.service.clone();
+        for (key, value) in &s.extra_fields {
+            match value {
+                Value::Null => m.remove(key),
+                value => m.insert(key.clone(), value.clone()),
+            };
+        }
         let running: u32 = s.deployments.iter().map(|d| self.running_of(&d.id)).sum();
         let pending: u32 = s.deployments.iter().map(|d| d.pending).sum();
         let task_definition = s.deployments.first().map(|d| d.task_definition.clone());
@@ -637,12 +733,12 @@ impl World {
                 .collect();
             m.insert("deployments".into(), Value::Array(deployments));
         } else {
-            // Task sets instead: the PRIMARY deployment is the PRIMARY task set.
+            // Task sets instead: the PRIMARY deployment is the PRIMARY task set, a CodeDeploy
+            // replacement an ACTIVE one.
             let task_sets: Vec<Value> = s
                 .deployments
-                .first()
+                .iter()
                 .map(|d| self.render_task_set(s, d))
-                .into_iter()
                 .collect();
             m.insert("taskSets".into(), Value::Array(task_sets));
             m.insert("deployments".into(), json!([]));
@@ -897,6 +993,8 @@ pub(crate) struct State {
     pub(crate) injected_text: Option<String>,
     /// Operations answered with AccessDeniedException (see `FakeEcs::deny`).
     denied: Vec<String>,
+    /// The CodeDeploy applications, deployment groups and deployments.
+    pub(crate) codedeploy: CodeDeploy,
     /// The file every answered request is appended to as one JSON line (see `FakeEcs::start`).
     pub(crate) transcript: Option<PathBuf>,
 }
@@ -925,9 +1023,17 @@ fn inject_text(value: &mut Value, text: &str) {
     }
 }
 
-/// What IAM answers a principal whose policy does not allow `ecs:{operation}`; the resource is
-/// the one the request names, as far as the fake can tell.
-fn access_denied_message(operation: &str, body: &Value) -> String {
+/// What IAM answers a principal whose policy does not allow `{api}:{operation}`, for a request
+/// on `resource`.
+fn access_denied_message(api: Api, operation: &str, resource: &str) -> String {
+    let action = format!("{}:{operation}", api.name());
+    format!(
+        "User: {REGISTERED_BY} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
+    )
+}
+
+/// The ECS resource a request names, as far as the fake can tell (`*` when none).
+fn ecs_resource(body: &Value) -> String {
     let text = |key: &str| body.get(key).and_then(Value::as_str);
     let first = |key: &str| body.get(key).and_then(|v| v.get(0)).and_then(Value::as_str);
     let cluster = text("cluster").map_or("default", |c| c.rsplit('/').next().unwrap_or(c));
@@ -938,22 +1044,19 @@ fn access_denied_message(operation: &str, body: &Value) -> String {
             arn(&format!("service/{cluster}/{name}"))
         }
     };
-    let resource = text("serviceDeploymentArn")
+    text("serviceDeploymentArn")
         .or_else(|| first("serviceDeploymentArns"))
         .map(str::to_string)
         .or_else(|| text("service").map(service_arn))
         .or_else(|| first("services").map(service_arn))
-        .unwrap_or_else(|| "*".to_string());
-    format!(
-        "User: {REGISTERED_BY} is not authorized to perform: ecs:{operation} on resource: {resource} because no identity-based policy allows the ecs:{operation} action"
-    )
+        .unwrap_or_else(|| "*".to_string())
 }
 
 /// Append one answered request to the transcript: a whole JSON line in one write, to a file
 /// opened for appending, so that several processes can share the file.
-fn append_transcript(path: &Path, operation: &str, request: Value, reply: &Reply) {
+fn append_transcript(path: &Path, api: Api, operation: &str, request: Value, reply: &Reply) {
     let entry = json!({
-        "service": "ecs",
+        "service": api.name(),
         "operation": operation,
         "request": request,
         "status": reply.status,
@@ -994,6 +1097,7 @@ impl State {
             next_task_runs: VecDeque::new(),
             injected_text: None,
             denied: Vec::new(),
+            codedeploy: CodeDeploy::default(),
             transcript: None,
         }
     }
@@ -1002,10 +1106,8 @@ impl State {
     pub(crate) fn handle(&mut self, request: &Request) -> Reply {
         self.world.tick();
         let target = auth::header(&request.headers, "x-amz-target").unwrap_or_default();
-        let operation = target
-            .strip_prefix(TARGET_PREFIX)
-            .unwrap_or(target)
-            .to_string();
+        let (api, operation) = Api::of_target(target);
+        let operation = operation.to_string();
         let body = if request.body.iter().all(u8::is_ascii_whitespace) {
             json!({})
         } else {
@@ -1014,30 +1116,38 @@ impl State {
             })
         };
         self.requests.push(Recorded {
+            service: api.name().to_string(),
             operation: operation.clone(),
             body: body.clone(),
             access_key: auth::access_key(&request.headers),
             security_token: auth::header(&request.headers, "x-amz-security-token")
                 .map(str::to_string),
         });
-        let mut reply = self.dispatch(request, target, &operation, body.clone());
+        let mut reply = self.dispatch(request, target, api, &operation, body.clone());
         let request_id = self.world.uuid();
         reply.headers.push(("x-amzn-requestid".into(), request_id));
         if let Some(path) = &self.transcript {
-            append_transcript(path, &operation, body, &reply);
+            append_transcript(path, api, &operation, body, &reply);
         }
         reply
     }
 
-    fn dispatch(&mut self, request: &Request, target: &str, operation: &str, body: Value) -> Reply {
+    fn dispatch(
+        &mut self,
+        request: &Request,
+        target: &str,
+        api: Api,
+        operation: &str,
+        body: Value,
+    ) -> Reply {
         if request.method != Method::POST || request.url.path() != "/" {
             return Reply::error(
                 404,
                 "UnknownOperationException",
-                "ECS answers only POST / (JSON 1.1 protocol).",
+                "ECS and CodeDeploy answer only POST / (JSON 1.1 protocol).",
             );
         }
-        match auth::check(&request.headers) {
+        match auth::check(&request.headers, api.name()) {
             Err(AuthError::Incomplete(m)) => {
                 return Reply::error(403, "IncompleteSignatureException", &m)
             }
@@ -1059,15 +1169,19 @@ impl State {
             return reply;
         }
         if self.denied.iter().any(|d| d == operation) {
+            let resource = match api {
+                Api::Ecs => ecs_resource(&body),
+                Api::CodeDeploy => self.codedeploy.resource_of(&body),
+            };
             let mut reply = Reply::error(
                 400,
                 "AccessDeniedException",
-                &access_denied_message(operation, &body),
+                &access_denied_message(api, operation, &resource),
             );
             reply.fault = true;
             return reply;
         }
-        let mut reply = self.answer(target, operation, request, body);
+        let mut reply = self.answer(target, api, operation, request, body);
         // What the front is to do with the real answer.
         let marker = match fault {
             Some(Fault::ResetMidBody) => Some("reset".to_string()),
@@ -1083,9 +1197,16 @@ impl State {
     }
 
     /// The real answer to a well-signed request.
-    fn answer(&mut self, target: &str, operation: &str, request: &Request, body: Value) -> Reply {
+    fn answer(
+        &mut self,
+        target: &str,
+        api: Api,
+        operation: &str,
+        request: &Request,
+        body: Value,
+    ) -> Reply {
         let content_type = auth::header(&request.headers, "content-type").unwrap_or_default();
-        if !target.starts_with(TARGET_PREFIX) || !content_type.starts_with(JSON_1_1) {
+        if !target.starts_with(api.target_prefix()) || !content_type.starts_with(JSON_1_1) {
             return Reply::error(
                 400,
                 "UnknownOperationException",
@@ -1101,7 +1222,11 @@ impl State {
                 "The request body is not a JSON object.",
             );
         };
-        match ops::call(self, operation, &input) {
+        let answered = match api {
+            Api::Ecs => ops::call(self, operation, &input),
+            Api::CodeDeploy => codedeploy_ops::call(self, operation, &input),
+        };
+        match answered {
             Ok(mut value) => {
                 if let Some(text) = &self.injected_text {
                     inject_text(&mut value, text);
@@ -1119,7 +1244,7 @@ impl State {
             .position(|s| s.cluster == cluster && s.name == name)
     }
 
-    fn expect_service(&self, cluster: &str, name: &str) -> usize {
+    pub(crate) fn expect_service(&self, cluster: &str, name: &str) -> usize {
         self.find_service(cluster, name)
             .unwrap_or_else(|| panic!("fake-ecs: no service {name} in cluster {cluster}"))
     }
@@ -1201,6 +1326,7 @@ impl State {
             controller: ECS_CONTROLLER,
             omit_current_service_deployment: false,
             service_deployments: Vec::new(),
+            extra_fields: Map::new(),
         };
         self.world.tick();
         rollout::complete(&mut self.world, &mut service, &id, true);
@@ -1261,6 +1387,18 @@ impl State {
             "fake-ecs: unknown deployment strategy {} (ROLLING, BLUE_GREEN, LINEAR or CANARY)",
             service.deployment_configuration["strategy"]
         );
+    }
+
+    /// See `FakeEcs::set_service_fields`.
+    pub(crate) fn set_service_fields(&mut self, cluster: &str, name: &str, fields: Value) {
+        let i = self.expect_service(cluster, name);
+        let Value::Object(fields) = fields else {
+            panic!("fake-ecs: service fields are a JSON object, not {fields}");
+        };
+        if let Some(key) = fields.keys().find(|k| is_computed_service_key(k)) {
+            panic!("fake-ecs: set_service_fields cannot set {key:?}: the fake computes it");
+        }
+        self.services[i].extra_fields.extend(fields);
     }
 
     pub(crate) fn omit_current_service_deployment(&mut self, cluster: &str, name: &str) {

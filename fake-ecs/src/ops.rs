@@ -20,7 +20,8 @@ pub(crate) struct ApiError {
     pub(crate) message: String,
 }
 
-fn err(code: &'static str, message: impl Into<String>) -> ApiError {
+/// An error reply with this code and message.
+pub(crate) fn err(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError {
         code,
         message: message.into(),
@@ -35,7 +36,8 @@ fn invalid(message: impl Into<String>) -> ApiError {
     err("InvalidParameterException", message)
 }
 
-fn wrong_type(key: &str, expected: &str) -> ApiError {
+/// The SerializationException of a key whose JSON type is wrong.
+pub(crate) fn wrong_type(key: &str, expected: &str) -> ApiError {
     err(
         "SerializationException",
         format!("'{key}' must be {expected}."),
@@ -55,7 +57,8 @@ pub(crate) const READ_ONLY_KEYS: [&str; 9] = [
     "deleteRequestedAt",
 ];
 
-fn opt_str<'a>(input: &'a Input, key: &str) -> Result<Option<&'a str>, ApiError> {
+/// An optional string (SerializationException if it is another type).
+pub(crate) fn opt_str<'a>(input: &'a Input, key: &str) -> Result<Option<&'a str>, ApiError> {
     match input.get(key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -78,7 +81,8 @@ fn opt_u32(input: &Input, key: &str) -> Result<Option<u32>, ApiError> {
     }
 }
 
-fn opt_bool(input: &Input, key: &str) -> Result<Option<bool>, ApiError> {
+/// An optional boolean (SerializationException if it is another type).
+pub(crate) fn opt_bool(input: &Input, key: &str) -> Result<Option<bool>, ApiError> {
     match input.get(key) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -86,7 +90,8 @@ fn opt_bool(input: &Input, key: &str) -> Result<Option<bool>, ApiError> {
     }
 }
 
-fn str_list<'a>(input: &'a Input, key: &str) -> Result<Vec<&'a str>, ApiError> {
+/// An optional list of strings, empty when absent (SerializationException if it is not one).
+pub(crate) fn str_list<'a>(input: &'a Input, key: &str) -> Result<Vec<&'a str>, ApiError> {
     match input.get(key) {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -121,20 +126,33 @@ fn page(
     key: &str,
     default_max: usize,
 ) -> Result<Value, ApiError> {
-    let start = match opt_str(input, "nextToken")? {
+    let token = opt_str(input, "nextToken")?;
+    let size = max_results(input, default_max)?;
+    page_of(items, token, size, key).ok_or_else(|| invalid("Invalid nextToken."))
+}
+
+/// `{key: [up to size items]}` from where `token` (a `nextToken` the fake handed out, or none
+/// for the first page) says, with a `nextToken` when more follow; `None` for a token the fake
+/// did not make.
+pub(crate) fn page_of(
+    items: Vec<Value>,
+    token: Option<&str>,
+    size: usize,
+    key: &str,
+) -> Option<Value> {
+    let start = match token {
         None => 0,
         Some(token) => token
             .strip_prefix("fake-ecs-page-")
             .and_then(|n| n.parse::<usize>().ok())
-            .filter(|&n| n <= items.len())
-            .ok_or_else(|| invalid("Invalid nextToken."))?,
+            .filter(|&n| n <= items.len())?,
     };
-    let end = (start + max_results(input, default_max)?).min(items.len());
+    let end = (start + size).min(items.len());
     let mut reply = json!({ key: items[start..end] });
     if end < items.len() {
         reply["nextToken"] = json!(format!("fake-ecs-page-{end}"));
     }
-    Ok(reply)
+    Some(reply)
 }
 
 /// The last `/` segment of a name or ARN.

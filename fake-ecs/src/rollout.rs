@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::model::{Deployment, Progress, Service, World, ACTIVE, PRIMARY, RUNNING};
+use crate::model::{Deployment, Progress, Service, World, ACTIVE, PRIMARY, RUNNING, STOPPED};
 use crate::service_deployment::{
     Revision, ServiceDeployment, Strategy, CLEAN_UP, MONITORING, ROLLBACK_IN_PROGRESS, SCALE_UP,
 };
@@ -25,14 +25,25 @@ fn task_list(world: &World, indexes: &[usize]) -> String {
 
 /// Start `n` tasks of a deployment, RUNNING at once, with the "has started" event.
 fn start_tasks(world: &mut World, service: &mut Service, deployment_id: &str, n: u32) {
-    if n == 0 {
-        return;
-    }
+    place_tasks(world, service, deployment_id, n, true);
+}
+
+/// Start `n` tasks of a deployment (or task set), with the "has started" event: RUNNING at once
+/// if `run`, else left PROVISIONING. Their `startedBy` is the deployment id, their group
+/// `service:NAME`. Returns their indexes.
+pub(crate) fn place_tasks(
+    world: &mut World,
+    service: &mut Service,
+    deployment_id: &str,
+    n: u32,
+    run: bool,
+) -> Vec<usize> {
     let task_definition = match service.deployments.iter().find(|d| d.id == deployment_id) {
-        Some(d) => d.task_definition.clone(),
-        None => return,
+        Some(d) if n > 0 => d.task_definition.clone(),
+        _ => return Vec::new(),
     };
     let group = format!("service:{}", service.name);
+    let launch_type = service.launch_type();
     let started: Vec<usize> = (0..n)
         .map(|_| {
             let i = world.new_task(
@@ -40,9 +51,11 @@ fn start_tasks(world: &mut World, service: &mut Service, deployment_id: &str, n:
                 &task_definition,
                 Some(deployment_id.to_string()),
                 Some(group.clone()),
-                "EC2",
+                &launch_type,
             );
-            world.run(i);
+            if run {
+                world.run(i);
+            }
             i
         })
         .collect();
@@ -52,11 +65,12 @@ fn start_tasks(world: &mut World, service: &mut Service, deployment_id: &str, n:
         task_list(world, &started)
     );
     world.event(service, message);
+    started
 }
 
-/// Stop up to `n` RUNNING tasks of the deployments matching `pick` (oldest deployment first),
-/// with the "has stopped" event.
-fn stop_tasks(
+/// Stop up to `n` tasks (RUNNING or still starting) of the deployments matching `pick` (oldest
+/// deployment first), with the "has stopped" event.
+pub(crate) fn stop_tasks(
     world: &mut World,
     service: &mut Service,
     n: u32,
@@ -76,9 +90,12 @@ fn stop_tasks(
                 break;
             }
             let t = &world.tasks[i];
-            if t.started_by.as_deref() == Some(id.as_str()) && t.last_status == RUNNING {
+            if t.started_by.as_deref() == Some(id.as_str()) && t.last_status != STOPPED {
+                let exit_code = (t.last_status == RUNNING).then_some(0);
                 let reason = format!("Scaling activity initiated by (deployment {id})");
-                world.stop(i, &reason, "ServiceSchedulerInitiated", |_| (Some(0), None));
+                world.stop(i, &reason, "ServiceSchedulerInitiated", |_| {
+                    (exit_code, None)
+                });
                 stopped.push(i);
             }
         }
@@ -510,7 +527,7 @@ fn fail(
 /// Start `n` tasks of a deployment that stop at once (stoppedReason `reason`, stopCode
 /// EssentialContainerExited, the essential container exits 1 with `reason`); failedTasks counts
 /// them. False if the deployment is gone.
-fn start_failing_tasks(
+pub(crate) fn start_failing_tasks(
     world: &mut World,
     service: &mut Service,
     id: &str,
@@ -522,6 +539,7 @@ fn start_failing_tasks(
     };
     let (task_definition, desired) = (d.task_definition.clone(), d.desired);
     let group = format!("service:{}", service.name);
+    let launch_type = service.launch_type();
     let started: Vec<usize> = (0..n)
         .map(|_| {
             let i = world.new_task(
@@ -529,7 +547,7 @@ fn start_failing_tasks(
                 &task_definition,
                 Some(id.to_string()),
                 Some(group.clone()),
-                "EC2",
+                &launch_type,
             );
             let failing = world.tasks[i]
                 .containers
