@@ -104,6 +104,7 @@ async fn no_group_or_two_groups_stop_the_run_before_anything_is_registered() {
     fake.set_deployment_controller(CLUSTER, SERVICE, "CODE_DEPLOY");
     fake.add_codedeploy_application(APP);
     fake.add_service(CLUSTER, "api", "web:1", 1);
+    fake.set_deployment_controller(CLUSTER, "api", "CODE_DEPLOY");
     fake.add_deployment_group(
         APP,
         "api-dg",
@@ -147,8 +148,8 @@ async fn no_group_or_two_groups_stop_the_run_before_anything_is_registered() {
     run.assert_code(0);
     assert_eq!(
         fake.count("ListApplications"),
-        2,
-        "only the two runs above searched"
+        1,
+        "only the run above searched"
     );
     let run = deploy_cd(
         &fake,
@@ -318,4 +319,36 @@ async fn codedeploy_and_rolling_services_in_one_run() {
     assert_eq!(fake.count("CreateDeployment"), 1);
     // CodeDeploy rolls back to the revision it replaced: that one stays.
     assert_eq!(fake.active_revisions("web"), [1, 2]);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_interrupt_names_the_codedeploy_deployment_and_rolls_nothing_back() {
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    fake.set_codedeploy_runs(APP, GROUP, vec![CodeDeployRun::Stuck]);
+    let image = format!("{REPO}:v2");
+    let live = spawn(codedeploy_command(
+        &fake,
+        &[
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "-i",
+            &image,
+            "--enable-rollback",
+        ],
+    ));
+    live.wait_for("Waiting for it to complete").await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    live.signal("-INT").await;
+    let run = live.finish().await;
+    run.assert_code(130);
+    let id = created(&fake)["deploymentId"].as_str().unwrap().to_string();
+    run.assert_stderr_has(&format!(
+        "CodeDeploy deployment {id} of service 'web' to web:2"
+    ));
+    run.assert_stderr_has(&format!("aws deploy get-deployment --deployment-id {id}"));
+    run.assert_stderr_has("Nothing was rolled back.");
+    assert_eq!(fake.count("StopDeployment"), 0);
 }

@@ -27,6 +27,7 @@ pub(crate) fn call(state: &mut State, operation: &str, input: &Input) -> Result<
         "ListApplications" => list_applications(state, input),
         "ListDeploymentGroups" => list_deployment_groups(state, input),
         "BatchGetDeploymentGroups" => batch_get_deployment_groups(state, input),
+        "GetDeploymentGroup" => get_deployment_group(state, input),
         "CreateDeployment" => create_deployment(state, input),
         "GetDeployment" => get_deployment(state, input),
         "GetDeploymentTarget" => get_deployment_target(state, input),
@@ -245,6 +246,13 @@ fn batch_get_deployment_groups(state: &State, input: &Input) -> Result<Value, Ap
         ));
     }
     Ok(reply)
+}
+
+fn get_deployment_group(state: &State, input: &Input) -> Result<Value, ApiError> {
+    let application = application(state, input)?;
+    let index = group(state, input, application)?;
+    let cd = &state.codedeploy;
+    Ok(json!({"deploymentGroupInfo": cd.groups[index].render(&cd.deployments)}))
 }
 
 fn invalid_revision(message: impl Into<String>) -> ApiError {

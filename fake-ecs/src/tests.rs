@@ -3278,7 +3278,23 @@ fn applications_and_deployment_groups_list_and_describe_like_codedeploy() {
             json!({"deploymentGroupNames": ["web-dg"]}),
             "ApplicationNameRequiredException",
         ),
+        (
+            "GetDeploymentGroup",
+            json!({"applicationName": "web-app", "deploymentGroupName": "gone"}),
+            "DeploymentGroupDoesNotExistException",
+        ),
+        (
+            "GetDeploymentGroup",
+            json!({"applicationName": "web-app"}),
+            "DeploymentGroupNameRequiredException",
+        ),
     ];
+    let one = cd_ok(
+        &mut state,
+        "GetDeploymentGroup",
+        json!({"applicationName": "web-app", "deploymentGroupName": "web-dg"}),
+    );
+    assert_eq!(one["deploymentGroupInfo"]["deploymentGroupName"], "web-dg");
     for (operation, input, code) in cases {
         assert_eq!(
             cd_fails(&mut state, operation, input.clone()),

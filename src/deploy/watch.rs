@@ -167,6 +167,28 @@ impl Tracked {
         }
     }
 
+    /// The journal's line for a deployment an interrupt leaves going.
+    pub fn still_going(&self, cluster: &str) -> String {
+        match &self.codedeploy {
+            Some(followed) => format!(
+                "Service '{}': CodeDeploy deployment {} of {} is still in progress ({}). Check it with: aws deploy get-deployment --deployment-id {}",
+                self.name,
+                followed.deployment_id,
+                short_revision(&self.watch.task_definition),
+                self.state(),
+                followed.deployment_id
+            ),
+            None => format!(
+                "Service '{}': deployment {} of {} is still in progress in ECS ({}). Check it with: aws ecs describe-services --cluster {cluster} --services {}",
+                self.name,
+                self.watch.deployment_id,
+                short_revision(&self.watch.task_definition),
+                self.state(),
+                self.name
+            ),
+        }
+    }
+
     /// Where the deployment stands, for the journal and for a service the
     /// wait did not see to the end.
     pub fn state(&self) -> String {
@@ -334,17 +356,7 @@ impl Run<'_> {
                 tracked
                     .iter()
                     .filter(|t| t.ended.is_none())
-                    .map(|t| {
-                        format!(
-                            "Service '{}': deployment {} of {} is still in progress in ECS ({}). Check it with: aws ecs describe-services --cluster {} --services {}",
-                            t.name,
-                            t.watch.deployment_id,
-                            short_revision(&t.watch.task_definition),
-                            t.state(),
-                            self.cluster,
-                            t.name
-                        )
-                    })
+                    .map(|t| t.still_going(self.cluster))
                     .collect(),
             );
             if tracked.iter().all(|t| t.ended.is_some()) {
