@@ -15,6 +15,12 @@ deploys a new tag, so each must register a revision of its own, and the
 recording pass-through shows which access key and session token signed the
 ECS calls, so a run cannot pass on credentials from the wrong source.
 
+Last, a CODE_DEPLOY service is deployed through moto's CodeDeploy by a user
+holding exactly the README's CodeDeploy actions: the deployment group is
+checked with GetDeploymentGroup, and CreateDeployment must be signed for
+`codedeploy` and accepted with an AppSpec naming the new revision. moto never
+moves a deployment past `Created`, so that run ends in its -t timeout (exit 1).
+
     python3 scripts/moto_check.py --binary target/debug/ecs-deploy
 
 Needs Python 3.9+ and `pip install 'moto[server]'` (brings boto3 and requests),
@@ -47,6 +53,11 @@ Facts about moto 5.2.1 this script relies on (read from its source and tried):
   {AccessKeyId (ASIA…), SecretAccessKey, SessionToken, Expiration}`; the
   Expiration has microseconds (`2026-11-27T04:45:54.972058Z`), unlike real STS.
   Calls signed with those credentials are checked against the role's policies.
+- CodeDeploy: ListApplications, ListDeploymentGroups, GetDeploymentGroup,
+  CreateDeployment, GetDeployment and ListDeployments exist; a deployment stays
+  `Created`. GetDeploymentTarget, BatchGetDeploymentGroups and StopDeployment
+  do not exist (the check names the group, so BatchGetDeploymentGroups is not
+  needed). Its actions are evaluated as `codedeploy:<Action>`.
 - A user's long-term key (AKIA…) is refused with InvalidClientTokenId when the
   request also carries X-Amz-Security-Token, as in real AWS. The fake IMDS and
   container endpoint therefore serve temporary credentials of a role with the
@@ -86,6 +97,20 @@ DEPLOYER_ACTIONS = [
     "ecs:ListTaskDefinitions",
     "ecs:DeregisterTaskDefinition",
 ]
+# What a CODE_DEPLOY service needs on top (the README's CodeDeploy statement).
+CODEDEPLOY_ACTIONS = [
+    "codedeploy:ListApplications",
+    "codedeploy:ListDeploymentGroups",
+    "codedeploy:BatchGetDeploymentGroups",
+    "codedeploy:GetDeploymentGroup",
+    "codedeploy:CreateDeployment",
+    "codedeploy:GetDeploymentConfig",
+    "codedeploy:RegisterApplicationRevision",
+    "codedeploy:GetDeployment",
+    "codedeploy:GetDeploymentTarget",
+    "codedeploy:ListDeployments",
+    "codedeploy:StopDeployment",
+]
 # Enough to get past the first call of a deploy, so the denial happens mid-run.
 NOBODY_ACTIONS = ["ecs:DescribeServices"]
 
@@ -93,6 +118,10 @@ REPO = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acct/repo"
 OLD_IMAGE = f"{REPO}:v1"
 SIDECAR_IMAGE = "nginx:1.25"
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
+CODEDEPLOY_TARGET_PREFIX = "CodeDeploy_20141006."
+# The CODE_DEPLOY service, its task-definition family and its deployment group.
+CD_SERVICE, CD_FAMILY = "cd-web", "cd-web"
+CD_APPLICATION, CD_GROUP = "shop", "cd-web-dg"
 # Headers whose absence from SignedHeaders would let a request be altered
 # in flight (x-amz-target picks the operation) or make real AWS refuse it.
 MUST_SIGN = {"host", "x-amz-date", "x-amz-target"}
@@ -109,6 +138,7 @@ def allow(actions, resource="*"):
 
 USERS = {
     "deployer": allow(DEPLOYER_ACTIONS),
+    "cd-deployer": allow(DEPLOYER_ACTIONS + CODEDEPLOY_ACTIONS),
     "nobody": allow(NOBODY_ACTIONS),
     # May only become the role, so a deploy signed with its own key is refused
     # at the first ECS call: -a passes only if the role's credentials are used.
@@ -171,6 +201,8 @@ def set_up(endpoint):
         harness.container("sidecar", SIDECAR_IMAGE, 64, essential=False),
     ], desired=1)
 
+    set_up_codedeploy(endpoint)
+
     iam = boto("iam", endpoint)
     keys = {}
     for user, policy in USERS.items():
@@ -183,6 +215,29 @@ def set_up(endpoint):
     iam.put_role_policy(RoleName=ROLE_NAME, PolicyName="ecs-deploy",
                         PolicyDocument=json.dumps(allow(DEPLOYER_ACTIONS)))
     return keys
+
+
+def set_up_codedeploy(endpoint):
+    """A CODE_DEPLOY service behind a load balancer, and the CodeDeploy
+    application and ECS deployment group that deploy it."""
+    ecs = boto("ecs", endpoint)
+    ecs.register_task_definition(family=CD_FAMILY, containerDefinitions=[
+        harness.container("app", OLD_IMAGE, 128)])
+    target_group = (f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:"
+                    "targetgroup/cd-web-blue/0123456789abcdef")
+    ecs.create_service(cluster=CLUSTER, serviceName=CD_SERVICE, taskDefinition=f"{CD_FAMILY}:1",
+                       desiredCount=0, deploymentController={"type": "CODE_DEPLOY"},
+                       loadBalancers=[{"targetGroupArn": target_group,
+                                       "containerName": "app", "containerPort": 80}])
+    codedeploy = boto("codedeploy", endpoint)
+    codedeploy.create_application(applicationName=CD_APPLICATION, computePlatform="ECS")
+    codedeploy.create_deployment_group(
+        applicationName=CD_APPLICATION, deploymentGroupName=CD_GROUP,
+        serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/codedeploy",
+        deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
+        deploymentStyle={"deploymentType": "BLUE_GREEN",
+                         "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        ecsServices=[{"serviceName": CD_SERVICE, "clusterName": CLUSTER}])
 
 
 def role_credentials(endpoint, keys, session):
@@ -251,7 +306,7 @@ def form(record):
 
 def op_name(record):
     target = record["headers"].get("x-amz-target")
-    return target.replace(TARGET_PREFIX, "") if target else form(record).get("Action", "?")
+    return target.rsplit(".", 1)[-1] if target else form(record).get("Action", "?")
 
 
 def ops(records):
@@ -273,15 +328,16 @@ def xml_values(data, *names):
     return [found.get(name) for name in names]
 
 
-def signing_problems(records):
-    """What is wrong with the recorded ECS requests' SigV4 headers, as text."""
+def signing_problems(records, service="ecs", target_prefix=TARGET_PREFIX):
+    """What is wrong with the recorded JSON-1.1 requests' SigV4 headers for
+    `service`, as text."""
     problems = []
     for i, rec in enumerate(records, 1):
         h = rec["headers"]
         target = h.get("x-amz-target", "")
         where = f"request {i} ({target or 'no X-Amz-Target'})"
-        if not target.startswith(TARGET_PREFIX):
-            problems.append(f"{where}: X-Amz-Target is not {TARGET_PREFIX}<Op>")
+        if not target.startswith(target_prefix):
+            problems.append(f"{where}: X-Amz-Target is not {target_prefix}<Op>")
         if h.get("content-type") != "application/x-amz-json-1.1":
             problems.append(f"{where}: Content-Type is {h.get('content-type')!r}")
         fields = auth_fields(rec)
@@ -289,9 +345,9 @@ def signing_problems(records):
             problems.append(f"{where}: Authorization is not AWS4-HMAC-SHA256")
             continue
         date = h.get("x-amz-date", "")
-        if fields["scope"] != [date[:8], REGION, "ecs", "aws4_request"]:
+        if fields["scope"] != [date[:8], REGION, service, "aws4_request"]:
             problems.append(f"{where}: credential scope {'/'.join(fields['scope'])!r} "
-                            f"is not {date[:8]}/{REGION}/ecs/aws4_request")
+                            f"is not {date[:8]}/{REGION}/{service}/aws4_request")
         missing = MUST_SIGN - set(fields.get("SignedHeaders", "").split(";"))
         if missing:
             problems.append(f"{where}: not signed: {', '.join(sorted(missing))}")
@@ -592,6 +648,57 @@ def check_assume_role(h):
     h.check_registered_nothing(label)
 
 
+def check_codedeploy(h):
+    """The CODE_DEPLOY service through CodeDeploy, as cd-deployer: the named
+    group is checked, one revision registered, CreateDeployment signed for
+    codedeploy and accepted with the new revision in its AppSpec, and the
+    service itself never updated. moto keeps the deployment `Created`, so the
+    run waits until its -t and exits 1."""
+    label = "CODE_DEPLOY service"
+    image = f"{REPO}:cd{uuid.uuid4().hex[:8]}"
+    env = dict(h.keys_env("cd-deployer"), AWS_ENDPOINT_URL_CODEDEPLOY=h.proxy.url)
+    args = ["-c", CLUSTER, "-n", CD_SERVICE, "-i", image, "-r", REGION,
+            "--endpoint-url", h.proxy.url, "-t", "2", "--poll-interval", "0.5",
+            "--codedeploy-application", CD_APPLICATION,
+            "--codedeploy-deployment-group", CD_GROUP]
+    code, out, took = harness.run_binary(h.binary, args, env)
+    h.out, h.took = out, took
+    records = h.proxy.take()
+    h.check(label, code == 1, f"times out with exit 1 as moto's deployment stays Created "
+            f"({took:.1f} s)", f"exit status {code}")
+    h.check_no_secrets(label, out)
+    h.check(label, "is left going; pass --enable-rollback" in out,
+            "says the CodeDeploy deployment is left going and how to roll it back")
+    codedeploy = of_service(records, "codedeploy")
+    called = ops(codedeploy)
+    problems = signing_problems(codedeploy, "codedeploy", CODEDEPLOY_TARGET_PREFIX)
+    h.check(label, codedeploy and not problems,
+            f"CodeDeploy requests are SigV4 for {REGION}/codedeploy with host, x-amz-date, "
+            f"x-amz-target signed ({', '.join(sorted(set(called))) or 'none'})",
+            "; ".join(problems) or "no CodeDeploy request reached the server")
+    refused = [f"{op_name(r)} {r['status']}" for r in codedeploy
+               if op_name(r) in ("GetDeploymentGroup", "CreateDeployment") and r["status"] != 200]
+    h.check(label, "GetDeploymentGroup" in called and called.count("CreateDeployment") == 1
+            and not refused, "GetDeploymentGroup and one CreateDeployment, both answered 200",
+            f"calls: {', '.join(called)}; refused: {', '.join(refused) or 'none'}")
+    h.check(label, "UpdateService" not in ops(records), "the service itself is not updated",
+            f"calls: {', '.join(ops(records))}")
+    try:
+        client = boto("codedeploy", h.moto.url, *h.keys["cd-deployer"])
+        ids = client.list_deployments(applicationName=CD_APPLICATION,
+                                      deploymentGroupName=CD_GROUP)["deployments"]
+        revision = client.get_deployment(deploymentId=ids[-1])["deploymentInfo"]["revision"]
+        content = revision.get("appSpecContent", {}).get("content", "")
+        revs = harness.active_revisions(h.moto.url, CD_FAMILY, *h.keys["cd-deployer"])
+        want = f"task-definition/{CD_FAMILY}:{revs[-1]}"
+        h.check(label, len(ids) == 1 and revs == [1, 2] and want in content
+                and revision.get("revisionType") == "AppSpecContent",
+                f"one deployment, its AppSpec content names {CD_FAMILY}:2",
+                f"deployments {ids}, revisions {revs}, revision {json.dumps(revision)[:300]}")
+    except Exception as e:  # noqa: BLE001 - any failure is a failed check
+        h.check(label, False, "the CodeDeploy deployment can be read", f"{error_code(e)}: {e}")
+
+
 def run_checks(report, binary, moto, servers):
     """All checks against the started `moto`; the fakes are entered into
     `servers` (an ExitStack), which stops them."""
@@ -624,6 +731,7 @@ def run_checks(report, binary, moto, servers):
     check_imds(h, imds.creds)
     check_container(h, container)
     check_assume_role(h)
+    check_codedeploy(h)
 
 
 def main():

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use fake_ecs::{CodeDeployRun, DeploymentGroupOptions, FakeEcs};
+use fake_ecs::{CodeDeployRun, DeploymentGroupOptions, FakeEcs, Fault};
 use serde_json::{json, Value};
 
 const APP: &str = "shop";
@@ -253,6 +253,37 @@ async fn a_timeout_stops_the_deployment_with_codedeploys_rollback() {
     assert_eq!(service_revision(&fake), "web:1");
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["result"], "rolled_back");
+}
+
+#[tokio::test]
+async fn without_rollback_a_timeout_leaves_codedeploy_going_and_says_so() {
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    fake.set_codedeploy_runs(APP, GROUP, vec![CodeDeployRun::Stuck]);
+    // An IAM policy without codedeploy:GetDeploymentTarget: the wait goes on
+    // with GetDeployment, which it is judged on, and never asks again.
+    fake.deny("GetDeploymentTarget");
+    let run = deploy_cd(&fake, &["-t", "0.5"]).await;
+    run.assert_code(1);
+    run.assert_stdout_has("warning: GetDeploymentTarget");
+    run.assert_stdout_has("the wait goes on with GetDeployment alone");
+    run.assert_stderr_has("did not finish within 0.5 s");
+    run.assert_stderr_has(
+        "is left going; pass --enable-rollback to have CodeDeploy stop it and return to web:1",
+    );
+    run.assert_stderr_has("aws deploy get-deployment --deployment-id");
+    assert!(!run.stderr.contains("still points at"), "{}", run.stderr);
+    assert_eq!(fake.count("GetDeploymentTarget"), 1);
+    assert!(fake.count("GetDeployment") > 1, "the wait kept polling");
+    assert_eq!(fake.count("StopDeployment"), 0);
+
+    // A target that keeps failing is retried, then left aside the same way.
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    fake.set_codedeploy_runs(APP, GROUP, vec![CodeDeployRun::Succeed { polls: 2 }]);
+    fake.inject_faults("GetDeploymentTarget", vec![Fault::ServiceUnavailable; 5]);
+    let run = deploy_cd(&fake, &[]).await;
+    run.assert_code(0);
+    run.assert_stdout_has("warning: GetDeploymentTarget failed after 5 attempts");
+    assert_eq!(fake.count("GetDeploymentTarget"), 5);
 }
 
 #[tokio::test]

@@ -588,11 +588,7 @@ impl Run<'_> {
                     Some(m) => (m.status, m.why.to_string()),
                     None => (
                         RollbackStatus::NotAttempted,
-                        format!(
-                            "The service still points at {}; pass --enable-rollback to return to {} automatically.",
-                            short_revision(&t.watch.task_definition),
-                            short_revision(previous)
-                        ),
+                        left_as_it_is(t, self.cluster, previous),
                     ),
                 };
                 message.push(self.prefixed(&t.name, &line));
@@ -815,8 +811,9 @@ impl Run<'_> {
                                 .await
                         } else {
                             Err(format!(
-                                "CodeDeploy deployment {} already ended without rolling back, so there is no deployment in progress to stop; check which task set serves traffic: aws deploy get-deployment-target --deployment-id {} --target-id {}:{}",
-                                followed.deployment_id, followed.deployment_id, self.cluster, u.name
+                                "CodeDeploy deployment {} already ended without rolling back, so there is no deployment in progress to stop; {}",
+                                followed.deployment_id,
+                                which_task_set_serves(&followed.deployment_id, self.cluster, &u.name)
                             ))
                         }
                     }
@@ -1021,4 +1018,34 @@ fn families<'a>(task_definitions: impl Iterator<Item = &'a str>) -> Vec<String> 
     families.sort();
     families.dedup();
     families
+}
+
+/// What a failed deployment that is not rolled back leaves behind, and how to
+/// roll it back next time.
+fn left_as_it_is(t: &Tracked, cluster: &str, previous: &str) -> String {
+    let Some(followed) = &t.codedeploy else {
+        return format!(
+            "The service still points at {}; pass --enable-rollback to return to {} automatically.",
+            short_revision(&t.watch.task_definition),
+            short_revision(previous)
+        );
+    };
+    let id = &followed.deployment_id;
+    match followed.latest.as_ref().map(|d| d.status.as_str()) {
+        Some(status) if !ACTIVE_STATUSES.contains(&status) => format!(
+            "CodeDeploy deployment {id} ended {status} without a rollback; {}",
+            which_task_set_serves(id, cluster, &t.name)
+        ),
+        _ => format!(
+            "CodeDeploy deployment {id} of {} is left going; pass --enable-rollback to have CodeDeploy stop it and return to {}. Check it with: aws deploy get-deployment --deployment-id {id}",
+            short_revision(&t.watch.task_definition),
+            short_revision(previous)
+        ),
+    }
+}
+
+/// How to see which task set serves traffic after a CodeDeploy deployment
+/// ended without a rollback.
+fn which_task_set_serves(deployment_id: &str, cluster: &str, service: &str) -> String {
+    format!("check which task set serves traffic: aws deploy get-deployment-target --deployment-id {deployment_id} --target-id {cluster}:{service}")
 }

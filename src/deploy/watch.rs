@@ -72,6 +72,9 @@ pub(super) struct FollowedCodeDeploy {
     reported: codedeploy::Reported,
     /// The deployment CodeDeploy rolls back with, once it says.
     rollback: Option<(String, Option<codedeploy::Deployment>)>,
+    /// GetDeploymentTarget failed after its retries: the wait goes on with
+    /// GetDeployment alone, which is what success and failure are judged on.
+    target_unreadable: bool,
 }
 
 impl FollowedCodeDeploy {
@@ -83,9 +86,16 @@ impl FollowedCodeDeploy {
             target: None,
             reported: codedeploy::Reported::default(),
             rollback: None,
+            target_unreadable: false,
         }
     }
 }
+
+/// What GetDeploymentTarget answers before the deployment reaches the service.
+const NOT_STARTED_YET: [&str; 2] = [
+    "DeploymentNotStartedException",
+    "DeploymentTargetDoesNotExistException",
+];
 
 /// How a watched deployment ended.
 #[derive(Debug, Clone)]
@@ -474,13 +484,22 @@ impl Run<'_> {
                 let (rollback, _) = deadline.bound("GetDeployment", get).await?;
                 followed.rollback = Some((id, Some(rollback)));
             }
-        } else {
+        } else if !followed.target_unreadable {
             let target = codedeploy.target(&followed.deployment_id, self.cluster, service);
             match deadline.bound("GetDeploymentTarget", target).await {
                 Ok(target) => followed.target = Some(target),
                 // Not there before the deployment starts on it.
-                Err(e) if e.is_refusal() => {}
-                Err(e) => return Err(e),
+                Err(e) if NOT_STARTED_YET.contains(&e.code().unwrap_or_default()) => {}
+                // The target only adds the task set's progress; one that keeps
+                // failing or is refused (an IAM policy without the action)
+                // must not blind a wait that GetDeployment can judge.
+                Err(e) => {
+                    followed.target_unreadable = true;
+                    self.say(
+                        service,
+                        format!("warning: {e}; the wait goes on with GetDeployment alone, without the replacement task set's progress."),
+                    );
+                }
             }
         }
         followed.latest = Some(deployment);
