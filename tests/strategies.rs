@@ -182,8 +182,9 @@ async fn wait_until_a_stage_ends_the_wait_there() {
     run.assert_stderr_has("POST_TEST_TRAFFIC_SHIFT");
 }
 
-#[tokio::test]
-async fn a_pause_hook_is_shown_and_continued_or_rolled_back_with_one_command() {
+/// A blue/green service whose next deployment pauses at the PAUSE hook of
+/// POST_TEST_TRAFFIC_SHIFT.
+async fn paused_blue_green() -> FakeEcs {
     let fake = fake().await;
     with_strategy(&fake, "BLUE_GREEN", json!({"bakeTimeInMinutes": 1}));
     fake.set_rollout(
@@ -194,6 +195,12 @@ async fn a_pause_hook_is_shown_and_continued_or_rolled_back_with_one_command() {
             bake_polls: 1,
         },
     );
+    fake
+}
+
+#[tokio::test]
+async fn a_pause_hook_is_shown_and_continued_or_rolled_back_with_one_command() {
+    let fake = paused_blue_green().await;
     let run = deploy_v2(&fake, &["--wait-until", "POST_TEST_TRAFFIC_SHIFT"]).await;
     run.assert_code(0);
     let run = deploy(
@@ -245,16 +252,7 @@ async fn a_pause_hook_is_shown_and_continued_or_rolled_back_with_one_command() {
 
 #[tokio::test]
 async fn a_paused_deploy_says_how_to_answer() {
-    let fake = fake().await;
-    with_strategy(&fake, "BLUE_GREEN", json!({"bakeTimeInMinutes": 1}));
-    fake.set_rollout(
-        CLUSTER,
-        SERVICE,
-        Rollout::PauseAt {
-            stage: "POST_TEST_TRAFFIC_SHIFT".into(),
-            bake_polls: 1,
-        },
-    );
+    let fake = paused_blue_green().await;
     let run = deploy_v2(&fake, &["-t", "1"]).await;
     run.assert_code(1);
     run.assert_stdout_has("paused at POST_TEST_TRAFFIC_SHIFT by PAUSE hook");

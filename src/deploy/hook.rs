@@ -232,16 +232,7 @@ impl Run<'_> {
         let mut failures = Vec::new();
         for t in tracked {
             let service = report.service(&t.name);
-            service.duration_seconds = t.started.elapsed().as_secs_f64();
-            if let Some(d) = t
-                .service_deployment
-                .as_ref()
-                .and_then(|f| f.latest.as_ref())
-            {
-                service.status = Some(d.status.clone());
-                service.lifecycle_stage = d.lifecycle_stage.clone();
-                service.alarms_triggered = d.triggered_alarms();
-            }
+            t.record(service);
             let done = matches!(t.ended, Some(Ended::Done));
             service.result = match (action, done) {
                 (HookAction::Continue, true) => Outcome::Success,

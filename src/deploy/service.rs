@@ -388,15 +388,7 @@ impl Run<'_> {
                     }
                     Err(error) => Err(error),
                 };
-                let t = match created {
-                    Ok(t) => t,
-                    Err(error) if updated.is_empty() => return Err(error),
-                    Err(error) => {
-                        return Err(self
-                            .update_failed_midway(&name, error, &updated, report)
-                            .await)
-                    }
-                };
+                let t = self.midway(&name, created, &updated, report).await?;
                 updated.push(Updated {
                     name: name.clone(),
                     previous: current.clone(),
@@ -410,15 +402,8 @@ impl Run<'_> {
                 tracked.push(Tracked { started, ..t });
                 continue;
             }
-            let reply = match self.update(&name, &new, true, None).await {
-                Ok(reply) => reply,
-                Err(error) if updated.is_empty() => return Err(error),
-                Err(error) => {
-                    return Err(self
-                        .update_failed_midway(&name, error, &updated, report)
-                        .await)
-                }
-            };
+            let update = self.update(&name, &new, true, None).await;
+            let reply = self.midway(&name, update, &updated, report).await?;
             updated.push(Updated {
                 name: name.clone(),
                 previous: current.clone(),
@@ -485,16 +470,7 @@ impl Run<'_> {
         let config = self.d.config;
         for t in tracked {
             let service = report.service(&t.name);
-            service.duration_seconds = t.started.elapsed().as_secs_f64();
-            if let Some(d) = t
-                .service_deployment
-                .as_ref()
-                .and_then(|f| f.latest.as_ref())
-            {
-                service.status = Some(d.status.clone());
-                service.lifecycle_stage = d.lifecycle_stage.clone();
-                service.alarms_triggered = d.triggered_alarms();
-            }
+            t.record(service);
             match &t.ended {
                 Some(Ended::Done) => service.result = Outcome::Success,
                 None => {
@@ -620,6 +596,23 @@ impl Run<'_> {
 
     /// An `UpdateService` failed after others succeeded: those services
     /// already point at their new revisions. Rolls them back when asked.
+    /// The update (or CodeDeploy deployment) of `name`, unless it failed
+    /// after others succeeded: then those are dealt with first.
+    async fn midway<T>(
+        &self,
+        name: &str,
+        result: Result<T, Error>,
+        updated: &[Updated],
+        report: &mut Report,
+    ) -> Result<T, Error> {
+        match result {
+            Err(error) if !updated.is_empty() => Err(self
+                .update_failed_midway(name, error, updated, report)
+                .await),
+            result => result,
+        }
+    }
+
     async fn update_failed_midway(
         &self,
         name: &str,

@@ -17,6 +17,7 @@ use crate::core::watch::progress::Progress;
 use crate::core::watch::rolling::{self, Watch};
 use crate::core::watch::service_deployment::{self, News, Reported, ServiceDeployment};
 use crate::core::watch::{self, codedeploy, Blind, Failure, Verdict};
+use crate::output::report::ServiceReport;
 
 /// One service's deployment being watched.
 pub(super) struct Tracked {
@@ -174,6 +175,21 @@ impl Tracked {
                 failed @ Verdict::Failed(_) if !self.rolling_back => failed,
                 _ => Verdict::Pending,
             },
+        }
+    }
+
+    /// What the report says of this deployment however it ended: how long it
+    /// was watched and, of a service deployment, where ECS left it.
+    pub fn record(&self, service: &mut ServiceReport) {
+        service.duration_seconds = self.started.elapsed().as_secs_f64();
+        if let Some(d) = self
+            .service_deployment
+            .as_ref()
+            .and_then(|f| f.latest.as_ref())
+        {
+            service.status = Some(d.status.clone());
+            service.lifecycle_stage = d.lifecycle_stage.clone();
+            service.alarms_triggered = d.triggered_alarms();
         }
     }
 
