@@ -149,6 +149,18 @@ fn s(x: &str) -> String {
     x.to_string()
 }
 
+/// A rollout of web:2 over web:1 (two tasks) halfway: one task of each running, one pending.
+fn assert_halfway(service: &Value) {
+    assert_eq!(
+        deployment_summary(service),
+        [
+            (s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 1),
+            (s("ACTIVE"), s("web:1"), Some(s("COMPLETED")), 1)
+        ]
+    );
+    assert_eq!(service["deployments"][0]["pendingCount"], 1);
+}
+
 #[test]
 fn signature_shape_is_checked_and_every_request_recorded() {
     let (mut state, _, _) = setup();
@@ -496,15 +508,7 @@ fn complete_rollout_moves_tasks_over_and_reaches_steady_state() {
         .to_string();
     assert!(id.starts_with("ecs-svc/"));
 
-    let first = poll(&mut state);
-    assert_eq!(
-        deployment_summary(&first),
-        [
-            (s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 1),
-            (s("ACTIVE"), s("web:1"), Some(s("COMPLETED")), 1)
-        ]
-    );
-    assert_eq!(first["deployments"][0]["pendingCount"], 1);
+    assert_halfway(&poll(&mut state));
     let second = poll(&mut state);
     assert_eq!(
         deployment_summary(&second),
@@ -749,15 +753,7 @@ fn complete_after_follows_the_wall_clock_not_the_polls() {
         );
     }
     state.world.advance_wall(after / 2);
-    let half = poll(&mut state);
-    assert_eq!(
-        deployment_summary(&half),
-        [
-            (s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 1),
-            (s("ACTIVE"), s("web:1"), Some(s("COMPLETED")), 1)
-        ]
-    );
-    assert_eq!(half["deployments"][0]["pendingCount"], 1);
+    assert_halfway(&poll(&mut state));
     state.world.advance_wall(after / 2);
     let done = poll(&mut state);
     assert_eq!(
