@@ -425,6 +425,8 @@ def reaction_cell(values, attribute):
     if not values:
         return "not run"
     if isinstance(values[0], Unnoticed):
+        if attribute == "after_seen":
+            return "–"  # no poll saw it
         return f"never: not noticed {seconds(values[0].after)} after the end, then stopped"
     return spread([getattr(v, attribute) for v in values])
 
