@@ -17,7 +17,7 @@ TRANSCRIPT := target/fake-ecs-transcript.jsonl
 # CI passes --require: there the empty-root check must run, not skip.
 EMPTY_ROOT_FLAGS ?=
 
-.PHONY: build test lint unit moto-check proxy-check empty-root-check empty-root-check-arm64 demo musl musl-arm64 dist dist-check bench readme image clean
+.PHONY: build test lint unit moto-check proxy-check empty-root-check empty-root-check-arm64 demo musl musl-arm64 dist dist-check bench bench-quick fake-server readme image clean
 
 build:
 	$(CARGO) build --release
@@ -116,11 +116,23 @@ dist-check:
 	$(MAKE) dist DIST_TARGET=target/dist-b && cp dist/SHA256SUMS target/SHA256SUMS.b
 	diff target/SHA256SUMS.a target/SHA256SUMS.b && echo "dist-check: both builds are byte for byte the same"
 
-## ecs-deploy against `aws ecs` + jq on moto; writes bench/results.md and
-## copies it into the README.
-bench: musl
-	python3 scripts/bench.py --binary $(MUSL_BIN)
+FAKE_SERVER := target/debug/fake-ecs-server
+
+## ecs-deploy against fabfuel's ecs-deploy and `aws ecs` + jq on the fake ECS:
+## round trips against the floor, one deploy, many services, wait reaction.
+## Writes bench/results.md and copies it into the README (about 5 minutes).
+bench: musl fake-server
+	python3 scripts/bench.py --binary $(MUSL_BIN) --fake-server $(FAKE_SERVER)
 	python3 scripts/readme.py
+
+## The same tables with fewer runs, written to target/bench-quick.md (about a
+## minute; never part of `make test`: benchmarks do not fail tests).
+bench-quick: musl fake-server
+	python3 scripts/bench.py --binary $(MUSL_BIN) --fake-server $(FAKE_SERVER) --quick
+
+## The fake ECS as a process, for the bench.
+fake-server:
+	$(CARGO) build -p fake-ecs --bin fake-ecs-server
 
 ## The README's benchmark table from bench/results.md (tests/readme.rs checks it).
 readme:

@@ -1,6 +1,8 @@
 """Shared pieces of the scripts that drive the real ecs-deploy binary against
 moto_server and small fakes on loopback: bench.py, empty_root_check.py,
-moto_check.py and proxy_check.py.
+moto_check.py and proxy_check.py; bench.py also runs the project's fake ECS
+as a process (FakeEcsServer) behind a front that adds round trips
+(LatencyFront).
 
 Rules every piece keeps: servers listen on 127.0.0.1 only, the proxy and the
 TLS front connect to loopback only, every wait and loop has a deadline, and
@@ -14,6 +16,7 @@ cryptography (used for the throwaway CA).
 import argparse
 import contextlib
 import datetime
+import http.client
 import ipaddress
 import json
 import os
@@ -788,6 +791,139 @@ def http_get(url, timeout=5, cafile=None, method="GET", headers=None):
     except urllib.error.HTTPError as e:
         return e.code, e.read()
 
+
+# --- the fake ECS as a process, and a front that adds round trips -----------
+
+class FakeEcsServer(Started):
+    """fake-ecs-server (fake-ecs/src/bin/fake-ecs-server.rs: the fake the
+    tests use, as a process) with `args`, e.g. ("--services", "10",
+    "--desired", "2", "--complete-after", "2"). Once started: `url`, `port`
+    and the `access_key`/`secret_key` it accepts; stats() is its JSON answer
+    to `stats` (requests by operation and each service as it stands)."""
+
+    def __init__(self, exe, *args):
+        self.argv = [exe, *args]
+        self.proc = None
+        self.log = tempfile.TemporaryFile()
+        self.url = self.port = self.access_key = self.secret_key = None
+
+    def start(self, wait_s=30):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True, start_new_session=True)
+        try:
+            ready = self._line(wait_s)
+        except BaseException:
+            self.stop()
+            raise
+        self.url, self.access_key, self.secret_key = (
+            ready["url"], ready["access_key"], ready["secret_key"])
+        self.port = urllib.parse.urlsplit(self.url).port
+        return self
+
+    def _line(self, wait_s):
+        """The server's next line of JSON, within `wait_s` seconds."""
+        ready, _, _ = select.select([self.proc.stdout], [], [], wait_s)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line:
+            self.log.seek(0)
+            raise RuntimeError(f"{self.argv[0]} did not answer within {wait_s} s:\n"
+                               + self.log.read().decode(errors="replace"))
+        return json.loads(line)
+
+    def stats(self, wait_s=30):
+        self.proc.stdin.write("stats\n")
+        self.proc.stdin.flush()
+        return self._line(wait_s)
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.proc.stdin.close()  # the end of its input stops it
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            kill_group(self.proc)
+
+
+# Headers that belong to one connection, not to the request or answer.
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
+              "trailer", "upgrade", "content-length"}
+
+
+def relay(handler, upstream_port, body, timeout=60):
+    """Sends the request `handler` (a Handler) is answering, with `body`, to
+    the plain HTTP server at 127.0.0.1:`upstream_port`, and that server's
+    answer back to the client, headers as they came (the Host header too: it
+    is signed). A fresh upstream connection each time: on loopback it costs
+    microseconds, and none can go stale between a client's requests.
+    Returns (status, answer body)."""
+    headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+    upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=timeout)
+    try:
+        upstream.request(handler.command, handler.path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        data = answer.read()
+    finally:
+        upstream.close()
+    handler.send_response_only(answer.status, answer.reason)
+    for name, value in answer.getheaders():
+        if name.lower() not in HOP_BY_HOP:
+            handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+    return answer.status, data
+
+
+class _LatencyHandler(Handler):
+    timeout = 60  # a connection idle this long is closed
+    # An answer's head and body are two writes: with Nagle's algorithm the
+    # body would wait for the client's delayed ACK of the head (40 ms).
+    disable_nagle_algorithm = True
+
+    def handle(self):
+        owner = self.owner
+        self.connection_number = owner.opened()
+        time.sleep(owner.rtt)  # the round trip of the TCP handshake
+        super().handle()
+
+    def forward(self):
+        owner = self.owner
+        body = self.read_body()
+        operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        owner.keep({"t": time.monotonic(), "at": time.time(),
+                    "connection": self.connection_number, "operation": operation})
+        time.sleep(owner.rtt)  # the request's round trip
+        relay(self, owner.upstream_port, body)
+
+    do_GET = do_POST = do_PUT = forward
+
+
+class LatencyFront(Background):
+    """http://127.0.0.1:PORT in front of a plain HTTP server on loopback that
+    keeps connections alive and adds `rtt` seconds to each new connection
+    (its handshake) and to each request, as a network `rtt` away would.
+    Records every request as {"t" (time.monotonic()), "at" (time.time()),
+    "connection" (1, 2, … in the order they were opened), "operation" (the
+    X-Amz-Target's operation)}; take() hands them over."""
+
+    def __init__(self, upstream_port, rtt=0.0):
+        self.upstream_port = upstream_port
+        self.rtt = rtt
+        self.connections = 0
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _LatencyHandler)
+        server.daemon_threads = True
+        super().__init__(server)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def opened(self):
+        """Counts a new connection; its number."""
+        with self.lock:
+            self.connections += 1
+            return self.connections
+
+
+# --- the machine and its tools ----------------------------------------------
 
 def machine():
     """'N CPUs, <model>' for result tables."""

@@ -13,7 +13,9 @@
 //! [`CodeDeployRun`] per `GetDeployment` call and replace the service's task set as they go.
 //!
 //! Everything is deterministic: ids come from counters and timestamps from a fake clock that
-//! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock.
+//! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock — except the
+//! progress of the two timed rollouts, [`Rollout::CompleteAfter`] and [`Rollout::FailAfter`],
+//! which benchmarks use so that tools polling at different paces meet the same rollout.
 
 mod auth;
 mod codedeploy;
@@ -30,6 +32,7 @@ mod tests;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use serde_json::Value;
 use wiremock::matchers::any;
@@ -195,6 +198,27 @@ pub enum Rollout {
     },
     /// Never progresses: pendingCount stays at the desired count, rolloutState IN_PROGRESS.
     Stuck,
+    /// Like [`Rollout::Complete`], but following the wall clock instead of the polls, so
+    /// that tools which poll at different paces meet the same rollout (for benchmarks): a
+    /// poll a share `s` of `after` past UpdateService finds ⌊desired·s⌋ tasks of the new
+    /// deployment RUNNING and as many old ones stopped; the first poll at or after `after`
+    /// finds it complete. [`FakeEcs::rollout_due`] tells when that is.
+    CompleteAfter {
+        /// How long the rollout takes, from UpdateService.
+        after: Duration,
+    },
+    /// Following the wall clock like [`Rollout::CompleteAfter`]: nothing moves (all desired
+    /// tasks pending, as [`Rollout::Stuck`]) until `after` has passed since UpdateService;
+    /// the first poll from then on starts one task that stops at once (stoppedReason =
+    /// `reason`, the essential container exits 1 with `reason`) and fails the deployment as
+    /// [`Rollout::TasksFail`] does (rolloutState FAILED, the circuit breaker's reason and
+    /// event; no rollback).
+    FailAfter {
+        /// How long until the deployment fails, from UpdateService.
+        after: Duration,
+        /// The stoppedReason of the failed task and the reason of its essential container.
+        reason: String,
+    },
     /// For a BLUE_GREEN, LINEAR or CANARY service (`deploymentConfiguration.strategy`): one
     /// lifecycle stage per poll. UpdateService leaves the service deployment PENDING; then
     /// PRE_SCALE_UP (IN_PROGRESS from here on), SCALE_UP (all desired tasks of the new revision
@@ -743,6 +767,17 @@ impl FakeEcs {
     /// The default starts at 1700000000 (November 2023).
     pub fn set_epoch(&self, epoch_seconds: f64) {
         self.state().set_epoch(epoch_seconds);
+    }
+
+    /// When the newest [`Rollout::CompleteAfter`] or [`Rollout::FailAfter`] deployment of this
+    /// service ends (completes or fails), as time since the Unix epoch by the wall clock: the
+    /// moment a tool that watched it could know at the earliest. `None` if no timed rollout
+    /// started.
+    ///
+    /// Panics if the service is unknown.
+    pub fn rollout_due(&self, cluster: &str, service: &str) -> Option<Duration> {
+        let state = self.state();
+        state.services[state.expect_service(cluster, service)].rollout_due
     }
 
     /// Every request received, in order.

@@ -4,6 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 use wiremock::http::Method;
@@ -287,6 +288,8 @@ pub(crate) struct Progress {
     pub(crate) next_step: usize,
     /// What StopServiceDeployment or ContinueServiceDeployment asked for, if anything.
     pub(crate) stopping: Option<rollout::Stopping>,
+    /// The wall clock when the deployment began (see [`World::wall_now`]).
+    pub(crate) started_wall: Duration,
 }
 
 /// One service.
@@ -313,6 +316,8 @@ pub(crate) struct Service {
     /// Raw keys merged into the description (see `FakeEcs::set_service_fields`); a null
     /// removes the template's key.
     pub(crate) extra_fields: Map<String, Value>,
+    /// When the newest timed rollout ends, by the wall clock (see `FakeEcs::rollout_due`).
+    pub(crate) rollout_due: Option<Duration>,
 }
 
 /// The default deployment controller.
@@ -426,9 +431,12 @@ impl Task {
     }
 }
 
-/// Everything but the services: clock, counters, task definitions, tasks.
+/// Everything but the services: clocks, counters, task definitions, tasks.
 pub(crate) struct World {
     now: f64,
+    /// The wall clock that timed rollouts follow (time since the Unix epoch): the real one
+    /// when `None`, else frozen at this reading (tests move it by hand).
+    wall: Option<Duration>,
     seq: u64,
     /// Service revisions made so far.
     revisions: u64,
@@ -454,6 +462,23 @@ impl World {
     /// Move the clock one second on.
     pub(crate) fn tick(&mut self) {
         self.now += 1.0;
+    }
+
+    /// The wall clock (time since the Unix epoch) that [`Rollout::CompleteAfter`] and
+    /// [`Rollout::FailAfter`] follow; everything else follows the fake clock of
+    /// [`World::now`], so that answers stay deterministic.
+    pub(crate) fn wall_now(&self) -> Duration {
+        self.wall.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+        })
+    }
+
+    /// Freeze the wall clock at its current reading (the first call), then move it `by` on.
+    #[cfg(test)]
+    pub(crate) fn advance_wall(&mut self, by: Duration) {
+        self.wall = Some(self.wall_now() + by);
     }
 
     fn next(&mut self) -> u64 {
@@ -1083,6 +1108,7 @@ impl State {
         State {
             world: World {
                 now: BASE_EPOCH,
+                wall: None,
                 seq: 0,
                 revisions: 0,
                 task_defs: Vec::new(),
@@ -1327,6 +1353,7 @@ impl State {
             omit_current_service_deployment: false,
             service_deployments: Vec::new(),
             extra_fields: Map::new(),
+            rollout_due: None,
         };
         self.world.tick();
         rollout::complete(&mut self.world, &mut service, &id, true);

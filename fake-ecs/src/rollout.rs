@@ -1,5 +1,7 @@
 //! The scripted rollout: what one `DescribeServices` poll does to a service.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::model::{Deployment, Progress, Service, World, ACTIVE, PRIMARY, RUNNING, STOPPED};
@@ -201,7 +203,7 @@ pub(crate) fn next_rollout(service: &Service, config: &Value) -> Result<Rollout,
     if rollout.is_staged() != staged {
         let name = config["strategy"].as_str().unwrap_or("ROLLING");
         return Err(format!(
-            "fake-ecs: {rollout:?} does not fit the {name} deployment strategy of service {}: use Complete, CompleteWithoutRolloutState, SlowDrain, TasksFail, CircuitBreakerRollback or Stuck for ROLLING, Staged, AlarmInBake, CircuitBreakerInScaleUp or PauseAt for BLUE_GREEN, LINEAR and CANARY.",
+            "fake-ecs: {rollout:?} does not fit the {name} deployment strategy of service {}: use Complete, CompleteWithoutRolloutState, SlowDrain, TasksFail, CircuitBreakerRollback, Stuck, CompleteAfter or FailAfter for ROLLING, Staged, AlarmInBake, CircuitBreakerInScaleUp or PauseAt for BLUE_GREEN, LINEAR and CANARY.",
             service.name
         ));
     }
@@ -355,6 +357,10 @@ pub(crate) fn begin(
     }
     record.refresh(world, &service.deployments);
     service.service_deployments.push(record);
+    let started_wall = world.wall_now();
+    if let Rollout::CompleteAfter { after } | Rollout::FailAfter { after, .. } = &rollout {
+        service.rollout_due = Some(started_wall + *after);
+    }
     service.progress = Some(Progress {
         deployment_id: id,
         plan: plan(strategy, &rollout),
@@ -365,6 +371,7 @@ pub(crate) fn begin(
         previous_deployment_id,
         next_step: 0,
         stopping: None,
+        started_wall,
     });
 }
 
@@ -422,10 +429,33 @@ fn step(world: &mut World, service: &mut Service, p: &mut Progress) -> bool {
     }
     match p.rollout.clone() {
         Rollout::Complete { polls } | Rollout::CompleteWithoutRolloutState { polls } => {
-            progress(world, service, p, polls.max(1), 0, with_state)
+            progress(world, service, p, p.polls, polls.max(1), 0, with_state)
         }
         Rollout::SlowDrain { polls, drain_polls } => {
-            progress(world, service, p, polls.max(1), drain_polls, true)
+            progress(world, service, p, p.polls, polls.max(1), drain_polls, true)
+        }
+        Rollout::CompleteAfter { after } => {
+            // One step per task: the share of `after` gone by says how many have moved.
+            let steps = desired.max(1);
+            progress(
+                world,
+                service,
+                p,
+                time_steps(world, p, after, steps),
+                steps,
+                0,
+                true,
+            )
+        }
+        Rollout::FailAfter { after, reason } => {
+            if time_steps(world, p, after, 1) < 1 {
+                hold(world, service, &id, desired);
+                return false;
+            }
+            if start_failing_tasks(world, service, &id, 1, &reason) {
+                mark_failed(world, service, &id);
+            }
+            true
         }
         Rollout::TasksFail {
             polls,
@@ -444,11 +474,7 @@ fn step(world: &mut World, service: &mut Service, p: &mut Progress) -> bool {
             }
         }
         Rollout::Stuck => {
-            let now = world.now();
-            if let Some(d) = service.deployment_mut(&id) {
-                d.pending = desired;
-                d.updated_at = now;
-            }
+            hold(world, service, &id, desired);
             false
         }
         // A staged rollout follows its plan (`staged_step`) and never gets here; should one
@@ -456,21 +482,42 @@ fn step(world: &mut World, service: &mut Service, p: &mut Progress) -> bool {
         Rollout::Staged { .. }
         | Rollout::AlarmInBake { .. }
         | Rollout::CircuitBreakerInScaleUp { .. }
-        | Rollout::PauseAt { .. } => progress(world, service, p, 2, 0, true),
+        | Rollout::PauseAt { .. } => progress(world, service, p, p.polls, 2, 0, true),
     }
 }
 
-/// Poll `p.polls` of a rollout whose new tasks all run after `new_polls` polls and whose old
-/// tasks are gone `drain_polls` polls later (or drain alongside when `drain_polls` is 0).
+/// A poll that moves nothing: all `desired` tasks of the deployment pending.
+fn hold(world: &World, service: &mut Service, id: &str, desired: u32) {
+    let now = world.now();
+    if let Some(d) = service.deployment_mut(id) {
+        d.pending = desired;
+        d.updated_at = now;
+    }
+}
+
+/// How many of `steps` equal steps of `after` the wall clock has gone through since the
+/// deployment began (all of them once `after` has passed): a timed rollout's count of polls.
+fn time_steps(world: &World, p: &Progress, after: Duration, steps: u32) -> u32 {
+    let elapsed = world.wall_now().saturating_sub(p.started_wall);
+    if elapsed >= after {
+        return steps;
+    }
+    let share = elapsed.as_secs_f64() / after.as_secs_f64();
+    ((share * f64::from(steps)) as u32).min(steps - 1)
+}
+
+/// Poll `k` of a rollout whose new tasks all run after `new_polls` polls and whose old tasks
+/// are gone `drain_polls` polls later (or drain alongside when `drain_polls` is 0).
 fn progress(
     world: &mut World,
     service: &mut Service,
     p: &Progress,
+    k: u32,
     new_polls: u32,
     drain_polls: u32,
     with_state: bool,
 ) -> bool {
-    let (k, total, id) = (p.polls, new_polls + drain_polls, p.deployment_id.as_str());
+    let (total, id) = (new_polls + drain_polls, p.deployment_id.as_str());
     if k >= total {
         complete(world, service, id, with_state);
         return true;

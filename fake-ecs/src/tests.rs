@@ -1,6 +1,8 @@
 //! Unit tests: request checks, operations and the rollout state machine, driven through
 //! `State::handle` with hand-made requests (plus one smoke test over real HTTP).
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use wiremock::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use wiremock::Request;
@@ -145,6 +147,18 @@ fn deployment_summary(service: &Value) -> Vec<(String, String, Option<String>, u
 
 fn s(x: &str) -> String {
     x.to_string()
+}
+
+/// A rollout of web:2 over web:1 (two tasks) halfway: one task of each running, one pending.
+fn assert_halfway(service: &Value) {
+    assert_eq!(
+        deployment_summary(service),
+        [
+            (s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 1),
+            (s("ACTIVE"), s("web:1"), Some(s("COMPLETED")), 1)
+        ]
+    );
+    assert_eq!(service["deployments"][0]["pendingCount"], 1);
 }
 
 #[test]
@@ -494,15 +508,7 @@ fn complete_rollout_moves_tasks_over_and_reaches_steady_state() {
         .to_string();
     assert!(id.starts_with("ecs-svc/"));
 
-    let first = poll(&mut state);
-    assert_eq!(
-        deployment_summary(&first),
-        [
-            (s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 1),
-            (s("ACTIVE"), s("web:1"), Some(s("COMPLETED")), 1)
-        ]
-    );
-    assert_eq!(first["deployments"][0]["pendingCount"], 1);
+    assert_halfway(&poll(&mut state));
     let second = poll(&mut state);
     assert_eq!(
         deployment_summary(&second),
@@ -718,6 +724,109 @@ fn stuck_never_moves_and_zero_desired_completes_at_once() {
         [(s("PRIMARY"), s("web:1"), Some(s("COMPLETED")), 0)]
     );
     assert_eq!(svc["runningCount"], 0);
+}
+
+/// The wall clock frozen, a timed `rollout` set and web:2 deployed; the service's index and
+/// the wall-clock reading at UpdateService.
+fn timed(state: &mut State, v2: &str, rollout: Rollout) -> (usize, Duration) {
+    state.world.advance_wall(Duration::ZERO);
+    state.set_rollouts("prod", "web", vec![rollout]);
+    let started = state.world.wall_now();
+    update(state, v2);
+    (state.expect_service("prod", "web"), started)
+}
+
+#[test]
+fn complete_after_follows_the_wall_clock_not_the_polls() {
+    let (mut state, _, v2) = setup();
+    let after = Duration::from_secs(10);
+    let (i, started) = timed(&mut state, &v2, Rollout::CompleteAfter { after });
+    assert_eq!(state.services[i].rollout_due, Some(started + after));
+    // However often it is polled, nothing moves while the clock stands still.
+    for _ in 0..5 {
+        assert_eq!(
+            deployment_summary(&poll(&mut state)),
+            [
+                (s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 0),
+                (s("ACTIVE"), s("web:1"), Some(s("COMPLETED")), 2)
+            ]
+        );
+    }
+    state.world.advance_wall(after / 2);
+    assert_halfway(&poll(&mut state));
+    state.world.advance_wall(after / 2);
+    let done = poll(&mut state);
+    assert_eq!(
+        deployment_summary(&done),
+        [(s("PRIMARY"), s("web:2"), Some(s("COMPLETED")), 2)]
+    );
+    assert_eq!(
+        done["events"][0]["message"],
+        "(service web) has reached a steady state."
+    );
+    let record = &state.service_deployments_json("prod", "web")[0];
+    assert_eq!(record["status"], "SUCCESSFUL");
+}
+
+#[test]
+fn fail_after_holds_until_its_time_then_fails_with_one_stopped_task() {
+    let (mut state, _, v2) = setup();
+    let reason = "CannotPullContainerError: repo:v2 not found";
+    let after = Duration::from_secs(3);
+    let rollout = Rollout::FailAfter {
+        after,
+        reason: reason.into(),
+    };
+    let (i, started) = timed(&mut state, &v2, rollout);
+    assert_eq!(state.services[i].rollout_due, Some(started + after));
+    state.world.advance_wall(after - Duration::from_millis(1));
+    for _ in 0..3 {
+        let held = poll(&mut state);
+        let primary = &held["deployments"][0];
+        assert_eq!(
+            (
+                primary["rolloutState"].as_str(),
+                primary["pendingCount"].as_u64(),
+                primary["failedTasks"].as_u64()
+            ),
+            (Some("IN_PROGRESS"), Some(2), Some(0))
+        );
+    }
+    state.world.advance_wall(Duration::from_millis(1));
+    let failed = poll(&mut state);
+    let primary = &failed["deployments"][0];
+    assert_eq!(
+        (
+            primary["rolloutState"].as_str(),
+            primary["rolloutStateReason"].as_str(),
+            primary["failedTasks"].as_u64()
+        ),
+        (
+            Some("FAILED"),
+            Some("ECS deployment circuit breaker: tasks failed to start."),
+            Some(1)
+        )
+    );
+    let id = primary["id"].as_str().unwrap();
+    let stopped = ok(
+        &mut state,
+        "ListTasks",
+        json!({"cluster": "prod", "startedBy": id, "desiredStatus": "STOPPED"}),
+    );
+    let tasks = ok(
+        &mut state,
+        "DescribeTasks",
+        json!({"cluster": "prod", "tasks": stopped["taskArns"]}),
+    );
+    assert_eq!(tasks["tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(tasks["tasks"][0]["stoppedReason"], reason);
+    let record = &state.service_deployments_json("prod", "web")[0];
+    assert_eq!(record["status"], "STOPPED");
+    // FAILED is final.
+    assert_eq!(
+        deployment_summary(&poll(&mut state)),
+        deployment_summary(&failed)
+    );
 }
 
 #[test]

@@ -1,0 +1,214 @@
+//! The fake ECS as a server process, for `scripts/bench.py` (which is Python and cannot hold a
+//! `FakeEcs` in-process as the tests do).
+//!
+//! ```text
+//! fake-ecs-server [--cluster NAME] [--services N] [--desired N] [--image IMAGE]
+//!                 [--complete-after SECONDS | --fail-after SECONDS]
+//! ```
+//!
+//! Seeds a cluster (default `ci`) with services `s1` … `sN` (default 1), each running its own
+//! task definition family (`s1:1`, …) of three containers — `app` with IMAGE, a proxy and a log
+//! router sidecar, as `scripts/harness.py` builds them in moto — with the desired count
+//! (default 0). With `--complete-after` or `--fail-after`, the next deployment of every service
+//! follows `Rollout::CompleteAfter` or `Rollout::FailAfter` by the wall clock, so that tools
+//! polling at different paces meet the same rollout; otherwise the default rollout.
+//!
+//! Prints one JSON line `{"url", "access_key", "secret_key", "region"}` once it serves on
+//! 127.0.0.1. Then each line `stats` on standard input answers one JSON line with the requests
+//! counted by operation and every service as it stands (without advancing its rollout); the
+//! end of standard input stops the server.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_ecs::{FakeEcs, Rollout, ACCESS_KEY, REGION, SECRET_KEY};
+use serde_json::{json, Value};
+
+/// The repository of the `app` container (the one a bench deploys to).
+const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web";
+/// Why the task of a `--fail-after` deployment stops.
+const FAIL_REASON: &str = "Essential container in task exited";
+
+/// What the command line asks for.
+struct Options {
+    cluster: String,
+    services: u32,
+    desired: u32,
+    image: String,
+    rollout: Option<Rollout>,
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("fake-ecs-server: {problem}");
+    eprintln!("usage: fake-ecs-server [--cluster NAME] [--services N] [--desired N] [--image IMAGE] [--complete-after SECONDS | --fail-after SECONDS]");
+    ExitCode::from(3)
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        cluster: "ci".into(),
+        services: 1,
+        desired: 0,
+        image: format!("{REPO}:v1"),
+        rollout: None,
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u32>()
+                .map_err(|_| format!("{flag} {value}: not a number"))
+        };
+        let seconds = || match value.parse::<f64>() {
+            Ok(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s)),
+            _ => Err(format!("{flag} {value}: not a number of seconds")),
+        };
+        match flag.as_str() {
+            "--cluster" => options.cluster = value.clone(),
+            "--services" => options.services = number()?.clamp(1, 1000),
+            "--desired" => options.desired = number()?,
+            "--image" => options.image = value.clone(),
+            "--complete-after" => {
+                options.rollout = Some(Rollout::CompleteAfter { after: seconds()? })
+            }
+            "--fail-after" => {
+                options.rollout = Some(Rollout::FailAfter {
+                    after: seconds()?,
+                    reason: FAIL_REASON.into(),
+                })
+            }
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(options)
+}
+
+/// Every service's task definition: three containers, and the empty lists ECS always shows
+/// (fabfuel's ecs-deploy needs `volumes`; the fake shows only what was registered).
+fn task_definition(family: &str, image: &str) -> Value {
+    json!({
+        "family": family,
+        "volumes": [],
+        "placementConstraints": [],
+        "containerDefinitions": [
+            {"name": "app", "image": image, "memory": 512, "essential": true,
+             "portMappings": [{"containerPort": 8080}],
+             "environment": [{"name": "PORT", "value": "8080"}],
+             "logConfiguration": {"logDriver": "awsfirelens"}},
+            {"name": "proxy", "image": "public.ecr.aws/nginx/nginx:1.27", "memory": 128,
+             "essential": true, "portMappings": [{"containerPort": 80}],
+             "dependsOn": [{"containerName": "app", "condition": "START"}]},
+            {"name": "log-router",
+             "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.4",
+             "memory": 64, "essential": false,
+             "firelensConfiguration": {"type": "fluentbit"}}
+        ]
+    })
+}
+
+fn seed(fake: &FakeEcs, options: &Options) -> Vec<String> {
+    fake.add_cluster(&options.cluster);
+    (1..=options.services)
+        .map(|i| {
+            let name = format!("s{i}");
+            let arn = fake.seed_task_definition(task_definition(&name, &options.image), vec![]);
+            fake.add_service(&options.cluster, &name, &arn, options.desired);
+            if let Some(rollout) = &options.rollout {
+                fake.set_rollout(&options.cluster, &name, rollout.clone());
+            }
+            name
+        })
+        .collect()
+}
+
+/// The requests by operation, and each service: the task definition it runs, the images of
+/// its containers, its PRIMARY deployment's rolloutState, when its timed rollout ends (seconds
+/// since the Unix epoch) and how many "has stopped" events it has.
+fn stats(fake: &FakeEcs, cluster: &str, names: &[String]) -> Value {
+    let mut counts = BTreeMap::new();
+    for request in fake.requests() {
+        *counts.entry(request.operation).or_insert(0u64) += 1;
+    }
+    let services: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|name| {
+            let service = fake.service(cluster, name);
+            let arn = service["taskDefinition"].as_str().unwrap_or_default();
+            let images: serde_json::Map<String, Value> = fake.task_definition(arn)
+                ["containerDefinitions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap_or_default().to_string(),
+                        c["image"].clone(),
+                    )
+                })
+                .collect();
+            let stopped_events = service["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| {
+                    e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("has stopped"))
+                })
+                .count();
+            let due = fake.rollout_due(cluster, name).map(|d| d.as_secs_f64());
+            let value = json!({
+                "taskDefinition": arn,
+                "images": images,
+                "desiredCount": service["desiredCount"],
+                "rolloutState": service["deployments"][0]["rolloutState"],
+                "deployments": service["deployments"].as_array().map_or(0, Vec::len),
+                "due": due,
+                "stoppedEvents": stopped_events,
+            });
+            (name.clone(), value)
+        })
+        .collect();
+    json!({"counts": counts, "services": services})
+}
+
+fn say(line: &Value) {
+    let mut out = std::io::stdout().lock();
+    // The bench reads line by line: each answer whole, at once.
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(problem) => return usage(&problem),
+    };
+    let fake = Arc::new(FakeEcs::start().await);
+    let names = seed(&fake, &options);
+    say(&json!({
+        "url": fake.uri(),
+        "access_key": ACCESS_KEY,
+        "secret_key": SECRET_KEY,
+        "region": REGION,
+    }));
+    // Standard input is read on a blocking thread; the server runs on the runtime's workers.
+    let serving = Arc::clone(&fake);
+    let commands = tokio::task::spawn_blocking(move || {
+        for line in std::io::stdin().lock().lines() {
+            match line.as_deref().map(str::trim) {
+                Ok("stats") => say(&stats(&serving, &options.cluster, &names)),
+                Ok("") => {}
+                Ok(other) => say(&json!({"error": format!("unknown command {other:?}")})),
+                Err(_) => break,
+            }
+        }
+    });
+    let _ = commands.await;
+    ExitCode::SUCCESS
+}
