@@ -850,12 +850,14 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding
               "trailer", "upgrade", "content-length"}
 
 
-def relay(handler, upstream_port, body, timeout=60):
+def relay(handler, upstream_port, body, timeout=60, before_answering=None):
     """Sends the request `handler` (a Handler) is answering, with `body`, to
     the plain HTTP server at 127.0.0.1:`upstream_port`, and that server's
     answer back to the client, headers as they came (the Host header too: it
     is signed). A fresh upstream connection each time: on loopback it costs
     microseconds, and none can go stale between a client's requests.
+    `before_answering(status, answer body)` runs before the client can see
+    the answer, so what it records is there once the client has exited.
     Returns (status, answer body)."""
     headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
     upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=timeout)
@@ -865,6 +867,8 @@ def relay(handler, upstream_port, body, timeout=60):
         data = answer.read()
     finally:
         upstream.close()
+    if before_answering:
+        before_answering(answer.status, data)
     handler.send_response_only(answer.status, answer.reason)
     for name, value in answer.getheaders():
         if name.lower() not in HOP_BY_HOP:

@@ -66,7 +66,6 @@ Facts about moto 5.2.1 this script relies on (read from its source and tried):
 """
 
 import contextlib
-import http.client
 import json
 import os
 import sys
@@ -154,30 +153,16 @@ ROLE_TRUST = {"Version": "2012-10-17", "Statement": [{
 
 
 class ProxyHandler(Handler):
-    HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                  "te", "trailer", "upgrade", "content-length"}
-
     def relay(self):
         body = self.read_body()
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in self.HOP_BY_HOP}
-        conn = http.client.HTTPConnection("127.0.0.1", self.owner.upstream_port, timeout=30)
-        try:
-            conn.request(self.command, self.path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-        finally:
-            conn.close()
+
         # Bodies are kept too: STS replies carry the credentials the binary
         # goes on to sign with, and they are secrets the output must not show.
-        self.owner.record(headers={k.lower(): v for k, v in self.headers.items()},
-                          body=body, status=resp.status, reply=data)
-        self.send_response(resp.status, resp.reason)
-        for k, v in resp.getheaders():
-            if k.lower() not in self.HOP_BY_HOP:
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        def record(status, reply):
+            self.owner.record(headers={k.lower(): v for k, v in self.headers.items()},
+                              body=body, status=status, reply=reply)
+
+        harness.relay(self, self.owner.upstream_port, body, timeout=30, before_answering=record)
 
     do_POST = do_GET = do_PUT = relay
 
