@@ -167,6 +167,36 @@ async fn use_latest_task_def_bases_on_the_newest_revision() {
     );
     let describe = &requests_of(&fake, "DescribeTaskDefinition")[0];
     assert_eq!(describe["taskDefinition"], "web");
+
+    // Two services of the family on different revisions share one base, the
+    // newest revision, so they share one new revision too.
+    let fake = self::fake().await;
+    let newer = fake.seed_task_definition(web_task_definition(), vec![]);
+    fake.add_service(CLUSTER, "api", &newer, 1);
+    let run = deploy(
+        &fake,
+        &[
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "-n",
+            "api",
+            "-i",
+            &image,
+            "--use-latest-task-def",
+        ],
+    )
+    .await;
+    run.assert_code(0);
+    assert_eq!(fake.count("RegisterTaskDefinition"), 1);
+    assert_eq!(fake.count("DescribeTaskDefinition"), 1);
+    for service in [SERVICE, "api"] {
+        assert!(fake.service(CLUSTER, service)["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .ends_with("web:3"));
+    }
 }
 
 #[tokio::test]

@@ -54,6 +54,20 @@ pub struct Prepared {
 }
 
 impl Deployer<'_> {
+    /// What the new revision of a service running `current` is built from:
+    /// `""` for the file (one base for every service), the family with
+    /// `--use-latest-task-def` (its newest revision), else `current`.
+    /// Services with the same base share one new revision.
+    pub fn base_of<'a>(&self, current: &'a str, file: Option<&BaseFile>) -> &'a str {
+        if file.is_some() {
+            ""
+        } else if self.config.use_latest_task_definition {
+            taskdef::family_of(current)
+        } else {
+            current
+        }
+    }
+
     /// Works out the new revision: the base (the file, the newest revision
     /// of the family with `--use-latest-task-def`, else `current`) with the
     /// changes applied. In a dry run, shows it as a diff. `None` when there
@@ -77,11 +91,7 @@ impl Deployer<'_> {
                 (file.description.clone(), file.tags.clone())
             }
             None => {
-                let name = if config.use_latest_task_definition {
-                    taskdef::family_of(current)
-                } else {
-                    current
-                };
+                let name = self.base_of(current, None);
                 let described = self
                     .ecs
                     .describe_task_definition(name, config.copy_tags)

@@ -227,12 +227,7 @@ impl Run<'_> {
                 &before.service_name,
                 format!("Current task definition: {current}"),
             );
-            // With a file, the file is every service's base: one revision.
-            let base = if file.is_some() {
-                String::new()
-            } else {
-                current.clone()
-            };
+            let base = self.d.base_of(&current, file).to_string();
             if !prepared.iter().any(|(b, _)| *b == base) {
                 let revision = self.d.prepare_revision(&current, file, false).await?;
                 prepared.push((base.clone(), revision));
@@ -594,8 +589,6 @@ impl Run<'_> {
         Err(Error::failed(message.join("\n")))
     }
 
-    /// An `UpdateService` failed after others succeeded: those services
-    /// already point at their new revisions. Rolls them back when asked.
     /// The update (or CodeDeploy deployment) of `name`, unless it failed
     /// after others succeeded: then those are dealt with first.
     async fn midway<T>(
@@ -613,6 +606,8 @@ impl Run<'_> {
         }
     }
 
+    /// An update failed after others succeeded: those services already
+    /// point at their new revisions. Rolls them back when asked.
     async fn update_failed_midway(
         &self,
         name: &str,

@@ -17,10 +17,11 @@ pub enum Outcome {
     Timeout,
     /// ecs-deploy rolled the service back (`--enable-rollback`).
     RolledBack,
-    /// ECS's deployment circuit breaker rolled the service back.
+    /// AWS rolled the service back by itself: ECS (its circuit breaker, an
+    /// alarm, a lifecycle hook) or CodeDeploy.
     EcsRolledBack,
     DryRun,
-    /// Stopped by Ctrl-C or SIGTERM.
+    /// Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
     Interrupted,
     /// AWS refused or could not be reached, or the input was wrong.
     Error,
@@ -47,7 +48,7 @@ pub enum RollbackStatus {
     /// Not rolled back (not asked for, nothing to go back to, or another
     /// deployment took over).
     NotAttempted,
-    /// The ECS circuit breaker rolled back by itself.
+    /// AWS rolled back by itself (ECS or CodeDeploy).
     DoneByEcs,
     /// ecs-deploy sent the rollback; the run ended (interrupted) before it did.
     InProgress,
