@@ -1,7 +1,7 @@
 //! `--continue-deployment` / `--rollback-deployment`: the human step of a
 //! blue/green (or linear, canary) release. For each service, the deployment
-//! that waits at a PAUSE lifecycle hook is found and checked before any
-//! write; then each hook gets its answer (`ContinueServiceDeployment`) and
+//! that waits at a PAUSE lifecycle hook, and the deployment of
+//! deployments[] that goes with it, are found and checked before any write; then each hook gets its answer (`ContinueServiceDeployment`) and
 //! the deployments are watched to their end: a continued one until it
 //! succeeds, a rolled-back one until ECS has rolled it back.
 
@@ -13,7 +13,7 @@ use crate::core::model::{configured_bake, Model};
 use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
-use crate::core::watch::service_deployment::ServiceDeployment;
+use crate::core::watch::service_deployment::{self, ServiceDeployment};
 use crate::error::Error;
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
 
@@ -23,6 +23,8 @@ struct Paused {
     model: Model,
     deployment: ServiceDeployment,
     hook_id: String,
+    /// The deployment in deployments[] that goes with it.
+    watch: Watch,
 }
 
 /// Answers the PAUSE hook of each of `names` with `action`, then waits.
@@ -45,17 +47,12 @@ pub async fn answer(
         paused.push(run.paused(service).await?);
     }
     // What is left may include the whole bake.
-    let bake = paused
-        .iter()
-        .map(|p| configured_bake(p.model, &p.service.deployment_configuration))
-        .max()
-        .unwrap_or_default();
+    let bakes = paused.iter().map(|p| {
+        let bake = configured_bake(p.model, &p.service.deployment_configuration);
+        (p.service.service_name.as_str(), bake)
+    });
     let run = Run {
-        timeout: if d.config.timeout_given {
-            d.config.timeout
-        } else {
-            d.config.timeout + bake
-        },
+        timeout: run.deadline_for(bakes),
         ..run
     };
     let deadline = Deadline::after(run.timeout);
@@ -100,7 +97,7 @@ impl Run<'_> {
                     .map_err(aws_error)?;
                 match briefs
                     .into_iter()
-                    .find(|b| matches!(b.status.as_str(), "PENDING" | "IN_PROGRESS"))
+                    .find(|b| service_deployment::is_active(&b.status))
                 {
                     Some(brief) => brief.arn,
                     None => return nothing("no deployment is in progress".into()),
@@ -127,11 +124,28 @@ impl Run<'_> {
                     .unwrap_or_default()
             ));
         };
+        // The PRIMARY deployment replaces the other one.
+        let Some(primary) = service.primary() else {
+            return Err(Error::aws(format!(
+                "service '{name}' shows no PRIMARY deployment; check it in the console. Nothing was sent."
+            )));
+        };
+        let watch = Watch {
+            deployment_id: primary.id.clone(),
+            task_definition: primary.task_definition.clone(),
+            previous_task_definition: service
+                .deployments
+                .iter()
+                .find(|d| d.id != primary.id)
+                .map(|d| d.task_definition.clone())
+                .unwrap_or_default(),
+        };
         Ok(Paused {
             service,
             model,
             deployment,
             hook_id,
+            watch,
         })
     }
 
@@ -147,6 +161,7 @@ impl Run<'_> {
             model,
             deployment,
             hook_id,
+            watch,
         } = paused;
         let name = service.service_name.clone();
         let arn = deployment.service_deployment_arn.clone();
@@ -183,24 +198,6 @@ impl Run<'_> {
                 self.timeout.as_secs_f64()
             ),
         );
-        // The deployment in deployments[] that goes with it: the PRIMARY
-        // one, which replaces the other.
-        let primary = service.primary().ok_or_else(|| {
-            Error::aws(format!(
-                "service '{name}' shows no PRIMARY deployment; check it in the console."
-            ))
-        })?;
-        let previous = service
-            .deployments
-            .iter()
-            .find(|d| d.id != primary.id)
-            .map(|d| d.task_definition.clone())
-            .unwrap_or_default();
-        let watch = Watch {
-            deployment_id: primary.id.clone(),
-            task_definition: primary.task_definition.clone(),
-            previous_task_definition: previous,
-        };
         let service_report = report.service(&name);
         service_report.strategy = Some(model.name().to_string());
         service_report.service_deployment_arn = Some(arn.clone());

@@ -20,7 +20,7 @@ use crate::core::service::Service;
 use crate::core::taskdef;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::{DoneRule, Watch};
-use crate::core::watch::Failure;
+use crate::core::watch::{service_deployment, Failure};
 use crate::error::Error;
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
 
@@ -139,25 +139,25 @@ impl Run<'_> {
             return Ok(());
         }
         let run = Run {
-            timeout: self.deadline_for(&plans),
+            timeout: self.deadline_for(plans.iter().map(|p| {
+                let bake = configured_bake(p.model, &p.before.deployment_configuration);
+                (p.before.service_name.as_str(), bake)
+            })),
             ..*self
         };
         let deadline = Deadline::after(run.timeout);
         run.deploy_planned(plans, deadline, report).await
     }
 
-    /// The deadline a wait needs: `-t` as given (with a warning where it is
+    /// The deadline a wait needs, from each service's configured bake: `-t` as given (with a warning where it is
     /// shorter than a configured bake), else the default plus the longest
     /// configured bake, so that a blue/green bake is not a timeout.
-    fn deadline_for(&self, plans: &[Plan]) -> Duration {
+    pub(super) fn deadline_for<'a>(
+        &self,
+        bakes: impl Iterator<Item = (&'a str, Duration)>,
+    ) -> Duration {
         let config = self.d.config;
-        let bakes: Vec<(&str, Duration)> = plans
-            .iter()
-            .map(|p| {
-                let bake = configured_bake(p.model, &p.before.deployment_configuration);
-                (p.before.service_name.as_str(), bake)
-            })
-            .collect();
+        let bakes: Vec<(&str, Duration)> = bakes.collect();
         if config.timeout_given {
             for (name, bake) in bakes.iter().filter(|(_, bake)| *bake > config.timeout) {
                 self.say(name, format!(
@@ -890,7 +890,7 @@ impl Run<'_> {
             let ongoing = followed
                 .latest
                 .as_ref()
-                .is_none_or(|d| matches!(d.status.as_str(), "PENDING" | "IN_PROGRESS"));
+                .is_none_or(|d| service_deployment::is_active(&d.status));
             ongoing.then_some((t, followed.arn.as_str()))
         });
         if let Some((t, arn)) = going {

@@ -72,7 +72,7 @@ pub(super) struct FollowedCodeDeploy {
     pub target: Option<codedeploy::Target>,
     reported: codedeploy::Reported,
     /// The deployment CodeDeploy rolls back with, once it says.
-    rollback: Option<(String, Option<codedeploy::Deployment>)>,
+    rollback: Option<codedeploy::Deployment>,
     /// GetDeploymentTarget failed after its retries: the wait goes on with
     /// GetDeployment alone, which is what success and failure are judged on.
     target_unreadable: bool,
@@ -140,8 +140,7 @@ impl Tracked {
             return match (&followed.latest, self.rolling_back) {
                 (None, _) => Verdict::Pending,
                 (Some(_), true) => match &followed.rollback {
-                    Some((_, Some(rollback))) => codedeploy::judge_rollback(rollback),
-                    Some((_, None)) => Verdict::Pending,
+                    Some(rollback) => codedeploy::judge_rollback(rollback),
                     // Stopped, and CodeDeploy names no rollback (yet).
                     None => Verdict::Pending,
                 },
@@ -280,7 +279,7 @@ impl Run<'_> {
                     .or_else(|| {
                         briefs
                             .iter()
-                            .find(|b| matches!(b.status.as_str(), "PENDING" | "IN_PROGRESS"))
+                            .find(|b| service_deployment::is_active(&b.status))
                     });
                 match found {
                     Some(brief) => return Some(brief.arn.clone()),
@@ -482,25 +481,32 @@ impl Run<'_> {
         deadline: Deadline,
     ) -> Result<(), AwsError> {
         let codedeploy = &self.d.codedeploy;
-        let get = codedeploy.deployment(&followed.deployment_id);
-        let (deployment, _) = deadline.bound("GetDeployment", get).await?;
         if rolling_back {
-            let rollback_id = followed
-                .rollback
-                .as_ref()
-                .map(|(id, _)| id.clone())
-                .or_else(|| {
-                    deployment
+            // Once CodeDeploy names its rollback, that is all there is to watch.
+            let known = followed.rollback.as_ref().map(|r| r.deployment_id.clone());
+            let rollback_id = match known {
+                Some(id) => Some(id),
+                None => {
+                    let get = codedeploy.deployment(&followed.deployment_id);
+                    let (deployment, _) = deadline.bound("GetDeployment", get).await?;
+                    let id = deployment
                         .rollback_info
                         .as_ref()
-                        .and_then(|r| r.rollback_deployment_id.clone())
-                });
+                        .and_then(|r| r.rollback_deployment_id.clone());
+                    followed.latest = Some(deployment);
+                    id
+                }
+            };
             if let Some(id) = rollback_id {
                 let get = codedeploy.deployment(&id);
                 let (rollback, _) = deadline.bound("GetDeployment", get).await?;
-                followed.rollback = Some((id, Some(rollback)));
+                followed.rollback = Some(rollback);
             }
-        } else if !followed.target_unreadable {
+            return Ok(());
+        }
+        let get = codedeploy.deployment(&followed.deployment_id);
+        let (deployment, _) = deadline.bound("GetDeployment", get).await?;
+        if !followed.target_unreadable {
             let target = codedeploy.target(&followed.deployment_id, self.cluster, service);
             match deadline.bound("GetDeploymentTarget", target).await {
                 Ok(target) => followed.target = Some(target),
@@ -609,8 +615,11 @@ impl Run<'_> {
         rolling_back: bool,
     ) {
         if rolling_back {
-            if let Some((id, Some(rollback))) = &followed.rollback {
-                let line = format!("CodeDeploy rollback {id}: {}", rollback.status);
+            if let Some(rollback) = &followed.rollback {
+                let line = format!(
+                    "CodeDeploy rollback {}: {}",
+                    rollback.deployment_id, rollback.status
+                );
                 if followed
                     .reported
                     .news(rollback, None)

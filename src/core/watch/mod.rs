@@ -83,10 +83,9 @@ impl Failure {
     pub fn is_ecs_rollback(&self) -> bool {
         match self {
             Failure::EcsRolledBack { .. } => true,
-            Failure::ServiceDeployment { status, .. } => matches!(
-                status.as_str(),
-                "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" | "ROLLBACK_SUCCESSFUL"
-            ),
+            Failure::ServiceDeployment { status, .. } => {
+                service_deployment::is_ecs_rollback(status)
+            }
             Failure::CodeDeploy(failure) => failure.rolled_back.is_some(),
             _ => false,
         }

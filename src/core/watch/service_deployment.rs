@@ -118,31 +118,50 @@ impl ServiceDeployment {
 
     /// The failure this deployment's status is, if it is one.
     fn failure(&self) -> Option<Failure> {
-        let rolled_back = matches!(
-            self.status.as_str(),
-            "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" | "ROLLBACK_SUCCESSFUL"
-        );
+        let rolled_back = is_ecs_rollback(&self.status);
         let ended = matches!(
             self.status.as_str(),
             "ROLLBACK_FAILED" | "STOPPED" | "STOP_REQUESTED"
         );
-        if !rolled_back && !ended {
-            return None;
-        }
+        (rolled_back || ended).then(|| self.as_failure(true))
+    }
+
+    /// This deployment as a failure; `with_health` adds what judged it (the
+    /// alarms, the circuit breaker), which a rollback's own end does not need.
+    fn as_failure(&self, with_health: bool) -> Failure {
         let breaker = self
             .deployment_circuit_breaker
             .as_ref()
-            .filter(|b| b.failure_count > 0)
+            .filter(|b| with_health && b.failure_count > 0)
             .map(|b| (b.failure_count, b.threshold));
-        Some(Failure::ServiceDeployment {
+        Failure::ServiceDeployment {
             status: self.status.clone(),
             to: None,
             reason: self.status_reason.clone(),
             rollback_reason: self.rollback.as_ref().and_then(|r| r.reason.clone()),
-            triggered_alarms: self.triggered_alarms(),
+            triggered_alarms: if with_health {
+                self.triggered_alarms()
+            } else {
+                Vec::new()
+            },
             circuit_breaker: breaker,
-        })
+        }
     }
+}
+
+/// Whether a service deployment status is still going: the deployment can
+/// still be stopped, and is the one a service's update started.
+pub fn is_active(status: &str) -> bool {
+    matches!(status, "PENDING" | "IN_PROGRESS")
+}
+
+/// Whether a service deployment status says ECS rolls (or rolled) it back
+/// by itself.
+pub fn is_ecs_rollback(status: &str) -> bool {
+    matches!(
+        status,
+        "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" | "ROLLBACK_SUCCESSFUL"
+    )
 }
 
 /// Judges a deployment: done on `SUCCESSFUL` — or, with `until`, as soon as
@@ -171,14 +190,7 @@ pub fn judge_rollback(deployment: &ServiceDeployment) -> Verdict {
     match deployment.status.as_str() {
         "ROLLBACK_SUCCESSFUL" => Verdict::Done,
         "ROLLBACK_FAILED" | "STOPPED" | "SUCCESSFUL" => {
-            Verdict::Failed(Failure::ServiceDeployment {
-                status: deployment.status.clone(),
-                to: None,
-                reason: deployment.status_reason.clone(),
-                rollback_reason: deployment.rollback.as_ref().and_then(|r| r.reason.clone()),
-                triggered_alarms: Vec::new(),
-                circuit_breaker: None,
-            })
+            Verdict::Failed(deployment.as_failure(false))
         }
         _ => Verdict::Pending,
     }
