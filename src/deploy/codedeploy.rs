@@ -135,12 +135,8 @@ impl Run<'_> {
 
     /// The AppSpec that deploys `task_definition` to `service`, merged into
     /// the `--codedeploy-appspec` file where one is given.
-    pub(super) fn appspec(
-        &self,
-        task_definition: &str,
-        service: &Service,
-        base: Option<&Value>,
-    ) -> Result<Value, Error> {
+    pub(super) fn appspec(&self, task_definition: &str, service: &Service) -> Result<Value, Error> {
+        let base = self.appspec;
         appspec::build(task_definition, service, base).map_err(|why| {
             let message = format!(
                 "the AppSpec for service '{}' cannot be built: {why}; nothing was registered.",

@@ -212,7 +212,7 @@ impl Run<'_> {
                 Model::CodeDeploy => {
                     let group = self.deployment_group(&before).await?;
                     // Whatever can be checked of the AppSpec, before any write.
-                    self.appspec(&new_revision_of(&before), &before, self.appspec)?;
+                    self.appspec(&new_revision_of(&before), &before)?;
                     Some(group)
                 }
                 _ => None,
@@ -289,17 +289,14 @@ impl Run<'_> {
         let config = self.d.config;
         for plan in plans {
             let target = match plan.revision {
-                Some(_) => format!(
-                    "<the new revision of {}>",
-                    taskdef::family_of(&plan.current)
-                ),
+                Some(_) => new_revision_of(&plan.before),
                 None => plan.current.clone(),
             };
             let name = &plan.before.service_name;
             match &plan.codedeploy {
                 Some(group) => {
                     let spec = self
-                        .appspec(&target, &plan.before, self.appspec)
+                        .appspec(&target, &plan.before)
                         .expect("checked when planned");
                     self.say(
                         name,
@@ -376,7 +373,7 @@ impl Run<'_> {
             };
             let started = Instant::now();
             if let Some(group) = codedeploy {
-                let created = match self.appspec(&new, &before, self.appspec) {
+                let created = match self.appspec(&new, &before) {
                     Ok(spec) => {
                         self.create_codedeploy_deployment(&before, &group, &spec, &new, &current)
                             .await
