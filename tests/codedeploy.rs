@@ -383,3 +383,57 @@ async fn an_interrupt_names_the_codedeploy_deployment_and_rolls_nothing_back() {
     run.assert_stderr_has("Nothing was rolled back.");
     assert_eq!(fake.count("StopDeployment"), 0);
 }
+
+#[tokio::test]
+async fn an_answer_about_another_deployment_is_no_answer() {
+    // GetDeployment answers (once) for a deployment that is not ours, and
+    // says Succeeded; ours fails. Only ours counts.
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    fake.set_codedeploy_runs(
+        APP,
+        GROUP,
+        vec![CodeDeployRun::FailAt {
+            event: "AfterAllowTestTraffic".into(),
+            message: "smoke test got HTTP 500".into(),
+        }],
+    );
+    let other = json!({"deploymentInfo": {"deploymentId": "d-SOMEOTHER1", "status": "Succeeded"}});
+    fake.inject_faults("GetDeployment", vec![Fault::json(other)]);
+    let run = deploy_cd(&fake, &["-v"]).await;
+    run.assert_code(1);
+    assert_contains("output", &run.output(), "the answer is about deployment d-SOMEOTHER1, not d-");
+    run.assert_stderr_has("smoke test got HTTP 500");
+    assert!(!run.output().contains("successful"), "{}", run.output());
+}
+
+#[tokio::test]
+async fn only_the_last_line_of_a_hooks_log_is_shown() {
+    // A hook logged a secret before it failed: the log tail's earlier lines
+    // reach neither the log nor the annotation, the summary or the JSON.
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    fake.set_codedeploy_runs(
+        APP,
+        GROUP,
+        vec![CodeDeployRun::FailAt {
+            event: "AfterAllowTestTraffic".into(),
+            message: "connecting with DB_PASSWORD=hunter2\nsmoke test got HTTP 500\n".into(),
+        }],
+    );
+    let dir = TempDir::new("log-tail");
+    let summary = dir.write("summary", "");
+    let image = format!("{REPO}:v2");
+    let mut command = codedeploy_command(
+        &fake,
+        &["-c", CLUSTER, "-n", SERVICE, "-i", &image, "--output", "json"],
+    );
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary);
+    let run = run_command(command).await;
+    run.assert_code(1);
+    run.assert_stderr_has("log: smoke test got HTTP 500");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    for text in [&run.stdout, &run.stderr, &summary] {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}

@@ -569,3 +569,89 @@ async fn smaller_things_a_new_user_tripped_over() {
     run.assert_stdout_has(&format!("Current task definition: {TD1}"));
     assert_eq!(fake.count("UpdateService"), 0);
 }
+
+/// `web` as a BLUE_GREEN service with a one-minute bake.
+fn blue_green(fake: &FakeEcs) {
+    fake.set_deployment_configuration(
+        CLUSTER,
+        SERVICE,
+        json!({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1}),
+    );
+}
+
+/// While a deploy of v2 waits (with `--enable-rollback`), someone deploys v3:
+/// the first deploy is superseded, says who took over, and rolls nothing back.
+async fn superseded_by_another_deploy(fake: &FakeEcs, theirs_rollout: Rollout) {
+    let live = spawn(deploy_command(
+        fake,
+        &["--enable-rollback", "--output", "json", "-t", "30"],
+    ));
+    live.wait_for("Service updated").await;
+    fake.set_rollout(CLUSTER, SERVICE, theirs_rollout);
+    let theirs = deploy_image(fake, &format!("{REPO}:v3"), &[]).await;
+    theirs.assert_code(0);
+    let ours = live.finish().await;
+    ours.assert_code(1);
+    ours.assert_stderr_has("took over the service");
+    ours.assert_stderr_has("of web:3)");
+    ours.assert_stderr_has(
+        "Another deployment took over the service, so ecs-deploy did not roll it back.",
+    );
+    assert!(!ours.stderr.contains("still points at"), "{}", ours.stderr);
+    let json: Value = serde_json::from_str(&ours.stdout).unwrap();
+    assert_eq!(json["result"], "superseded");
+    assert_eq!(json["services"][0]["result"], "superseded");
+    assert_eq!(json["services"][0]["rollback"]["status"], "not_attempted");
+    assert_eq!(fake.count("UpdateService"), 2, "ours and theirs, no rollback");
+    assert_eq!(fake.count("StopServiceDeployment"), 0);
+    assert_eq!(service_revision(fake), "web:3");
+}
+
+#[tokio::test]
+async fn a_deploy_superseded_by_a_newer_one_is_never_rolled_back_over_it() {
+    let fake = fake().await;
+    blue_green(&fake);
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Staged { bake_polls: 100_000 });
+    superseded_by_another_deploy(&fake, Rollout::Staged { bake_polls: 1 }).await;
+
+    let fake = self::fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    superseded_by_another_deploy(&fake, Rollout::Complete { polls: 2 }).await;
+}
+
+#[tokio::test]
+async fn a_stop_that_conflicts_follows_the_rollback_ecs_already_runs() {
+    // The first StopServiceDeployment reaches ECS but its answer is lost;
+    // the retry conflicts with the rollback it started. That rollback is
+    // followed: no UpdateService on top of it.
+    let fake = hostile_fake().await;
+    blue_green(&fake);
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Staged { bake_polls: 100_000 });
+    fake.inject_faults("StopServiceDeployment", vec![Fault::ResetMidBody]);
+    let run = deploy_v2(&fake, &["--enable-rollback", "-t", "1", "--output", "json"]).await;
+    run.assert_code(1);
+    run.assert_stderr_has("ECS is already rolling the deployment back");
+    run.assert_stderr_has("Rolled back: the service runs web:1 again.");
+    assert_eq!(fake.count("UpdateService"), 1, "no UpdateService rollback");
+    assert_eq!(fake.count("StopServiceDeployment"), 2);
+    assert_eq!(service_revision(&fake), "web:1");
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["services"][0]["rollback"]["status"], "completed");
+}
+
+#[tokio::test]
+async fn numbers_ecs_would_not_allow_are_errors_before_any_write() {
+    let fake = fake().await;
+    fake.set_deployment_configuration(
+        CLUSTER,
+        SERVICE,
+        json!({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 1e-300}}),
+    );
+    let run = deploy_v2(&fake, &["--output", "json"]).await;
+    run.assert_code(2);
+    run.assert_stderr_has("linearConfiguration.stepPercent is 1e-300, outside the 3–100 percent ECS allows");
+    run.assert_stderr_has("nothing was changed");
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["result"], "error");
+    assert_eq!(fake.count("RegisterTaskDefinition"), 0);
+}

@@ -697,13 +697,17 @@ impl Deployment {
             "AllowTestTraffic" | "AllowTraffic" => "ELASTIC_LOAD_BALANCING_INVALID",
             _ => "HOOK_EXECUTION_FAILURE",
         };
+        // The hook's log: its last line is what the hook says, the whole of
+        // it is the tail of the log.
+        let log_tail = message.to_string();
+        let message = message.lines().last().unwrap_or_default();
         let diagnostics = Diagnostics {
             error_code: "ScriptFailed",
             script_name: self
                 .hook_function(event)
                 .unwrap_or_else(|| "N/A".to_string()),
             message: message.to_string(),
-            log_tail: message.to_string(),
+            log_tail,
         };
         let text =
             format!("The deployment failed because the {event} lifecycle event failed: {message}");

@@ -391,7 +391,8 @@ pub enum CodeDeployRun {
     },
     /// Walks like `Succeed { polls: 4 }` until the call that would finish `event`: there
     /// `event` is Failed with diagnostics {errorCode ScriptFailed, scriptName: the AppSpec's
-    /// hook function for the event or "N/A", message: `message`, logTail: `message`}, the later
+    /// hook function for the event or "N/A", message: the last line of `message`, logTail:
+    /// all of `message` (the hook's log, which may have several lines)}, the later
     /// events are Skipped, the target and the deployment are Failed with errorInformation
     /// {code: HOOK_EXECUTION_FAILURE for a hook event (BeforeInstall, AfterInstall,
     /// AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic), ECS_UPDATE_ERROR for
@@ -404,7 +405,8 @@ pub enum CodeDeployRun {
     FailAt {
         /// The lifecycle event that fails.
         event: String,
-        /// What the hook said: the diagnostics' message and the end of the error message.
+        /// The hook's log: its last line is the diagnostics' message and the end of the error
+        /// message; all of it is the logTail.
         message: String,
     },
     /// The replacement's tasks cannot start. Calls 1 and 2: InProgress, BeforeInstall

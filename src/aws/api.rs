@@ -125,3 +125,16 @@ pub fn is_object(value: &Value, what: &str) -> Result<(), String> {
         Err(format!("the answer has no {what}"))
     }
 }
+
+/// An answer's `found` (its `what`: "deployment", "service", …) must be the
+/// one `asked` for: an answer about another one is no answer to the call.
+pub fn names_the_one_asked(found: Option<&str>, asked: &str, what: &str) -> Result<(), String> {
+    match found {
+        Some(found) if found == asked => Ok(()),
+        Some(found) => Err(format!(
+            "the answer is about {what} {}, not {asked}",
+            safe::clean(found)
+        )),
+        None => Err(format!("the answer names no {what}")),
+    }
+}

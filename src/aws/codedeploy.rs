@@ -5,9 +5,10 @@
 
 use serde_json::json;
 
-use super::api::{is_object, list_of, Api};
+use super::api::{is_object, list_of, names_the_one_asked, Api};
 use super::client::{AwsError, Client};
-use crate::core::watch::codedeploy::{Deployment, Target};
+use crate::core::watch::codedeploy::{last_log_line, Deployment, Target};
+use crate::output::safe;
 
 /// The `X-Amz-Target` prefix of the CodeDeploy API.
 pub const TARGET_PREFIX: &str = "CodeDeploy_20141006";
@@ -163,8 +164,9 @@ impl CodeDeploy {
             .read("GetDeployment", &json!({"deploymentId": id}), &|reply| {
                 let info = &reply["deploymentInfo"];
                 is_object(info, "deploymentInfo")?;
-                if info["deploymentId"].as_str().is_none() || info["status"].as_str().is_none() {
-                    return Err("the deployment has no deploymentId or status".into());
+                names_the_one_asked(info["deploymentId"].as_str(), id, "deployment")?;
+                if info["status"].as_str().is_none() {
+                    return Err("the deployment has no status".into());
                 }
                 Ok(())
             })
@@ -181,16 +183,35 @@ impl CodeDeploy {
     /// The ECS target of a deployment: its lifecycle events and task sets.
     /// ECS targets are named `cluster:service`.
     pub async fn target(&self, id: &str, cluster: &str, service: &str) -> Result<Target, AwsError> {
-        let input = json!({"deploymentId": id, "targetId": format!("{cluster}:{service}")});
-        let reply = self
+        let target_id = format!("{cluster}:{service}");
+        let input = json!({"deploymentId": id, "targetId": target_id});
+        let mut reply = self
             .api
-            .read("GetDeploymentTarget", &input, &|reply| {
-                is_object(
-                    &reply["deploymentTarget"]["ecsTarget"],
-                    "deploymentTarget.ecsTarget",
-                )
+            .call("GetDeploymentTarget", &input, &|reply| {
+                let target = &reply["deploymentTarget"]["ecsTarget"];
+                is_object(target, "deploymentTarget.ecsTarget")?;
+                // Both are optional in the model; where given, they are ours.
+                for (key, asked, what) in [
+                    ("deploymentId", id, "deployment"),
+                    ("targetId", target_id.as_str(), "target"),
+                ] {
+                    if let Some(found) = target[key].as_str() {
+                        names_the_one_asked(Some(found), asked, what)?;
+                    }
+                }
+                Ok(())
             })
             .await?;
+        let target = &mut reply["deploymentTarget"]["ecsTarget"];
+        for event in target["lifecycleEvents"].as_array_mut().into_iter().flatten() {
+            let log_tail = &mut event["diagnostics"]["logTail"];
+            if let Some(tail) = log_tail.as_str() {
+                // Only the last line is ever shown (see `last_log_line`), and
+                // cleaning the answer would join the others to it.
+                *log_tail = json!(last_log_line(tail));
+            }
+        }
+        safe::clean_json(&mut reply);
         serde_json::from_value(reply["deploymentTarget"]["ecsTarget"].clone()).map_err(|e| {
             AwsError::bad_reply("GetDeploymentTarget", format!("unexpected target: {e}"))
         })

@@ -11,9 +11,10 @@
 
 use serde_json::{json, Value};
 
-use super::api::{is_object, list_of, Api};
+use super::api::{is_object, list_of, names_the_one_asked, Api};
 use crate::aws::client::{AwsError, Client};
 use crate::core::service::Service;
+use crate::core::taskdef;
 use crate::core::watch::service_deployment::ServiceDeployment;
 use crate::output::safe;
 
@@ -181,7 +182,20 @@ impl Ecs {
         }
         let reply = self
             .api
-            .call("DescribeTaskDefinition", &input, &is_task_definition)
+            .call("DescribeTaskDefinition", &input, &|reply| {
+                is_task_definition(reply)?;
+                let arn = reply["taskDefinition"]["taskDefinitionArn"]
+                    .as_str()
+                    .unwrap_or_default();
+                if taskdef::is_named_by(arn, task_definition) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the answer describes {}, not {task_definition}",
+                        safe::clean(arn)
+                    ))
+                }
+            })
             .await?;
         Ok(TaskDefinition::from_reply(reply))
     }
@@ -191,9 +205,14 @@ impl Ecs {
         &self,
         input: &Value,
     ) -> Result<TaskDefinition, AwsError> {
+        let family = input["family"].as_str().unwrap_or_default();
         let reply = self
             .api
-            .call("RegisterTaskDefinition", input, &is_task_definition)
+            .call("RegisterTaskDefinition", input, &|reply| {
+                is_task_definition(reply)?;
+                let arn = reply["taskDefinition"]["taskDefinitionArn"].as_str();
+                names_the_one_asked(arn.map(taskdef::family_of), family, "family")
+            })
             .await?;
         Ok(TaskDefinition::from_reply(reply))
     }
@@ -204,7 +223,13 @@ impl Ecs {
         let reply = self
             .api
             .read("UpdateService", input, &|reply| {
-                is_service(&reply["service"])
+                let service = &reply["service"];
+                is_service(service)?;
+                let asked = input["service"].as_str().unwrap_or_default();
+                if service["serviceArn"].as_str() == Some(asked) {
+                    return Ok(());
+                }
+                names_the_one_asked(service["serviceName"].as_str(), asked, "service")
             })
             .await?;
         parse("UpdateService", reply["service"].clone())
@@ -234,7 +259,19 @@ impl Ecs {
                 .read(
                     "DescribeTasks",
                     &json!({"cluster": cluster, "tasks": chunk}),
-                    &|reply| list_of(reply, "tasks").map(drop),
+                    &|reply| {
+                        let tasks = list_of(reply, "tasks")?;
+                        match tasks
+                            .iter()
+                            .find(|t| !chunk.iter().any(|arn| t["taskArn"] == arn.as_str()))
+                        {
+                            Some(other) => Err(format!(
+                                "the answer describes task {}, which was not asked for",
+                                safe::clean(other["taskArn"].as_str().unwrap_or("without an ARN"))
+                            )),
+                            None => Ok(()),
+                        }
+                    },
                 )
                 .await?;
             tasks.extend(reply["tasks"].as_array().cloned().unwrap_or_default());
@@ -252,7 +289,7 @@ impl Ecs {
             .await?;
         Ok(arns
             .into_iter()
-            .filter(|arn| crate::core::taskdef::family_of(arn) == family)
+            .filter(|arn| taskdef::family_of(arn) == family)
             .collect())
     }
 
@@ -389,7 +426,7 @@ impl Ecs {
             .call(
                 "StopServiceDeployment",
                 &json!({"serviceDeploymentArn": arn, "stopType": "ROLLBACK"}),
-                &names_the_deployment,
+                &|reply| names_the_deployment(reply, arn),
             )
             .await
             .map(drop)
@@ -406,7 +443,7 @@ impl Ecs {
             .call(
                 "ContinueServiceDeployment",
                 &json!({"serviceDeploymentArn": arn, "hookId": hook_id, "action": action}),
-                &names_the_deployment,
+                &|reply| names_the_deployment(reply, arn),
             )
             .await
             .map(drop)
@@ -431,6 +468,16 @@ fn deployments_account_for(reply: &Value, arns: &[String]) -> Result<(), String>
     {
         return Err("a service deployment has no serviceDeploymentArn or status".into());
     }
+    if let Some(other) = described.iter().find(|d| {
+        !arns
+            .iter()
+            .any(|arn| d["serviceDeploymentArn"] == arn.as_str())
+    }) {
+        return Err(format!(
+            "the answer describes service deployment {}, which was not asked for",
+            safe::clean(other["serviceDeploymentArn"].as_str().unwrap_or_default())
+        ));
+    }
     let failures = reply["failures"].as_array();
     let missing = arns.iter().find(|arn| {
         let named = |v: &Value, key: &str| v[key].as_str() == Some(arn.as_str());
@@ -443,12 +490,14 @@ fn deployments_account_for(reply: &Value, arns: &[String]) -> Result<(), String>
     }
 }
 
-/// The answer of StopServiceDeployment and ContinueServiceDeployment.
-fn names_the_deployment(reply: &Value) -> Result<(), String> {
-    match reply["serviceDeploymentArn"].as_str() {
-        Some(_) => Ok(()),
-        None => Err("the answer has no serviceDeploymentArn".into()),
-    }
+/// The answer of StopServiceDeployment and ContinueServiceDeployment: the
+/// service deployment asked about.
+fn names_the_deployment(reply: &Value, arn: &str) -> Result<(), String> {
+    names_the_one_asked(
+        reply["serviceDeploymentArn"].as_str(),
+        arn,
+        "service deployment",
+    )
 }
 
 /// A task definition answer: an ARN and container definitions.

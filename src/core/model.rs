@@ -84,35 +84,62 @@ impl Model {
     }
 }
 
-/// How many steps a linear deployment takes when `stepPercent` is not set
-/// (ECS's default step is 10 %).
+/// The share of traffic a linear step shifts where `stepPercent` is not
+/// set, and the range ECS allows (its API reference).
 const DEFAULT_LINEAR_STEP_PERCENT: f64 = 10.0;
+const LINEAR_STEP_PERCENT: std::ops::RangeInclusive<f64> = 3.0..=100.0;
+/// ECS's bake of each linear step, and of a canary, where not set.
+const DEFAULT_LINEAR_STEP_BAKE_MINUTES: u32 = 6;
+const DEFAULT_CANARY_BAKE_MINUTES: u32 = 10;
+/// The longest bake ECS allows (24 hours).
+const MAX_BAKE_MINUTES: u32 = 1440;
 
 /// The bake a deployment of `model` waits through by configuration: the
 /// bake after production traffic has shifted (`bakeTimeInMinutes`), plus
-/// each linear step's bake, or the canary's. (A rolling deployment with
-/// alarms bakes too, for a time ECS works out from the alarms' evaluation
-/// periods, which the service description does not show.)
-pub fn configured_bake(model: Model, config: &DeploymentConfiguration) -> Duration {
-    let minutes = |m: Option<u32>| f64::from(m.unwrap_or(0));
-    let mut total = minutes(config.bake_time_in_minutes);
+/// each linear step's bake, or the canary's (ECS's defaults where they are
+/// not set). (A rolling deployment with alarms bakes too, for a time ECS
+/// works out from the alarms' evaluation periods, which the service
+/// description does not show.) A value outside what ECS allows is not
+/// believed — it would make a deadline of centuries, or of nothing: the
+/// error names the field and its value.
+pub fn configured_bake(model: Model, config: &DeploymentConfiguration) -> Result<Duration, String> {
+    let minutes = |field: &str, value: Option<u32>, default: u32| match value.unwrap_or(default) {
+        m if m <= MAX_BAKE_MINUTES => Ok(f64::from(m)),
+        m => Err(format!(
+            "deploymentConfiguration.{field} is {m}, more than the {MAX_BAKE_MINUTES} minutes ECS allows"
+        )),
+    };
+    let mut total = minutes("bakeTimeInMinutes", config.bake_time_in_minutes, 0)?;
     match model {
         Model::Linear => {
             let linear = config.linear_configuration.clone().unwrap_or_default();
-            let step = linear
-                .step_percent
-                .filter(|p| *p > 0.0 && *p <= 100.0)
-                .unwrap_or(DEFAULT_LINEAR_STEP_PERCENT);
+            let step = linear.step_percent.unwrap_or(DEFAULT_LINEAR_STEP_PERCENT);
+            if !LINEAR_STEP_PERCENT.contains(&step) {
+                return Err(format!(
+                    "deploymentConfiguration.linearConfiguration.stepPercent is {step:?}, outside the {}–{} percent ECS allows",
+                    LINEAR_STEP_PERCENT.start(),
+                    LINEAR_STEP_PERCENT.end()
+                ));
+            }
             let steps = (100.0 / step).ceil();
-            total += steps * minutes(linear.step_bake_time_in_minutes);
+            total += steps
+                * minutes(
+                    "linearConfiguration.stepBakeTimeInMinutes",
+                    linear.step_bake_time_in_minutes,
+                    DEFAULT_LINEAR_STEP_BAKE_MINUTES,
+                )?;
         }
         Model::Canary => {
             let canary = config.canary_configuration.clone().unwrap_or_default();
-            total += minutes(canary.canary_bake_time_in_minutes);
+            total += minutes(
+                "canaryConfiguration.canaryBakeTimeInMinutes",
+                canary.canary_bake_time_in_minutes,
+                DEFAULT_CANARY_BAKE_MINUTES,
+            )?;
         }
         _ => {}
     }
-    Duration::from_secs_f64(total * 60.0)
+    Ok(Duration::from_secs_f64(total * 60.0))
 }
 
 #[cfg(test)]
@@ -151,7 +178,9 @@ mod tests {
     #[test]
     fn the_bake_adds_up_per_strategy() {
         let bake = |model, config: serde_json::Value| {
-            configured_bake(model, &serde_json::from_value(config).unwrap()).as_secs()
+            configured_bake(model, &serde_json::from_value(config).unwrap())
+                .unwrap()
+                .as_secs()
         };
         assert_eq!(bake(Model::Rolling, json!({})), 0);
         assert_eq!(
@@ -172,6 +201,9 @@ mod tests {
             ),
             10 * 60
         );
+        // ECS's defaults: steps of 10 % baked 6 minutes each; a canary, 10.
+        assert_eq!(bake(Model::Linear, json!({})), 10 * 6 * 60);
+        assert_eq!(bake(Model::Canary, json!({})), 10 * 60);
         assert_eq!(
             bake(
                 Model::Canary,
@@ -179,5 +211,29 @@ mod tests {
             ),
             600
         );
+    }
+
+    #[test]
+    fn a_configuration_ecs_would_not_allow_is_not_believed() {
+        let bake = |model, config: serde_json::Value| {
+            configured_bake(model, &serde_json::from_value(config).unwrap())
+        };
+        for (model, config, field) in [
+            (Model::Linear, json!({"linearConfiguration": {"stepPercent": 1e-300}}), "stepPercent is 1e-300"),
+            (Model::Linear, json!({"linearConfiguration": {"stepPercent": 0.0}}), "stepPercent is 0"),
+            (Model::Linear, json!({"linearConfiguration": {"stepPercent": 250.0}}), "stepPercent is 250"),
+            (Model::Linear, json!({"linearConfiguration": {"stepBakeTimeInMinutes": 4_000_000_000u32}}), "stepBakeTimeInMinutes is 4000000000"),
+            (Model::BlueGreen, json!({"bakeTimeInMinutes": 1441}), "bakeTimeInMinutes is 1441"),
+            (Model::Canary, json!({"canaryConfiguration": {"canaryBakeTimeInMinutes": 99999}}), "canaryBakeTimeInMinutes is 99999"),
+        ] {
+            let error = bake(model, config).unwrap_err();
+            assert!(error.contains(field), "{error}");
+        }
+        // The largest values ECS allows make a long deadline, not a panic.
+        let longest = bake(
+            Model::Linear,
+            json!({"bakeTimeInMinutes": 1440, "linearConfiguration": {"stepPercent": 3.0, "stepBakeTimeInMinutes": 1440}}),
+        );
+        assert_eq!(longest.unwrap().as_secs(), (1440 + 34 * 1440) * 60);
     }
 }

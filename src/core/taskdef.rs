@@ -383,10 +383,38 @@ pub fn short_revision(task_definition: &str) -> &str {
         .unwrap_or(task_definition)
 }
 
+/// Whether the revision `arn` is the one `reference` names: the same ARN,
+/// the same `family:revision`, or (a bare family) a revision of it.
+pub fn is_named_by(arn: &str, reference: &str) -> bool {
+    if reference.starts_with("arn:") {
+        arn == reference
+    } else if reference.contains(':') {
+        short_revision(arn) == reference
+    } else {
+        family_of(arn) == reference
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_revision_is_named_by_its_arn_family_revision_or_family() {
+        let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7";
+        for reference in [arn, "web:7", "web"] {
+            assert!(is_named_by(arn, reference), "{reference}");
+        }
+        for reference in [
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8",
+            "web:8",
+            "web-two",
+            "we",
+        ] {
+            assert!(!is_named_by(arn, reference), "{reference}");
+        }
+    }
 
     fn fixture() -> Value {
         let text = include_str!("../../fixtures/taskdef-full.json");

@@ -5,11 +5,13 @@
 //! the deployments are watched to their end: a continued one until it
 //! succeeds, a rolled-back one until ECS has rolled it back.
 
-use super::service::Run;
+use std::time::Duration;
+
+use super::service::{outcome_of, Run};
 use super::watch::{Ended, Followed, Tracked};
 use super::{aws_error, Deadline, Deployer};
 use crate::cli::HookAction;
-use crate::core::model::{configured_bake, Model};
+use crate::core::model::Model;
 use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
@@ -21,6 +23,8 @@ use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
 struct Paused {
     service: Service,
     model: Model,
+    /// The bake its configuration adds.
+    bake: Duration,
     deployment: ServiceDeployment,
     hook_id: String,
     /// The deployment in deployments[] that goes with it.
@@ -47,10 +51,9 @@ pub async fn answer(
         paused.push(run.paused(service).await?);
     }
     // What is left may include the whole bake.
-    let bakes = paused.iter().map(|p| {
-        let bake = configured_bake(p.model, &p.service.deployment_configuration);
-        (p.service.service_name.as_str(), bake)
-    });
+    let bakes = paused
+        .iter()
+        .map(|p| (p.service.service_name.as_str(), p.bake));
     let run = Run {
         timeout: run.deadline_for(bakes),
         ..run
@@ -86,6 +89,7 @@ impl Run<'_> {
             }
             Err(unknown) => return nothing(format!("it uses {unknown}")),
         };
+        let bake = self.bake_of(&service, model)?;
         let arn = match &service.current_service_deployment {
             Some(arn) => arn.clone(),
             None => {
@@ -110,7 +114,10 @@ impl Run<'_> {
             .describe_service_deployments(std::slice::from_ref(&arn))
             .await
             .map_err(aws_error)?;
-        let Some(deployment) = described.into_iter().next() else {
+        let Some(deployment) = described
+            .into_iter()
+            .find(|d| d.service_deployment_arn == arn)
+        else {
             return nothing(format!("ECS does not know service deployment {arn}"));
         };
         let Some(hook_id) = deployment.awaiting_hook().map(|h| h.hook_id.clone()) else {
@@ -143,6 +150,7 @@ impl Run<'_> {
         Ok(Paused {
             service,
             model,
+            bake,
             deployment,
             hook_id,
             watch,
@@ -159,6 +167,7 @@ impl Run<'_> {
         let Paused {
             service,
             model,
+            bake: _,
             deployment,
             hook_id,
             watch,
@@ -231,10 +240,11 @@ impl Run<'_> {
             let service = report.service(&t.name);
             t.record(service);
             let done = matches!(t.ended, Some(Ended::Done));
-            service.result = match (action, done) {
-                (HookAction::Continue, true) => Outcome::Success,
-                (HookAction::Rollback, true) => Outcome::RolledBack,
-                (_, false) => Outcome::Failed,
+            service.result = match (action, &t.ended) {
+                (HookAction::Continue, Some(Ended::Done)) => Outcome::Success,
+                (HookAction::Rollback, Some(Ended::Done)) => Outcome::RolledBack,
+                (_, Some(Ended::Failed(failure, _))) => outcome_of(failure),
+                (_, None) => Outcome::Failed,
             };
             if action == HookAction::Rollback {
                 service.rollback = Some(Rollback {

@@ -59,10 +59,12 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// The deadline `timeout` from now.
+    /// The deadline `timeout` from now (a timeout past what the clock can
+    /// count means a deadline a century away).
     pub fn after(timeout: Duration) -> Deadline {
+        const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
         Deadline {
-            at: Instant::now() + timeout,
+            at: Instant::now() + timeout.min(CENTURY),
             timeout,
         }
     }

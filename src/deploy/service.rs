@@ -20,7 +20,8 @@ use crate::core::service::Service;
 use crate::core::taskdef;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::{DoneRule, Watch};
-use crate::core::watch::{service_deployment, Failure};
+use crate::core::watch::service_deployment::{self, ServiceDeployment};
+use crate::core::watch::Failure;
 use crate::error::Error;
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
 
@@ -95,6 +96,8 @@ impl MovedOn {
 struct Plan {
     before: Service,
     model: Model,
+    /// The bake its configuration adds to the deploy.
+    bake: Duration,
     /// The deployment group of a CODE_DEPLOY service.
     codedeploy: Option<DeploymentGroup>,
     current: String,
@@ -139,10 +142,11 @@ impl Run<'_> {
             return Ok(());
         }
         let run = Run {
-            timeout: self.deadline_for(plans.iter().map(|p| {
-                let bake = configured_bake(p.model, &p.before.deployment_configuration);
-                (p.before.service_name.as_str(), bake)
-            })),
+            timeout: self.deadline_for(
+                plans
+                    .iter()
+                    .map(|p| (p.before.service_name.as_str(), p.bake)),
+            ),
             ..*self
         };
         let deadline = Deadline::after(run.timeout);
@@ -204,9 +208,10 @@ impl Run<'_> {
     ) -> Result<Vec<Plan>, Error> {
         let befores = self.current_services(names).await?;
         let mut prepared: Vec<(String, Option<Prepared>)> = Vec::new();
-        let mut bases: Vec<(Service, Model, Option<DeploymentGroup>, String, String)> = Vec::new();
+        let mut bases = Vec::new();
         for before in befores {
             let model = self.model_of(&before)?;
+            let bake = self.bake_of(&before, model)?;
             self.check_wait_until(&before.service_name, model)?;
             let group = match model {
                 Model::CodeDeploy => {
@@ -232,7 +237,7 @@ impl Run<'_> {
                 let revision = self.d.prepare_revision(&current, file, false).await?;
                 prepared.push((base.clone(), revision));
             }
-            bases.push((before, model, group, current, base));
+            bases.push((before, model, bake, group, current, base));
         }
         let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
         for (base, revision) in prepared {
@@ -244,7 +249,7 @@ impl Run<'_> {
         }
         Ok(bases
             .into_iter()
-            .map(|(before, model, codedeploy, current, base)| {
+            .map(|(before, model, bake, codedeploy, current, base)| {
                 let revision = revisions[&base].clone();
                 let service_report = report.service(&before.service_name);
                 service_report.previous_task_definition = Some(current.clone());
@@ -256,6 +261,7 @@ impl Run<'_> {
                 Plan {
                     before,
                     model,
+                    bake,
                     codedeploy,
                     current,
                     revision,
@@ -281,6 +287,17 @@ impl Run<'_> {
             ),
             Ok(model) => Ok(model),
         }
+    }
+
+    /// The bake `service`'s configuration adds to a deploy; a configuration
+    /// ECS would not allow stops the run before any write.
+    pub(super) fn bake_of(&self, service: &Service, model: Model) -> Result<Duration, Error> {
+        configured_bake(model, &service.deployment_configuration).map_err(|why| {
+            Error::aws(format!(
+                "ECS describes service '{}' with {why}, so the time to wait for it cannot be told; nothing was changed.",
+                service.service_name
+            ))
+        })
     }
 
     /// `--dry-run`: the `UpdateService` each service would get, and what
@@ -356,6 +373,7 @@ impl Run<'_> {
             before,
             model,
             codedeploy,
+            bake: _,
             current,
             revision,
         } in plans
@@ -475,11 +493,7 @@ impl Run<'_> {
                     ));
                 }
                 Some(Ended::Failed(failure, stopped)) => {
-                    service.result = match failure {
-                        Failure::TimedOut { .. } => Outcome::Timeout,
-                        failure if failure.is_ecs_rollback() => Outcome::EcsRolledBack,
-                        _ => Outcome::Failed,
-                    };
+                    service.result = outcome_of(failure);
                     service.reason = Some(explain(&t.name, &t.watch, failure, stopped));
                 }
             }
@@ -795,11 +809,11 @@ impl Run<'_> {
                             self.start_codedeploy_rollback(t, &followed.deployment_id, deadline)
                                 .await
                         } else {
-                            Err(format!(
+                            Err(NoRollback::failed(format!(
                                 "CodeDeploy deployment {} already ended without rolling back, so there is no deployment in progress to stop; {}",
                                 followed.deployment_id,
                                 which_task_set_serves(&followed.deployment_id, self.cluster, &u.name)
-                            ))
+                            )))
                         }
                     }
                     None => self.start_rollback(u, watched, deadline).await,
@@ -816,7 +830,7 @@ impl Run<'_> {
                         tracked.push(t);
                         continue;
                     }
-                    Err(why) => (RollbackStatus::Failed, why),
+                    Err(NoRollback { status, why }) => (status, why),
                 }
             };
             lines.push(self.prefixed(&u.name, &line));
@@ -874,14 +888,15 @@ impl Run<'_> {
 
     /// Starts the rollback of one service: ECS's own where its service
     /// deployment is followed and still going (and the API is not refused),
-    /// else `UpdateService` back to the previous revision.
+    /// else `UpdateService` back to the previous revision — unless another
+    /// deployment took the service over meanwhile: that one is not ours to
+    /// undo.
     async fn start_rollback(
         &self,
         u: &Updated,
         watched: Option<&Tracked>,
         deadline: Deadline,
-    ) -> Result<Tracked, String> {
-        let journal = self.d.journal;
+    ) -> Result<Tracked, NoRollback> {
         let going = watched.and_then(|t| {
             let followed = t.service_deployment.as_ref()?;
             let ongoing = followed
@@ -891,68 +906,151 @@ impl Run<'_> {
             ongoing.then_some((t, followed.arn.as_str()))
         });
         if let Some((t, arn)) = going {
-            journal.sending(format!("asking ECS to roll back service deployment {arn}"));
-            let stop = self.d.ecs.roll_back_service_deployment(arn);
-            match deadline.bound("StopServiceDeployment", stop).await {
-                Ok(()) => {
-                    journal.changed(format!(
-                        "asked ECS to roll back service '{}' (StopServiceDeployment ROLLBACK)",
-                        u.name
-                    ));
-                    self.say(
-                        &u.name,
-                        "ECS rolls the deployment back (StopServiceDeployment ROLLBACK): traffic and tasks go back to the previous revision.",
-                    );
-                    let followed = Followed::new(arn.to_string(), None);
-                    return Ok(Tracked {
-                        rolling_back: true,
-                        ..Tracked::new(
-                            &u.name,
-                            t.model,
-                            t.watch.clone(),
-                            &t.latest,
-                            t.latest.clone(),
-                            Some(followed),
-                        )
-                    });
+            let following = match self.stop_service_deployment(&u.name, arn, deadline).await? {
+                Stopped::Sent => None,
+                Stopped::EcsRollingBack(deployment) => Some(deployment),
+                Stopped::NothingRollingBack => {
+                    return self.update_back(u, deadline).await;
                 }
-                Err(e) if e.is_refusal() => {
-                    journal.settled();
-                    self.say(
-                        &u.name,
-                        format!(
-                            "warning: StopServiceDeployment was refused ({e}); pointing the service back at {} instead.",
-                            short_revision(&u.previous)
-                        ),
-                    );
-                }
-                Err(e) => {
-                    journal.settled();
-                    return Err(format!("Rollback failed before it started: {e}"));
-                }
+            };
+            let followed = Followed::new(arn.to_string(), following);
+            return Ok(Tracked {
+                rolling_back: true,
+                ..Tracked::new(
+                    &u.name,
+                    t.model,
+                    t.watch.clone(),
+                    &t.latest,
+                    t.latest.clone(),
+                    Some(followed),
+                )
+            });
+        }
+        self.update_back(u, deadline).await
+    }
+
+    /// `StopServiceDeployment ROLLBACK`. Whatever goes wrong, the service
+    /// deployment is looked at again before anything else is sent: ECS may
+    /// be rolling back already (an alarm fired after the last poll, or a
+    /// retry met the rollback its first attempt started), and a second
+    /// rollback on top of ECS's own would fight it.
+    async fn stop_service_deployment(
+        &self,
+        service: &str,
+        arn: &str,
+        deadline: Deadline,
+    ) -> Result<Stopped, NoRollback> {
+        let journal = self.d.journal;
+        journal.sending(format!("asking ECS to roll back service deployment {arn}"));
+        let stop = self.d.ecs.roll_back_service_deployment(arn);
+        let error = match deadline.bound("StopServiceDeployment", stop).await {
+            Ok(()) => {
+                journal.changed(format!(
+                    "asked ECS to roll back service '{service}' (StopServiceDeployment ROLLBACK)"
+                ));
+                self.say(
+                    service,
+                    "ECS rolls the deployment back (StopServiceDeployment ROLLBACK): traffic and tasks go back to the previous revision.",
+                );
+                return Ok(Stopped::Sent);
+            }
+            Err(e) => e,
+        };
+        journal.settled();
+        let arns = [arn.to_string()];
+        let look = self.d.ecs.describe_service_deployments(&arns);
+        let now = match deadline.bound("DescribeServiceDeployments", look).await {
+            Ok(described) => described
+                .into_iter()
+                .find(|d| d.service_deployment_arn == arn),
+            Err(e) if error.is_refusal() => {
+                self.say(service, format!(
+                    "warning: StopServiceDeployment was refused ({error}) and the service deployment cannot be read ({e}); pointing the service back instead."
+                ));
+                return Ok(Stopped::NothingRollingBack);
+            }
+            Err(e) => {
+                return Err(NoRollback::failed(format!(
+                    "Rollback failed before it started: {error}; and the service deployment cannot be read to see what ECS does ({e})."
+                )))
+            }
+        };
+        match now {
+            Some(deployment) if service_deployment::is_ecs_rollback(&deployment.status) => {
+                journal.changed(format!(
+                    "ECS rolls back service '{service}' ({})",
+                    deployment.status
+                ));
+                self.say(service, format!(
+                    "StopServiceDeployment answered {error}, but ECS is already rolling the deployment back ({}): following that rollback.",
+                    deployment.status
+                ));
+                Ok(Stopped::EcsRollingBack(deployment))
+            }
+            _ => {
+                self.say(service, format!(
+                    "warning: StopServiceDeployment failed ({error}) and ECS is not rolling the deployment back; pointing the service back instead."
+                ));
+                Ok(Stopped::NothingRollingBack)
             }
         }
+    }
+
+    /// `UpdateService` back to the previous revision, and its watch. The
+    /// service is described first: a service that another deployment took
+    /// over is left to it, and one already back on the previous revision
+    /// needs nothing.
+    async fn update_back(&self, u: &Updated, deadline: Deadline) -> Result<Tracked, NoRollback> {
         let described = self
             .d
             .ecs
             .describe_services(self.cluster, std::slice::from_ref(&u.name));
         let before = match deadline.bound("DescribeServices", described).await {
-            Ok(described) => described
-                .services
-                .into_iter()
-                .next()
-                .ok_or("Rollback impossible: the service is gone.")?,
-            Err(e) => return Err(format!("Rollback failed before it started: {e}")),
+            Ok(described) => described.find(&u.name).cloned().ok_or_else(|| {
+                NoRollback::failed("Rollback impossible: the service is gone.".into())
+            })?,
+            Err(e) => {
+                return Err(NoRollback::failed(format!(
+                    "Rollback failed before it started: {e}"
+                )))
+            }
         };
+        if let Some(primary) = before.primary() {
+            if primary.task_definition == u.previous {
+                return Err(NoRollback {
+                    status: RollbackStatus::NotAttempted,
+                    why: format!(
+                        "The service already runs {} again (deployment {}), so there was nothing to roll back.",
+                        short_revision(&u.previous),
+                        primary.id
+                    ),
+                });
+            }
+            if primary.task_definition != u.new {
+                return Err(NoRollback {
+                    status: RollbackStatus::NotAttempted,
+                    why: format!(
+                        "Another deployment ({} of {}) took over the service, so ecs-deploy did not roll it back.",
+                        primary.id,
+                        short_revision(&primary.task_definition)
+                    ),
+                });
+            }
+        }
         let reply = self
             .update(&u.name, &u.previous, false, Some(deadline))
             .await
-            .map_err(|e| format!("Rollback to {} failed: {e}", short_revision(&u.previous)))?;
+            .map_err(|e| {
+                NoRollback::failed(format!(
+                    "Rollback to {} failed: {e}",
+                    short_revision(&u.previous)
+                ))
+            })?;
         let watch = Watch::from_update(&reply, &u.previous, &u.new).ok_or_else(|| {
-            format!(
+            NoRollback::failed(format!(
                 "Rolled back to {}, but ECS shows no PRIMARY deployment of it; check the service.",
                 short_revision(&u.previous)
-            )
+            ))
         })?;
         let model = Model::of(&before).unwrap_or(Model::Rolling);
         let followed = self
@@ -962,6 +1060,43 @@ impl Run<'_> {
         Ok(Tracked::new(
             &u.name, model, watch, &before, reply, followed,
         ))
+    }
+}
+
+/// What became of a `StopServiceDeployment ROLLBACK`.
+enum Stopped {
+    /// ECS took it.
+    Sent,
+    /// It failed, but ECS rolls the deployment back already.
+    EcsRollingBack(ServiceDeployment),
+    /// It failed and nothing rolls back: the service is pointed back.
+    NothingRollingBack,
+}
+
+/// Why a service was not rolled back: the status the report gives it and
+/// the line that says why.
+pub(super) struct NoRollback {
+    pub status: RollbackStatus,
+    pub why: String,
+}
+
+impl NoRollback {
+    /// A rollback that was tried and failed.
+    pub fn failed(why: String) -> NoRollback {
+        NoRollback {
+            status: RollbackStatus::Failed,
+            why,
+        }
+    }
+}
+
+/// The outcome a failure is, for the report.
+pub(super) fn outcome_of(failure: &Failure) -> Outcome {
+    match failure {
+        Failure::TimedOut { .. } => Outcome::Timeout,
+        Failure::Superseded { .. } => Outcome::Superseded,
+        failure if failure.is_ecs_rollback() => Outcome::EcsRolledBack,
+        _ => Outcome::Failed,
     }
 }
 
@@ -1031,6 +1166,6 @@ fn left_as_it_is(t: &Tracked, cluster: &str, previous: &str) -> String {
 
 /// How to see which task set serves traffic after a CodeDeploy deployment
 /// ended without a rollback.
-fn which_task_set_serves(deployment_id: &str, cluster: &str, service: &str) -> String {
+pub(super) fn which_task_set_serves(deployment_id: &str, cluster: &str, service: &str) -> String {
     format!("check which task set serves traffic: aws deploy get-deployment-target --deployment-id {deployment_id} --target-id {cluster}:{service}")
 }

@@ -489,10 +489,7 @@ impl Run<'_> {
                 None => {
                     let get = codedeploy.deployment(&followed.deployment_id);
                     let (deployment, _) = deadline.bound("GetDeployment", get).await?;
-                    let id = deployment
-                        .rollback_info
-                        .as_ref()
-                        .and_then(|r| r.rollback_deployment_id.clone());
+                    let id = deployment.rollback_id().map(str::to_string);
                     followed.latest = Some(deployment);
                     id
                 }

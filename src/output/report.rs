@@ -20,6 +20,9 @@ pub enum Outcome {
     /// AWS rolled the service back by itself: ECS (its circuit breaker, an
     /// alarm, a lifecycle hook) or CodeDeploy.
     EcsRolledBack,
+    /// Another deployment took the service over while ours was going;
+    /// it is theirs, so nothing was rolled back.
+    Superseded,
     DryRun,
     /// Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
     Interrupted,

@@ -22,6 +22,15 @@ pub struct Deployment {
     pub rollback_info: Option<RollbackInfo>,
 }
 
+impl Deployment {
+    /// The deployment CodeDeploy rolls this one back with, once it says.
+    pub fn rollback_id(&self) -> Option<&str> {
+        self.rollback_info
+            .as_ref()
+            .and_then(|r| r.rollback_deployment_id.as_deref())
+    }
+}
+
 /// `errorInformation`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ErrorInformation {
@@ -94,6 +103,16 @@ pub struct TaskSetInfo {
     pub task_set_label: Option<String>,
 }
 
+/// The last line of a hook's log that says something: the only line of it
+/// ever shown, since the lines before it may hold what the hook printed of
+/// its environment (a password).
+pub fn last_log_line(log: &str) -> &str {
+    log.lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or_default()
+}
+
 impl Diagnostics {
     /// One line: message, code, the hook that ran, and the log's last line.
     pub fn describe(&self) -> String {
@@ -102,8 +121,9 @@ impl Diagnostics {
             self.error_code.as_ref().map(|c| format!("code {c}")),
             self.script_name.as_ref().map(|s| format!("hook {s}")),
             self.log_tail
-                .as_ref()
-                .and_then(|l| l.lines().rev().find(|l| !l.trim().is_empty()))
+                .as_deref()
+                .map(last_log_line)
+                .filter(|l| !l.is_empty())
                 .map(|l| format!("log: {}", l.trim())),
         ]
         .into_iter()

@@ -109,6 +109,18 @@ pub fn judge(
     let Some(deployment) = deployment else {
         return rolling::judge(service, watch, rule);
     };
+    if let Some(took_over) = superseded(service, watch, deployment) {
+        return match took_over {
+            // A forced redeploy of our own revision carries the rollout on,
+            // as the rolling rules say where the API is not used.
+            Failure::Superseded {
+                task_definition, ..
+            } if model == Model::Rolling && task_definition == watch.task_definition => {
+                rolling::judge(service, watch, rule)
+            }
+            took_over => Verdict::Failed(took_over),
+        };
+    }
     let mut by_api = service_deployment::judge(deployment, until);
     // ECS rolls back to what the deployment replaced: name it.
     if let Verdict::Failed(Failure::ServiceDeployment { to, .. }) = &mut by_api {
@@ -125,6 +137,26 @@ pub fn judge(
         Verdict::Done if rule == DoneRule::NewTasksRunning => Verdict::Done,
         _ => by_api,
     }
+}
+
+/// Another deployment took the service over: ECS stopped ours (not a
+/// rollback of its own: that has a `ROLLBACK_*` status) and the PRIMARY
+/// entry of `deployments[]` is another deployment. Whatever revision that
+/// one runs — even the one ours replaced — someone else deployed it, so it
+/// is theirs to keep: never rolled back.
+fn superseded(
+    service: &Service,
+    watch: &Watch,
+    deployment: &ServiceDeployment,
+) -> Option<Failure> {
+    if !matches!(deployment.status.as_str(), "STOPPED" | "STOP_REQUESTED") {
+        return None;
+    }
+    let primary = service.primary()?;
+    (primary.id != watch.deployment_id).then(|| Failure::Superseded {
+        by: primary.id.clone(),
+        task_definition: primary.task_definition.clone(),
+    })
 }
 
 /// Polls that failed until the deadline: the wait could not see the service.
@@ -437,6 +469,72 @@ mod tests {
                 None
             ),
             Verdict::Done
+        );
+    }
+
+    #[test]
+    fn a_stopped_deployment_that_another_one_replaced_is_superseded_not_failed() {
+        let stopped = deployment("STOPPED", "SCALE_UP");
+        let taken_over = |theirs: &str| {
+            service(
+                2,
+                json!([
+                    with_state(
+                        super::testing::deployment("ecs-svc/3", "PRIMARY", theirs, 0, 2),
+                        "IN_PROGRESS"
+                    ),
+                    super::testing::deployment("ecs-svc/2", "ACTIVE", NEW, 1, 0),
+                ]),
+            )
+        };
+        for model in [Model::BlueGreen, Model::Rolling] {
+            for theirs in [OTHER, OLD] {
+                let verdict = judge(
+                    &taken_over(theirs),
+                    &watch(),
+                    Some(&stopped),
+                    model,
+                    DoneRule::Complete,
+                    None,
+                );
+                assert_eq!(
+                    verdict,
+                    Verdict::Failed(Failure::Superseded {
+                        by: "ecs-svc/3".into(),
+                        task_definition: theirs.into()
+                    }),
+                    "{model:?} {theirs}"
+                );
+            }
+        }
+        // A forced redeploy of our revision carries a rolling rollout on.
+        assert_eq!(
+            judge(
+                &taken_over(NEW),
+                &watch(),
+                Some(&stopped),
+                Model::Rolling,
+                DoneRule::Complete,
+                None
+            ),
+            Verdict::Pending
+        );
+        // Stopped while still PRIMARY: ECS stopped it, nobody took over.
+        let still_ours = service(
+            2,
+            json!([super::testing::deployment("ecs-svc/2", "PRIMARY", NEW, 1, 2)]),
+        );
+        let verdict = judge(
+            &still_ours,
+            &watch(),
+            Some(&stopped),
+            Model::BlueGreen,
+            DoneRule::Complete,
+            None,
+        );
+        assert!(
+            matches!(verdict, Verdict::Failed(Failure::ServiceDeployment { .. })),
+            "{verdict:?}"
         );
     }
 }
