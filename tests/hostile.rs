@@ -655,3 +655,24 @@ async fn numbers_ecs_would_not_allow_are_errors_before_any_write() {
     assert_eq!(json["result"], "error");
     assert_eq!(fake.count("RegisterTaskDefinition"), 0);
 }
+
+#[tokio::test]
+async fn legacy_workflow_commands_are_defanged_anywhere_in_a_line() {
+    // The runner acts on `##[` anywhere in a line, in every stream: the
+    // progress lines, the ERROR line, the annotation and the JSON document.
+    let fake = fake().await;
+    fake.inject_text("stopped by ops ##[add-mask]web then ##[stop-commands]tok");
+    fake.set_rollout(CLUSTER, SERVICE, tasks_fail(2));
+    let mut command = deploy_command(&fake, &["--output", "json"]);
+    command.env("GITHUB_ACTIONS", "true");
+    let run = run_command(command).await;
+    run.assert_code(1);
+    let all = run.output();
+    assert!(all.contains("add-mask]web"), "the text is shown:\n{all}");
+    assert!(!all.contains("##["), "a legacy workflow command:\n{all}");
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(
+        json["reason"].as_str().unwrap().contains("##[add-mask]web"),
+        "the document says what ECS said: {json}"
+    );
+}

@@ -175,9 +175,9 @@ impl Report {
         }
     }
 
-    /// The document for `--output json`.
+    /// The document for `--output json`, safe to write to a CI log.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a report serialises")
+        safe::guard_json(&serde_json::to_string_pretty(self).expect("a report serialises"))
     }
 
     /// `key=value` lines for `$GITHUB_OUTPUT`: the result, the (first)

@@ -7,9 +7,11 @@
 //! - [`clean`] makes an untrusted value one line without control characters
 //!   where it enters (the ECS operations and the error decoder call it);
 //! - [`guard`] is applied to every line this program writes, whatever its
-//!   source, so that no line of ours can carry an escape sequence or start a
+//!   source, so that no line of ours can carry an escape sequence, start a
 //!   GitHub Actions workflow command (`::error::`, `::add-mask::`,
-//!   `::stop-commands::`, `##[error]`).
+//!   `::stop-commands::`) or hold a legacy one (`##[error]`, which the
+//!   runner acts on anywhere in a line) — [`guard_json`] does the same for
+//!   the JSON document without changing what it says.
 //!
 //! Writes are best effort: a reader that went away (`| head`, a dead log
 //! forwarder) must not stop a deploy, a wait or a rollback.
@@ -85,8 +87,10 @@ pub fn guard(text: &str) -> String {
             .map(|c| if c == '\t' { ' ' } else { c })
             .filter(|c| !is_unsafe(*c))
             .collect();
+        // The runner's legacy parser acts on `##[` anywhere in a line.
+        let line = line.replace(LEGACY_COMMAND, "# #[");
         let body = line.trim_start();
-        if body.starts_with("::") || body.starts_with("##[") {
+        if body.starts_with("::") {
             let indent = line.len() - body.len();
             out.push_str(&line[..indent + 1]);
             out.push(' ');
@@ -96,6 +100,17 @@ pub fn guard(text: &str) -> String {
         }
     }
     out
+}
+
+/// What starts a legacy workflow command (`##[error]…`, `##[add-mask]…`).
+const LEGACY_COMMAND: &str = "##[";
+
+/// A JSON document as it may be written: a legacy workflow command inside
+/// one of its strings is written with its first `#` escaped (`\u0023`),
+/// which any JSON reader reads back as the same text. (Its lines cannot start
+/// with `::`: each starts with blanks and a quote or a bracket.)
+pub fn guard_json(document: &str) -> String {
+    document.replace(LEGACY_COMMAND, "\\u0023#[")
 }
 
 /// Which stream a line goes to.
@@ -187,6 +202,20 @@ mod tests {
         assert_eq!(guard("\t##[group]y"), " # #[group]y");
         assert_eq!(guard("event: ::error::x"), "event: ::error::x");
         assert_eq!(guard("a\nb"), "a\nb");
+        // Legacy commands are acted on mid-line too.
+        assert_eq!(
+            guard("stopped: x ##[add-mask]web ##[stop-commands]tok"),
+            "stopped: x # #[add-mask]web # #[stop-commands]tok"
+        );
+    }
+
+    #[test]
+    fn guard_json_hides_legacy_commands_and_keeps_the_text() {
+        let document = serde_json::json!({"reason": "a ##[add-mask]web\n##[error]x"}).to_string();
+        let guarded = guard_json(&document);
+        assert!(!guarded.contains("##["), "{guarded}");
+        let back: Value = serde_json::from_str(&guarded).unwrap();
+        assert_eq!(back["reason"], "a ##[add-mask]web\n##[error]x");
     }
 
     #[test]
