@@ -185,9 +185,7 @@ pub struct RunTask {
     pub wait_for_success: bool,
 }
 
-/// `--wait-until READY`: a CodeDeploy deployment whose test traffic can be
-/// tested.
-pub const READY: &str = "READY";
+use crate::core::model::READY;
 
 /// The CodeDeploy application (and deployment group) named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -437,3 +437,51 @@ async fn only_the_last_line_of_a_hooks_log_is_shown() {
         assert!(!text.contains("hunter2"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn settings_go_to_a_codedeploy_service_and_codedeploy_options_nowhere_else() {
+    // -D, -m and -M change a CODE_DEPLOY service with UpdateService (the
+    // settings alone, as ECS allows), before its deployment.
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    let run = deploy_cd(&fake, &["-D", "3", "-m", "50", "-M", "150"]).await;
+    run.assert_code(0);
+    let updates: Vec<Value> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == "UpdateService")
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(
+        updates,
+        [json!({"cluster": CLUSTER, "service": SERVICE, "desiredCount": 3,
+                "deploymentConfiguration": {"minimumHealthyPercent": 50, "maximumPercent": 150}})]
+    );
+    let operations: Vec<String> = fake.requests().into_iter().map(|r| r.operation).collect();
+    let position = |op: &str| operations.iter().position(|o| o == op).unwrap();
+    assert!(position("UpdateService") < position("CreateDeployment"));
+    assert_eq!(fake.service(CLUSTER, SERVICE)["desiredCount"], 3);
+
+    // CodeDeploy's options on a service ECS deploys itself would do nothing.
+    let dir = TempDir::new("appspec-elsewhere");
+    let appspec = dir.write("appspec.yaml", "version: 0.0\nResources: []\n");
+    for (options, named) in [
+        (vec!["--codedeploy-appspec", appspec.as_str()], "--codedeploy-appspec"),
+        (
+            vec!["--codedeploy-application", APP, "--codedeploy-deployment-group", GROUP],
+            "--codedeploy-application",
+        ),
+        (vec!["--skip-deployments-check"], "--skip-deployments-check"),
+    ] {
+        let fake = self::fake().await;
+        fake.set_deployment_configuration(
+            CLUSTER,
+            SERVICE,
+            json!({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1}),
+        );
+        let run = deploy_v2(&fake, &options).await;
+        run.assert_code(3);
+        run.assert_stderr_has(&format!("service 'web': {named} is for"));
+        run.assert_stderr_has("it is a BLUE_GREEN one");
+        assert_eq!(fake.count("RegisterTaskDefinition"), 0);
+    }
+}

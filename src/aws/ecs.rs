@@ -92,7 +92,9 @@ impl Described {
 pub struct ServiceUpdate<'a> {
     pub cluster: &'a str,
     pub service: &'a str,
-    pub task_definition: &'a str,
+    /// The revision to deploy; none to change settings only (what ECS
+    /// allows for a CODE_DEPLOY service).
+    pub task_definition: Option<&'a str>,
     pub force_new_deployment: bool,
     pub desired_count: Option<u32>,
     pub minimum_healthy_percent: Option<u32>,
@@ -102,11 +104,10 @@ pub struct ServiceUpdate<'a> {
 impl ServiceUpdate<'_> {
     /// The `UpdateService` input, with only the settings that were given.
     pub fn to_input(&self) -> Value {
-        let mut input = json!({
-            "cluster": self.cluster,
-            "service": self.service,
-            "taskDefinition": self.task_definition,
-        });
+        let mut input = json!({"cluster": self.cluster, "service": self.service});
+        if let Some(task_definition) = self.task_definition {
+            input["taskDefinition"] = json!(task_definition);
+        }
         if self.force_new_deployment {
             input["forceNewDeployment"] = json!(true);
         }

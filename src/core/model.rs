@@ -84,6 +84,55 @@ impl Model {
     }
 }
 
+/// `--wait-until READY`: a CodeDeploy deployment whose test traffic can be
+/// tested (the other stages are those of an ECS service deployment).
+pub const READY: &str = "READY";
+
+/// The options of a deploy that mean something for some models only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModelOptions<'a> {
+    /// `--wait-until`.
+    pub wait_until: Option<&'a str>,
+    /// The first CodeDeploy option given (`--codedeploy-appspec`, …).
+    pub codedeploy_option: Option<&'static str>,
+    /// `--skip-deployments-check`.
+    pub skip_deployments_check: bool,
+}
+
+impl Model {
+    /// Why `options` would do nothing for a service of this model, if one
+    /// would: such a run is refused before any write rather than run
+    /// without what was asked.
+    pub fn refuses(self, options: ModelOptions) -> Option<String> {
+        if let Some(until) = options.wait_until {
+            match self {
+                Model::CodeDeploy if until != READY => return Some(format!(
+                    "--wait-until {until} is a stage of an ECS service deployment, but it is deployed by CodeDeploy: use READY"
+                )),
+                Model::CodeDeploy => {}
+                _ if until == READY => return Some(format!(
+                    "--wait-until READY is for CodeDeploy deployments, but it is a {} one: use a lifecycle stage",
+                    self.name()
+                )),
+                _ => {}
+            }
+        }
+        if let (Some(option), false) = (options.codedeploy_option, self == Model::CodeDeploy) {
+            return Some(format!(
+                "{option} is for services deployed by AWS CodeDeploy, but it is a {} one, deployed by ECS itself",
+                self.name()
+            ));
+        }
+        if options.skip_deployments_check && self != Model::Rolling {
+            return Some(format!(
+                "--skip-deployments-check is for rolling deployments, but it is a {} one, where both revisions run until the deployment ends by design (--wait-until stops the wait at a stage)",
+                self.name()
+            ));
+        }
+        None
+    }
+}
+
 /// The share of traffic a linear step shifts where `stepPercent` is not
 /// set, and the range ECS allows (its API reference).
 const DEFAULT_LINEAR_STEP_PERCENT: f64 = 10.0;
@@ -235,5 +284,39 @@ mod tests {
             json!({"bakeTimeInMinutes": 1440, "linearConfiguration": {"stepPercent": 3.0, "stepBakeTimeInMinutes": 1440}}),
         );
         assert_eq!(longest.unwrap().as_secs(), (1440 + 34 * 1440) * 60);
+    }
+
+    #[test]
+    fn options_a_model_cannot_use_are_named() {
+        let refuses = |model: Model, options: ModelOptions| model.refuses(options);
+        let until = |stage| ModelOptions {
+            wait_until: Some(stage),
+            ..ModelOptions::default()
+        };
+        assert_eq!(refuses(Model::CodeDeploy, until(READY)), None);
+        assert_eq!(refuses(Model::BlueGreen, until("BAKE_TIME")), None);
+        assert!(refuses(Model::CodeDeploy, until("BAKE_TIME"))
+            .unwrap()
+            .contains("use READY"));
+        assert!(refuses(Model::Linear, until(READY))
+            .unwrap()
+            .contains("a LINEAR one"));
+        let appspec = ModelOptions {
+            codedeploy_option: Some("--codedeploy-appspec"),
+            ..ModelOptions::default()
+        };
+        assert_eq!(refuses(Model::CodeDeploy, appspec), None);
+        assert!(refuses(Model::BlueGreen, appspec)
+            .unwrap()
+            .starts_with("--codedeploy-appspec is for services deployed by AWS CodeDeploy"));
+        let skip = ModelOptions {
+            skip_deployments_check: true,
+            ..ModelOptions::default()
+        };
+        assert_eq!(refuses(Model::Rolling, skip), None);
+        for model in [Model::BlueGreen, Model::Canary, Model::CodeDeploy] {
+            assert!(refuses(model, skip).is_some(), "{model:?}");
+        }
+        assert_eq!(refuses(Model::Canary, ModelOptions::default()), None);
     }
 }

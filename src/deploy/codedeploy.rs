@@ -15,7 +15,8 @@ use super::watch::{FollowedCodeDeploy, Tracked};
 use super::{aws_error, Deadline};
 use crate::aws::client::random_u64;
 use crate::aws::codedeploy::{same_cluster, DeploymentGroup, ACTIVE_STATUSES};
-use crate::cli::{ImageChange, READY};
+use crate::cli::ImageChange;
+use crate::core::model::READY;
 use crate::core::appspec;
 use crate::core::model::Model;
 use crate::core::service::Service;
@@ -147,32 +148,6 @@ impl Run<'_> {
                 None => Error::failed(message),
             }
         })
-    }
-
-    /// Checks that `--wait-until` means something for a service of `model`.
-    pub(super) fn check_wait_until(&self, service: &str, model: Model) -> Result<(), Error> {
-        let Some(until) = self.d.config.wait_until.as_deref() else {
-            return Ok(());
-        };
-        let fits = match model {
-            Model::CodeDeploy => until == READY,
-            _ => until != READY,
-        };
-        if fits {
-            return Ok(());
-        }
-        Err(Error::usage(
-            exit::USAGE,
-            match model {
-                Model::CodeDeploy => format!(
-                    "--wait-until {until} is a stage of an ECS service deployment, but service '{service}' is deployed by CodeDeploy: use READY."
-                ),
-                _ => format!(
-                    "--wait-until READY is for CodeDeploy deployments, but service '{service}' is a {} one: use a lifecycle stage.",
-                    model.name()
-                ),
-            },
-        ))
     }
 
     /// Creates the CodeDeploy deployment of `new` and sets up its watch.

@@ -13,16 +13,17 @@ use std::time::{Duration, Instant};
 use super::revision::{BaseFile, Prepared, Revision};
 use super::watch::{Ended, Followed, Tracked};
 use super::{aws_error, Deadline, Deployer};
+use crate::aws::client::AwsError;
 use crate::aws::codedeploy::{DeploymentGroup, ACTIVE_STATUSES};
 use crate::aws::ecs::ServiceUpdate;
-use crate::core::model::{configured_bake, Model};
+use crate::core::model::{configured_bake, Model, ModelOptions};
 use crate::core::service::Service;
 use crate::core::taskdef;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::{DoneRule, Watch};
 use crate::core::watch::service_deployment::{self, ServiceDeployment};
 use crate::core::watch::Failure;
-use crate::error::Error;
+use crate::error::{exit, Error};
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
 
 /// Deploys to `names` in `cluster`; `appspec` is the `--codedeploy-appspec`
@@ -212,7 +213,7 @@ impl Run<'_> {
         for before in befores {
             let model = self.model_of(&before)?;
             let bake = self.bake_of(&before, model)?;
-            self.check_wait_until(&before.service_name, model)?;
+            self.check_options(&before.service_name, model)?;
             let group = match model {
                 Model::CodeDeploy => {
                     let group = self.deployment_group(&before).await?;
@@ -289,6 +290,29 @@ impl Run<'_> {
         }
     }
 
+    /// Refuses, before any write, options that would do nothing for a
+    /// service of `model` (exit 3).
+    fn check_options(&self, service: &str, model: Model) -> Result<(), Error> {
+        let config = self.d.config;
+        let codedeploy_option = match (&config.codedeploy_appspec, &config.codedeploy_group) {
+            (Some(_), _) => Some("--codedeploy-appspec"),
+            (None, Some(_)) => Some("--codedeploy-application"),
+            (None, None) => None,
+        };
+        let options = ModelOptions {
+            wait_until: config.wait_until.as_deref(),
+            codedeploy_option,
+            skip_deployments_check: config.done_rule == DoneRule::NewTasksRunning,
+        };
+        match model.refuses(options) {
+            Some(why) => Err(Error::usage(
+                exit::USAGE,
+                format!("service '{service}': {why}; nothing was registered."),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The bake `service`'s configuration adds to a deploy; a configuration
     /// ECS would not allow stops the run before any write.
     pub(super) fn bake_of(&self, service: &Service, model: Model) -> Result<Duration, Error> {
@@ -312,6 +336,16 @@ impl Run<'_> {
             let name = &plan.before.service_name;
             match &plan.codedeploy {
                 Some(group) => {
+                    if self.changes_settings() {
+                        self.say(
+                            name,
+                            format!(
+                                "Would send UpdateService {}",
+                                serde_json::to_string(&self.update_request(name, None, true))
+                                    .expect("JSON serialises")
+                            ),
+                        );
+                    }
                     let spec = self
                         .appspec(&target, &plan.before)
                         .expect("checked when planned");
@@ -326,7 +360,7 @@ impl Run<'_> {
                     );
                 }
                 None => {
-                    let request = self.update_request(name, &target, true);
+                    let request = self.update_request(name, Some(&target), true);
                     self.say(
                         name,
                         format!(
@@ -391,13 +425,13 @@ impl Run<'_> {
             };
             let started = Instant::now();
             if let Some(group) = codedeploy {
-                let created = match self.appspec(&new, &before) {
-                    Ok(spec) => {
-                        self.create_codedeploy_deployment(&before, &group, &spec, &new, &current)
-                            .await
-                    }
-                    Err(error) => Err(error),
-                };
+                let created = async {
+                    let spec = self.appspec(&new, &before)?;
+                    self.update_settings(&name).await?;
+                    self.create_codedeploy_deployment(&before, &group, &spec, &new, &current)
+                        .await
+                }
+                .await;
                 let t = self.midway(&name, created, &updated, report).await?;
                 updated.push(Updated {
                     name: name.clone(),
@@ -686,7 +720,7 @@ impl Run<'_> {
     fn update_request(
         &self,
         service: &str,
-        task_definition: &str,
+        task_definition: Option<&str>,
         with_settings: bool,
     ) -> serde_json::Value {
         let config = self.d.config;
@@ -695,12 +729,46 @@ impl Run<'_> {
             cluster: self.cluster,
             service,
             task_definition,
-            force_new_deployment: with_settings && config.force_new_deployment,
+            force_new_deployment: with_settings
+                && task_definition.is_some()
+                && config.force_new_deployment,
             desired_count: setting(config.desired_count),
             minimum_healthy_percent: setting(config.minimum_healthy_percent),
             maximum_percent: setting(config.maximum_percent),
         }
         .to_input()
+    }
+
+    /// Whether the flags change a service's settings (`-D`, `-m`, `-M`).
+    fn changes_settings(&self) -> bool {
+        let config = self.d.config;
+        config.desired_count.is_some()
+            || config.minimum_healthy_percent.is_some()
+            || config.maximum_percent.is_some()
+    }
+
+    /// `-D`, `-m`, `-M` for a CODE_DEPLOY service, whose revision only
+    /// CodeDeploy may change: `UpdateService` with the settings alone (which
+    /// ECS allows), before the CodeDeploy deployment, so that its
+    /// replacement task set starts with the count asked for.
+    async fn update_settings(&self, service: &str) -> Result<(), Error> {
+        if !self.changes_settings() {
+            return Ok(());
+        }
+        let request = self.update_request(service, None, true);
+        let journal = self.d.journal;
+        journal.sending(format!("changing the settings of service '{service}'"));
+        match self.d.ecs.update_service(&request).await {
+            Ok(_) => {
+                journal.changed(format!("changed the settings of service '{service}'"));
+                self.say(service, "Service settings updated (-D, -m, -M).");
+                Ok(())
+            }
+            Err(e) => {
+                journal.settled();
+                Err(aws_error(e))
+            }
+        }
     }
 
     /// Points `service` at `task_definition`. When the answer is lost but
@@ -713,7 +781,7 @@ impl Run<'_> {
         with_settings: bool,
         deadline: Option<Deadline>,
     ) -> Result<Service, Error> {
-        let request = self.update_request(service, task_definition, with_settings);
+        let request = self.update_request(service, Some(task_definition), with_settings);
         let revision = short_revision(task_definition);
         let journal = self.d.journal;
         journal.sending(format!("pointing service '{service}' at {revision}"));
@@ -909,7 +977,16 @@ impl Run<'_> {
             let following = match self.stop_service_deployment(&u.name, arn, deadline).await? {
                 Stopped::Sent => None,
                 Stopped::EcsRollingBack(deployment) => Some(deployment),
-                Stopped::NothingRollingBack => {
+                Stopped::NothingRollingBack(error) => {
+                    let back = short_revision(&u.previous);
+                    self.say(
+                        &u.name,
+                        if error.is_refusal() {
+                            format!("warning: StopServiceDeployment was refused ({error}) and ECS is not rolling the deployment back; pointing the service back at {back} instead.")
+                        } else {
+                            format!("warning: {error}; ECS is not rolling the deployment back, so the service is pointed back at {back} instead.")
+                        },
+                    );
                     return self.update_back(u, deadline).await;
                 }
             };
@@ -963,12 +1040,9 @@ impl Run<'_> {
             Ok(described) => described
                 .into_iter()
                 .find(|d| d.service_deployment_arn == arn),
-            Err(e) if error.is_refusal() => {
-                self.say(service, format!(
-                    "warning: StopServiceDeployment was refused ({error}) and the service deployment cannot be read ({e}); pointing the service back instead."
-                ));
-                return Ok(Stopped::NothingRollingBack);
-            }
+            // Refused both: an IAM policy without the service-deployment
+            // API, so ECS's own rollbacks are not in play.
+            Err(_) if error.is_refusal() => return Ok(Stopped::NothingRollingBack(error)),
             Err(e) => {
                 return Err(NoRollback::failed(format!(
                     "Rollback failed before it started: {error}; and the service deployment cannot be read to see what ECS does ({e})."
@@ -987,12 +1061,7 @@ impl Run<'_> {
                 ));
                 Ok(Stopped::EcsRollingBack(deployment))
             }
-            _ => {
-                self.say(service, format!(
-                    "warning: StopServiceDeployment failed ({error}) and ECS is not rolling the deployment back; pointing the service back instead."
-                ));
-                Ok(Stopped::NothingRollingBack)
-            }
+            _ => Ok(Stopped::NothingRollingBack(error)),
         }
     }
 
@@ -1069,8 +1138,8 @@ enum Stopped {
     Sent,
     /// It failed, but ECS rolls the deployment back already.
     EcsRollingBack(ServiceDeployment),
-    /// It failed and nothing rolls back: the service is pointed back.
-    NothingRollingBack,
+    /// It failed (so) and nothing rolls back: the service is pointed back.
+    NothingRollingBack(AwsError),
 }
 
 /// Why a service was not rolled back: the status the report gives it and

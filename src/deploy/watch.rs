@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::service::Run;
 use super::Deadline;
 use crate::aws::client::AwsError;
-use crate::cli::READY;
+use crate::core::model::READY;
 use crate::core::model::Model;
 use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
