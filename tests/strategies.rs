@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use fake_ecs::{FakeEcs, Rollout};
+use fake_ecs::{FakeEcs, Fault, Rollout};
 use serde_json::{json, Value};
 
 const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
@@ -30,11 +30,16 @@ fn newest_deployment(fake: &FakeEcs, service: &str) -> Value {
 
 /// `web` as a service of `strategy` with `config` merged in.
 fn with_strategy(fake: &FakeEcs, strategy: &str, config: Value) {
+    with_strategy_of(fake, SERVICE, strategy, config);
+}
+
+/// `service` as a service of `strategy` with `config` merged in.
+fn with_strategy_of(fake: &FakeEcs, service: &str, strategy: &str, config: Value) {
     let mut full = json!({ "strategy": strategy });
     full.as_object_mut()
         .unwrap()
         .extend(config.as_object().unwrap().clone());
-    fake.set_deployment_configuration(CLUSTER, SERVICE, full);
+    fake.set_deployment_configuration(CLUSTER, service, full);
 }
 
 /// Runs a deploy of REPO:v2 with `--output json` and returns its document.
@@ -427,4 +432,80 @@ async fn a_rolling_deploy_costs_the_same_calls_up_to_the_update_and_one_more_per
     run.assert_code(0);
     assert_eq!(fake.count("ListServiceDeployments"), 1);
     assert_eq!(newest_deployment(&fake, SERVICE)["status"], "SUCCESSFUL");
+}
+
+#[tokio::test]
+async fn each_answered_hook_has_its_own_outcome_and_none_is_left_unwatched() {
+    // web and worker both wait at a PAUSE hook; ECS takes web's CONTINUE and
+    // refuses worker's. web is watched to its end and said to be so.
+    let fake = paused_blue_green().await;
+    let td = fake.service(CLUSTER, SERVICE)["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fake.add_service(CLUSTER, "worker", &td, 1);
+    with_strategy_of(&fake, "worker", "BLUE_GREEN", json!({"bakeTimeInMinutes": 1}));
+    fake.set_rollout(
+        CLUSTER,
+        "worker",
+        Rollout::PauseAt {
+            stage: "POST_TEST_TRAFFIC_SHIFT".into(),
+            bake_polls: 1,
+        },
+    );
+    let image = format!("{REPO}:v2");
+    let until = ["--wait-until", "POST_TEST_TRAFFIC_SHIFT"];
+    let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "-n", "worker", "-i", &image];
+    args.extend(until);
+    deploy(&fake, &args).await.assert_code(0);
+    fake.inject_faults(
+        "ContinueServiceDeployment",
+        vec![
+            Fault::Pass,
+            Fault::Raw {
+                status: 400,
+                content_type: "application/x-amz-json-1.1".into(),
+                body: json!({"__type": "AccessDeniedException", "message": "not for worker"})
+                    .to_string(),
+            },
+        ],
+    );
+    let run = deploy(
+        &fake,
+        &[
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "-n",
+            "worker",
+            "--continue-deployment",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    run.assert_code(2);
+    run.assert_stderr_has("[worker] ContinueServiceDeployment failed: AccessDeniedException: not for worker");
+    run.assert_stderr_has("[web] CONTINUE sent; the deployment of web:2 finished.");
+    // Right after the answer, the hook is not said to be waiting still.
+    assert!(
+        !run.stderr.contains("waiting for someone to decide"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(newest_deployment(&fake, SERVICE)["status"], "SUCCESSFUL");
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let result_of = |name: &str| {
+        json["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == name)
+            .unwrap()["result"]
+            .clone()
+    };
+    assert_eq!(result_of(SERVICE), "success");
+    assert_eq!(result_of("worker"), "error");
+    assert_eq!(json["result"], "error");
 }

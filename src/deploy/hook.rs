@@ -59,14 +59,30 @@ pub async fn answer(
         ..run
     };
     let deadline = Deadline::after(run.timeout);
+    // An answer ECS refuses ends nothing else: the services answered are
+    // on their way (a continued one shifts production traffic) and are
+    // watched to their end all the same.
     let mut tracked = Vec::new();
+    let mut refused = Vec::new();
     for p in paused {
-        tracked.push(run.send_answer(p, action, report).await?);
+        let name = p.service.service_name.clone();
+        match run.send_answer(p, action, report).await {
+            Ok(t) => tracked.push(t),
+            Err(error) => {
+                let line = run.prefixed(&name, &error.to_string());
+                let service = report.service(&name);
+                service.result = Outcome::Error;
+                service.reason = Some(line.clone());
+                refused.push(line);
+            }
+        }
     }
-    d.out.group("Waiting for the deployment");
-    run.wait(&mut tracked, false, deadline).await;
-    d.out.end_group();
-    run.conclude_answer(&tracked, action, report)
+    if !tracked.is_empty() {
+        d.out.group("Waiting for the deployment");
+        run.wait(&mut tracked, false, deadline).await;
+        d.out.end_group();
+    }
+    run.conclude_answer(&tracked, &refused, action, report)
 }
 
 impl Run<'_> {
@@ -214,7 +230,7 @@ impl Run<'_> {
         service_report.task_definition = Some(watch.task_definition.clone());
         service_report.previous_task_definition =
             Some(watch.previous_task_definition.clone()).filter(|p| !p.is_empty());
-        let followed = Followed::new(arn, Some(deployment));
+        let followed = Followed::after_answer(arn, &hook_id);
         Ok(Tracked {
             rolling_back: action == HookAction::Rollback,
             ..Tracked::new(
@@ -228,14 +244,18 @@ impl Run<'_> {
         })
     }
 
-    /// Success when every answer reached its goal.
+    /// Success when every answer was taken and reached its goal. Otherwise
+    /// each service says what became of it: exit 1 when a deployment did
+    /// not reach its goal, else 2 when ECS refused an answer.
     fn conclude_answer(
         &self,
         tracked: &[Tracked],
+        refused: &[String],
         action: HookAction,
         report: &mut Report,
     ) -> Result<(), Error> {
         let mut failures = Vec::new();
+        let mut reached = Vec::new();
         for t in tracked {
             let service = report.service(&t.name);
             t.record(service);
@@ -258,34 +278,52 @@ impl Run<'_> {
                     reason: None,
                 });
             }
-            if let Some(Ended::Failed(failure, _)) = &t.ended {
-                let line = self.prefixed(
+            let revision = short_revision(&t.watch.task_definition);
+            match &t.ended {
+                Some(Ended::Failed(failure, _)) => {
+                    let line = self.prefixed(
+                        &t.name,
+                        &format!(
+                            "The deployment of {revision} did not {}: {failure}.",
+                            match action {
+                                HookAction::Continue => "finish",
+                                HookAction::Rollback => "roll back",
+                            }
+                        ),
+                    );
+                    service.reason = Some(line.clone());
+                    failures.push(line);
+                }
+                _ => reached.push(self.prefixed(
                     &t.name,
-                    &format!(
-                        "The deployment of {} did not {}: {failure}.",
-                        short_revision(&t.watch.task_definition),
-                        match action {
-                            HookAction::Continue => "finish",
-                            HookAction::Rollback => "roll back",
-                        }
-                    ),
-                );
-                service.reason = Some(line.clone());
-                failures.push(line);
+                    &match action {
+                        HookAction::Continue => format!("{} sent; the deployment of {revision} finished.", action.as_str()),
+                        HookAction::Rollback => format!("{} sent; the deployment of {revision} was rolled back.", action.as_str()),
+                    },
+                )),
             }
         }
-        if !failures.is_empty() {
-            report.result = Outcome::Failed;
-            return Err(Error::failed(failures.join("\n")));
+        if failures.is_empty() && refused.is_empty() {
+            report.result = match action {
+                HookAction::Continue => Outcome::Success,
+                HookAction::Rollback => Outcome::RolledBack,
+            };
+            self.d.out.success(match action {
+                HookAction::Continue => "Service deployment successful.",
+                HookAction::Rollback => "Service deployment rolled back.",
+            });
+            return Ok(());
         }
-        report.result = match action {
-            HookAction::Continue => Outcome::Success,
-            HookAction::Rollback => Outcome::RolledBack,
-        };
-        self.d.out.success(match action {
-            HookAction::Continue => "Service deployment successful.",
-            HookAction::Rollback => "Service deployment rolled back.",
-        });
-        Ok(())
+        let message = [&failures[..], refused, &reached].concat().join("\n");
+        if failures.is_empty() {
+            report.result = Outcome::Error;
+            return Err(Error::aws(message));
+        }
+        let first_failed = tracked
+            .iter()
+            .find(|t| matches!(t.ended, Some(Ended::Failed(..))))
+            .map_or(Outcome::Failed, |t| report.service(&t.name).result);
+        report.result = first_failed;
+        Err(Error::failed(message))
     }
 }

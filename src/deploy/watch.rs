@@ -62,6 +62,14 @@ impl Followed {
             baking: None,
         }
     }
+
+    /// Follows `arn` from the next look, after its PAUSE hook `hook_id` was
+    /// answered: what was known before the answer is stale.
+    pub fn after_answer(arn: String, hook_id: &str) -> Followed {
+        let mut followed = Followed::new(arn, None);
+        followed.reported.answered(hook_id);
+        followed
+    }
 }
 
 /// A CodeDeploy deployment followed: the one created, and once a rollback

@@ -226,6 +226,12 @@ pub struct Reported {
 }
 
 impl Reported {
+    /// Notes a PAUSE hook that has been answered: that it waited is no
+    /// news any more, even in an answer that still shows it waiting.
+    pub fn answered(&mut self, hook_id: &str) {
+        self.hooks.insert(hook_id.to_string());
+    }
+
     /// What is new in `deployment` since the last call.
     pub fn news(&mut self, deployment: &ServiceDeployment) -> Vec<News> {
         let mut news = Vec::new();
