@@ -35,6 +35,7 @@ pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
     let result = tokio::select! {
         result = execute(config, env, &out, &journal, &mut report) => result,
         signal = interrupted() => {
+            out.end_group();
             report.result = Outcome::Interrupted;
             // A service whose deploy or rollback had not ended ended with
             // the interrupt.

@@ -15,7 +15,11 @@ const GROUP: &str = "web-dg";
 /// The fake with `web` turned into a CODE_DEPLOY service behind a load
 /// balancer (container `app`, port 80), and `GROUP` of `APP` deploying it.
 async fn codedeploy_fake(options: DeploymentGroupOptions) -> FakeEcs {
-    let fake = fake().await;
+    as_codedeploy(fake().await, options)
+}
+
+/// `fake` with `web` deployed by CodeDeploy, as [`codedeploy_fake`] says.
+fn as_codedeploy(fake: FakeEcs, options: DeploymentGroupOptions) -> FakeEcs {
     fake.set_deployment_controller(CLUSTER, SERVICE, "CODE_DEPLOY");
     fake.set_service_fields(
         CLUSTER,
@@ -382,6 +386,37 @@ async fn an_interrupt_names_the_codedeploy_deployment_and_rolls_nothing_back() {
     run.assert_stderr_has(&format!("aws deploy get-deployment --deployment-id {id}"));
     run.assert_stderr_has("Nothing was rolled back.");
     assert_eq!(fake.count("StopDeployment"), 0);
+
+    // An interrupt while CreateDeployment is out says where it went; and
+    // in GitHub Actions the log group the wait opened is closed first.
+    let fake = as_codedeploy(hostile_fake().await, DeploymentGroupOptions::default());
+    fake.inject_faults("CreateDeployment", vec![Fault::Stall { seconds: 30.0 }]);
+    let mut command = codedeploy_command(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image]);
+    command.env("GITHUB_ACTIONS", "true");
+    let live = spawn(command);
+    live.wait_for("New task definition").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    live.signal("-TERM").await;
+    let run = live.finish().await;
+    run.assert_code(130);
+    run.assert_stderr_has("the request may have reached CodeDeploy and taken effect");
+    assert!(!run.stderr.contains("reached ECS"), "{}", run.stderr);
+
+    let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
+    fake.set_codedeploy_runs(APP, GROUP, vec![CodeDeployRun::Stuck]);
+    let mut command = codedeploy_command(&fake, &["-c", CLUSTER, "-n", SERVICE, "-i", &image]);
+    command.env("GITHUB_ACTIONS", "true");
+    let live = spawn(command);
+    live.wait_for("Waiting for it to complete").await;
+    live.signal("-TERM").await;
+    let run = live.finish().await;
+    run.assert_code(130);
+    let opened = run.stdout.find("::group::").expect("a group");
+    let closed = run
+        .stdout
+        .rfind("::endgroup::")
+        .expect("the group is closed");
+    assert!(opened < closed, "{}", run.stdout);
 }
 
 #[tokio::test]
@@ -401,7 +436,11 @@ async fn an_answer_about_another_deployment_is_no_answer() {
     fake.inject_faults("GetDeployment", vec![Fault::json(other)]);
     let run = deploy_cd(&fake, &["-v"]).await;
     run.assert_code(1);
-    assert_contains("output", &run.output(), "the answer is about deployment d-SOMEOTHER1, not d-");
+    assert_contains(
+        "output",
+        &run.output(),
+        "the answer is about deployment d-SOMEOTHER1, not d-",
+    );
     run.assert_stderr_has("smoke test got HTTP 500");
     assert!(!run.output().contains("successful"), "{}", run.output());
 }
@@ -424,7 +463,9 @@ async fn only_the_last_line_of_a_hooks_log_is_shown() {
     let image = format!("{REPO}:v2");
     let mut command = codedeploy_command(
         &fake,
-        &["-c", CLUSTER, "-n", SERVICE, "-i", &image, "--output", "json"],
+        &[
+            "-c", CLUSTER, "-n", SERVICE, "-i", &image, "--output", "json",
+        ],
     );
     command
         .env("GITHUB_ACTIONS", "true")
@@ -453,8 +494,10 @@ async fn settings_go_to_a_codedeploy_service_and_codedeploy_options_nowhere_else
         .collect();
     assert_eq!(
         updates,
-        [json!({"cluster": CLUSTER, "service": SERVICE, "desiredCount": 3,
-                "deploymentConfiguration": {"minimumHealthyPercent": 50, "maximumPercent": 150}})]
+        [
+            json!({"cluster": CLUSTER, "service": SERVICE, "desiredCount": 3,
+                "deploymentConfiguration": {"minimumHealthyPercent": 50, "maximumPercent": 150}})
+        ]
     );
     let operations: Vec<String> = fake.requests().into_iter().map(|r| r.operation).collect();
     let position = |op: &str| operations.iter().position(|o| o == op).unwrap();
@@ -465,9 +508,17 @@ async fn settings_go_to_a_codedeploy_service_and_codedeploy_options_nowhere_else
     let dir = TempDir::new("appspec-elsewhere");
     let appspec = dir.write("appspec.yaml", "version: 0.0\nResources: []\n");
     for (options, named) in [
-        (vec!["--codedeploy-appspec", appspec.as_str()], "--codedeploy-appspec"),
         (
-            vec!["--codedeploy-application", APP, "--codedeploy-deployment-group", GROUP],
+            vec!["--codedeploy-appspec", appspec.as_str()],
+            "--codedeploy-appspec",
+        ),
+        (
+            vec![
+                "--codedeploy-application",
+                APP,
+                "--codedeploy-deployment-group",
+                GROUP,
+            ],
             "--codedeploy-application",
         ),
         (vec!["--skip-deployments-check"], "--skip-deployments-check"),

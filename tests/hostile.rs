@@ -602,7 +602,11 @@ async fn superseded_by_another_deploy(fake: &FakeEcs, theirs_rollout: Rollout) {
     assert_eq!(json["result"], "superseded");
     assert_eq!(json["services"][0]["result"], "superseded");
     assert_eq!(json["services"][0]["rollback"]["status"], "not_attempted");
-    assert_eq!(fake.count("UpdateService"), 2, "ours and theirs, no rollback");
+    assert_eq!(
+        fake.count("UpdateService"),
+        2,
+        "ours and theirs, no rollback"
+    );
     assert_eq!(fake.count("StopServiceDeployment"), 0);
     assert_eq!(service_revision(fake), "web:3");
 }
@@ -611,7 +615,13 @@ async fn superseded_by_another_deploy(fake: &FakeEcs, theirs_rollout: Rollout) {
 async fn a_deploy_superseded_by_a_newer_one_is_never_rolled_back_over_it() {
     let fake = fake().await;
     blue_green(&fake);
-    fake.set_rollout(CLUSTER, SERVICE, Rollout::Staged { bake_polls: 100_000 });
+    fake.set_rollout(
+        CLUSTER,
+        SERVICE,
+        Rollout::Staged {
+            bake_polls: 100_000,
+        },
+    );
     superseded_by_another_deploy(&fake, Rollout::Staged { bake_polls: 1 }).await;
 
     let fake = self::fake().await;
@@ -626,7 +636,13 @@ async fn a_stop_that_conflicts_follows_the_rollback_ecs_already_runs() {
     // followed: no UpdateService on top of it.
     let fake = hostile_fake().await;
     blue_green(&fake);
-    fake.set_rollout(CLUSTER, SERVICE, Rollout::Staged { bake_polls: 100_000 });
+    fake.set_rollout(
+        CLUSTER,
+        SERVICE,
+        Rollout::Staged {
+            bake_polls: 100_000,
+        },
+    );
     fake.inject_faults("StopServiceDeployment", vec![Fault::ResetMidBody]);
     let run = deploy_v2(&fake, &["--enable-rollback", "-t", "1", "--output", "json"]).await;
     run.assert_code(1);
@@ -649,7 +665,9 @@ async fn numbers_ecs_would_not_allow_are_errors_before_any_write() {
     );
     let run = deploy_v2(&fake, &["--output", "json"]).await;
     run.assert_code(2);
-    run.assert_stderr_has("linearConfiguration.stepPercent is 1e-300, outside the 3–100 percent ECS allows");
+    run.assert_stderr_has(
+        "linearConfiguration.stepPercent is 1e-300, outside the 3–100 percent ECS allows",
+    );
     run.assert_stderr_has("nothing was changed");
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["result"], "error");

@@ -444,7 +444,12 @@ async fn each_answered_hook_has_its_own_outcome_and_none_is_left_unwatched() {
         .unwrap()
         .to_string();
     fake.add_service(CLUSTER, "worker", &td, 1);
-    with_strategy_of(&fake, "worker", "BLUE_GREEN", json!({"bakeTimeInMinutes": 1}));
+    with_strategy_of(
+        &fake,
+        "worker",
+        "BLUE_GREEN",
+        json!({"bakeTimeInMinutes": 1}),
+    );
     fake.set_rollout(
         CLUSTER,
         "worker",
@@ -486,7 +491,9 @@ async fn each_answered_hook_has_its_own_outcome_and_none_is_left_unwatched() {
     )
     .await;
     run.assert_code(2);
-    run.assert_stderr_has("[worker] ContinueServiceDeployment failed: AccessDeniedException: not for worker");
+    run.assert_stderr_has(
+        "[worker] ContinueServiceDeployment failed: AccessDeniedException: not for worker",
+    );
     run.assert_stderr_has("[web] CONTINUE sent; the deployment of web:2 finished.");
     // Right after the answer, the hook is not said to be waiting still.
     assert!(

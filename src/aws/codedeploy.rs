@@ -203,7 +203,11 @@ impl CodeDeploy {
             })
             .await?;
         let target = &mut reply["deploymentTarget"]["ecsTarget"];
-        for event in target["lifecycleEvents"].as_array_mut().into_iter().flatten() {
+        for event in target["lifecycleEvents"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
             let log_tail = &mut event["diagnostics"]["logTail"];
             if let Some(tail) = log_tail.as_str() {
                 // Only the last line is ever shown (see `last_log_line`), and

@@ -152,11 +152,13 @@ const MAX_BAKE_MINUTES: u32 = 1440;
 /// believed — it would make a deadline of centuries, or of nothing: the
 /// error names the field and its value.
 pub fn configured_bake(model: Model, config: &DeploymentConfiguration) -> Result<Duration, String> {
-    let minutes = |field: &str, value: Option<u32>, default: u32| match value.unwrap_or(default) {
+    let minutes = |field: &str, value: Option<u32>, default: u32| {
+        match value.unwrap_or(default) {
         m if m <= MAX_BAKE_MINUTES => Ok(f64::from(m)),
         m => Err(format!(
             "deploymentConfiguration.{field} is {m}, more than the {MAX_BAKE_MINUTES} minutes ECS allows"
         )),
+    }
     };
     let mut total = minutes("bakeTimeInMinutes", config.bake_time_in_minutes, 0)?;
     match model {
@@ -268,12 +270,36 @@ mod tests {
             configured_bake(model, &serde_json::from_value(config).unwrap())
         };
         for (model, config, field) in [
-            (Model::Linear, json!({"linearConfiguration": {"stepPercent": 1e-300}}), "stepPercent is 1e-300"),
-            (Model::Linear, json!({"linearConfiguration": {"stepPercent": 0.0}}), "stepPercent is 0"),
-            (Model::Linear, json!({"linearConfiguration": {"stepPercent": 250.0}}), "stepPercent is 250"),
-            (Model::Linear, json!({"linearConfiguration": {"stepBakeTimeInMinutes": 4_000_000_000u32}}), "stepBakeTimeInMinutes is 4000000000"),
-            (Model::BlueGreen, json!({"bakeTimeInMinutes": 1441}), "bakeTimeInMinutes is 1441"),
-            (Model::Canary, json!({"canaryConfiguration": {"canaryBakeTimeInMinutes": 99999}}), "canaryBakeTimeInMinutes is 99999"),
+            (
+                Model::Linear,
+                json!({"linearConfiguration": {"stepPercent": 1e-300}}),
+                "stepPercent is 1e-300",
+            ),
+            (
+                Model::Linear,
+                json!({"linearConfiguration": {"stepPercent": 0.0}}),
+                "stepPercent is 0",
+            ),
+            (
+                Model::Linear,
+                json!({"linearConfiguration": {"stepPercent": 250.0}}),
+                "stepPercent is 250",
+            ),
+            (
+                Model::Linear,
+                json!({"linearConfiguration": {"stepBakeTimeInMinutes": 4_000_000_000u32}}),
+                "stepBakeTimeInMinutes is 4000000000",
+            ),
+            (
+                Model::BlueGreen,
+                json!({"bakeTimeInMinutes": 1441}),
+                "bakeTimeInMinutes is 1441",
+            ),
+            (
+                Model::Canary,
+                json!({"canaryConfiguration": {"canaryBakeTimeInMinutes": 99999}}),
+                "canaryBakeTimeInMinutes is 99999",
+            ),
         ] {
             let error = bake(model, config).unwrap_err();
             assert!(error.contains(field), "{error}");

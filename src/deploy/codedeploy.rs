@@ -16,13 +16,14 @@ use super::{aws_error, Deadline};
 use crate::aws::client::random_u64;
 use crate::aws::codedeploy::{same_cluster, DeploymentGroup, ACTIVE_STATUSES};
 use crate::cli::ImageChange;
-use crate::core::model::READY;
 use crate::core::appspec;
 use crate::core::model::Model;
+use crate::core::model::READY;
 use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
 use crate::error::{exit, Error};
+use crate::output::safe::command_line;
 
 /// Reads and checks `--codedeploy-appspec` before any AWS call.
 pub fn read_appspec_file(path: &Path) -> Result<Value, Error> {
@@ -175,10 +176,13 @@ impl Run<'_> {
         );
         let content = serde_json::to_string(appspec).expect("JSON serialises");
         let journal = self.d.journal;
-        journal.sending(format!(
-            "creating a CodeDeploy deployment of service '{name}' ({}/{})",
-            group.application, group.name
-        ));
+        journal.sending(
+            "CodeDeploy",
+            format!(
+                "creating a CodeDeploy deployment of service '{name}' ({}/{})",
+                group.application, group.name
+            ),
+        );
         let id = match self
             .d
             .codedeploy
@@ -197,8 +201,14 @@ impl Run<'_> {
                     None => {
                         journal.settled();
                         return Err(Error::aws(format!(
-                        "{e}. The request may have reached CodeDeploy; check for a deployment of {}/{}: aws deploy list-deployments --application-name {} --deployment-group-name {}",
-                        group.application, group.name, group.application, group.name
+                        "{e}. The request may have reached CodeDeploy; check for a deployment of {}/{}: {}",
+                        group.application,
+                        group.name,
+                        command_line(&[
+                            "aws", "deploy", "list-deployments",
+                            "--application-name", &group.application,
+                            "--deployment-group-name", &group.name,
+                        ])
                     )));
                     }
                 }
@@ -268,7 +278,10 @@ impl Run<'_> {
         deadline: Deadline,
     ) -> Result<Tracked, NoRollback> {
         let journal = self.d.journal;
-        journal.sending(format!("stopping CodeDeploy deployment {deployment_id}"));
+        journal.sending(
+            "CodeDeploy",
+            format!("stopping CodeDeploy deployment {deployment_id}"),
+        );
         let stop = self.d.codedeploy.stop_and_roll_back(deployment_id);
         match deadline.bound("StopDeployment", stop).await {
             Ok(()) => {

@@ -191,10 +191,13 @@ impl Run<'_> {
         let name = service.service_name.clone();
         let arn = deployment.service_deployment_arn.clone();
         let journal = self.d.journal;
-        journal.sending(format!(
-            "answering hook {hook_id} of service '{name}' with {}",
-            action.as_str()
-        ));
+        journal.sending(
+            "ECS",
+            format!(
+                "answering hook {hook_id} of service '{name}' with {}",
+                action.as_str()
+            ),
+        );
         if let Err(e) = self
             .d
             .ecs
@@ -297,8 +300,14 @@ impl Run<'_> {
                 _ => reached.push(self.prefixed(
                     &t.name,
                     &match action {
-                        HookAction::Continue => format!("{} sent; the deployment of {revision} finished.", action.as_str()),
-                        HookAction::Rollback => format!("{} sent; the deployment of {revision} was rolled back.", action.as_str()),
+                        HookAction::Continue => format!(
+                            "{} sent; the deployment of {revision} finished.",
+                            action.as_str()
+                        ),
+                        HookAction::Rollback => format!(
+                            "{} sent; the deployment of {revision} was rolled back.",
+                            action.as_str()
+                        ),
                     },
                 )),
             }

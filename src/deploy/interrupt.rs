@@ -9,7 +9,8 @@ use std::cell::{Cell, RefCell};
 #[derive(Default)]
 pub struct Journal {
     changed: RefCell<Vec<String>>,
-    sending: RefCell<Option<String>>,
+    /// The write in flight, and the AWS service it went to.
+    sending: RefCell<Option<(&'static str, String)>>,
     in_progress: RefCell<Vec<String>>,
     rolling_back: Cell<bool>,
 }
@@ -21,10 +22,11 @@ impl Journal {
         self.changed.borrow_mut().push(what);
     }
 
-    /// Notes a write about to be sent, which may take effect even when its
-    /// answer never comes: "registering a new revision of web".
-    pub fn sending(&self, what: String) {
-        self.sending.replace(Some(what));
+    /// Notes a write about to be sent to `api` ("ECS", "CodeDeploy"), which
+    /// may take effect even when its answer never comes: "registering a new
+    /// revision of web".
+    pub fn sending(&self, api: &'static str, what: String) {
+        self.sending.replace(Some((api, what)));
     }
 
     /// The write in flight failed: ECS did not act on it, or the error
@@ -52,9 +54,9 @@ impl Journal {
         } else {
             format!("{signal} received. Changed so far: {}.", changed.join("; "))
         };
-        if let Some(what) = self.sending.borrow().as_ref() {
+        if let Some((api, what)) = self.sending.borrow().as_ref() {
             message.push_str(&format!(
-                "\nIt came while {what}: the request may have reached ECS and taken effect."
+                "\nIt came while {what}: the request may have reached {api} and taken effect."
             ));
         }
         for line in self.in_progress.borrow().iter() {
@@ -113,12 +115,18 @@ mod tests {
             journal.interrupted("SIGHUP"),
             "SIGHUP received before anything was changed in AWS.\nNothing was rolled back."
         );
-        journal.sending("registering a new revision of web".into());
+        journal.sending("ECS", "registering a new revision of web".into());
         let message = journal.interrupted("Ctrl-C");
         assert!(
             message.contains(
                 "while registering a new revision of web: the request may have reached ECS"
             ),
+            "{message}"
+        );
+        journal.sending("CodeDeploy", "creating a deployment of web".into());
+        let message = journal.interrupted("SIGINT");
+        assert!(
+            message.contains("the request may have reached CodeDeploy"),
             "{message}"
         );
         journal.changed("registered web:2".into());

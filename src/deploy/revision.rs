@@ -13,6 +13,7 @@ use crate::core::diff;
 use crate::core::taskdef::{self, short_revision, Changes};
 use crate::error::{exit, Error};
 use crate::output::report::{Outcome, Report};
+use crate::output::safe::command_line;
 
 /// A task definition read from `--task-definition-file`, and its tags.
 pub struct BaseFile {
@@ -168,13 +169,19 @@ impl Deployer<'_> {
         }
         let family = prepared.input["family"].as_str().unwrap_or("the family");
         self.journal
-            .sending(format!("registering a new revision of {family}"));
+            .sending("ECS", format!("registering a new revision of {family}"));
         let registered = match self.ecs.register_task_definition(&prepared.input).await {
             Ok(registered) => registered,
             Err(e) => {
                 self.journal.settled();
                 let hint = if e.may_have_acted() {
-                    format!(". The request reached ECS, so a new revision of {family} may have been registered all the same (nothing points at it); see: aws ecs list-task-definitions --family-prefix {family} --sort DESC --max-items 3")
+                    format!(
+                        ". The request reached ECS, so a new revision of {family} may have been registered all the same (nothing points at it); see: {}",
+                        command_line(&[
+                            "aws", "ecs", "list-task-definitions", "--family-prefix", family,
+                            "--sort", "DESC", "--max-items", "3",
+                        ])
+                    )
                 } else {
                     String::new()
                 };

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 
 use super::revision::{BaseFile, Prepared, Revision};
-use super::watch::{Ended, Followed, Tracked};
+use super::watch::{describe_service, Ended, Followed, Tracked};
 use super::{aws_error, Deadline, Deployer};
 use crate::aws::client::AwsError;
 use crate::aws::codedeploy::{DeploymentGroup, ACTIVE_STATUSES};
@@ -25,6 +25,7 @@ use crate::core::watch::service_deployment::{self, ServiceDeployment};
 use crate::core::watch::Failure;
 use crate::error::{exit, Error};
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
+use crate::output::safe::command_line;
 
 /// Deploys to `names` in `cluster`; `appspec` is the `--codedeploy-appspec`
 /// file, for CODE_DEPLOY services.
@@ -757,7 +758,10 @@ impl Run<'_> {
         }
         let request = self.update_request(service, None, true);
         let journal = self.d.journal;
-        journal.sending(format!("changing the settings of service '{service}'"));
+        journal.sending(
+            "ECS",
+            format!("changing the settings of service '{service}'"),
+        );
         match self.d.ecs.update_service(&request).await {
             Ok(_) => {
                 journal.changed(format!("changed the settings of service '{service}'"));
@@ -784,7 +788,7 @@ impl Run<'_> {
         let request = self.update_request(service, Some(task_definition), with_settings);
         let revision = short_revision(task_definition);
         let journal = self.d.journal;
-        journal.sending(format!("pointing service '{service}' at {revision}"));
+        journal.sending("ECS", format!("pointing service '{service}' at {revision}"));
         let sent = self.d.ecs.update_service(&request);
         let result = match deadline {
             Some(deadline) => deadline.bound("UpdateService", sent).await,
@@ -807,8 +811,8 @@ impl Run<'_> {
                             short_revision(&td).to_string()
                         });
                     return Err(Error::aws(format!(
-                        "{e}. The request may have reached ECS; the service is now seen on {now}. Check it with: aws ecs describe-services --cluster {} --services {service}",
-                        self.cluster
+                        "{e}. The request may have reached ECS; the service is now seen on {now}. Check it with: {}",
+                        describe_service(self.cluster, service)
                     )));
                 }
             },
@@ -1018,7 +1022,10 @@ impl Run<'_> {
         deadline: Deadline,
     ) -> Result<Stopped, NoRollback> {
         let journal = self.d.journal;
-        journal.sending(format!("asking ECS to roll back service deployment {arn}"));
+        journal.sending(
+            "ECS",
+            format!("asking ECS to roll back service deployment {arn}"),
+        );
         let stop = self.d.ecs.roll_back_service_deployment(arn);
         let error = match deadline.bound("StopServiceDeployment", stop).await {
             Ok(()) => {
@@ -1226,9 +1233,10 @@ fn left_as_it_is(t: &Tracked, cluster: &str, previous: &str) -> String {
             which_task_set_serves(id, cluster, &t.name)
         ),
         _ => format!(
-            "CodeDeploy deployment {id} of {} is left going; pass --enable-rollback to have CodeDeploy stop it and return to {}. Check it with: aws deploy get-deployment --deployment-id {id}",
+            "CodeDeploy deployment {id} of {} is left going; pass --enable-rollback to have CodeDeploy stop it and return to {}. Check it with: {}",
             short_revision(&t.watch.task_definition),
-            short_revision(previous)
+            short_revision(previous),
+            command_line(&["aws", "deploy", "get-deployment", "--deployment-id", id])
         ),
     }
 }
@@ -1236,5 +1244,17 @@ fn left_as_it_is(t: &Tracked, cluster: &str, previous: &str) -> String {
 /// How to see which task set serves traffic after a CodeDeploy deployment
 /// ended without a rollback.
 pub(super) fn which_task_set_serves(deployment_id: &str, cluster: &str, service: &str) -> String {
-    format!("check which task set serves traffic: aws deploy get-deployment-target --deployment-id {deployment_id} --target-id {cluster}:{service}")
+    let target = format!("{cluster}:{service}");
+    format!(
+        "check which task set serves traffic: {}",
+        command_line(&[
+            "aws",
+            "deploy",
+            "get-deployment-target",
+            "--deployment-id",
+            deployment_id,
+            "--target-id",
+            &target,
+        ])
+    )
 }

@@ -8,8 +8,8 @@ use std::time::Instant;
 use super::service::Run;
 use super::Deadline;
 use crate::aws::client::AwsError;
-use crate::core::model::READY;
 use crate::core::model::Model;
+use crate::core::model::READY;
 use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
 use crate::core::tasks::StoppedTasks;
@@ -18,6 +18,7 @@ use crate::core::watch::rolling::{self, Watch};
 use crate::core::watch::service_deployment::{self, News, Reported, ServiceDeployment};
 use crate::core::watch::{self, codedeploy, Blind, Failure, Verdict};
 use crate::output::report::ServiceReport;
+use crate::output::safe::command_line;
 
 /// One service's deployment being watched.
 pub(super) struct Tracked {
@@ -204,20 +205,20 @@ impl Tracked {
     pub fn still_going(&self, cluster: &str) -> String {
         match &self.codedeploy {
             Some(followed) => format!(
-                "Service '{}': CodeDeploy deployment {} of {} is still in progress ({}). Check it with: aws deploy get-deployment --deployment-id {}",
+                "Service '{}': CodeDeploy deployment {} of {} is still in progress ({}). Check it with: {}",
                 self.name,
                 followed.deployment_id,
                 short_revision(&self.watch.task_definition),
                 self.state(),
-                followed.deployment_id
+                command_line(&["aws", "deploy", "get-deployment", "--deployment-id", &followed.deployment_id])
             ),
             None => format!(
-                "Service '{}': deployment {} of {} is still in progress in ECS ({}). Check it with: aws ecs describe-services --cluster {cluster} --services {}",
+                "Service '{}': deployment {} of {} is still in progress in ECS ({}). Check it with: {}",
                 self.name,
                 self.watch.deployment_id,
                 short_revision(&self.watch.task_definition),
                 self.state(),
-                self.name
+                describe_service(cluster, &self.name)
             ),
         }
     }
@@ -562,7 +563,9 @@ impl Run<'_> {
                             .deployment_configuration
                             .bake_time_in_minutes
                             .unwrap_or(0);
-                        line.push_str(&format!(" (both revisions run; the bake lasts {minutes} min)"));
+                        line.push_str(&format!(
+                            " (both revisions run; the bake lasts {minutes} min)"
+                        ));
                         let minutes = u64::from(minutes);
                         followed.baking = Some((Instant::now(), minutes, minutes));
                     }
@@ -587,12 +590,22 @@ impl Run<'_> {
                     failures,
                     threshold,
                 } => format!("circuit breaker: {failures} of {threshold} tasks failed"),
-                News::Paused { hook_id, stage } => format!(
-                    "paused at {stage} by PAUSE hook {hook_id}, waiting for someone to decide:\n  continue:   ecs-deploy -c {cluster} -n {name} --continue-deployment\n  roll back:  ecs-deploy -c {cluster} -n {name} --rollback-deployment\n  (or: aws ecs continue-service-deployment --service-deployment-arn {arn} --hook-id {hook_id} --action CONTINUE)",
-                    cluster = self.cluster,
-                    name = t.name,
-                    arn = followed.arn,
-                ),
+                News::Paused { hook_id, stage } => {
+                    let answer = |action| {
+                        command_line(&["ecs-deploy", "-c", self.cluster, "-n", &t.name, action])
+                    };
+                    format!(
+                        "paused at {stage} by PAUSE hook {hook_id}, waiting for someone to decide:\n  continue:   {}\n  roll back:  {}\n  (or: {})",
+                        answer("--continue-deployment"),
+                        answer("--rollback-deployment"),
+                        command_line(&[
+                            "aws", "ecs", "continue-service-deployment",
+                            "--service-deployment-arn", &followed.arn,
+                            "--hook-id", &hook_id,
+                            "--action", "CONTINUE",
+                        ])
+                    )
+                }
             };
             self.progress(&t.name, line);
         }
@@ -693,4 +706,17 @@ impl Run<'_> {
             Err(e) => self.progress(&t.name, format!("could not read the stopped tasks: {e}")),
         }
     }
+}
+
+/// The command that shows a service as ECS describes it.
+pub(super) fn describe_service(cluster: &str, service: &str) -> String {
+    command_line(&[
+        "aws",
+        "ecs",
+        "describe-services",
+        "--cluster",
+        cluster,
+        "--services",
+        service,
+    ])
 }

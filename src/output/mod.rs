@@ -7,6 +7,7 @@ pub mod report;
 /// Untrusted text made safe to print; best-effort writes.
 pub mod safe;
 
+use std::cell::Cell;
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -28,6 +29,8 @@ pub struct Reporter {
     to_stderr: bool,
     color: bool,
     github: bool,
+    /// A group is open in the GitHub Actions log.
+    in_group: Cell<bool>,
 }
 
 impl Reporter {
@@ -48,6 +51,7 @@ impl Reporter {
             to_stderr,
             color: terminal && wants_color(env),
             github: is_github_actions(env),
+            in_group: Cell::new(false),
         }
     }
 
@@ -97,12 +101,14 @@ impl Reporter {
                 self.stream(),
                 &format!("::group::{}", escape_workflow_command(title)),
             );
+            self.in_group.set(true);
         }
     }
 
-    /// Ends the group [`Reporter::group`] started.
+    /// Ends the group [`Reporter::group`] started, if one is open (an
+    /// interrupt ends it too, so that the error after it is not folded away).
     pub fn end_group(&self) {
-        if self.github {
+        if self.in_group.replace(false) {
             safe::write_raw(self.stream(), "::endgroup::");
         }
     }

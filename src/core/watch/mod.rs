@@ -144,11 +144,7 @@ pub fn judge(
 /// entry of `deployments[]` is another deployment. Whatever revision that
 /// one runs — even the one ours replaced — someone else deployed it, so it
 /// is theirs to keep: never rolled back.
-fn superseded(
-    service: &Service,
-    watch: &Watch,
-    deployment: &ServiceDeployment,
-) -> Option<Failure> {
+fn superseded(service: &Service, watch: &Watch, deployment: &ServiceDeployment) -> Option<Failure> {
     if !matches!(deployment.status.as_str(), "STOPPED" | "STOP_REQUESTED") {
         return None;
     }
@@ -522,7 +518,13 @@ mod tests {
         // Stopped while still PRIMARY: ECS stopped it, nobody took over.
         let still_ours = service(
             2,
-            json!([super::testing::deployment("ecs-svc/2", "PRIMARY", NEW, 1, 2)]),
+            json!([super::testing::deployment(
+                "ecs-svc/2",
+                "PRIMARY",
+                NEW,
+                1,
+                2
+            )]),
         );
         let verdict = judge(
             &still_ours,
