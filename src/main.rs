@@ -8,6 +8,7 @@ mod core;
 mod deploy;
 mod error;
 mod output;
+mod request;
 mod run;
 
 use std::process::ExitCode;
@@ -61,7 +62,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs a deploy on a current-thread runtime.
-fn run(config: &cli::Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), error::Error> {
+fn run(config: &request::Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), error::Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use crate::aws::codedeploy::CodeDeploy;
 use crate::aws::{self, ecs::Ecs};
-use crate::cli::{Config, ImageChange, OutputFormat, Target};
 use crate::deploy::codedeploy::read_appspec_file;
 use crate::deploy::interrupt::{interrupted, Journal};
 use crate::deploy::revision::read_task_definition_file;
@@ -18,6 +17,7 @@ use crate::error::{exit, Error};
 use crate::output::report::{self, Outcome, Report, RollbackStatus};
 use crate::output::safe::{self, Stream};
 use crate::output::Reporter;
+use crate::request::{Config, ImageChange, OutputFormat, Target};
 
 /// Runs what `config` asks for; `env` looks up environment variables. The
 /// result is also written as data where asked (`--output json`, GitHub).

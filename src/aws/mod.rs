@@ -19,8 +19,8 @@ pub mod sts;
 
 use self::client::{Client, Endpoint, Route};
 use self::credentials::{Context, Imds, ProfileFiles};
-use crate::cli::AwsOptions;
 use crate::error::{exit, Error};
+use crate::request::AwsOptions;
 
 /// What a run talks to: ECS and CodeDeploy, in one region, with one
 /// credentials provider (so temporary credentials are fetched once for both).

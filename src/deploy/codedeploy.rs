@@ -15,7 +15,6 @@ use super::watch::{FollowedCodeDeploy, Tracked};
 use super::{aws_error, Deadline};
 use crate::aws::client::random_u64;
 use crate::aws::codedeploy::{same_cluster, DeploymentGroup, ACTIVE_STATUSES};
-use crate::cli::ImageChange;
 use crate::core::appspec;
 use crate::core::model::Model;
 use crate::core::model::READY;
@@ -24,6 +23,7 @@ use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
 use crate::error::{exit, Error};
 use crate::output::safe::command_line;
+use crate::request::ImageChange;
 
 /// Reads and checks `--codedeploy-appspec` before any AWS call.
 pub fn read_appspec_file(path: &Path) -> Result<Value, Error> {

@@ -10,7 +10,6 @@ use std::time::Duration;
 use super::service::{outcome_of, Run};
 use super::watch::{Ended, Followed, Tracked};
 use super::{aws_error, Deadline, Deployer};
-use crate::cli::HookAction;
 use crate::core::model::Model;
 use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
@@ -18,6 +17,7 @@ use crate::core::watch::rolling::Watch;
 use crate::core::watch::service_deployment::{self, ServiceDeployment};
 use crate::error::Error;
 use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
+use crate::request::HookAction;
 
 /// A deployment found waiting at a hook.
 struct Paused {

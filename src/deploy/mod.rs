@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use crate::aws::client::AwsError;
 use crate::aws::codedeploy::CodeDeploy;
 use crate::aws::ecs::Ecs;
-use crate::cli::Config;
 use crate::error::Error;
 use crate::output::Reporter;
+use crate::request::Config;
 use interrupt::Journal;
 
 /// What every kind of run shares: ECS and CodeDeploy, the flags, the

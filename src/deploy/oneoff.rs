@@ -8,11 +8,11 @@ use serde_json::json;
 
 use crate::aws;
 use crate::aws::ecs::RunTaskError;
-use crate::cli::RunTask;
 use crate::core::tasks::{self, why_stopped, TaskVerdict};
 use crate::deploy::{aws_error, Deadline, Deployer};
 use crate::error::Error;
 use crate::output::report::{Report, TaskReport};
+use crate::request::RunTask;
 
 impl Deployer<'_> {
     /// `--run-task`: starts the revision as a one-off task and, with

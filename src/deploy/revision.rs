@@ -8,12 +8,12 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{aws_error, Deployer};
-use crate::cli::ImageChange;
 use crate::core::diff;
 use crate::core::taskdef::{self, short_revision, Changes};
 use crate::error::{exit, Error};
 use crate::output::report::{Outcome, Report};
 use crate::output::safe::command_line;
+use crate::request::ImageChange;
 
 /// A task definition read from `--task-definition-file`, and its tags.
 pub struct BaseFile {

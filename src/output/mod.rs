@@ -12,8 +12,8 @@ use std::io::IsTerminal;
 use std::time::Instant;
 
 use self::safe::Stream;
-use crate::cli::OutputFormat;
 use crate::error::Error;
+use crate::request::OutputFormat;
 
 const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";

@@ -34,8 +34,8 @@ use self::sso::Sso;
 use self::sts::{AssumedRole, WebIdentity};
 use crate::aws::client::{http_client, Client, Endpoint, Route};
 use crate::aws::region;
-use crate::cli::AwsOptions;
 use crate::error::{exit, Error};
+use crate::request::AwsOptions;
 
 /// Temporary credentials are fetched again when they have less than this left.
 const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
