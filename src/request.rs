@@ -78,9 +78,10 @@ impl HookAction {
 }
 
 /// Where the result goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
     /// Progress and result as text on stdout.
+    #[default]
     Text,
     /// Progress on stderr; one JSON document on stdout at the end.
     Json,
