@@ -771,3 +771,51 @@ async fn an_identity_center_profile_as_the_source_of_a_role() {
         .to_string();
     assert!(auth.contains("Credential=ASIASSOBASE/"), "{auth}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_token_cache_is_read_within_a_cap_and_a_signal_ends_a_read_that_blocks() {
+    let server = identity_center("token", "ASIASSO").await;
+    let fake = fake().await;
+    let dir = TempDir::new("sso-cache-cap");
+    let huge = serde_json::json!({
+        "accessToken": "token", "expiresAt": time_from_now(3600), "x": "x".repeat(2 << 20)
+    });
+    let (command, cache_file) = with_sso_home(
+        &fake,
+        &dir,
+        SSO_SESSION_CONFIG,
+        "corp",
+        &huge,
+        &server,
+        &["-p", "dev"],
+    );
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has(&format!(
+        "cannot read {}: larger than 1 MiB, the most ecs-deploy reads of such a file",
+        cache_file.display()
+    ));
+
+    // A cache "file" that never delivers (a FIFO): Ctrl-C still ends the run.
+    let (command, cache_file) = with_sso_home(
+        &fake,
+        &dir,
+        SSO_SESSION_CONFIG,
+        "corp",
+        &huge,
+        &server,
+        &["-p", "dev"],
+    );
+    std::fs::remove_file(&cache_file).unwrap();
+    mkfifo(&cache_file);
+    let live = spawn(command);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    live.signal("-INT").await;
+    let run = tokio::time::timeout(std::time::Duration::from_secs(10), live.finish())
+        .await
+        .expect("Ctrl-C ended a run blocked on the token cache");
+    run.assert_code(130);
+    run.assert_stderr_has("Ctrl-C received before anything was changed in AWS.");
+    assert!(fake.requests().is_empty(), "no ECS call");
+}

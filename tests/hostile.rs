@@ -539,6 +539,58 @@ async fn an_interrupt_kills_a_credential_process_that_hangs() {
 }
 
 #[tokio::test]
+async fn every_file_is_read_within_a_cap() {
+    let fake = fake().await;
+    let dir = TempDir::new("bounded-files");
+    // The error names the file and the cap.
+    let padding = "x".repeat(2 << 20);
+    let huge = dir.write(
+        "td.json",
+        &format!("{{\"family\": \"web\", \"containerDefinitions\": [], \"x\": \"{padding}\"}}"),
+    );
+    let run = deploy_v2(&fake, &["--task-definition-file", &huge]).await;
+    run.assert_code(3);
+    run.assert_stderr_has(&format!(
+        "--task-definition-file {huge}: cannot read it (larger than 1 MiB, the most ecs-deploy reads of such a file)"
+    ));
+    let huge = dir.write("config", &format!("[default]\n# {padding}\n"));
+    let mut command = deploy_command(&fake, &[]);
+    command.env("AWS_CONFIG_FILE", &huge);
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has(&format!(
+        "cannot read {huge}: larger than 1 MiB, the most ecs-deploy reads of such a file"
+    ));
+    assert!(fake.requests().is_empty(), "no AWS call");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_signal_while_a_file_read_blocks_ends_the_run_with_130() {
+    let fake = fake().await;
+    let dir = TempDir::new("fifo");
+    for (flag, signal, name) in [
+        ("--codedeploy-appspec", "-TERM", "SIGTERM"),
+        ("--task-definition-file", "-INT", "Ctrl-C"),
+    ] {
+        let fifo = dir.fifo(flag.trim_start_matches('-'));
+        let live = spawn(deploy_command(&fake, &[flag, &fifo]));
+        // Nothing is printed before the file is read: give the run time to
+        // start and block on it.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        live.signal(signal).await;
+        let run = tokio::time::timeout(Duration::from_secs(10), live.finish())
+            .await
+            .unwrap_or_else(|_| panic!("{name} did not end a run blocked on {flag}"));
+        run.assert_code(130);
+        run.assert_stderr_has(&format!(
+            "{name} received before anything was changed in AWS."
+        ));
+    }
+    assert!(fake.requests().is_empty(), "no AWS call");
+}
+
+#[tokio::test]
 async fn smaller_things_a_new_user_tripped_over() {
     let fake = fake().await;
     // A profile file the AWS CLI refuses.

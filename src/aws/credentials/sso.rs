@@ -17,6 +17,7 @@ use super::{Credentials, CredentialsFuture, ProvideCredentials};
 use crate::aws::client::{decode_error, innermost_cause, read_body, BodyError};
 use crate::aws::region;
 use crate::error::Error;
+use crate::files;
 
 /// A token this close to its expiry is refreshed (as the SDKs do).
 const REFRESH_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -96,11 +97,11 @@ impl Sso {
                 self.login_command()
             ))
         };
-        let text = match std::fs::read_to_string(&self.cache_file) {
+        let text = match files::read_text(&self.cache_file).await {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(login()),
+            Err(e) if e.is_missing() => return Err(login()),
             Err(e) => {
-                return Err(self.error(format!("cannot read {} ({e})", self.cache_file.display())))
+                return Err(self.error(format!("cannot read {}: {e}", self.cache_file.display())))
             }
         };
         let cached: Value = serde_json::from_str(&text).map_err(|e| {
