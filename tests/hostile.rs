@@ -538,6 +538,58 @@ async fn an_interrupt_kills_a_credential_process_that_hangs() {
     panic!("the helper's child {pid} outlived the run");
 }
 
+/// 342 bytes of YAML that expand to 9⁹ strings ("billion laughs"): about
+/// 24 GB once its aliases are resolved.
+const BILLION_LAUGHS: &str =
+    "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+";
+
+/// Caps the address space of the run at `bytes`: a run that tries to take
+/// more dies at the cap instead of taking the machine with it.
+#[cfg(unix)]
+fn limit_memory(command: &mut tokio::process::Command, bytes: u64) {
+    // SAFETY: setrlimit(2) is async-signal-safe, and the closure touches
+    // nothing else between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn yaml_aliases_are_refused_before_they_are_expanded() {
+    let fake = fake().await;
+    let dir = TempDir::new("billion-laughs");
+    let bomb = dir.write("appspec.yaml", BILLION_LAUGHS);
+    assert_eq!(BILLION_LAUGHS.len(), 342);
+    let mut command = deploy_command(&fake, &["--codedeploy-appspec", &bomb]);
+    limit_memory(&mut command, 2 << 30);
+    let run = run_command(command).await;
+    run.assert_code(3);
+    run.assert_stderr_has(&format!(
+        "--codedeploy-appspec {bomb}: YAML anchors and aliases are not allowed (line 1, column 7)"
+    ));
+    assert!(fake.requests().is_empty(), "no AWS call");
+}
+
 #[tokio::test]
 async fn every_file_is_read_within_a_cap() {
     let fake = fake().await;
