@@ -124,9 +124,13 @@ pub fn credentials_from_json(
     let token = field("Token")
         .or_else(|| field("SessionToken"))
         .map(str::to_string);
-    let expiry = match field("Expiration") {
-        Some(text) => Some(crate::aws::sts::parse_timestamp(text)?),
-        None => None,
+    // A time that is not a string is no answer: taken for "never expires",
+    // it would keep keys in use long after they stopped working.
+    let expiry = match &json["Expiration"] {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(text) if text.is_empty() => None,
+        serde_json::Value::String(text) => Some(crate::aws::sts::parse_timestamp(text)?),
+        _ => return Err("the reply's Expiration is not an ISO 8601 timestamp".into()),
     };
     Ok(Credentials::new(key, secret, token, expiry, source))
 }
@@ -795,5 +799,26 @@ mod tests {
                 .unwrap_err()
                 .contains("SecretAccessKey")
         );
+    }
+
+    #[test]
+    fn an_expiration_that_is_not_a_timestamp_is_no_answer() {
+        for expiration in [
+            serde_json::json!(1_900_000_000),
+            serde_json::json!(-1),
+            serde_json::json!(1e300),
+            serde_json::json!(true),
+            serde_json::json!("2030-01-01"),
+            serde_json::json!("+275760-09-13T00:00:00Z"),
+        ] {
+            let json = serde_json::json!({"AccessKeyId": "K", "SecretAccessKey": "S", "Expiration": expiration});
+            let err = credentials_from_json(&json, "t").unwrap_err();
+            assert!(
+                err.contains("not an ISO 8601 timestamp"),
+                "{expiration}: {err}"
+            );
+        }
+        let far = serde_json::json!({"AccessKeyId": "K", "SecretAccessKey": "S", "Expiration": "9999-12-31T23:59:59Z"});
+        assert!(credentials_from_json(&far, "t").unwrap().expiry().is_some());
     }
 }
