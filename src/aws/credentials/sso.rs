@@ -4,7 +4,7 @@
 //! with the token as a bearer header). A token of an `sso_session` within
 //! fifteen minutes of its expiry is refreshed first (SSO-OIDC `CreateToken`
 //! with its refresh token) and written back to the cache file, atomically and
-//! with the file's mode. The numbers of
+//! with the file's mode (see [`files::replace_private`]). The numbers of
 //! both answers are range-checked before they become times, so no answer can
 //! crash the run or put a broken `expiresAt` into the cache the AWS CLI
 //! shares. The token and the role credentials are secrets: they appear in
@@ -205,7 +205,9 @@ impl Sso {
         if let Some(rotated) = reply["refreshToken"].as_str().filter(|t| !t.is_empty()) {
             updated["refreshToken"] = json!(rotated);
         }
-        write_atomically(&self.cache_file, &updated)
+        let text = serde_json::to_vec(&updated).expect("JSON serialises");
+        files::replace_private(&self.cache_file, text)
+            .await
             .map_err(|e| format!("cannot write {} ({e})", self.cache_file.display()))?;
         Ok(access.to_string())
     }
@@ -316,22 +318,6 @@ fn iso8601(time: SystemTime) -> Option<String> {
     DateTime::from_secs(i64::try_from(seconds).ok()?)
         .fmt(Format::DateTime)
         .ok()
-}
-
-/// Replaces `path` with `value` by writing a sibling file and renaming it
-/// over the old one (so a reader never sees half a file), with the old
-/// file's permissions.
-fn write_atomically(path: &Path, value: &Value) -> std::io::Result<()> {
-    let permissions = std::fs::metadata(path)?.permissions();
-    let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    let text = serde_json::to_string(value).expect("JSON serialises");
-    let written = std::fs::write(&temporary, text)
-        .and_then(|()| std::fs::set_permissions(&temporary, permissions))
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written
 }
 
 #[cfg(test)]
