@@ -7,6 +7,7 @@ mod cli;
 mod core;
 mod deploy;
 mod error;
+mod files;
 mod output;
 mod request;
 mod run;

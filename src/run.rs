@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::aws::codedeploy::CodeDeploy;
 use crate::aws::{self, ecs::Ecs};
 use crate::deploy::codedeploy::read_appspec_file;
-use crate::deploy::interrupt::{interrupted, Journal};
+use crate::deploy::interrupt::{Interrupts, Journal};
 use crate::deploy::revision::read_task_definition_file;
 use crate::deploy::{hook, service, Deployer};
 use crate::error::{exit, Error};
@@ -30,11 +30,12 @@ pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
     };
     let mut report = Report::new(cluster);
     let journal = Journal::default();
-    // One listener for the whole run: once one is installed, the default
-    // handling of the signal is gone for good, so every phase must answer it.
+    // Caught before the first file is read, for the whole run: a signal in
+    // any phase ends it with the journal (exit 130), never kills it.
+    let mut interrupts = Interrupts::catch();
     let result = tokio::select! {
         result = execute(config, env, &out, &journal, &mut report) => result,
-        signal = interrupted() => {
+        signal = interrupts.next() => {
             out.end_group();
             report.result = Outcome::Interrupted;
             // A service whose deploy or rollback had not ended ended with
@@ -82,16 +83,14 @@ async fn execute(
     report: &mut Report,
 ) -> Result<(), Error> {
     // Local input first: a bad file must stop the run before any AWS call.
-    let file = config
-        .task_definition_file
-        .as_deref()
-        .map(read_task_definition_file)
-        .transpose()?;
-    let appspec = config
-        .codedeploy_appspec
-        .as_deref()
-        .map(read_appspec_file)
-        .transpose()?;
+    let file = match config.task_definition_file.as_deref() {
+        Some(path) => Some(read_task_definition_file(path).await?),
+        None => None,
+    };
+    let appspec = match config.codedeploy_appspec.as_deref() {
+        Some(path) => Some(read_appspec_file(path).await?),
+        None => None,
+    };
     let connection = aws::connect(&config.aws, env, config.verbose).await?;
     let poll_interval = poll_interval(config.poll_interval, connection.ecs.is_loopback(), out);
     let deployer = Deployer {

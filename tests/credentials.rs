@@ -508,9 +508,17 @@ fn sha1_hex(text: &str) -> String {
         .collect()
 }
 
-/// An IAM Identity Center portal that hands out `key` for `token`, and an
-/// SSO-OIDC endpoint that refreshes `refresh` into `fresh`.
+/// An IAM Identity Center portal that hands out `key` for `token`.
 async fn identity_center(token: &str, key: &str) -> MockServer {
+    identity_center_expiring(token, key, serde_json::json!(4_102_444_800_000u64)).await
+}
+
+/// [`identity_center`] whose role credentials have `expiration`.
+async fn identity_center_expiring(
+    token: &str,
+    key: &str,
+    expiration: serde_json::Value,
+) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/federation/credentials"))
@@ -523,7 +531,7 @@ async fn identity_center(token: &str, key: &str) -> MockServer {
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "roleCredentials": {
                 "accessKeyId": key, "secretAccessKey": format!("secret-of-{key}"),
-                "sessionToken": format!("session-of-{key}"), "expiration": 4_102_444_800_000u64
+                "sessionToken": format!("session-of-{key}"), "expiration": expiration
             }
         })))
         .mount(&server)
@@ -770,4 +778,142 @@ async fn an_identity_center_profile_as_the_source_of_a_role() {
         .unwrap()
         .to_string();
     assert!(auth.contains("Credential=ASIASSOBASE/"), "{auth}");
+}
+
+/// The cache of `SSO_SESSION_CONFIG` with a token that has expired and can
+/// be refreshed.
+fn expired_refreshable_cache() -> serde_json::Value {
+    serde_json::json!({
+        "startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1",
+        "accessToken": "old-token", "expiresAt": "2020-01-01T00:00:00Z",
+        "refreshToken": "refresh-1", "clientId": "client-1", "clientSecret": "client-secret-1",
+        "registrationExpiresAt": time_from_now(86_400)
+    })
+}
+
+#[tokio::test]
+async fn numbers_in_identity_center_answers_are_range_checked() {
+    // CreateToken's expiresIn is an int32 of seconds: anything else is not
+    // an answer, and the cache (shared with the AWS CLI) is left alone.
+    for expires_in in [
+        serde_json::json!(u64::MAX),
+        serde_json::json!(1_000_000_000_000u64),
+        serde_json::json!(0),
+        serde_json::json!(-3600),
+        serde_json::json!(3600.5),
+    ] {
+        let server = identity_center("fresh-token", "ASIASSOFRESH").await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "accessToken": "fresh-token", "expiresIn": expires_in, "tokenType": "Bearer"
+            })))
+            .mount(&server)
+            .await;
+        let fake = fake().await;
+        fake.accept_access_key("ASIASSOFRESH");
+        let dir = TempDir::new("sso-expires-in");
+        let (command, cache_file) = with_sso_home(
+            &fake,
+            &dir,
+            SSO_SESSION_CONFIG,
+            "corp",
+            &expired_refreshable_cache(),
+            &server,
+            &["-p", "dev"],
+        );
+        let before = std::fs::read(&cache_file).unwrap();
+        let run = run_command(command).await;
+        run.assert_code(2);
+        run.assert_stderr_has(
+            "CreateToken: the answer's expiresIn is not a whole number of seconds from 1 to 2147483647",
+        );
+        run.assert_stderr_has("run `aws sso login --sso-session corp`");
+        assert_eq!(
+            std::fs::read(&cache_file).unwrap(),
+            before,
+            "expiresIn {expires_in}: the cache was rewritten"
+        );
+        assert!(fake.requests().is_empty(), "no ECS call");
+    }
+
+    // GetRoleCredentials' expiration is milliseconds since 1970, before 10000.
+    for expiration in [
+        serde_json::json!(-1),
+        serde_json::json!("tomorrow"),
+        serde_json::json!(1e300),
+        serde_json::json!(u64::MAX),
+    ] {
+        let server = identity_center_expiring("token", "ASIASSOODD", expiration.clone()).await;
+        let fake = fake().await;
+        fake.accept_access_key("ASIASSOODD");
+        let dir = TempDir::new("sso-expiration");
+        let cached = serde_json::json!({"accessToken": "token", "expiresAt": time_from_now(3600)});
+        let (command, _) = with_sso_home(
+            &fake,
+            &dir,
+            SSO_SESSION_CONFIG,
+            "corp",
+            &cached,
+            &server,
+            &["-p", "dev"],
+        );
+        let run = run_command(command).await;
+        run.assert_code(2);
+        run.assert_stderr_has(
+            "GetRoleCredentials: the answer's expiration is not a time in milliseconds since 1970",
+        );
+        assert!(
+            fake.requests().is_empty(),
+            "expiration {expiration}: no ECS call"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_token_cache_is_read_within_a_cap_and_a_signal_ends_a_read_that_blocks() {
+    let server = identity_center("token", "ASIASSO").await;
+    let fake = fake().await;
+    let dir = TempDir::new("sso-cache-cap");
+    let huge = serde_json::json!({
+        "accessToken": "token", "expiresAt": time_from_now(3600), "x": "x".repeat(2 << 20)
+    });
+    let (command, cache_file) = with_sso_home(
+        &fake,
+        &dir,
+        SSO_SESSION_CONFIG,
+        "corp",
+        &huge,
+        &server,
+        &["-p", "dev"],
+    );
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has(&format!(
+        "cannot read {}: larger than 1 MiB, the most ecs-deploy reads of such a file",
+        cache_file.display()
+    ));
+
+    // A cache "file" that never delivers (a FIFO): Ctrl-C still ends the run.
+    let (command, cache_file) = with_sso_home(
+        &fake,
+        &dir,
+        SSO_SESSION_CONFIG,
+        "corp",
+        &huge,
+        &server,
+        &["-p", "dev"],
+    );
+    std::fs::remove_file(&cache_file).unwrap();
+    mkfifo(&cache_file);
+    let live = spawn(command);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    live.signal("-INT").await;
+    let run = tokio::time::timeout(std::time::Duration::from_secs(10), live.finish())
+        .await
+        .expect("Ctrl-C ended a run blocked on the token cache");
+    run.assert_code(130);
+    run.assert_stderr_has("Ctrl-C received before anything was changed in AWS.");
+    assert!(fake.requests().is_empty(), "no ECS call");
 }

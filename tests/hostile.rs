@@ -538,6 +538,110 @@ async fn an_interrupt_kills_a_credential_process_that_hangs() {
     panic!("the helper's child {pid} outlived the run");
 }
 
+/// 342 bytes of YAML that expand to 9⁹ strings ("billion laughs"): about
+/// 24 GB once its aliases are resolved.
+const BILLION_LAUGHS: &str =
+    "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+";
+
+/// Caps the address space of the run at `bytes`: a run that tries to take
+/// more dies at the cap instead of taking the machine with it.
+#[cfg(unix)]
+fn limit_memory(command: &mut tokio::process::Command, bytes: u64) {
+    // SAFETY: setrlimit(2) is async-signal-safe, and the closure touches
+    // nothing else between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn yaml_aliases_are_refused_before_they_are_expanded() {
+    let fake = fake().await;
+    let dir = TempDir::new("billion-laughs");
+    let bomb = dir.write("appspec.yaml", BILLION_LAUGHS);
+    assert_eq!(BILLION_LAUGHS.len(), 342);
+    let mut command = deploy_command(&fake, &["--codedeploy-appspec", &bomb]);
+    limit_memory(&mut command, 2 << 30);
+    let run = run_command(command).await;
+    run.assert_code(3);
+    run.assert_stderr_has(&format!(
+        "--codedeploy-appspec {bomb}: YAML anchors and aliases are not allowed (line 1, column 7)"
+    ));
+    assert!(fake.requests().is_empty(), "no AWS call");
+}
+
+#[tokio::test]
+async fn every_file_is_read_within_a_cap() {
+    let fake = fake().await;
+    let dir = TempDir::new("bounded-files");
+    // The error names the file and the cap.
+    let padding = "x".repeat(2 << 20);
+    let huge = dir.write(
+        "td.json",
+        &format!("{{\"family\": \"web\", \"containerDefinitions\": [], \"x\": \"{padding}\"}}"),
+    );
+    let run = deploy_v2(&fake, &["--task-definition-file", &huge]).await;
+    run.assert_code(3);
+    run.assert_stderr_has(&format!(
+        "--task-definition-file {huge}: cannot read it (larger than 1 MiB, the most ecs-deploy reads of such a file)"
+    ));
+    let huge = dir.write("config", &format!("[default]\n# {padding}\n"));
+    let mut command = deploy_command(&fake, &[]);
+    command.env("AWS_CONFIG_FILE", &huge);
+    let run = run_command(command).await;
+    run.assert_code(2);
+    run.assert_stderr_has(&format!(
+        "cannot read {huge}: larger than 1 MiB, the most ecs-deploy reads of such a file"
+    ));
+    assert!(fake.requests().is_empty(), "no AWS call");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_signal_while_a_file_read_blocks_ends_the_run_with_130() {
+    let fake = fake().await;
+    let dir = TempDir::new("fifo");
+    for (flag, signal, name) in [
+        ("--codedeploy-appspec", "-TERM", "SIGTERM"),
+        ("--task-definition-file", "-INT", "Ctrl-C"),
+    ] {
+        let fifo = dir.fifo(flag.trim_start_matches('-'));
+        let live = spawn(deploy_command(&fake, &[flag, &fifo]));
+        // Nothing is printed before the file is read: give the run time to
+        // start and block on it.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        live.signal(signal).await;
+        let run = tokio::time::timeout(Duration::from_secs(10), live.finish())
+            .await
+            .unwrap_or_else(|_| panic!("{name} did not end a run blocked on {flag}"));
+        run.assert_code(130);
+        run.assert_stderr_has(&format!(
+            "{name} received before anything was changed in AWS."
+        ));
+    }
+    assert!(fake.requests().is_empty(), "no AWS call");
+}
+
 #[tokio::test]
 async fn smaller_things_a_new_user_tripped_over() {
     let fake = fake().await;

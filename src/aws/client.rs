@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::credentials::ProvideCredentials;
 use super::sign::{signing_headers, Unsigned};
+use crate::files;
 use crate::output::safe::{self, Stream};
 
 const USER_AGENT: &str = concat!("ecs-deploy/", env!("CARGO_PKG_VERSION"));
@@ -256,13 +257,39 @@ pub enum Route {
     Metadata,
 }
 
-/// An HTTP client: rustls with the bundled Mozilla roots plus any from
-/// `AWS_CA_BUNDLE` (else `SSL_CERT_FILE`), no redirects (AWS APIs do not
+/// The most ecs-deploy reads of a CA bundle: several times a whole system
+/// store (Mozilla's, every root in it, is about 220 KiB of PEM).
+const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
+
+/// The root certificates of `AWS_CA_BUNDLE` (else `SSL_CERT_FILE`), which
+/// every client adds to the bundled ones: read once, off the runtime thread.
+pub async fn extra_roots(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<reqwest::Certificate>, String> {
+    let bundle = ["AWS_CA_BUNDLE", "SSL_CERT_FILE"]
+        .into_iter()
+        .find_map(|name| env(name).map(|path| (name, path)));
+    let Some((variable, path)) = bundle else {
+        return Ok(Vec::new());
+    };
+    let pem = files::read(std::path::Path::new(&path), MAX_CA_BUNDLE_BYTES)
+        .await
+        .map_err(|e| format!("{variable} {path}: cannot read it ({e})"))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("{variable} {path}: not a PEM certificate bundle ({e})"))?;
+    if certificates.is_empty() {
+        return Err(format!("{variable} {path}: no PEM certificate in it"));
+    }
+    Ok(certificates)
+}
+
+/// An HTTP client: rustls with the bundled Mozilla roots plus `extra_roots`
+/// (see [`extra_roots`]), no redirects (AWS APIs do not
 /// redirect; following one would re-send the body and the session token to
 /// wherever it points), our User-Agent, and the timeouts and proxy rules of
 /// its `route`.
 pub fn http_client(
-    env: &dyn Fn(&str) -> Option<String>,
+    extra_roots: &[reqwest::Certificate],
     route: Route,
 ) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
@@ -278,20 +305,8 @@ pub fn http_client(
             .no_proxy(),
         Route::Metadata => builder.connect_timeout(METADATA_CONNECT_TIMEOUT).no_proxy(),
     };
-    let bundle = ["AWS_CA_BUNDLE", "SSL_CERT_FILE"]
-        .into_iter()
-        .find_map(|name| env(name).map(|path| (name, path)));
-    if let Some((variable, path)) = bundle {
-        let pem =
-            std::fs::read(&path).map_err(|e| format!("{variable} {path}: cannot read it ({e})"))?;
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("{variable} {path}: not a PEM certificate bundle ({e})"))?;
-        if certificates.is_empty() {
-            return Err(format!("{variable} {path}: no PEM certificate in it"));
-        }
-        for certificate in certificates {
-            builder = builder.add_root_certificate(certificate);
-        }
+    for certificate in extra_roots {
+        builder = builder.add_root_certificate(certificate.clone());
     }
     builder
         .build()
@@ -816,13 +831,22 @@ mod tests {
         let env = |path: &'static str| {
             move |name: &str| (name == "AWS_CA_BUNDLE").then(|| path.to_string())
         };
-        let err = http_client(&env("/nonexistent/ca.pem"), Route::Proxied).unwrap_err();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let roots = |path| runtime.block_on(extra_roots(&env(path)));
+        let err = roots("/nonexistent/ca.pem").unwrap_err();
         assert!(
             err.starts_with("AWS_CA_BUNDLE /nonexistent/ca.pem: cannot read it"),
             "{err}"
         );
-        let err = http_client(&env("/proc/self/cmdline"), Route::Proxied).unwrap_err();
+        let err = roots("/proc/self/cmdline").unwrap_err();
         assert!(err.contains("PEM"), "{err}");
+        let err = roots("/dev/zero").unwrap_err();
+        assert_eq!(
+            err,
+            "AWS_CA_BUNDLE /dev/zero: cannot read it (larger than 4 MiB, the most ecs-deploy reads of such a file)"
+        );
     }
 
     #[test]
@@ -856,7 +880,7 @@ mod tests {
             region: "us-east-1".into(),
         };
         let client = Client::new(
-            http_client(&|_| None, Route::Proxied).unwrap(),
+            http_client(&[], Route::Proxied).unwrap(),
             endpoint,
             None,
             false,

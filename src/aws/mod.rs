@@ -38,7 +38,10 @@ pub async fn connect(
     env: &dyn Fn(&str) -> Option<String>,
     verbose: bool,
 ) -> Result<Connection, Error> {
-    let profiles = ProfileFiles::load(options.profile.as_deref(), env)?;
+    let profiles = ProfileFiles::load(options.profile.as_deref(), env).await?;
+    let extra_roots = client::extra_roots(env)
+        .await
+        .map_err(|e| Error::usage(exit::USAGE, e))?;
     let ecs_override = region::endpoint_override("ecs", options.endpoint_url.as_deref(), env)?;
     let codedeploy_override = region::endpoint_override("codedeploy", None, env)?;
     let sts_override = region::endpoint_override("sts", None, env)?;
@@ -48,13 +51,13 @@ pub async fn connect(
             Some(url) if url.scheme() == "http" => Route::Direct,
             _ => Route::Proxied,
         };
-        client::http_client(env, route).map_err(|e| Error::usage(exit::USAGE, e))
+        client::http_client(&extra_roots, route).map_err(|e| Error::usage(exit::USAGE, e))
     };
     let ecs_http = http_for(&ecs_override)?;
     let codedeploy_http = http_for(&codedeploy_override)?;
     let sts_http = http_for(&sts_override)?;
-    let metadata_http =
-        client::http_client(env, Route::Metadata).map_err(|e| Error::usage(exit::USAGE, e))?;
+    let metadata_http = client::http_client(&extra_roots, Route::Metadata)
+        .map_err(|e| Error::usage(exit::USAGE, e))?;
     let region = match region::from_settings(options.region.as_deref(), env, profiles.region())? {
         Some(region) => region,
         None => region_from_instance_metadata(env, &profiles, metadata_http.clone()).await?,
@@ -77,6 +80,7 @@ pub async fn connect(
         region: &region,
         sts_http,
         metadata_http,
+        extra_roots: &extra_roots,
         verbose,
     };
     let credentials = credentials::resolve(options, &ctx).await?;

@@ -5,7 +5,8 @@
 //! given (its hooks, and anything it sets), and read from JSON or YAML.
 
 use serde_json::{json, Map, Value};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::parser::Parser;
+use yaml_rust2::{Event, ScanError, Yaml, YamlLoader};
 
 use super::json_breaks;
 use super::service::Service;
@@ -13,6 +14,10 @@ use super::service::Service;
 /// What the placeholder `TaskDefinition` of an AppSpec file means: the
 /// revision this run registers.
 const PLACEHOLDER: &str = "<TASK_DEFINITION>";
+
+/// The deepest nesting of lists and mappings a YAML AppSpec may have: an
+/// AppSpec needs six levels; JSON is held to 128 by its parser.
+const MAX_YAML_DEPTH: usize = 128;
 
 /// Reads an AppSpec file: JSON, or YAML (as AppSpec files usually are).
 /// It must be one mapping.
@@ -23,15 +28,8 @@ pub fn parse(text: &str) -> Result<Value, String> {
             return Err(format!("not valid JSON ({})", json_breaks(&json_error)))
         }
         Err(_) => {
-            let mut documents = YamlLoader::load_from_str(text).map_err(|e| {
-                let at = e.marker();
-                format!(
-                    "neither JSON nor valid YAML (YAML: {} at line {}, column {})",
-                    e.info(),
-                    at.line(),
-                    at.col() + 1
-                )
-            })?;
+            screen_yaml(text)?;
+            let mut documents = YamlLoader::load_from_str(text).map_err(invalid_yaml)?;
             if documents.len() != 1 {
                 return Err(format!(
                     "a YAML file with {} documents; an AppSpec is one",
@@ -45,6 +43,57 @@ pub fn parse(text: &str) -> Result<Value, String> {
         return Err("not a mapping (an AppSpec has version, Resources and Hooks)".into());
     }
     Ok(value)
+}
+
+fn invalid_yaml(e: ScanError) -> String {
+    let at = e.marker();
+    format!(
+        "neither JSON nor valid YAML (YAML: {} at line {}, column {})",
+        e.info(),
+        at.line(),
+        at.col() + 1
+    )
+}
+
+/// Goes through the YAML's events without building anything, and refuses
+/// what would make building it blow up: an anchor or an alias (resolving
+/// aliases is how 342 bytes become 24 GB, "billion laughs"; an AppSpec
+/// needs none), or nesting deeper than [`MAX_YAML_DEPTH`] (the loader
+/// recurses once per level, and would overflow the stack).
+fn screen_yaml(text: &str) -> Result<(), String> {
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0;
+    loop {
+        let (event, at) = parser.next_token().map_err(invalid_yaml)?;
+        let at = || format!("line {}, column {}", at.line(), at.col() + 1);
+        // Anchor id 0 is "no anchor".
+        let anchored = match event {
+            Event::StreamEnd => return Ok(()),
+            Event::Alias(_) => true,
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                depth += 1;
+                if depth > MAX_YAML_DEPTH {
+                    return Err(format!(
+                        "YAML nested more than {MAX_YAML_DEPTH} levels deep ({})",
+                        at()
+                    ));
+                }
+                anchor != 0
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                depth -= 1;
+                false
+            }
+            Event::Scalar(_, _, anchor, _) => anchor != 0,
+            _ => false,
+        };
+        if anchored {
+            return Err(format!(
+                "YAML anchors and aliases are not allowed ({})",
+                at()
+            ));
+        }
+    }
 }
 
 fn yaml_to_json(yaml: Yaml) -> Result<Value, String> {
@@ -79,9 +128,8 @@ fn yaml_to_json(yaml: Yaml) -> Result<Value, String> {
             }
             Value::Object(map)
         }
-        Yaml::Alias(_) | Yaml::BadValue => {
-            return Err("an alias or a value YAML cannot read".into())
-        }
+        // Aliases were refused before the document was built.
+        Yaml::Alias(_) | Yaml::BadValue => return Err("a value YAML cannot read".into()),
     })
 }
 
@@ -304,5 +352,42 @@ mod tests {
             parse("{\"version\": 0.0}").unwrap(),
             json!({"version": 0.0})
         );
+    }
+
+    #[test]
+    fn yaml_anchors_and_aliases_are_refused_before_anything_is_built() {
+        let laughs = (b'b'..=b'z').fold("a: &a [lol, lol]\n".to_string(), |yaml, c| {
+            let (name, previous) = (c as char, (c - 1) as char);
+            format!("{yaml}{name}: &{name} [*{previous}, *{previous}]\n")
+        });
+        // 2^26 strings once resolved; refused before resolution.
+        assert_eq!(
+            parse(&laughs).unwrap_err(),
+            "YAML anchors and aliases are not allowed (line 1, column 7)"
+        );
+        // An anchor that nothing names is refused too: anchors serve aliases.
+        assert_eq!(
+            parse("version: 0.0\nHooks: &hooks []\n").unwrap_err(),
+            "YAML anchors and aliases are not allowed (line 2, column 15)"
+        );
+        // A `&` or `*` inside a value is text, not an anchor.
+        assert_eq!(
+            parse("version: 0.0\nnote: \"a & b *c\"\n").unwrap()["note"],
+            "a & b *c"
+        );
+    }
+
+    #[test]
+    fn yaml_nested_deeper_than_an_appspec_could_be_is_refused() {
+        let nested = |levels: usize| format!("a:\n{}x", "- ".repeat(levels - 1));
+        assert!(parse(&nested(MAX_YAML_DEPTH)).is_ok());
+        assert_eq!(
+            parse(&nested(MAX_YAML_DEPTH + 1)).unwrap_err(),
+            "YAML nested more than 128 levels deep (line 2, column 255)"
+        );
+        // Not a stack overflow, however deep.
+        assert!(parse(&nested(200_000))
+            .unwrap_err()
+            .starts_with("YAML nested more than 128 levels deep"));
     }
 }

@@ -26,7 +26,7 @@ use crate::output::safe::command_line;
 use crate::request::ImageChange;
 
 /// Reads and checks `--codedeploy-appspec` before any AWS call.
-pub fn read_appspec_file(path: &Path) -> Result<Value, Error> {
+pub async fn read_appspec_file(path: &Path) -> Result<Value, Error> {
     let problem = |why: String| {
         Error::usage(
             exit::USAGE,
@@ -36,8 +36,9 @@ pub fn read_appspec_file(path: &Path) -> Result<Value, Error> {
             ),
         )
     };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read it ({e})")))?;
+    let text = crate::files::read_text(path)
+        .await
+        .map_err(|e| problem(format!("cannot read it ({e})")))?;
     appspec::parse(&text).map_err(problem)
 }
 

@@ -72,35 +72,64 @@ impl Journal {
     }
 }
 
-/// Resolves on Ctrl-C, SIGTERM, SIGHUP (a closed terminal or SSH session)
-/// or SIGQUIT, naming which: each ends the run with the journal.
-pub async fn interrupted() -> &'static str {
+/// Ctrl-C, SIGTERM, SIGHUP (a closed terminal or SSH session) and SIGQUIT,
+/// caught from the moment [`Interrupts::catch`] returns: from then on none
+/// of them kills the process, so every phase of the run must answer them,
+/// and none may block the runtime thread.
+pub struct Interrupts {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let listen = |kind: SignalKind| signal(kind).ok();
-        let (mut term, mut hup, mut quit) = (
-            listen(SignalKind::terminate()),
-            listen(SignalKind::hangup()),
-            listen(SignalKind::quit()),
-        );
-        async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
-            match signal {
-                Some(signal) => drop(signal.recv().await),
-                None => std::future::pending().await,
+    caught: [(Option<tokio::signal::unix::Signal>, &'static str); 4],
+}
+
+impl Interrupts {
+    /// Starts catching the signals; must run inside the runtime. (Catching
+    /// begins here, not at the first wait, so that a signal that comes
+    /// before the run first waits still ends it with the journal.)
+    pub fn catch() -> Interrupts {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let listen = |kind: SignalKind, name| (signal(kind).ok(), name);
+            Interrupts {
+                caught: [
+                    listen(SignalKind::interrupt(), "Ctrl-C"),
+                    listen(SignalKind::terminate(), "SIGTERM"),
+                    listen(SignalKind::hangup(), "SIGHUP"),
+                    listen(SignalKind::quit(), "SIGQUIT"),
+                ],
             }
         }
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "Ctrl-C",
-            _ = next(&mut term) => "SIGTERM",
-            _ = next(&mut hup) => "SIGHUP",
-            _ = next(&mut quit) => "SIGQUIT",
-        }
+        #[cfg(not(unix))]
+        Interrupts {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+
+    /// Resolves on the next of the signals, naming it: each ends the run
+    /// with the journal.
+    pub async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            async fn recv(
+                caught: &mut (Option<tokio::signal::unix::Signal>, &'static str),
+            ) -> &'static str {
+                match &mut caught.0 {
+                    Some(signal) => drop(signal.recv().await),
+                    None => std::future::pending().await,
+                }
+                caught.1
+            }
+            let [interrupt, terminate, hangup, quit] = &mut self.caught;
+            tokio::select! {
+                name = recv(interrupt) => name,
+                name = recv(terminate) => name,
+                name = recv(hangup) => name,
+                name = recv(quit) => name,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }
 

@@ -22,7 +22,7 @@ pub struct BaseFile {
 }
 
 /// Reads and checks `--task-definition-file` before any AWS call.
-pub fn read_task_definition_file(path: &Path) -> Result<BaseFile, Error> {
+pub async fn read_task_definition_file(path: &Path) -> Result<BaseFile, Error> {
     let problem = |why: String| {
         Error::usage(
             exit::USAGE,
@@ -32,8 +32,9 @@ pub fn read_task_definition_file(path: &Path) -> Result<BaseFile, Error> {
             ),
         )
     };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read it ({e})")))?;
+    let text = crate::files::read_text(path)
+        .await
+        .map_err(|e| problem(format!("cannot read it ({e})")))?;
     let (description, tags) = taskdef::from_file(&text).map_err(problem)?;
     Ok(BaseFile { description, tags })
 }

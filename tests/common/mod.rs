@@ -156,6 +156,23 @@ impl TempDir {
         std::fs::write(&path, text).expect("write a temp file");
         path.to_string_lossy().into_owned()
     }
+
+    /// Makes `name` a FIFO (see [`mkfifo`]) and returns its path.
+    pub fn fifo(&self, name: &str) -> String {
+        let path = self.0.join(name);
+        mkfifo(&path);
+        path.to_string_lossy().into_owned()
+    }
+}
+
+/// Makes `path` a FIFO that no one writes to: a read of it blocks until
+/// the reader gives up, like a `<(command)` that never answers.
+pub fn mkfifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
 }
 
 impl Drop for TempDir {

@@ -11,6 +11,7 @@ use super::{credentials_from_json, CredentialsFuture, ProvideCredentials};
 use crate::aws::client::{innermost_cause, read_body, BodyError};
 use crate::core::secret::Secret;
 use crate::error::Error;
+use crate::files;
 
 const ECS_HOST: &str = "http://169.254.170.2";
 /// The link-local addresses of the ECS agent and EKS Pod Identity agent.
@@ -84,7 +85,7 @@ impl Container {
         let mut request = self.http.get(self.url.clone()).timeout(TIMEOUT);
         match &self.token {
             Some(Token::File(path)) => {
-                let token = std::fs::read_to_string(path).map_err(|e| {
+                let token = files::read_text(path).await.map_err(|e| {
                     fail(format!(
                         "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE {}: {e}",
                         path.display()

@@ -35,6 +35,7 @@ use self::sts::{AssumedRole, WebIdentity};
 use crate::aws::client::{http_client, Client, Endpoint, Route};
 use crate::aws::region;
 use crate::error::{exit, Error};
+use crate::files;
 use crate::request::AwsOptions;
 
 /// Temporary credentials are fetched again when they have less than this left.
@@ -123,9 +124,13 @@ pub fn credentials_from_json(
     let token = field("Token")
         .or_else(|| field("SessionToken"))
         .map(str::to_string);
-    let expiry = match field("Expiration") {
-        Some(text) => Some(crate::aws::sts::parse_timestamp(text)?),
-        None => None,
+    // A time that is not a string is no answer: taken for "never expires",
+    // it would keep keys in use long after they stopped working.
+    let expiry = match &json["Expiration"] {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(text) if text.is_empty() => None,
+        serde_json::Value::String(text) => Some(crate::aws::sts::parse_timestamp(text)?),
+        _ => return Err("the reply's Expiration is not an ISO 8601 timestamp".into()),
     };
     Ok(Credentials::new(key, secret, token, expiry, source))
 }
@@ -153,7 +158,7 @@ impl ProfileFiles {
     /// `AWS_SHARED_CREDENTIALS_FILE` (default `~/.aws/credentials`); a missing
     /// file counts as empty, an unreadable one is an error, and so is a
     /// profile named by `-p` or `AWS_PROFILE` that neither file defines.
-    pub fn load(
+    pub async fn load(
         flag: Option<&str>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ProfileFiles, Error> {
@@ -164,24 +169,27 @@ impl ProfileFiles {
         };
         let config_path = path("AWS_CONFIG_FILE", "config");
         let credentials_path = path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
-        let read = |path: &PathBuf| match std::fs::read_to_string(path) {
-            Ok(text) => Ok(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(Error::aws(format!("cannot read {}: {e}", path.display()))),
+        let read = |path: PathBuf| async move {
+            match files::read_text(&path).await {
+                Ok(text) => Ok(text),
+                Err(e) if e.is_missing() => Ok(String::new()),
+                Err(e) => Err(Error::aws(format!("cannot read {}: {e}", path.display()))),
+            }
         };
-        let profiles =
-            Profiles::parse(&read(&config_path)?, &read(&credentials_path)?).map_err(|e| {
-                let path = match e.kind {
-                    profile::FileKind::Config => &config_path,
-                    profile::FileKind::Credentials => &credentials_path,
-                };
-                Error::aws(format!(
-                    "{}, line {}: {}. The AWS CLI refuses this file too; fix that line.",
-                    path.display(),
-                    e.line,
-                    e.problem
-                ))
-            })?;
+        let config = read(config_path.clone()).await?;
+        let credentials = read(credentials_path.clone()).await?;
+        let profiles = Profiles::parse(&config, &credentials).map_err(|e| {
+            let path = match e.kind {
+                profile::FileKind::Config => &config_path,
+                profile::FileKind::Credentials => &credentials_path,
+            };
+            Error::aws(format!(
+                "{}, line {}: {}. The AWS CLI refuses this file too; fix that line.",
+                path.display(),
+                e.line,
+                e.problem
+            ))
+        })?;
         let (name, explicit) = match flag.map(str::to_string).or_else(|| env("AWS_PROFILE")) {
             Some(name) => (name, true),
             None => ("default".to_string(), false),
@@ -230,6 +238,9 @@ pub struct Context<'a> {
     pub sts_http: reqwest::Client,
     /// For IMDS and container endpoints: never through a proxy.
     pub metadata_http: reqwest::Client,
+    /// The root certificates `AWS_CA_BUNDLE` adds, for the clients made
+    /// while the chain is built (IAM Identity Center's).
+    pub extra_roots: &'a [reqwest::Certificate],
     pub verbose: bool,
 }
 
@@ -391,7 +402,8 @@ fn from_plan(
                 Some(url) if url.scheme() == "http" => Route::Direct,
                 _ => Route::Proxied,
             };
-            let http = http_client(env, route).map_err(|e| Error::usage(exit::USAGE, e))?;
+            let http = http_client(ctx.extra_roots, route)
+                .map_err(|e| Error::usage(exit::USAGE, e))?;
             cached(Sso::new(profile, settings.clone(), &home(env), env, http)?)
         }
         Plan::Source(CredentialSource::Environment) => {
@@ -490,20 +502,23 @@ mod tests {
                     .find(|(k, _)| k == name)
                     .map(|(_, v)| v.clone())
             };
-            let profiles = ProfileFiles::load(self.options.profile.as_deref(), &env)?;
-            let ctx = Context {
-                env: &env,
-                profiles: &profiles,
-                region: "us-east-1",
-                sts_http: reqwest::Client::new(),
-                metadata_http: reqwest::Client::new(),
-                verbose: false,
-            };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
-            runtime.block_on(async { resolve(&self.options, &ctx).await?.provide().await })
+            runtime.block_on(async {
+                let profiles = ProfileFiles::load(self.options.profile.as_deref(), &env).await?;
+                let ctx = Context {
+                    env: &env,
+                    profiles: &profiles,
+                    region: "us-east-1",
+                    sts_http: reqwest::Client::new(),
+                    metadata_http: reqwest::Client::new(),
+                    extra_roots: &[],
+                    verbose: false,
+                };
+                resolve(&self.options, &ctx).await?.provide().await
+            })
         }
     }
 
@@ -784,5 +799,26 @@ mod tests {
                 .unwrap_err()
                 .contains("SecretAccessKey")
         );
+    }
+
+    #[test]
+    fn an_expiration_that_is_not_a_timestamp_is_no_answer() {
+        for expiration in [
+            serde_json::json!(1_900_000_000),
+            serde_json::json!(-1),
+            serde_json::json!(1e300),
+            serde_json::json!(true),
+            serde_json::json!("2030-01-01"),
+            serde_json::json!("+275760-09-13T00:00:00Z"),
+        ] {
+            let json = serde_json::json!({"AccessKeyId": "K", "SecretAccessKey": "S", "Expiration": expiration});
+            let err = credentials_from_json(&json, "t").unwrap_err();
+            assert!(
+                err.contains("not an ISO 8601 timestamp"),
+                "{expiration}: {err}"
+            );
+        }
+        let far = serde_json::json!({"AccessKeyId": "K", "SecretAccessKey": "S", "Expiration": "9999-12-31T23:59:59Z"});
+        assert!(credentials_from_json(&far, "t").unwrap().expiry().is_some());
     }
 }

@@ -4,8 +4,11 @@
 //! with the token as a bearer header). A token of an `sso_session` within
 //! fifteen minutes of its expiry is refreshed first (SSO-OIDC `CreateToken`
 //! with its refresh token) and written back to the cache file, atomically and
-//! with the file's mode. The token and the role credentials are secrets:
-//! they appear in no message.
+//! with the file's mode (see [`files::replace_private`]). The numbers of
+//! both answers are range-checked before they become times, so no answer can
+//! crash the run or put a broken `expiresAt` into the cache the AWS CLI
+//! shares. The token and the role credentials are secrets: they appear in
+//! no message.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,9 +20,19 @@ use super::{Credentials, CredentialsFuture, ProvideCredentials};
 use crate::aws::client::{decode_error, innermost_cause, read_body, BodyError};
 use crate::aws::region;
 use crate::error::Error;
+use crate::files;
 
 /// A token this close to its expiry is refreshed (as the SDKs do).
 const REFRESH_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The longest lifetime `CreateToken` can give a token: its `expiresIn` is
+/// an int32 of seconds in the SSO-OIDC API.
+const MAX_EXPIRES_IN: u64 = i32::MAX as u64;
+
+/// The latest `expiration` of role credentials taken for a time: the last
+/// moment an AWS timestamp can name, 9999-12-31T23:59:59.999Z, in
+/// milliseconds since 1970.
+const MAX_EXPIRATION_MS: u64 = 253_402_300_799_999;
 
 /// IAM Identity Center for one profile.
 pub struct Sso {
@@ -96,11 +109,11 @@ impl Sso {
                 self.login_command()
             ))
         };
-        let text = match std::fs::read_to_string(&self.cache_file) {
+        let text = match files::read_text(&self.cache_file).await {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(login()),
+            Err(e) if e.is_missing() => return Err(login()),
             Err(e) => {
-                return Err(self.error(format!("cannot read {} ({e})", self.cache_file.display())))
+                return Err(self.error(format!("cannot read {}: {e}", self.cache_file.display())))
             }
         };
         let cached: Value = serde_json::from_str(&text).map_err(|e| {
@@ -179,16 +192,22 @@ impl Sso {
             .as_str()
             .filter(|t| !t.is_empty())
             .ok_or("the CreateToken answer has no accessToken")?;
-        let lifetime = reply["expiresIn"]
+        let expires_at = reply["expiresIn"]
             .as_u64()
-            .ok_or("the CreateToken answer has no expiresIn")?;
+            .filter(|seconds| (1..=MAX_EXPIRES_IN).contains(seconds))
+            .and_then(|seconds| iso8601(now.checked_add(Duration::from_secs(seconds))?))
+            .ok_or_else(|| {
+                format!("CreateToken: the answer's expiresIn is not a whole number of seconds from 1 to {MAX_EXPIRES_IN}")
+            })?;
         let mut updated = cached.clone();
         updated["accessToken"] = json!(access);
-        updated["expiresAt"] = json!(iso8601(now + Duration::from_secs(lifetime)));
+        updated["expiresAt"] = json!(expires_at);
         if let Some(rotated) = reply["refreshToken"].as_str().filter(|t| !t.is_empty()) {
             updated["refreshToken"] = json!(rotated);
         }
-        write_atomically(&self.cache_file, &updated)
+        let text = serde_json::to_vec(&updated).expect("JSON serialises");
+        files::replace_private(&self.cache_file, text)
+            .await
             .map_err(|e| format!("cannot write {} ({e})", self.cache_file.display()))?;
         Ok(access.to_string())
     }
@@ -254,9 +273,18 @@ impl Sso {
         let (Some(key), Some(secret)) = (field("accessKeyId"), field("secretAccessKey")) else {
             return Err(self.error("the portal's answer has no roleCredentials".into()));
         };
-        let expiry = role["expiration"]
-            .as_u64()
-            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+        let expiry = match &role["expiration"] {
+            Value::Null => None,
+            expiration => Some(
+                expiration
+                    .as_u64()
+                    .filter(|ms| *ms <= MAX_EXPIRATION_MS)
+                    .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+                    .ok_or_else(|| {
+                        self.error("GetRoleCredentials: the answer's expiration is not a time in milliseconds since 1970".into())
+                    })?,
+            ),
+        };
         Ok(Credentials::new(
             key,
             secret,
@@ -282,32 +310,14 @@ fn sha1_hex(text: &str) -> String {
         .collect()
 }
 
-/// `2026-11-28T23:59:59Z`.
-fn iso8601(time: SystemTime) -> String {
+/// `2026-11-28T23:59:59Z`; `None` for a time that has no such form (before
+/// 1970 here, or after 9999).
+fn iso8601(time: SystemTime) -> Option<String> {
     use aws_smithy_types::date_time::{DateTime, Format};
-    let seconds = time
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    DateTime::from_secs(seconds as i64)
+    let seconds = time.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    DateTime::from_secs(i64::try_from(seconds).ok()?)
         .fmt(Format::DateTime)
-        .unwrap_or_default()
-}
-
-/// Replaces `path` with `value` by writing a sibling file and renaming it
-/// over the old one (so a reader never sees half a file), with the old
-/// file's permissions.
-fn write_atomically(path: &Path, value: &Value) -> std::io::Result<()> {
-    let permissions = std::fs::metadata(path)?.permissions();
-    let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    let text = serde_json::to_string(value).expect("JSON serialises");
-    let written = std::fs::write(&temporary, text)
-        .and_then(|()| std::fs::set_permissions(&temporary, permissions))
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written
+        .ok()
 }
 
 #[cfg(test)]
@@ -319,8 +329,19 @@ mod tests {
         // The SHA-1 test vector of FIPS 180.
         assert_eq!(sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(
-            iso8601(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
-            "2023-11-14T22:13:20Z"
+            iso8601(UNIX_EPOCH + Duration::from_secs(1_700_000_000)).as_deref(),
+            Some("2023-11-14T22:13:20Z")
         );
+    }
+
+    #[test]
+    fn times_without_a_timestamp_form_are_none_never_empty() {
+        let latest = UNIX_EPOCH + Duration::from_millis(MAX_EXPIRATION_MS);
+        assert_eq!(iso8601(latest).as_deref(), Some("9999-12-31T23:59:59Z"));
+        assert_eq!(iso8601(latest + Duration::from_secs(1)), None);
+        assert_eq!(iso8601(UNIX_EPOCH - Duration::from_secs(1)), None);
+        // The longest token lifetime stays writable for decades to come.
+        let in_2100 = UNIX_EPOCH + Duration::from_secs(4_102_444_800);
+        assert!(iso8601(in_2100 + Duration::from_secs(MAX_EXPIRES_IN)).is_some());
     }
 }

@@ -1,12 +1,14 @@
 //! Credentials that STS hands out: a role assumed with other credentials
 //! (`-a`, or a profile's `role_arn`), or with an OIDC token (web identity).
 
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{CredentialsFuture, ProvideCredentials};
 use crate::aws::client::Client;
 use crate::aws::sts::{self, AssumeRole};
 use crate::error::Error;
+use crate::files;
 
 /// The session name AWS records in CloudTrail when none is configured.
 pub fn default_session_name() -> String {
@@ -55,12 +57,14 @@ impl ProvideCredentials for WebIdentity {
     fn provide(&self) -> CredentialsFuture<'_> {
         Box::pin(async move {
             // Re-read every time: the token file is rotated under us.
-            let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
-                Error::aws(format!(
-                    "cannot read the web identity token file {}: {e}",
-                    self.token_file
-                ))
-            })?;
+            let token = files::read_text(Path::new(&self.token_file))
+                .await
+                .map_err(|e| {
+                    Error::aws(format!(
+                        "cannot read the web identity token file {}: {e}",
+                        self.token_file
+                    ))
+                })?;
             sts::assume_role_with_web_identity(
                 &self.sts,
                 &self.role_arn,
