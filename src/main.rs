@@ -15,7 +15,7 @@ mod run;
 use std::process::ExitCode;
 
 use cli::Command;
-use output::report::Report;
+use core::report::Report;
 use output::safe::{self, Stream};
 
 fn main() -> ExitCode {
@@ -48,7 +48,10 @@ fn main() -> ExitCode {
             // `--output json` promises one document whatever happens, bad
             // flags included (a run prints its own).
             if cli::asks_for_json(&args) {
-                safe::write_raw(Stream::Stdout, &Report::of_error(&error).to_json());
+                safe::write_raw(
+                    Stream::Stdout,
+                    &output::report::to_json(&Report::of_error(error.to_string())),
+                );
             }
             Err(error)
         }

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use crate::aws::codedeploy::CodeDeploy;
 use crate::aws::{self, ecs::Ecs};
+use crate::core::report::{Outcome, Report, RollbackStatus};
 use crate::deploy::codedeploy::read_appspec_file;
 use crate::deploy::interrupt::{Interrupts, Journal};
 use crate::deploy::revision::read_task_definition_file;
 use crate::deploy::{hook, service, Deployer};
 use crate::error::{exit, Error};
-use crate::output::report::{self, Outcome, Report, RollbackStatus};
+use crate::output::report::{append_to_github_file, github_outputs, github_summary, to_json};
 use crate::output::safe::{self, Stream};
 use crate::output::Reporter;
 use crate::request::{Config, ImageChange, OutputFormat, Target};
@@ -60,14 +61,14 @@ pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
         }
     }
     if config.output == OutputFormat::Json {
-        safe::write_raw(Stream::Stdout, &report.to_json());
+        safe::write_raw(Stream::Stdout, &to_json(&report));
     }
     if env("GITHUB_ACTIONS").as_deref() == Some("true") {
         for (variable, text) in [
-            ("GITHUB_OUTPUT", report.github_outputs()),
-            ("GITHUB_STEP_SUMMARY", report.github_summary()),
+            ("GITHUB_OUTPUT", github_outputs(&report)),
+            ("GITHUB_STEP_SUMMARY", github_summary(&report)),
         ] {
-            if let Err(problem) = report::append_to_github_file(env, variable, &text) {
+            if let Err(problem) = append_to_github_file(env, variable, &text) {
                 safe::write_line(Stream::Stderr, &format!("warning: {problem}"));
             }
         }

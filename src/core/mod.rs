@@ -1,6 +1,7 @@
 //! The pure core: no network, no clock. Image references, the task-definition
 //! transform, the diff a dry run shows, the aws-cli shorthand, what stopped
-//! tasks say, the service as ECS describes it, and the judges of a deployment.
+//! tasks say, the service as ECS describes it, the judges of a deployment,
+//! and the result of a run as data.
 //! Nothing here imports anything of ours outside `core`.
 
 /// The AppSpec of a CodeDeploy deployment.
@@ -11,6 +12,8 @@ pub mod diff;
 pub mod image;
 /// How a service is deployed: controller and strategy, and their bake.
 pub mod model;
+/// The result of a run as data: outcomes, rollbacks, the report.
+pub mod report;
 /// Values never printed.
 pub mod secret;
 /// A service as `DescribeServices` describes it.

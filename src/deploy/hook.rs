@@ -7,16 +7,16 @@
 
 use std::time::Duration;
 
-use super::service::{outcome_of, Run};
+use super::service::Run;
 use super::watch::{Ended, Followed, Tracked};
 use super::{aws_error, Deadline, Deployer};
 use crate::core::model::Model;
+use crate::core::report::{Outcome, Report, Rollback, RollbackStatus};
 use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
 use crate::core::watch::service_deployment::{self, ServiceDeployment};
 use crate::error::Error;
-use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
 use crate::request::HookAction;
 
 /// A deployment found waiting at a hook.
@@ -266,7 +266,7 @@ impl Run<'_> {
             service.result = match (action, &t.ended) {
                 (HookAction::Continue, Some(Ended::Done)) => Outcome::Success,
                 (HookAction::Rollback, Some(Ended::Done)) => Outcome::RolledBack,
-                (_, Some(Ended::Failed(failure, _))) => outcome_of(failure),
+                (_, Some(Ended::Failed(failure, _))) => Outcome::of(failure),
                 (_, None) => Outcome::Failed,
             };
             if action == HookAction::Rollback {

@@ -8,10 +8,10 @@ use serde_json::json;
 
 use crate::aws;
 use crate::aws::ecs::RunTaskError;
+use crate::core::report::{Report, TaskReport};
 use crate::core::tasks::{self, why_stopped, TaskVerdict};
 use crate::deploy::{aws_error, Deadline, Deployer};
 use crate::error::Error;
-use crate::output::report::{Report, TaskReport};
 use crate::request::RunTask;
 
 impl Deployer<'_> {

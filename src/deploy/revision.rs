@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::{aws_error, Deployer};
 use crate::core::diff;
+use crate::core::report::{Outcome, Report};
 use crate::core::taskdef::{self, short_revision, Changes};
 use crate::error::{exit, Error};
-use crate::output::report::{Outcome, Report};
 use crate::output::safe::command_line;
 use crate::request::ImageChange;
 

@@ -17,6 +17,7 @@ use crate::aws::client::AwsError;
 use crate::aws::codedeploy::{DeploymentGroup, ACTIVE_STATUSES};
 use crate::aws::ecs::ServiceUpdate;
 use crate::core::model::{configured_bake, Model, ModelOptions};
+use crate::core::report::{Outcome, Report, Rollback, RollbackStatus};
 use crate::core::service::Service;
 use crate::core::taskdef;
 use crate::core::taskdef::short_revision;
@@ -24,7 +25,6 @@ use crate::core::watch::rolling::{DoneRule, Watch};
 use crate::core::watch::service_deployment::{self, ServiceDeployment};
 use crate::core::watch::Failure;
 use crate::error::{exit, Error};
-use crate::output::report::{Outcome, Report, Rollback, RollbackStatus};
 use crate::output::safe::command_line;
 
 /// Deploys to `names` in `cluster`; `appspec` is the `--codedeploy-appspec`
@@ -528,7 +528,7 @@ impl Run<'_> {
                     ));
                 }
                 Some(Ended::Failed(failure, stopped)) => {
-                    service.result = outcome_of(failure);
+                    service.result = Outcome::of(failure);
                     service.reason = Some(explain(&t.name, &t.watch, failure, stopped));
                 }
             }
@@ -1163,16 +1163,6 @@ impl NoRollback {
             status: RollbackStatus::Failed,
             why,
         }
-    }
-}
-
-/// The outcome a failure is, for the report.
-pub(super) fn outcome_of(failure: &Failure) -> Outcome {
-    match failure {
-        Failure::TimedOut { .. } => Outcome::Timeout,
-        Failure::Superseded { .. } => Outcome::Superseded,
-        failure if failure.is_ecs_rollback() => Outcome::EcsRolledBack,
-        _ => Outcome::Failed,
     }
 }
 

@@ -1,235 +1,69 @@
-//! The result of a run as data: the `--output json` document, and what a
-//! GitHub Actions step gets (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`).
+//! The result of a run rendered for machines: the `--output json`
+//! document, and what a GitHub Actions step gets (`$GITHUB_OUTPUT`,
+//! `$GITHUB_STEP_SUMMARY`). The result itself is `core::report`.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
-use serde::Serialize;
-
 use super::safe;
+use crate::core::report::Report;
 
-/// How a run (or one service of it) ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Success,
-    Failed,
-    Timeout,
-    /// ecs-deploy rolled the service back (`--enable-rollback`).
-    RolledBack,
-    /// AWS rolled the service back by itself: ECS (its circuit breaker, an
-    /// alarm, a lifecycle hook) or CodeDeploy.
-    EcsRolledBack,
-    /// Another deployment took the service over while ours was going;
-    /// it is theirs, so nothing was rolled back.
-    Superseded,
-    DryRun,
-    /// Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
-    Interrupted,
-    /// AWS refused or could not be reached, or the input was wrong.
-    Error,
+/// The document for `--output json`, safe to write to a CI log.
+pub fn to_json(report: &Report) -> String {
+    safe::guard_json(&serde_json::to_string_pretty(report).expect("a report serialises"))
 }
 
-impl Outcome {
-    /// The name the JSON document uses, for `$GITHUB_OUTPUT` and the summary.
-    fn as_str(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .expect("an outcome serialises to a string")
+/// `key=value` lines for `$GITHUB_OUTPUT`: the result, the (first)
+/// task definition, and one `task_definition_<service>` per service.
+/// Keys and values are one line each, so an answer cannot add outputs.
+pub fn github_outputs(report: &Report) -> String {
+    let mut out = format!("result={}\n", report.result.as_str());
+    let first = report.task_definition.as_ref().or_else(|| {
+        report
+            .services
+            .iter()
+            .find_map(|s| s.task_definition.as_ref())
+    });
+    if let Some(arn) = first {
+        out.push_str(&format!("task_definition={}\n", safe::clean(arn)));
     }
+    for service in &report.services {
+        if let Some(arn) = &service.task_definition {
+            out.push_str(&format!(
+                "task_definition_{}={}\n",
+                output_key(&service.service),
+                safe::clean(arn)
+            ));
+        }
+    }
+    out
 }
 
-/// What became of a rollback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RollbackStatus {
-    /// ecs-deploy rolled back and that rollout completed.
-    Completed,
-    /// ecs-deploy rolled back but that failed or did not complete.
-    Failed,
-    /// Not rolled back (not asked for, nothing to go back to, or another
-    /// deployment took over).
-    NotAttempted,
-    /// AWS rolled back by itself (ECS or CodeDeploy).
-    DoneByEcs,
-    /// ecs-deploy sent the rollback; the run ended (interrupted) before it did.
-    InProgress,
-}
-
-/// What was done about a failed deployment.
-#[derive(Debug, Clone, Serialize)]
-pub struct Rollback {
-    /// The revision the service was pointed back at (or would have been).
-    pub to: String,
-    pub status: RollbackStatus,
-    pub detail: String,
-    /// Why ECS rolled back, where it said (`rollback.reason` of the service
-    /// deployment).
-    pub reason: Option<String>,
-}
-
-/// One service of the run.
-#[derive(Debug, Clone, Serialize)]
-pub struct ServiceReport {
-    pub service: String,
-    pub result: Outcome,
-    pub previous_task_definition: Option<String>,
-    pub task_definition: Option<String>,
-    pub deployment_id: Option<String>,
-    /// Container name → image, as the new revision has them.
-    pub images: BTreeMap<String, String>,
-    pub duration_seconds: f64,
-    /// Why it failed, with the stopped tasks' reasons.
-    pub reason: Option<String>,
-    pub rollback: Option<Rollback>,
-    /// How ECS deploys it: `ROLLING`, `BLUE_GREEN`, `LINEAR`, `CANARY`.
-    pub strategy: Option<String>,
-    /// The service deployment watched, where the API answered.
-    pub service_deployment_arn: Option<String>,
-    /// Its last status (`SUCCESSFUL`, `ROLLBACK_SUCCESSFUL`, …).
-    pub status: Option<String>,
-    /// Its last lifecycle stage.
-    pub lifecycle_stage: Option<String>,
-    /// The alarms that went into ALARM during it.
-    pub alarms_triggered: Vec<String>,
-}
-
-impl ServiceReport {
-    /// The report of a service nothing is known about yet.
-    pub fn new(service: &str) -> ServiceReport {
-        ServiceReport {
-            service: service.to_string(),
-            result: Outcome::Error,
-            previous_task_definition: None,
-            task_definition: None,
-            deployment_id: None,
-            images: BTreeMap::new(),
-            duration_seconds: 0.0,
-            reason: None,
-            rollback: None,
-            strategy: None,
-            service_deployment_arn: None,
-            status: None,
-            lifecycle_stage: None,
-            alarms_triggered: Vec::new(),
+/// A short Markdown table for `$GITHUB_STEP_SUMMARY`; every value from
+/// AWS stays inside its code span or code block.
+pub fn github_summary(report: &Report) -> String {
+    let mut out = format!("### ecs-deploy: {}\n\n", report.result.as_str());
+    if !report.services.is_empty() {
+        out.push_str(
+            "| service | result | task definition | previous | seconds |\n|---|---|---|---|---|\n",
+        );
+        for s in &report.services {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {:.0} |\n",
+                safe::code_span(&s.service),
+                s.result.as_str(),
+                short(s.task_definition.as_deref()),
+                short(s.previous_task_definition.as_deref()),
+                s.duration_seconds
+            ));
         }
+    } else if let Some(arn) = &report.task_definition {
+        out.push_str(&format!("Registered {}.\n", short(Some(arn))));
     }
-}
-
-/// A one-off task of `--run-task`.
-#[derive(Debug, Clone, Serialize)]
-pub struct TaskReport {
-    pub task_arn: String,
-    /// The last status seen (`STOPPED` when it finished).
-    pub last_status: Option<String>,
-    /// Container name → exit code, for the containers that exited.
-    pub exit_codes: BTreeMap<String, i64>,
-}
-
-/// The whole run, as `--output json` prints it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub result: Outcome,
-    pub cluster: Option<String>,
-    /// `-d` runs: the revision registered.
-    pub task_definition: Option<String>,
-    pub services: Vec<ServiceReport>,
-    pub task: Option<TaskReport>,
-    pub duration_seconds: f64,
-    /// Why the run failed, when it did.
-    pub reason: Option<String>,
-}
-
-impl Report {
-    /// The report of a run that has not ended yet (`result` is `error`
-    /// until a flow says otherwise).
-    pub fn new(cluster: Option<&str>) -> Report {
-        Report {
-            result: Outcome::Error,
-            cluster: cluster.map(str::to_string),
-            task_definition: None,
-            services: Vec::new(),
-            task: None,
-            duration_seconds: 0.0,
-            reason: None,
-        }
+    if let Some(reason) = &report.reason {
+        out.push('\n');
+        out.push_str(&safe::code_block(reason));
     }
-
-    /// The document for a run that ended before it started (bad flags).
-    pub fn of_error(error: &crate::error::Error) -> Report {
-        Report {
-            reason: Some(error.to_string()),
-            ..Report::new(None)
-        }
-    }
-
-    /// The report for `service`, created on first use.
-    pub fn service(&mut self, service: &str) -> &mut ServiceReport {
-        match self.services.iter().position(|s| s.service == service) {
-            Some(index) => &mut self.services[index],
-            None => {
-                self.services.push(ServiceReport::new(service));
-                self.services.last_mut().expect("just pushed")
-            }
-        }
-    }
-
-    /// The document for `--output json`, safe to write to a CI log.
-    pub fn to_json(&self) -> String {
-        safe::guard_json(&serde_json::to_string_pretty(self).expect("a report serialises"))
-    }
-
-    /// `key=value` lines for `$GITHUB_OUTPUT`: the result, the (first)
-    /// task definition, and one `task_definition_<service>` per service.
-    /// Keys and values are one line each, so an answer cannot add outputs.
-    pub fn github_outputs(&self) -> String {
-        let mut out = format!("result={}\n", self.result.as_str());
-        let first = self.task_definition.as_ref().or_else(|| {
-            self.services
-                .iter()
-                .find_map(|s| s.task_definition.as_ref())
-        });
-        if let Some(arn) = first {
-            out.push_str(&format!("task_definition={}\n", safe::clean(arn)));
-        }
-        for service in &self.services {
-            if let Some(arn) = &service.task_definition {
-                out.push_str(&format!(
-                    "task_definition_{}={}\n",
-                    output_key(&service.service),
-                    safe::clean(arn)
-                ));
-            }
-        }
-        out
-    }
-
-    /// A short Markdown table for `$GITHUB_STEP_SUMMARY`; every value from
-    /// AWS stays inside its code span or code block.
-    pub fn github_summary(&self) -> String {
-        let mut out = format!("### ecs-deploy: {}\n\n", self.result.as_str());
-        if !self.services.is_empty() {
-            out.push_str("| service | result | task definition | previous | seconds |\n|---|---|---|---|---|\n");
-            for s in &self.services {
-                out.push_str(&format!(
-                    "| {} | {} | {} | {} | {:.0} |\n",
-                    safe::code_span(&s.service),
-                    s.result.as_str(),
-                    short(s.task_definition.as_deref()),
-                    short(s.previous_task_definition.as_deref()),
-                    s.duration_seconds
-                ));
-            }
-        } else if let Some(arn) = &self.task_definition {
-            out.push_str(&format!("Registered {}.\n", short(Some(arn))));
-        }
-        if let Some(reason) = &self.reason {
-            out.push('\n');
-            out.push_str(&safe::code_block(reason));
-        }
-        out
-    }
+    out
 }
 
 /// A revision as a code span, or `-`.
@@ -271,6 +105,7 @@ pub fn append_to_github_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::report::Outcome;
 
     fn report() -> Report {
         let mut report = Report::new(Some("prod"));
@@ -288,7 +123,7 @@ mod tests {
 
     #[test]
     fn json_document_has_the_documented_fields() {
-        let json: serde_json::Value = serde_json::from_str(&report().to_json()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&to_json(&report())).unwrap();
         assert_eq!(json["result"], "failed");
         assert_eq!(json["cluster"], "prod");
         assert_eq!(json["services"][1]["result"], "rolled_back");
@@ -310,10 +145,10 @@ mod tests {
     fn github_outputs_and_summary() {
         let report = report();
         assert_eq!(
-            report.github_outputs(),
+            github_outputs(&report),
             "result=failed\ntask_definition=arn:aws:ecs:us-east-1:1:task-definition/web:8\ntask_definition_web=arn:aws:ecs:us-east-1:1:task-definition/web:8\ntask_definition_worker_v2=arn:aws:ecs:us-east-1:1:task-definition/worker:3\n"
         );
-        let summary = report.github_summary();
+        let summary = github_summary(&report);
         assert!(
             summary.contains("| `web` | success | `web:8` | `web:7` |"),
             "{summary}"
@@ -327,13 +162,13 @@ mod tests {
         let web = report.service("web|x");
         web.task_definition = Some("arn:aws:ecs:r:1:task-definition/web:8\nresult=success".into());
         report.reason = Some("stopped: ```\n# owned\n```".into());
-        let outputs = report.github_outputs();
+        let outputs = github_outputs(&report);
         assert_eq!(outputs.lines().count(), 3, "{outputs}");
         assert!(
             outputs.lines().all(|l| !l.starts_with("result=success")),
             "{outputs}"
         );
-        let summary = report.github_summary();
+        let summary = github_summary(&report);
         assert!(
             summary.contains("| `web\\|x` | error | `web:8 result=success` |"),
             "{summary}"
