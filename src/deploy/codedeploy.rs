@@ -10,11 +10,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::service::{which_task_set_serves, NoRollback, Run};
+use super::aws_error;
+use super::context::Run;
 use super::watch::{FollowedCodeDeploy, Tracked};
-use super::{aws_error, Deadline};
 use crate::aws::client::random_u64;
-use crate::aws::codedeploy::{same_cluster, DeploymentGroup, ACTIVE_STATUSES};
+use crate::aws::codedeploy::{same_cluster, DeploymentGroup};
 use crate::core::appspec;
 use crate::core::model::Model;
 use crate::core::model::READY;
@@ -265,72 +265,5 @@ impl Run<'_> {
             }
         }
         None
-    }
-
-    /// Stops a CodeDeploy deployment that is still going, with CodeDeploy's
-    /// own rollback, and sets up the watch of that rollback. When the stop
-    /// fails, the deployment is looked at again first: it may have ended,
-    /// or CodeDeploy may be rolling it back already (a retried stop meets
-    /// the rollback its first attempt started) — that rollback is followed.
-    pub(super) async fn start_codedeploy_rollback(
-        &self,
-        t: &Tracked,
-        deployment_id: &str,
-        deadline: Deadline,
-    ) -> Result<Tracked, NoRollback> {
-        let journal = self.d.journal;
-        journal.sending(
-            "CodeDeploy",
-            format!("stopping CodeDeploy deployment {deployment_id}"),
-        );
-        let stop = self.d.codedeploy.stop_and_roll_back(deployment_id);
-        match deadline.bound("StopDeployment", stop).await {
-            Ok(()) => {
-                journal.changed(format!(
-                    "stopped CodeDeploy deployment {deployment_id} with rollback"
-                ));
-                self.say(
-                    &t.name,
-                    format!("CodeDeploy stops deployment {deployment_id} and rolls it back (StopDeployment with autoRollbackEnabled)."),
-                );
-            }
-            Err(error) => {
-                journal.settled();
-                let look = self.d.codedeploy.deployment(deployment_id);
-                let now = deadline.bound("GetDeployment", look).await;
-                match now.as_ref().map(|(d, _)| d) {
-                    Ok(d) if d.rollback_id().is_some() => {
-                        journal.rolling_back();
-                        self.say(&t.name, format!(
-                            "StopDeployment answered {error}, but CodeDeploy is already rolling deployment {deployment_id} back: following that rollback."
-                        ));
-                    }
-                    Ok(d) if !ACTIVE_STATUSES.contains(&d.status.as_str()) => {
-                        return Err(NoRollback::failed(format!(
-                            "StopDeployment answered {error}: CodeDeploy deployment {deployment_id} already ended {} without rolling back; {}",
-                            d.status,
-                            which_task_set_serves(deployment_id, self.cluster, &t.name)
-                        )));
-                    }
-                    _ => {
-                        return Err(NoRollback::failed(format!(
-                            "Rollback failed before it started: {error}"
-                        )))
-                    }
-                }
-            }
-        }
-        Ok(Tracked {
-            codedeploy: Some(FollowedCodeDeploy::new(deployment_id.to_string())),
-            rolling_back: true,
-            ..Tracked::new(
-                &t.name,
-                Model::CodeDeploy,
-                t.watch.clone(),
-                &t.latest,
-                t.latest.clone(),
-                None,
-            )
-        })
     }
 }

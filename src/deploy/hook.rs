@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::service::Run;
+use super::context::Run;
 use super::watch::{Ended, Followed, Tracked};
 use super::{aws_error, Deadline, Deployer};
 use crate::core::model::Model;
@@ -39,13 +39,7 @@ pub async fn answer(
     action: HookAction,
     report: &mut Report,
 ) -> Result<(), Error> {
-    let run = Run {
-        d,
-        cluster,
-        several: names.len() > 1,
-        timeout: d.config.timeout,
-        appspec: None,
-    };
+    let run = Run::new(d, cluster, names, None);
     let mut paused = Vec::new();
     for service in run.current_services(names).await? {
         paused.push(run.paused(service).await?);

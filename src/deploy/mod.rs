@@ -4,8 +4,10 @@
 //! ([`oneoff`]) and what an interrupt says ([`interrupt`]). The decisions
 //! live in `core`.
 
-/// CODE_DEPLOY services: their deployment group, AppSpec and rollback.
+/// CODE_DEPLOY services: their deployment group, AppSpec and deployment.
 pub mod codedeploy;
+/// A run over services: its shared state, its lines, the update call.
+mod context;
 /// `--continue-deployment` / `--rollback-deployment`: answer a PAUSE hook.
 pub mod hook;
 /// Ctrl-C and the other signals, and the journal of what a run changed.
@@ -14,7 +16,9 @@ pub mod interrupt;
 pub mod oneoff;
 /// A new revision: worked out, shown, registered; `-d` runs; pruning.
 pub mod revision;
-/// Deploys to services: plan, update, wait, conclude, roll back.
+/// Deciding and sending rollbacks.
+mod rollback;
+/// Deploys to services: plan, update, wait, conclude.
 pub mod service;
 /// Watching deployments until they end.
 mod watch;

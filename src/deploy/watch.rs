@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::service::Run;
+use super::context::{describe_service, Run};
 use super::Deadline;
 use crate::aws::client::AwsError;
 use crate::core::model::Model;
@@ -706,17 +706,4 @@ impl Run<'_> {
             Err(e) => self.progress(&t.name, format!("could not read the stopped tasks: {e}")),
         }
     }
-}
-
-/// The command that shows a service as ECS describes it.
-pub(super) fn describe_service(cluster: &str, service: &str) -> String {
-    command_line(&[
-        "aws",
-        "ecs",
-        "describe-services",
-        "--cluster",
-        cluster,
-        "--services",
-        service,
-    ])
 }
