@@ -13,9 +13,26 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/action/run.sh");
+const ACTION_YML: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml");
 
-/// The step as the runner starts it, with the inputs of a typical workflow
-/// of the bash script's action (its defaults included) plus `inputs`.
+/// The inputs `action.yml` declares, in its order, with their defaults.
+fn declared_inputs() -> Vec<(String, Option<String>)> {
+    let text = std::fs::read_to_string(ACTION_YML).unwrap();
+    let documents = yaml_rust2::YamlLoader::load_from_str(&text).unwrap();
+    documents[0]["inputs"]
+        .as_hash()
+        .expect("action.yml has inputs")
+        .iter()
+        .map(|(name, spec)| {
+            let name = name.as_str().expect("an input name").to_string();
+            (name, spec["default"].as_str().map(str::to_string))
+        })
+        .collect()
+}
+
+/// The step as the runner starts it: every input at its `action.yml`
+/// default, then those of a typical workflow of the bash script's action,
+/// then `inputs`.
 fn action(fake: &FakeEcs, outputs: &str, inputs: &[(&str, &str)]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new("bash");
     command
@@ -29,13 +46,13 @@ fn action(fake: &FakeEcs, outputs: &str, inputs: &[(&str, &str)]) -> tokio::proc
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL_ECS", fake.uri())
         .kill_on_drop(true);
-    let defaults = [
-        ("MIN_CMD", "--min"),
-        ("MIN", "100"),
-        ("MAX_CMD", "--max"),
-        ("MAX", "200"),
-        ("TIMEOUT_CMD", "--timeout"),
-        ("TIMEOUT", "90"),
+    for (name, default) in declared_inputs() {
+        command.env(
+            format!("INPUT_{}", name.to_uppercase()),
+            default.unwrap_or_default(),
+        );
+    }
+    let typical = [
         ("AWS_ACCESS_KEY_CMD", "--aws-access-key"),
         ("AWS_ACCESS_KEY", ACCESS_KEY),
         ("AWS_SECRET_KEY_CMD", "--aws-secret-key"),
@@ -49,7 +66,7 @@ fn action(fake: &FakeEcs, outputs: &str, inputs: &[(&str, &str)]) -> tokio::proc
         ("IMAGE_CMD", "--image"),
         ("ARGS", "--poll-interval 0.02"),
     ];
-    for (name, value) in defaults.iter().chain(inputs) {
+    for (name, value) in typical.iter().chain(inputs) {
         command.env(format!("INPUT_{name}"), value);
     }
     command
