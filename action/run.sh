@@ -41,11 +41,62 @@ download() {
   echo "$dir/$asset"
 }
 
-binary="${INPUT_BINARY:-}"
-if [ -z "$binary" ]; then
-  binary=$(download)
-fi
-[ -x "$binary" ] || fail "$binary is not an executable file"
+# Splits $1 into `words` as a shell splits a command line, and nothing
+# more: whitespace and newlines separate words (so `args: |` may hold one
+# flag a line); '…' keeps everything literal; in "…" a backslash escapes
+# only ", \\, $, ` and a newline; outside quotes a backslash keeps the next
+# character; a `#` that starts a word comments out the rest of its line.
+# No $variable, $(command), `command` or glob is expanded or run. An error
+# never repeats the text: it may hold a secret.
+split_words() {
+  local text="$1" word="" in_word=false quote="" char next i=0
+  words=()
+  while [ "$i" -lt "${#text}" ]; do
+    char="${text:i:1}"
+    next="${text:i+1:1}"
+    i=$((i + 1))
+    if [ "$quote" = "'" ]; then
+      if [ "$char" = "'" ]; then quote=""; else word+="$char"; fi
+    elif [ "$quote" = '"' ]; then
+      if [ "$char" = '"' ]; then
+        quote=""
+      elif [ "$char" = '\' ] && [[ "$next" == [\"\$\`\\] ]]; then
+        word+="$next"
+        i=$((i + 1))
+      elif [ "$char" = '\' ] && [ "$next" = $'\n' ]; then
+        i=$((i + 1))
+      else
+        word+="$char"
+      fi
+    else
+      case "$char" in
+        ' ' | $'\t' | $'\n')
+          if $in_word; then words+=("$word"); fi
+          word="" in_word=false
+          ;;
+        "'" | '"') quote="$char" in_word=true ;;
+        '\')
+          if [ -z "$next" ]; then # a backslash at the very end stays, as in bash
+            word+="$char" in_word=true
+          elif [ "$next" != $'\n' ]; then
+            word+="$next" in_word=true
+          fi
+          i=$((i + 1))
+          ;;
+        '#')
+          if $in_word; then
+            word+="$char"
+          else
+            while [ "$i" -lt "${#text}" ] && [ "${text:i:1}" != $'\n' ]; do i=$((i + 1)); done
+          fi
+          ;;
+        *) word+="$char" in_word=true ;;
+      esac
+    fi
+  done
+  [ -z "$quote" ] || fail "the args input opens a $quote quote that it never closes; quote a value with spaces as a shell would, 'like this' or \"like this\" (nothing in args is expanded)"
+  if $in_word; then words+=("$word"); fi
+}
 
 args=()
 # A flag input and its value, as the bash script's action passes them: the
@@ -98,9 +149,13 @@ switch "${INPUT_SKIP_DEPLOYMENTS_CHECK_CMD:-}" "${INPUT_SKIP_DEPLOYMENTS_CHECK:-
 switch "" "${INPUT_RUN_TASK:-}" --run-task
 switch "" "${INPUT_VERBOSE:-}" --verbose
 pair "" "${INPUT_WAIT_UNTIL:-}" --wait-until
-if [ -n "${INPUT_ARGS:-}" ]; then
-  read -ra extra <<<"$INPUT_ARGS"
-  args+=("${extra[@]}")
+split_words "${INPUT_ARGS:-}"
+args+=("${words[@]}")
+
+binary="${INPUT_BINARY:-}"
+if [ -z "$binary" ]; then
+  binary=$(download)
 fi
+[ -x "$binary" ] || fail "$binary is not an executable file"
 
 exec "$binary" "${args[@]}" --output json

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use fake_ecs::{FakeEcs, ACCESS_KEY, SECRET_KEY};
+use fake_ecs::{FakeEcs, Rollout, ACCESS_KEY, SECRET_KEY};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -216,4 +216,88 @@ async fn the_release_binary_is_downloaded_and_checked() {
     run.assert_stderr_has("checksum mismatch");
     assert_eq!(fake.requests().len(), before, "nothing was sent to ECS");
     assert!(outputs(&file).contains("result=error\n"));
+}
+
+#[tokio::test]
+async fn block_style_args_are_split_like_a_shell_without_expanding_anything() {
+    let fake = fake().await;
+    fake.set_rollout(
+        CLUSTER,
+        SERVICE,
+        Rollout::TasksFail {
+            polls: 1,
+            tasks_per_poll: 1,
+            reason: "health check failed".into(),
+        },
+    );
+    let dir = TempDir::new("action-args");
+    let file = dir.write("outputs", "");
+    let marker = dir.write("marker-dir-probe", "");
+    std::fs::remove_file(&marker).unwrap();
+    let image = format!("{REPO}:v2");
+    // `args: |` in a workflow: one flag or two a line, quoted as in a shell.
+    let args = format!(
+        "--poll-interval 0.02\n\
+         # --dry-run: a comment, as in a shell\n\
+         --env 'MOTTO=it works'   --env HASH=a#b\n\
+         --env \"HOME_DIR=$HOME\" --env GLOB=*\n\
+         --env \"CMD=$(touch {marker})\" --env 'TICKS=`touch {marker}`'\n\
+         --env ESCAPED=a\\ b --env \"QUOTED=say \\\"hi\\\" \\\\ \\$HOME\"\n\
+         --enable-rollback\n"
+    );
+    let run = run_command(action(
+        &fake,
+        &file,
+        &[("IMAGE", &image), ("BINARY", BINARY), ("ARGS", &args)],
+    ))
+    .await;
+    run.assert_code(1);
+    assert!(
+        outputs(&file).contains("result=rolled_back\n"),
+        "{}",
+        outputs(&file)
+    );
+    let environment = &fake.task_definition("web:2")["containerDefinitions"][0]["environment"];
+    let value_of = |name: &str| {
+        environment
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {environment}"))["value"]
+            .clone()
+    };
+    assert_eq!(value_of("MOTTO"), "it works");
+    assert_eq!(value_of("HASH"), "a#b");
+    assert_eq!(value_of("HOME_DIR"), "$HOME");
+    assert_eq!(value_of("GLOB"), "*");
+    assert_eq!(value_of("CMD"), format!("$(touch {marker})"));
+    assert_eq!(value_of("TICKS"), format!("`touch {marker}`"));
+    assert_eq!(value_of("ESCAPED"), "a b");
+    assert_eq!(value_of("QUOTED"), r#"say "hi" \ $HOME"#);
+    assert!(!Path::new(&marker).exists(), "nothing was executed");
+}
+
+#[tokio::test]
+async fn args_with_an_unclosed_quote_are_refused_before_anything_runs() {
+    let fake = fake().await;
+    let dir = TempDir::new("action-args-bad");
+    let image = format!("{REPO}:v2");
+    for (args, says) in [
+        ("--env 'TOKEN=s3cret-value", "' quote"),
+        ("--env \"TOKEN=s3cret-value", "\" quote"),
+    ] {
+        let file = dir.write("outputs", "");
+        let run = run_command(action(
+            &fake,
+            &file,
+            &[("IMAGE", &image), ("BINARY", BINARY), ("ARGS", args)],
+        ))
+        .await;
+        run.assert_code(3);
+        run.assert_stderr_has(says);
+        assert!(!run.output().contains("s3cret"), "{}", run.output());
+        assert_eq!(outputs(&file), "result=error\n");
+    }
+    assert!(fake.requests().is_empty(), "nothing was sent to ECS");
 }
