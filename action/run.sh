@@ -98,6 +98,49 @@ split_words() {
   if $in_word; then words+=("$word"); fi
 }
 
+# Whether the flags so far deploy to a service: not -d, and not the answer
+# to a paused deployment.
+deploys_to_a_service() {
+  local flag
+  for flag in "${args[@]}"; do
+    case "$flag" in
+      -d | --task-definition | --task-definition=* | --continue-deployment | --rollback-deployment) return 1 ;;
+    esac
+  done
+}
+
+# Runs the deploy, "$@", as a child rather than with exec: a binary that
+# stops before a run (a usage error) or dies writes no result, and then
+# this adds `result=error` to $GITHUB_OUTPUT itself. Signals sent to this
+# script go on to the binary, as under exec; its exit status is the step's.
+run_deploy() {
+  local outputs_before=0 status=0 again forwarded="" signal child
+  if [ -n "${GITHUB_OUTPUT:-}" ] && [ -f "$GITHUB_OUTPUT" ]; then
+    outputs_before=$(wc -c <"$GITHUB_OUTPUT")
+  fi
+  "$@" &
+  child=$!
+  for signal in INT TERM HUP QUIT; do
+    # shellcheck disable=SC2064 # the signal and the pid are meant to be expanded now
+    trap "forwarded=$signal; kill -$signal $child 2>/dev/null || true" "$signal"
+  done
+  wait "$child" || status=$?
+  # A trapped signal ends `wait` early (128 + its number) while the binary
+  # goes on to report where it stopped: wait for it again. (127: it had
+  # already ended and its status was read.)
+  while [ -n "$forwarded" ]; do
+    forwarded=""
+    again=0
+    wait "$child" 2>/dev/null || again=$?
+    if [ "$again" -ne 127 ]; then status=$again; fi
+  done
+  if [ "$status" -ne 0 ] && [ -n "${GITHUB_OUTPUT:-}" ] &&
+    ! tail -c +"$((outputs_before + 1))" "$GITHUB_OUTPUT" 2>/dev/null | grep -q '^result='; then
+    echo "result=error" >>"$GITHUB_OUTPUT"
+  fi
+  return "$status"
+}
+
 args=()
 # A flag input and its value, as the bash script's action passes them: the
 # flag input when set (the value follows, even empty: `--image ''` is
@@ -135,8 +178,6 @@ pair "${INPUT_REGION_CMD:-}" "${INPUT_REGION:-}" --region
 pair "${INPUT_PROFILE_CMD:-}" "${INPUT_PROFILE:-}" --profile
 pair "${INPUT_AWS_ASSUME_ROLE_CMD:-}" "${INPUT_AWS_ASSUME_ROLE:-}" --aws-assume-role
 pair "" "${INPUT_DESIRED_COUNT:-}" --desired-count
-pair "${INPUT_MIN_CMD:-}" "${INPUT_MIN:-}" --min
-pair "${INPUT_MAX_CMD:-}" "${INPUT_MAX:-}" --max
 pair "${INPUT_TIMEOUT_CMD:-}" "${INPUT_TIMEOUT:-}" --timeout
 pair "" "${INPUT_TAG_ENV_VAR:-}" --tag-env-var
 pair "${INPUT_TAG_ONLY_CMD:-}" "${INPUT_TAG_ONLY:-}" --tag-only
@@ -151,6 +192,14 @@ switch "" "${INPUT_VERBOSE:-}" --verbose
 pair "" "${INPUT_WAIT_UNTIL:-}" --wait-until
 split_words "${INPUT_ARGS:-}"
 args+=("${words[@]}")
+# Upstream's action always passes --min 100 --max 200, which mean something
+# only to a deploy to a service: -d (with or without --run-task) and the
+# answer to a paused deployment refuse them, so there they are left out. A
+# percentage the workflow sets is passed whatever the run.
+min_default="" max_default=""
+if deploys_to_a_service; then min_default=100 max_default=200; fi
+pair "${INPUT_MIN_CMD:-}" "${INPUT_MIN:-$min_default}" --min
+pair "${INPUT_MAX_CMD:-}" "${INPUT_MAX:-$max_default}" --max
 
 binary="${INPUT_BINARY:-}"
 if [ -z "$binary" ]; then
@@ -158,4 +207,4 @@ if [ -z "$binary" ]; then
 fi
 [ -x "$binary" ] || fail "$binary is not an executable file"
 
-exec "$binary" "${args[@]}" --output json
+run_deploy "$binary" "${args[@]}" --output json

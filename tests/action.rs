@@ -76,6 +76,18 @@ fn outputs(file: &str) -> String {
     std::fs::read_to_string(file).unwrap()
 }
 
+/// The one `result=` line of a `GITHUB_OUTPUT` file, without its key.
+#[track_caller]
+fn result_of(file: &str) -> String {
+    let outputs = outputs(file);
+    let results: Vec<&str> = outputs
+        .lines()
+        .filter_map(|line| line.strip_prefix("result="))
+        .collect();
+    assert_eq!(results.len(), 1, "one result in:\n{outputs}");
+    results[0].to_string()
+}
+
 #[tokio::test]
 async fn the_action_deploys_with_the_bash_script_actions_inputs() {
     let fake = fake().await;
@@ -300,4 +312,114 @@ async fn args_with_an_unclosed_quote_are_refused_before_anything_runs() {
         assert_eq!(outputs(&file), "result=error\n");
     }
     assert!(fake.requests().is_empty(), "nothing was sent to ECS");
+}
+
+/// The inputs of a workflow that deploys task definition `web` rather than
+/// a service.
+fn task_definition_inputs(image: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("SERVICE_NAME_CMD", ""),
+        ("SERVICE_NAME", ""),
+        ("TASK_DEFINITION_CMD", "--task-definition"),
+        ("TASK_DEFINITION", "web"),
+        ("IMAGE", image),
+        ("BINARY", BINARY),
+    ]
+}
+
+#[tokio::test]
+async fn task_definition_and_run_task_work_with_the_default_inputs() {
+    let fake = fake().await;
+    let dir = TempDir::new("action-taskdef");
+    let image = format!("{REPO}:v2");
+    let file = dir.write("outputs", "");
+    let run = run_command(action(&fake, &file, &task_definition_inputs(&image))).await;
+    run.assert_code(0);
+    assert_eq!(result_of(&file), "success");
+    assert_eq!(
+        fake.task_definition("web:2")["containerDefinitions"][0]["image"],
+        image
+    );
+
+    let file = dir.write("outputs-run", "");
+    let mut inputs = task_definition_inputs(&image);
+    inputs.push(("RUN_TASK", "true"));
+    let run = run_command(action(&fake, &file, &inputs)).await;
+    run.assert_code(0);
+    assert_eq!(result_of(&file), "success");
+    assert_eq!(fake.count("RunTask"), 1);
+
+    // A percentage the workflow sets itself is passed, and refused with -d
+    // as on the command line.
+    let file = dir.write("outputs-min", "");
+    let mut inputs = task_definition_inputs(&image);
+    inputs.push(("MIN", "50"));
+    let run = run_command(action(&fake, &file, &inputs)).await;
+    run.assert_code(3);
+    run.assert_stderr_has("-m/--min applies to a service (-n), not to -d.");
+    assert_eq!(result_of(&file), "error");
+}
+
+#[tokio::test]
+async fn every_failure_leaves_result_error_and_the_binarys_exit_code() {
+    let fake = fake().await;
+    let dir = TempDir::new("action-errors");
+    let image = format!("{REPO}:v2");
+    for (inputs, code) in [
+        // The binary's usage errors: it prints its JSON but runs nothing.
+        (vec![("ARGS", "--no-such-flag")], 3),
+        (vec![("IMAGE", "")], 13),
+        (
+            vec![("IMAGE", image.as_str()), ("MAX_DEFINITIONS", "none")],
+            9,
+        ),
+    ] {
+        // An earlier step's result in the same file does not count.
+        let file = dir.write("outputs", "result=success\n");
+        let mut inputs = inputs;
+        inputs.push(("BINARY", BINARY));
+        let run = run_command(action(&fake, &file, &inputs)).await;
+        run.assert_code(code);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(json["result"], "error");
+        assert_eq!(outputs(&file), "result=success\nresult=error\n");
+    }
+    assert!(fake.requests().is_empty());
+
+    // A run writes its own result, and nothing is added to it.
+    let file = dir.write("outputs-run", "");
+    fake.deny("RegisterTaskDefinition");
+    let run = run_command(action(
+        &fake,
+        &file,
+        &[("IMAGE", &image), ("BINARY", BINARY)],
+    ))
+    .await;
+    run.assert_code(2);
+    assert_eq!(result_of(&file), "error");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_signal_to_the_step_reaches_the_deploy() {
+    let fake = fake().await;
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    let dir = TempDir::new("action-signal");
+    let image = format!("{REPO}:v2");
+    // Ctrl-C too, which bash makes a background child ignore until the
+    // binary listens for it.
+    for (signal, name) in [("-TERM", "SIGTERM"), ("-INT", "Ctrl-C")] {
+        let file = dir.write("outputs", "");
+        let live = spawn(action(
+            &fake,
+            &file,
+            &[("IMAGE", &image), ("BINARY", BINARY)],
+        ));
+        live.wait_for("Waiting for the deployment").await;
+        live.signal(signal).await;
+        let run = live.finish().await;
+        run.assert_code(130);
+        run.assert_stderr_has(&format!("{name} received. Changed so far"));
+        assert_eq!(result_of(&file), "interrupted");
+    }
 }
