@@ -177,9 +177,9 @@ pair "${INPUT_IMAGE_CMD:-}" "${INPUT_IMAGE:-}" --image
 pair "${INPUT_REGION_CMD:-}" "${INPUT_REGION:-}" --region
 pair "${INPUT_PROFILE_CMD:-}" "${INPUT_PROFILE:-}" --profile
 pair "${INPUT_AWS_ASSUME_ROLE_CMD:-}" "${INPUT_AWS_ASSUME_ROLE:-}" --aws-assume-role
-pair "" "${INPUT_DESIRED_COUNT:-}" --desired-count
+pair "${INPUT_DESIRED_COUNT_CMD:-}" "${INPUT_DESIRED_COUNT:-}" --desired-count
 pair "${INPUT_TIMEOUT_CMD:-}" "${INPUT_TIMEOUT:-}" --timeout
-pair "" "${INPUT_TAG_ENV_VAR:-}" --tag-env-var
+pair "${INPUT_TAG_ENV_VAR_CMD:-}" "${INPUT_TAG_ENV_VAR:-}" --tag-env-var
 pair "${INPUT_TAG_ONLY_CMD:-}" "${INPUT_TAG_ONLY:-}" --tag-only
 pair "${INPUT_MAX_DEFINITIONS_CMD:-}" "${INPUT_MAX_DEFINITIONS:-}" --max-definitions
 pair "${INPUT_TAG_ONLY_CONTAINER_NAMES_CMD:-}" "${INPUT_TAG_ONLY_CONTAINER_NAMES:-}" --tag_only_container_names
@@ -187,7 +187,9 @@ switch "${INPUT_ENABLE_ROLLBACK_CMD:-}" "${INPUT_ENABLE_ROLLBACK:-}" --enable-ro
 switch "${INPUT_USE_LATEST_TASK_DEF_CMD:-}" "${INPUT_USE_LATEST_TASK_DEF:-}" --use-latest-task-def
 switch "${INPUT_FORCE_NEW_DEPLOYMENT_CMD:-}" "${INPUT_FORCE_NEW_DEPLOYMENT:-}" --force-new-deployment
 switch "${INPUT_SKIP_DEPLOYMENTS_CHECK_CMD:-}" "${INPUT_SKIP_DEPLOYMENTS_CHECK:-}" --skip-deployments-check
-switch "" "${INPUT_RUN_TASK:-}" --run-task
+switch "${INPUT_RUN_TASK_CMD:-}" "${INPUT_RUN_TASK:-}" --run-task
+switch "${INPUT_WAIT_FOR_SUCCESS_CMD:-}" "${INPUT_WAIT_FOR_SUCCESS:-}" --wait-for-success
+switch "${INPUT_COPY_TASK_DEFINITION_TAGS_CMD:-}" "${INPUT_COPY_TASK_DEFINITION_TAGS:-}" --copy-task-definition-tags
 switch "" "${INPUT_VERBOSE:-}" --verbose
 pair "" "${INPUT_WAIT_UNTIL:-}" --wait-until
 split_words "${INPUT_ARGS:-}"

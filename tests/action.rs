@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use fake_ecs::{FakeEcs, Rollout, ACCESS_KEY, SECRET_KEY};
+use fake_ecs::{FakeEcs, Rollout, TaskRun, ACCESS_KEY, SECRET_KEY};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -421,5 +421,124 @@ async fn a_signal_to_the_step_reaches_the_deploy() {
         run.assert_code(130);
         run.assert_stderr_has(&format!("{name} received. Changed so far"));
         assert_eq!(result_of(&file), "interrupted");
+    }
+}
+
+const UPSTREAM_INPUTS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/upstream-action-inputs.txt"
+);
+
+#[test]
+fn action_yml_takes_every_input_of_the_bash_script_action_to_the_script() {
+    let upstream = std::fs::read_to_string(UPSTREAM_INPUTS).unwrap();
+    let declared: Vec<String> = declared_inputs()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let missing: Vec<&str> = upstream
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter(|name| !declared.iter().any(|d| d == name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "action.yml lacks these inputs of the bash script's action: {missing:?}"
+    );
+
+    // Each declared input reaches the script as INPUT_<NAME>, which reads
+    // it, but the flags of the keys: the keys go through the environment
+    // whatever flag names them.
+    let unread = ["aws_access_key_cmd", "aws_secret_key_cmd"];
+    let text = std::fs::read_to_string(ACTION_YML).unwrap();
+    let action = &yaml_rust2::YamlLoader::load_from_str(&text).unwrap()[0];
+    let env = &action["runs"]["steps"][0]["env"];
+    let script = std::fs::read_to_string(SCRIPT).unwrap();
+    for name in &declared {
+        let variable = format!("INPUT_{}", name.to_uppercase());
+        assert_eq!(
+            env[variable.as_str()].as_str(),
+            Some(format!("${{{{ inputs.{name} }}}}").as_str()),
+            "action.yml's step env passes {name} as {variable}"
+        );
+        let read = script.match_indices(&variable).any(|(at, _)| {
+            !script[at + variable.len()..]
+                .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        });
+        assert_eq!(
+            read,
+            !unread.contains(&name.as_str()),
+            "action/run.sh reads {variable}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_inputs_upstream_added_later_do_what_they_do_there() {
+    // desired_count_cmd, tag_env_var_cmd, copy_task_definition_tags_cmd.
+    let tags = vec![("team".to_string(), "web".to_string())];
+    let fake = FakeEcs::start().await;
+    fake.add_cluster(CLUSTER);
+    let arn = fake.seed_task_definition(web_task_definition(), tags.clone());
+    fake.add_service(CLUSTER, SERVICE, &arn, 2);
+    let dir = TempDir::new("action-later-inputs");
+    let file = dir.write("outputs", "");
+    let mut command = action(
+        &fake,
+        &file,
+        &[
+            ("IMAGE", REPO),
+            ("DESIRED_COUNT_CMD", "--desired-count"),
+            ("DESIRED_COUNT", "3"),
+            ("TAG_ENV_VAR_CMD", "--tag-env-var"),
+            ("TAG_ENV_VAR", "CI_TAG"),
+            (
+                "COPY_TASK_DEFINITION_TAGS_CMD",
+                "--copy-task-definition-tags",
+            ),
+            ("BINARY", BINARY),
+        ],
+    );
+    command.env("CI_TAG", "v7");
+    run_command(command).await.assert_code(0);
+    let update = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "UpdateService")
+        .unwrap();
+    assert_eq!(update.body["desiredCount"], 3);
+    assert_eq!(
+        fake.task_definition("web:2")["containerDefinitions"][0]["image"],
+        format!("{REPO}:v7")
+    );
+    assert_eq!(fake.task_definition_tags("web:2"), tags);
+
+    // run_task_cmd and wait_for_success, then run_task and
+    // wait_for_success_cmd (and copy_task_definition_tags): the task is
+    // waited for, and its exit code fails the step.
+    let image = format!("{REPO}:v2");
+    let switches = [
+        [("RUN_TASK_CMD", "--run-task"), ("WAIT_FOR_SUCCESS", "true")],
+        [
+            ("RUN_TASK", "true"),
+            ("WAIT_FOR_SUCCESS_CMD", "--wait-for-success"),
+        ],
+    ];
+    for (n, switches) in switches.iter().enumerate() {
+        fake.set_task_runs(vec![TaskRun::Exit {
+            container: "app".into(),
+            exit_code: 3,
+            reason: "migration 0042 failed".into(),
+        }]);
+        let file = dir.write("outputs-run", "");
+        let mut inputs = task_definition_inputs(&image);
+        inputs.extend_from_slice(switches);
+        inputs.push(("COPY_TASK_DEFINITION_TAGS", "true"));
+        let run = run_command(action(&fake, &file, &inputs)).await;
+        run.assert_code(1);
+        run.assert_stderr_has("app exited with 3");
+        assert_eq!(result_of(&file), "failed");
+        assert_eq!(fake.count("RunTask"), n + 1);
+        assert_eq!(fake.task_definition_tags(&format!("web:{}", n + 3)), tags);
     }
 }
