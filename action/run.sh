@@ -1,17 +1,48 @@
 #!/usr/bin/env bash
-# The step of the GitHub Action (action.yml): gets the binary for this
-# runner (the `binary` input, else the release asset for its architecture,
-# checked against the release's SHA256SUMS), turns the inputs of the bash
-# script's action into flags, and runs the deploy with --output json. The
-# binary itself writes `result` and `task_definition` to $GITHUB_OUTPUT.
+# The step of the GitHub Action (action.yml): turns the inputs of the bash
+# script's action into flags, gets the binary for this runner (the `binary`
+# input, else the release asset for its architecture, checked against the
+# checksums this commit of the action records, see release_record), and
+# runs the deploy with --output json. The binary itself writes `result` and
+# `task_definition` to $GITHUB_OUTPUT; when it cannot, this writes
+# `result=error`.
 #
 # Testing hook: ECS_DEPLOY_RELEASE_URL replaces the release download URL.
 set -euo pipefail
+# A `fail` inside $(…) ends the whole step, not only the substitution.
+shopt -s inherit_errexit
 
 fail() {
   echo "ecs-deploy action: $*" >&2
   if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "result=error" >>"$GITHUB_OUTPUT"; fi
   exit 3
+}
+
+# What a release commit of this action records about itself, written by
+# the release workflow (.github/workflows/release.yml) into the commit that
+# the release's tag points at: VERSION (the tag) and SHA256SUMS (its
+# assets'). An action used at that tag, or pinned to that commit's SHA,
+# takes both from its own tree, so what it runs is what the pinned commit
+# says, whatever the release's files say later. A commit of main has none.
+release_record="$(dirname "${BASH_SOURCE[0]}")/release"
+
+# The release this tree records; nothing on a commit of a branch.
+recorded_release() {
+  if [ -f "$release_record/VERSION" ]; then tr -d '[:space:]' <"$release_record/VERSION"; fi
+}
+
+# The release to download: the version input, else the one this tree
+# records, else the tag the action is used at.
+release_version() {
+  local version="${INPUT_VERSION:-$(recorded_release)}"
+  if [ -z "$version" ]; then
+    case "${ACTION_REF:-}" in
+      v[0-9]*) version="$ACTION_REF" ;;
+      *) fail "no release to download: this action is used at ${ACTION_REF:-an unknown ref}, a commit that records no release (action/release/VERSION). Use it at a release tag or at the commit a release tag points at, or set the version input to a release tag such as v0.2.0" ;;
+    esac
+  fi
+  [[ "$version" =~ ^v?[0-9][0-9A-Za-z.+-]*$ ]] || fail "the release to download must be a tag such as v0.2.0, not '$version' (the version input, else the release this action records or the tag it is used at)"
+  echo "$version"
 }
 
 # The release asset for this runner, downloaded and checked; prints its path.
@@ -23,20 +54,29 @@ download() {
     aarch64 | arm64) arch=aarch64 ;;
     *) fail "no release binary for $(uname -m); pass the binary input" ;;
   esac
-  local version="${INPUT_VERSION:-${ACTION_REF:-}}"
-  [ -n "$version" ] || fail "no version to download: set the version input (a release tag such as v0.2.0)"
+  local version
+  version=$(release_version)
   local base="${ECS_DEPLOY_RELEASE_URL:-https://github.com/${ACTION_REPOSITORY:-}/releases/download/${version}}"
   local asset="ecs-deploy-${version#v}-${arch}-linux-musl"
   local dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/ecs-deploy-${version}-$$"
   mkdir -p "$dir"
   curl -fsSL --retry 3 -o "$dir/$asset" "$base/$asset" || fail "cannot download $base/$asset"
-  curl -fsSL --retry 3 -o "$dir/SHA256SUMS" "$base/SHA256SUMS" || fail "cannot download $base/SHA256SUMS"
+  # The checksums this tree records when it is the release asked for; only
+  # for another release, those that release publishes beside its asset.
+  local sums sums_name
+  if [ "$(recorded_release)" = "$version" ]; then
+    sums="$release_record/SHA256SUMS" sums_name="this action's action/release/SHA256SUMS"
+    [ -f "$sums" ] || fail "action/release/VERSION records $version but action/release/SHA256SUMS is missing: this commit of the action is not a whole release"
+  else
+    sums="$dir/SHA256SUMS" sums_name="the SHA256SUMS of release $version"
+    curl -fsSL --retry 3 -o "$sums" "$base/SHA256SUMS" || fail "cannot download $base/SHA256SUMS"
+  fi
   local expected
-  expected=$(awk -v name="$asset" '$2 == name || $2 == "*" name { print $1 }' "$dir/SHA256SUMS")
-  [ -n "$expected" ] || fail "SHA256SUMS of $version lists no $asset"
+  expected=$(awk -v name="$asset" '$2 == name || $2 == "*" name { print $1 }' "$sums")
+  [ -n "$expected" ] || fail "$sums_name lists no $asset"
   local actual
   actual=$(sha256sum "$dir/$asset" | awk '{ print $1 }')
-  [ "$actual" = "$expected" ] || fail "checksum mismatch for $asset: SHA256SUMS says $expected, the download is $actual"
+  [ "$actual" = "$expected" ] || fail "checksum mismatch for $asset: $sums_name says $expected, the download is $actual"
   chmod +x "$dir/$asset"
   echo "$dir/$asset"
 }

@@ -34,9 +34,19 @@ fn declared_inputs() -> Vec<(String, Option<String>)> {
 /// default, then those of a typical workflow of the bash script's action,
 /// then `inputs`.
 fn action(fake: &FakeEcs, outputs: &str, inputs: &[(&str, &str)]) -> tokio::process::Command {
+    action_from(SCRIPT, fake, outputs, inputs)
+}
+
+/// [`action`] with the step's script at `script`.
+fn action_from(
+    script: &str,
+    fake: &FakeEcs,
+    outputs: &str,
+    inputs: &[(&str, &str)],
+) -> tokio::process::Command {
     let mut command = tokio::process::Command::new("bash");
     command
-        .arg(SCRIPT)
+        .arg(script)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", "/nonexistent")
@@ -169,21 +179,44 @@ async fn tag_only_with_container_names_and_true_switches() {
     );
 }
 
-/// A release server holding the binary under its asset name and a
-/// SHA256SUMS that says `sum` for it.
-async fn release(binary: &[u8], asset: &str, sum: &str) -> MockServer {
+/// A release server holding `binary` under its asset name and, with a
+/// `sum`, a SHA256SUMS that says it for the asset.
+async fn release(binary: &[u8], asset: &str, sum: Option<&str>) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("/{asset}")))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(binary.to_vec()))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/SHA256SUMS"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{sum}  {asset}\n")))
-        .mount(&server)
-        .await;
+    if let Some(sum) = sum {
+        Mock::given(method("GET"))
+            .and(path("/SHA256SUMS"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(sums_line(sum, asset)))
+            .mount(&server)
+            .await;
+    }
     server
+}
+
+/// A line of SHA256SUMS, as sha256sum writes it.
+fn sums_line(sum: &str, asset: &str) -> String {
+    format!("{sum}  {asset}\n")
+}
+
+/// This build's release: its tag, the asset name for this machine, and the
+/// binary's bytes.
+fn this_release() -> (String, String, Vec<u8>) {
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "aarch64",
+        _ => "x86_64",
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    let asset = format!("ecs-deploy-{version}-{arch}-linux-musl");
+    (
+        format!("v{version}"),
+        asset,
+        std::fs::read(Path::new(BINARY)).unwrap(),
+    )
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -196,33 +229,28 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn the_release_binary_is_downloaded_and_checked() {
-    let arch = match std::env::consts::ARCH {
-        "aarch64" => "aarch64",
-        _ => "x86_64",
-    };
-    let asset = format!("ecs-deploy-{}-{arch}-linux-musl", env!("CARGO_PKG_VERSION"));
-    let bytes = std::fs::read(Path::new(BINARY)).unwrap();
-    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+    let (version, asset, bytes) = this_release();
     let fake = fake().await;
     let dir = TempDir::new("action-download");
     let image = format!("{REPO}:v2");
 
-    let good = release(&bytes, &asset, &sha256_hex(&bytes)).await;
+    let good = release(&bytes, &asset, Some(&sha256_hex(&bytes))).await;
     let file = dir.write("outputs", "");
     let mut command = action(&fake, &file, &[("IMAGE", &image), ("VERSION", &version)]);
-    command.env("ECS_DEPLOY_RELEASE_URL", good.uri()).env(
-        "RUNNER_TEMP",
-        dir.write("keep", "").trim_end_matches("/keep"),
-    );
+    command
+        .env("ECS_DEPLOY_RELEASE_URL", good.uri())
+        .env("RUNNER_TEMP", dir.path());
     run_command(command).await.assert_code(0);
     assert!(outputs(&file).contains("result=success\n"));
 
     // A binary that does not match SHA256SUMS is never run.
-    let tampered = release(&bytes, &asset, &"0".repeat(64)).await;
+    let tampered = release(&bytes, &asset, Some(&"0".repeat(64))).await;
     let file = dir.write("outputs-bad", "");
     let before = fake.requests().len();
     let mut command = action(&fake, &file, &[("IMAGE", &image), ("VERSION", &version)]);
-    command.env("ECS_DEPLOY_RELEASE_URL", tampered.uri());
+    command
+        .env("ECS_DEPLOY_RELEASE_URL", tampered.uri())
+        .env("RUNNER_TEMP", dir.path());
     let run = run_command(command).await;
     run.assert_code(3);
     run.assert_stderr_has("checksum mismatch");
@@ -541,4 +569,85 @@ async fn the_inputs_upstream_added_later_do_what_they_do_there() {
         assert_eq!(fake.count("RunTask"), n + 1);
         assert_eq!(fake.task_definition_tags(&format!("web:{}", n + 3)), tags);
     }
+}
+
+/// `action/run.sh` copied into a throwaway action tree whose
+/// `action/release/` records `version` and `sums`, as the release workflow
+/// commits them at a release's tag; returns the script's path.
+fn released_action(dir: &TempDir, version: &str, sums: &str) -> String {
+    dir.write("pinned/action/release/VERSION", &format!("{version}\n"));
+    dir.write("pinned/action/release/SHA256SUMS", sums);
+    untagged_action(dir)
+}
+
+/// `action/run.sh` copied into a throwaway action tree with no record of a
+/// release (a commit of main); returns the script's path.
+fn untagged_action(dir: &TempDir) -> String {
+    dir.write(
+        "pinned/action/run.sh",
+        &std::fs::read_to_string(SCRIPT).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn an_action_pinned_by_sha_checks_the_download_against_its_own_tree() {
+    let (version, asset, bytes) = this_release();
+    let fake = fake().await;
+    let dir = TempDir::new("action-pinned");
+    let image = format!("{REPO}:v2");
+    let pinned = "0123456789abcdef0123456789abcdef01234567";
+    let script = released_action(&dir, &version, &sums_line(&sha256_hex(&bytes), &asset));
+    let step = |script: &str, file: &str, server: &MockServer, inputs: &[(&str, &str)]| {
+        let mut inputs = inputs.to_vec();
+        inputs.push(("IMAGE", &image));
+        let mut command = action_from(script, &fake, file, &inputs);
+        command
+            .env("ACTION_REF", pinned)
+            .env("ECS_DEPLOY_RELEASE_URL", server.uri())
+            .env("RUNNER_TEMP", dir.path());
+        command
+    };
+
+    // No version input and a release without SHA256SUMS: the tree knows both.
+    let server = release(&bytes, &asset, None).await;
+    let file = dir.write("outputs", "");
+    run_command(step(&script, &file, &server, &[]))
+        .await
+        .assert_code(0);
+    assert_eq!(result_of(&file), "success");
+
+    // A release whose asset and SHA256SUMS were both replaced is caught by
+    // the checksum the pinned commit carries; the binary is never run.
+    let mut tampered = bytes.clone();
+    tampered.push(0);
+    let server = release(&tampered, &asset, Some(&sha256_hex(&tampered))).await;
+    let file = dir.write("outputs-tampered", "");
+    let before = fake.requests().len();
+    let run = run_command(step(&script, &file, &server, &[])).await;
+    run.assert_code(3);
+    run.assert_stderr_has("checksum mismatch");
+    run.assert_stderr_has("action/release/SHA256SUMS");
+    assert_eq!(fake.requests().len(), before, "nothing was sent to ECS");
+    assert_eq!(result_of(&file), "error");
+
+    // Another version than the tree's: only that release's SHA256SUMS can
+    // say what its asset is.
+    let other = released_action(
+        &dir,
+        "v0.0.1",
+        &sums_line(&"0".repeat(64), "ecs-deploy-0.0.1"),
+    );
+    let server = release(&bytes, &asset, Some(&sha256_hex(&bytes))).await;
+    let file = dir.write("outputs-other", "");
+    let run = run_command(step(&other, &file, &server, &[("VERSION", &version)])).await;
+    run.assert_code(0);
+
+    // An untagged commit without the version input: nothing to download.
+    std::fs::remove_dir_all(format!("{}/pinned", dir.path())).unwrap();
+    let untagged = untagged_action(&dir);
+    let file = dir.write("outputs-untagged", "");
+    let run = run_command(step(&untagged, &file, &server, &[])).await;
+    run.assert_code(3);
+    run.assert_stderr_has("set the version input");
+    assert_eq!(result_of(&file), "error");
 }
