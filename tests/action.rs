@@ -1,7 +1,7 @@
 //! The GitHub Action (`action.yml`, `action/run.sh`) run as the runner runs
-//! it: `INPUT_*` variables with the bash script action's input names, a
-//! `GITHUB_OUTPUT` file, and the binary given as an input or downloaded and
-//! checked against the release's SHA256SUMS — against the fake ECS.
+//! it: the step's `run:` in bash, `INPUT_*` variables with the bash script
+//! action's input names, a `GITHUB_OUTPUT` file, and the binary given as an
+//! input or downloaded and checked — against the fake ECS.
 
 mod common;
 
@@ -12,14 +12,20 @@ use fake_ecs::{FakeEcs, Rollout, TaskRun, ACCESS_KEY, SECRET_KEY};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/action/run.sh");
 const ACTION_YML: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml");
 
+fn action_yml() -> yaml_rust2::Yaml {
+    let text = std::fs::read_to_string(ACTION_YML).unwrap();
+    yaml_rust2::YamlLoader::load_from_str(&text)
+        .unwrap()
+        .remove(0)
+}
+
 /// The inputs `action.yml` declares, in its order, with their defaults.
 fn declared_inputs() -> Vec<(String, Option<String>)> {
-    let text = std::fs::read_to_string(ACTION_YML).unwrap();
-    let documents = yaml_rust2::YamlLoader::load_from_str(&text).unwrap();
-    documents[0]["inputs"]
+    action_yml()["inputs"]
         .as_hash()
         .expect("action.yml has inputs")
         .iter()
@@ -30,24 +36,33 @@ fn declared_inputs() -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-/// The step as the runner starts it: every input at its `action.yml`
-/// default, then those of a typical workflow of the bash script's action,
-/// then `inputs`.
+/// The step as the runner starts it: the `run:` of `action.yml`'s step in a
+/// file (beside `outputs`) run by the runner's bash, with every input at its
+/// `action.yml` default, then those of a typical workflow of the bash
+/// script's action, then `inputs`.
 fn action(fake: &FakeEcs, outputs: &str, inputs: &[(&str, &str)]) -> tokio::process::Command {
-    action_from(SCRIPT, fake, outputs, inputs)
+    action_from(ROOT, fake, outputs, inputs)
 }
 
-/// [`action`] with the step's script at `script`.
+/// [`action`] with the action's tree at `root`.
 fn action_from(
-    script: &str,
+    root: &str,
     fake: &FakeEcs,
     outputs: &str,
     inputs: &[(&str, &str)],
 ) -> tokio::process::Command {
+    let run = action_yml()["runs"]["steps"][0]["run"]
+        .as_str()
+        .expect("the step runs a script")
+        .to_string();
+    let step = Path::new(outputs).with_file_name("step.sh");
+    std::fs::write(&step, run).unwrap();
     let mut command = tokio::process::Command::new("bash");
     command
-        .arg(script)
+        .args(["--noprofile", "--norc", "-e", "-o", "pipefail"])
+        .arg(step)
         .env_clear()
+        .env("GITHUB_ACTION_PATH", root)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", "/nonexistent")
         .env("GITHUB_ACTIONS", "true")
@@ -478,8 +493,7 @@ fn action_yml_takes_every_input_of_the_bash_script_action_to_the_script() {
     // it, but the flags of the keys: the keys go through the environment
     // whatever flag names them.
     let unread = ["aws_access_key_cmd", "aws_secret_key_cmd"];
-    let text = std::fs::read_to_string(ACTION_YML).unwrap();
-    let action = &yaml_rust2::YamlLoader::load_from_str(&text).unwrap()[0];
+    let action = action_yml();
     let env = &action["runs"]["steps"][0]["env"];
     let script = std::fs::read_to_string(SCRIPT).unwrap();
     for name in &declared {
@@ -573,7 +587,7 @@ async fn the_inputs_upstream_added_later_do_what_they_do_there() {
 
 /// `action/run.sh` copied into a throwaway action tree whose
 /// `action/release/` records `version` and `sums`, as the release workflow
-/// commits them at a release's tag; returns the script's path.
+/// commits them at a release's tag; returns the tree's root.
 fn released_action(dir: &TempDir, version: &str, sums: &str) -> String {
     dir.write("pinned/action/release/VERSION", &format!("{version}\n"));
     dir.write("pinned/action/release/SHA256SUMS", sums);
@@ -581,12 +595,15 @@ fn released_action(dir: &TempDir, version: &str, sums: &str) -> String {
 }
 
 /// `action/run.sh` copied into a throwaway action tree with no record of a
-/// release (a commit of main); returns the script's path.
+/// release (a commit of main); returns the tree's root.
 fn untagged_action(dir: &TempDir) -> String {
-    dir.write(
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.write(
         "pinned/action/run.sh",
         &std::fs::read_to_string(SCRIPT).unwrap(),
-    )
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("{}/pinned", dir.path())
 }
 
 #[tokio::test]
@@ -596,11 +613,11 @@ async fn an_action_pinned_by_sha_checks_the_download_against_its_own_tree() {
     let dir = TempDir::new("action-pinned");
     let image = format!("{REPO}:v2");
     let pinned = "0123456789abcdef0123456789abcdef01234567";
-    let script = released_action(&dir, &version, &sums_line(&sha256_hex(&bytes), &asset));
-    let step = |script: &str, file: &str, server: &MockServer, inputs: &[(&str, &str)]| {
+    let pinned_tree = released_action(&dir, &version, &sums_line(&sha256_hex(&bytes), &asset));
+    let step = |root: &str, file: &str, server: &MockServer, inputs: &[(&str, &str)]| {
         let mut inputs = inputs.to_vec();
         inputs.push(("IMAGE", &image));
-        let mut command = action_from(script, &fake, file, &inputs);
+        let mut command = action_from(root, &fake, file, &inputs);
         command
             .env("ACTION_REF", pinned)
             .env("ECS_DEPLOY_RELEASE_URL", server.uri())
@@ -611,7 +628,7 @@ async fn an_action_pinned_by_sha_checks_the_download_against_its_own_tree() {
     // No version input and a release without SHA256SUMS: the tree knows both.
     let server = release(&bytes, &asset, None).await;
     let file = dir.write("outputs", "");
-    run_command(step(&script, &file, &server, &[]))
+    run_command(step(&pinned_tree, &file, &server, &[]))
         .await
         .assert_code(0);
     assert_eq!(result_of(&file), "success");
@@ -623,7 +640,7 @@ async fn an_action_pinned_by_sha_checks_the_download_against_its_own_tree() {
     let server = release(&tampered, &asset, Some(&sha256_hex(&tampered))).await;
     let file = dir.write("outputs-tampered", "");
     let before = fake.requests().len();
-    let run = run_command(step(&script, &file, &server, &[])).await;
+    let run = run_command(step(&pinned_tree, &file, &server, &[])).await;
     run.assert_code(3);
     run.assert_stderr_has("checksum mismatch");
     run.assert_stderr_has("action/release/SHA256SUMS");
