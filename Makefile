@@ -17,7 +17,7 @@ TRANSCRIPT := target/fake-ecs-transcript.jsonl
 # CI passes --require: there the empty-root check must run, not skip.
 EMPTY_ROOT_FLAGS ?=
 
-.PHONY: build test lint unit moto-check proxy-check empty-root-check empty-root-check-arm64 demo musl musl-arm64 dist dist-check bench bench-quick fake-server readme image clean
+.PHONY: build test lint unit moto-check proxy-check empty-root-check empty-root-check-arm64 demo musl musl-arm64 dist dist-check action-release bench bench-quick fake-server readme image clean
 
 build:
 	$(CARGO) build --release
@@ -115,6 +115,16 @@ dist-check:
 	$(MAKE) dist DIST_TARGET=target/dist-a && cp dist/SHA256SUMS target/SHA256SUMS.a
 	$(MAKE) dist DIST_TARGET=target/dist-b && cp dist/SHA256SUMS target/SHA256SUMS.b
 	diff target/SHA256SUMS.a target/SHA256SUMS.b && echo "dist-check: both builds are byte for byte the same"
+
+## The GitHub Action's record of the release in dist/: action/release/VERSION
+## (its tag) and action/release/SHA256SUMS (dist's). The release workflow
+## commits them and tags that commit, so an action pinned to the tag's SHA
+## knows its version and checks its download against its own tree.
+action-release:
+	@test -f dist/SHA256SUMS || { echo "action-release: no dist/SHA256SUMS; run make dist first"; exit 1; }
+	mkdir -p action/release
+	echo "v$(VERSION)" > action/release/VERSION
+	cp dist/SHA256SUMS action/release/SHA256SUMS
 
 FAKE_SERVER := target/debug/fake-ecs-server
 

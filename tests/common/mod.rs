@@ -150,11 +150,20 @@ impl TempDir {
         TempDir(path)
     }
 
-    /// Writes `name` with `text` and returns its path.
+    /// Writes `name` (a path relative to the directory, whose folders are
+    /// made as needed) with `text` and returns its path.
     pub fn write(&self, name: &str, text: &str) -> String {
         let path = self.0.join(name);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).expect("create a temp folder");
+        }
         std::fs::write(&path, text).expect("write a temp file");
         path.to_string_lossy().into_owned()
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> String {
+        self.0.to_string_lossy().into_owned()
     }
 
     /// Makes `name` a FIFO (see [`mkfifo`]) and returns its path.
