@@ -1,6 +1,7 @@
 //! The local files a run reads — profile files, token files, the IAM
 //! Identity Center token cache, a CA bundle, `--task-definition-file`,
-//! `--codedeploy-appspec` — and the one it writes, the refreshed token cache.
+//! `--codedeploy-appspec` — and the ones it writes: the refreshed token
+//! cache, and the files a CI runner gives it (`$GITHUB_OUTPUT`).
 //!
 //! Reads are capped in size and run on the blocking pool, never on the
 //! runtime thread: a FIFO or a `<(command)` that never delivers must still
@@ -81,6 +82,22 @@ fn read_blocking(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
         return Err(ReadError::TooLarge(cap));
     }
     Ok(bytes)
+}
+
+/// Appends `bytes` to `path` (created if missing), off the runtime thread:
+/// the files a CI runner names (`$GITHUB_OUTPUT`) may be anything, a FIFO
+/// nobody reads included.
+pub async fn append(path: &Path, bytes: Vec<u8>) -> io::Result<()> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(&bytes))
+    })
+    .await
+    .unwrap_or_else(|stopped| Err(io::Error::other(stopped)))
 }
 
 /// Replaces the file at `path` with `bytes`, keeping its permissions: the

@@ -64,12 +64,28 @@ pub async fn run(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
         safe::write_raw(Stream::Stdout, &to_json(&report));
     }
     if env("GITHUB_ACTIONS").as_deref() == Some("true") {
-        for (variable, text) in [
-            ("GITHUB_OUTPUT", github_outputs(&report)),
-            ("GITHUB_STEP_SUMMARY", github_summary(&report)),
-        ] {
-            if let Err(problem) = append_to_github_file(env, variable, &text) {
-                safe::write_line(Stream::Stderr, &format!("warning: {problem}"));
+        let write = async {
+            for (variable, text) in [
+                ("GITHUB_OUTPUT", github_outputs(&report)),
+                ("GITHUB_STEP_SUMMARY", github_summary(&report)),
+            ] {
+                if let Err(problem) = append_to_github_file(env, variable, &text).await {
+                    safe::write_line(Stream::Stderr, &format!("warning: {problem}"));
+                }
+            }
+        };
+        // The runner's files may block (a FIFO no one reads): a signal
+        // still ends the run.
+        tokio::select! {
+            () = write => {}
+            signal = interrupts.next() => {
+                let ended = match &result {
+                    Ok(()) => "The run itself had succeeded.".to_string(),
+                    Err(error) => format!("The run itself had ended: {error}"),
+                };
+                return Err(Error::interrupted(format!(
+                    "{signal} received while the GitHub Actions files were written; they may be incomplete. {ended}"
+                )));
             }
         }
     }

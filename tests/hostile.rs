@@ -640,6 +640,23 @@ async fn a_signal_while_a_file_read_blocks_ends_the_run_with_130() {
         ));
     }
     assert!(fake.requests().is_empty(), "no AWS call");
+
+    // The runner's output file may block too (a FIFO nobody reads): the
+    // deploy is done, and a signal still ends the run.
+    let fifo = dir.fifo("github-output");
+    let mut command = deploy_command(&fake, &[]);
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &fifo);
+    let live = spawn(command);
+    live.wait_for("Service deployment successful.").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    live.signal("-TERM").await;
+    let run = tokio::time::timeout(Duration::from_secs(10), live.finish())
+        .await
+        .expect("SIGTERM ends a run blocked on $GITHUB_OUTPUT");
+    run.assert_code(130);
+    run.assert_stderr_has("SIGTERM received while the GitHub Actions files were written; they may be incomplete. The run itself had succeeded.");
 }
 
 #[tokio::test]

@@ -2,10 +2,11 @@
 //! document, and what a GitHub Actions step gets (`$GITHUB_OUTPUT`,
 //! `$GITHUB_STEP_SUMMARY`). The result itself is `core::report`.
 
-use std::io::Write;
+use std::path::Path;
 
 use super::safe;
 use crate::core::report::Report;
+use crate::files;
 
 /// The document for `--output json`, safe to write to a CI log.
 pub fn to_json(report: &Report) -> String {
@@ -86,7 +87,7 @@ fn output_key(name: &str) -> String {
 }
 
 /// Appends `text` to the file a GitHub variable names, if it is set.
-pub fn append_to_github_file(
+pub async fn append_to_github_file(
     env: &dyn Fn(&str) -> Option<String>,
     variable: &str,
     text: &str,
@@ -94,11 +95,8 @@ pub fn append_to_github_file(
     let Some(path) = env(variable) else {
         return Ok(());
     };
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut file| file.write_all(text.as_bytes()))
+    files::append(Path::new(&path), text.as_bytes().to_vec())
+        .await
         .map_err(|e| format!("cannot write {variable} ({path}): {e}"))
 }
 
