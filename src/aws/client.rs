@@ -8,8 +8,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use super::credentials::ProvideCredentials;
+use super::http::{innermost_cause, read_body, xml_element, BodyError, MAX_REPLY_BYTES};
+use super::identity::ProvideCredentials;
 use super::sign::{signing_headers, Unsigned};
+use crate::error::Error;
 use crate::files;
 use crate::output::safe::{self, Stream};
 
@@ -242,6 +244,13 @@ impl fmt::Display for AwsError {
 }
 
 impl std::error::Error for AwsError {}
+
+impl From<AwsError> for Error {
+    /// An AWS failure as the error that ends a run (exit 2).
+    fn from(error: AwsError) -> Error {
+        Error::aws(error.to_string())
+    }
+}
 
 /// Which requests an HTTP client sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -659,37 +668,6 @@ fn json_object(reply: &[u8]) -> Result<Value, String> {
     }
 }
 
-/// The most a reply may hold: ECS's largest answers (a hundred described
-/// tasks) are a few hundred KiB; anything near this is not an AWS answer.
-pub const MAX_REPLY_BYTES: usize = 8 << 20;
-
-/// Why a body could not be read.
-pub enum BodyError {
-    /// It is larger than [`MAX_REPLY_BYTES`]; reading stopped there.
-    TooLarge,
-    /// The connection failed while it was read.
-    Transport(reqwest::Error),
-}
-
-/// Reads a body of at most [`MAX_REPLY_BYTES`], chunk by chunk, so that a
-/// huge or endless answer costs no more memory than the cap.
-pub async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_REPLY_BYTES as u64)
-    {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if body.len() + chunk.len() > MAX_REPLY_BYTES {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
 /// `aws.protocoltests#ThrottlingException:http://…` → `ThrottlingException`.
 fn clean_code(code: &str) -> String {
     let after_hash = code.rsplit('#').next().unwrap_or(code);
@@ -701,15 +679,6 @@ fn clean_code(code: &str) -> String {
         .to_string()
 }
 
-/// The text of the first `<name>…</name>` in `text`, trimmed; enough XML for
-/// error bodies and STS replies, whose elements are flat and unique.
-pub fn xml_element(text: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let start = text.find(&open)? + open.len();
-    let end = text[start..].find(&format!("</{name}>"))? + start;
-    Some(text[start..end].trim().to_string()).filter(|s| !s.is_empty())
-}
-
 fn describe_transport_error(error: &reqwest::Error, url: &str, cause: &str) -> String {
     let what = if error.is_timeout() {
         "timed out"
@@ -719,16 +688,6 @@ fn describe_transport_error(error: &reqwest::Error, url: &str, cause: &str) -> S
         "connection failed"
     };
     format!("{what} to {url}: {cause}")
-}
-
-/// The innermost cause of an error, which says the most ("Connection
-/// refused", "invalid peer certificate: UnknownIssuer").
-pub fn innermost_cause(error: &dyn std::error::Error) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 #[cfg(test)]

@@ -11,6 +11,10 @@ pub mod codedeploy;
 pub mod credentials;
 /// Typed ECS operations.
 pub mod ecs;
+/// What the client and the credential sources share of HTTP.
+pub mod http;
+/// Credentials, and what hands them out.
+pub mod identity;
 /// Region and endpoints.
 pub mod region;
 mod sign;

@@ -1,11 +1,11 @@
 //! AWS STS: `AssumeRole` (signed) and `AssumeRoleWithWebIdentity` (unsigned),
 //! in the Query protocol with XML replies.
 
-use std::time::SystemTime;
-
 use aws_credential_types::Credentials;
 
-use super::client::{xml_element, AwsError, Client};
+use super::client::{AwsError, Client};
+use super::http::xml_element;
+use super::identity::parse_timestamp;
 
 const VERSION: &str = "2011-06-15";
 const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -91,15 +91,6 @@ fn parse_credentials(xml: &str) -> Result<Credentials, String> {
     ))
 }
 
-/// An ISO 8601 timestamp as AWS writes them (`2026-11-27T04:00:00Z`).
-pub fn parse_timestamp(text: &str) -> Result<SystemTime, String> {
-    use aws_smithy_types::date_time::{DateTime, Format};
-    DateTime::from_str(text.trim(), Format::DateTime)
-        .ok()
-        .and_then(|t| SystemTime::try_from(t).ok())
-        .ok_or_else(|| format!("'{text}' is not an ISO 8601 timestamp"))
-}
-
 /// The five predefined XML entities (a token may contain none, but be safe).
 fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
@@ -138,13 +129,5 @@ mod tests {
         assert!(parse_credentials("<x/>")
             .unwrap_err()
             .contains("<Expiration>"));
-    }
-
-    #[test]
-    fn timestamps_with_and_without_fractions() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(parse_timestamp("2023-11-14T22:13:20Z").unwrap(), t);
-        assert_eq!(parse_timestamp("2023-11-14T22:13:20.000Z").unwrap(), t);
-        assert!(parse_timestamp("tomorrow").is_err());
     }
 }

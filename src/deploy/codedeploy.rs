@@ -10,7 +10,6 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::aws_error;
 use super::context::Run;
 use super::watch::{FollowedCodeDeploy, Tracked};
 use crate::aws::client::random_u64;
@@ -56,7 +55,7 @@ impl Run<'_> {
         let named = self.d.config.codedeploy_group.as_ref();
         let applications = match named {
             Some(named) => vec![named.application.clone()],
-            None => codedeploy.applications().await.map_err(aws_error)?,
+            None => codedeploy.applications().await?,
         };
         let mut found = Vec::new();
         let mut others = Vec::new();
@@ -65,8 +64,7 @@ impl Run<'_> {
                 // Named: only that one, checked.
                 Some(group) => match codedeploy
                     .deployment_group(&application, group)
-                    .await
-                    .map_err(aws_error)?
+                    .await?
                 {
                     Some(described) => vec![described],
                     None => {
@@ -78,12 +76,10 @@ impl Run<'_> {
                 None => {
                     let groups = codedeploy
                         .deployment_groups(&application)
-                        .await
-                        .map_err(aws_error)?;
+                        .await?;
                     codedeploy
                         .describe_deployment_groups(&application, &groups)
-                        .await
-                        .map_err(aws_error)?
+                        .await?
                 }
             };
             for group in described {
@@ -216,7 +212,7 @@ impl Run<'_> {
             }
             Err(e) => {
                 journal.settled();
-                return Err(aws_error(e));
+                return Err(Error::from(e));
             }
         };
         journal.changed(format!(

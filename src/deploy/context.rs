@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{aws_error, Deadline, Deployer};
+use super::{Deadline, Deployer};
 use crate::aws::ecs::ServiceUpdate;
 use crate::core::model::{configured_bake, Model};
 use crate::core::service::Service;
@@ -110,7 +110,7 @@ impl<'a> Run<'a> {
                     "cluster '{}' was not found in {region}; nothing was registered.",
                     self.cluster
                 )),
-                _ => aws_error(e),
+                _ => Error::from(e),
             })?;
         let mut services = Vec::new();
         for name in names {
@@ -189,7 +189,7 @@ impl<'a> Run<'a> {
             }
             Err(e) => {
                 journal.settled();
-                Err(aws_error(e))
+                Err(Error::from(e))
             }
         }
     }
@@ -236,7 +236,7 @@ impl<'a> Run<'a> {
             },
             Err(e) => {
                 journal.settled();
-                return Err(aws_error(e));
+                return Err(Error::from(e));
             }
         };
         journal.changed(format!("service '{service}' points at {revision}"));

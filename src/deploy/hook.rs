@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::context::Run;
 use super::watch::{Ended, Followed, Tracked};
-use super::{aws_error, Deadline, Deployer};
+use super::{Deadline, Deployer};
 use crate::core::model::Model;
 use crate::core::report::{Outcome, Report, Rollback, RollbackStatus};
 use crate::core::service::Service;
@@ -107,8 +107,7 @@ impl Run<'_> {
                     .d
                     .ecs
                     .list_service_deployments(self.cluster, &name)
-                    .await
-                    .map_err(aws_error)?;
+                    .await?;
                 match briefs
                     .into_iter()
                     .find(|b| service_deployment::is_active(&b.status))
@@ -122,8 +121,7 @@ impl Run<'_> {
             .d
             .ecs
             .describe_service_deployments(std::slice::from_ref(&arn))
-            .await
-            .map_err(aws_error)?;
+            .await?;
         let Some(deployment) = described
             .into_iter()
             .find(|d| d.service_deployment_arn == arn)
@@ -199,7 +197,7 @@ impl Run<'_> {
             .await
         {
             journal.settled();
-            return Err(aws_error(e));
+            return Err(Error::from(e));
         }
         journal.changed(format!(
             "answered hook {hook_id} of service '{name}' with {}",

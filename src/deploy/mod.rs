@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 use crate::aws::client::AwsError;
 use crate::aws::codedeploy::CodeDeploy;
 use crate::aws::ecs::Ecs;
-use crate::error::Error;
 use crate::output::Reporter;
 use crate::request::Config;
 use interrupt::Journal;
@@ -117,9 +116,4 @@ impl Deadline {
                 })
             })
     }
-}
-
-/// An AWS failure as the error that ends a run (exit 2).
-pub fn aws_error(error: AwsError) -> Error {
-    Error::aws(error.to_string())
 }

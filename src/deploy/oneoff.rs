@@ -10,7 +10,7 @@ use crate::aws;
 use crate::aws::ecs::RunTaskError;
 use crate::core::report::{Report, TaskReport};
 use crate::core::tasks::{self, why_stopped, TaskVerdict};
-use crate::deploy::{aws_error, Deadline, Deployer};
+use crate::deploy::{Deadline, Deployer};
 use crate::error::Error;
 use crate::request::RunTask;
 
@@ -47,7 +47,7 @@ impl Deployer<'_> {
             input["networkConfiguration"] = network.clone();
         }
         let task = self.ecs.run_task(&input).await.map_err(|e| match e {
-            RunTaskError::Aws(e) => aws_error(e),
+            RunTaskError::Aws(e) => Error::from(e),
             RunTaskError::Refused(why) => {
                 Error::failed(format!("ECS did not start the task: {why}"))
             }
@@ -66,8 +66,7 @@ impl Deployer<'_> {
         let description = self
             .ecs
             .describe_task_definition(arn, false)
-            .await
-            .map_err(aws_error)?
+            .await?
             .description;
         let essential = tasks::essential_containers(&description);
         let cluster = task["clusterArn"]

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{aws_error, Deployer};
+use super::Deployer;
 use crate::core::diff;
 use crate::core::report::{Outcome, Report};
 use crate::core::taskdef::{self, short_revision, Changes};
@@ -97,8 +97,7 @@ impl Deployer<'_> {
                 let described = self
                     .ecs
                     .describe_task_definition(name, config.copy_tags)
-                    .await
-                    .map_err(aws_error)?;
+                    .await?;
                 if config.use_latest_task_definition {
                     self.out
                         .say(format!("Latest task definition: {}", described.arn()));

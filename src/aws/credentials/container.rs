@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{credentials_from_json, CredentialsFuture, ProvideCredentials};
-use crate::aws::client::{innermost_cause, read_body, BodyError};
+use crate::aws::http::{innermost_cause, read_body, BodyError};
 use crate::core::secret::Secret;
 use crate::error::Error;
 use crate::files;

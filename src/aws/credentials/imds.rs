@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::{credentials_from_json, CredentialsFuture, ProvideCredentials};
-use crate::aws::client::{read_body, BodyError};
+use crate::aws::http::{read_body, BodyError};
 use crate::error::Error;
 
 const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
@@ -134,7 +134,7 @@ impl Imds {
             Ok(body) => Ok(String::from_utf8_lossy(&body).into_owned()),
             Err(BodyError::Transport(e)) => Err(self.error(format!(
                 "no answer ({})",
-                crate::aws::client::innermost_cause(&e)
+                crate::aws::http::innermost_cause(&e)
             ))),
             Err(BodyError::TooLarge) => Err(self.error("the answer is too large".into())),
         }
@@ -154,10 +154,7 @@ impl Imds {
                     let why = if e.is_timeout() {
                         "timed out".to_string()
                     } else {
-                        format!(
-                            "not reachable ({})",
-                            crate::aws::client::innermost_cause(&e)
-                        )
+                        format!("not reachable ({})", crate::aws::http::innermost_cause(&e))
                     };
                     return Err(self.error(why));
                 }

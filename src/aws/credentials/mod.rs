@@ -18,13 +18,13 @@ mod sso;
 mod sts;
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-pub use aws_credential_types::Credentials;
+pub use crate::aws::identity::{
+    credentials_from_json, Credentials, CredentialsFuture, ProvideCredentials,
+};
 pub use imds::Imds;
 
 use self::container::Container;
@@ -36,19 +36,11 @@ use crate::aws::client::{http_client, Client, Endpoint, Route};
 use crate::aws::region;
 use crate::error::{exit, Error};
 use crate::files;
+use crate::output::safe::{self, Stream};
 use crate::request::AwsOptions;
 
 /// Temporary credentials are fetched again when they have less than this left.
 const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
-
-/// A future returned by a credentials source.
-pub type CredentialsFuture<'a> = Pin<Box<dyn Future<Output = Result<Credentials, Error>> + 'a>>;
-
-/// Something that can hand out credentials for the next request.
-pub trait ProvideCredentials {
-    /// Credentials valid for the next request.
-    fn provide(&self) -> CredentialsFuture<'_>;
-}
 
 /// Credentials that were given outright and never change.
 struct Fixed(Credentials);
@@ -109,30 +101,6 @@ fn fixed(
     source: &'static str,
 ) -> Rc<dyn ProvideCredentials> {
     Rc::new(Fixed(Credentials::new(key, secret, token, None, source)))
-}
-
-/// Credentials from the JSON that IMDS, container endpoints and
-/// `credential_process` print (`AccessKeyId`, `SecretAccessKey`,
-/// `Token`/`SessionToken`, `Expiration`).
-pub fn credentials_from_json(
-    json: &serde_json::Value,
-    source: &'static str,
-) -> Result<Credentials, String> {
-    let field = |name: &str| json[name].as_str().filter(|v| !v.is_empty());
-    let key = field("AccessKeyId").ok_or("the reply has no AccessKeyId")?;
-    let secret = field("SecretAccessKey").ok_or("the reply has no SecretAccessKey")?;
-    let token = field("Token")
-        .or_else(|| field("SessionToken"))
-        .map(str::to_string);
-    // A time that is not a string is no answer: taken for "never expires",
-    // it would keep keys in use long after they stopped working.
-    let expiry = match &json["Expiration"] {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(text) if text.is_empty() => None,
-        serde_json::Value::String(text) => Some(crate::aws::sts::parse_timestamp(text)?),
-        _ => return Err("the reply's Expiration is not an ISO 8601 timestamp".into()),
-    };
-    Ok(Credentials::new(key, secret, token, expiry, source))
 }
 
 /// The home directory, where `.aws` is: `HOME`, else `USERPROFILE`.
@@ -273,7 +241,9 @@ pub async fn resolve(
     }
     provider.provide().await?;
     if ctx.verbose {
-        eprintln!("[aws] credentials from {source}");
+        // The source names a role and a profile from the user's files:
+        // through the output boundary like every other line.
+        safe::write_line(Stream::Stderr, &format!("[aws] credentials from {source}"));
     }
     Ok(provider)
 }

@@ -17,7 +17,8 @@ use serde_json::{json, Value};
 
 use super::profile::SsoSettings;
 use super::{Credentials, CredentialsFuture, ProvideCredentials};
-use crate::aws::client::{decode_error, innermost_cause, read_body, BodyError};
+use crate::aws::client::decode_error;
+use crate::aws::http::{innermost_cause, read_body, BodyError};
 use crate::aws::region;
 use crate::error::Error;
 use crate::files;
@@ -127,7 +128,7 @@ impl Sso {
         let now = SystemTime::now();
         let expires = cached["expiresAt"]
             .as_str()
-            .and_then(|t| crate::aws::sts::parse_timestamp(&t.replace("UTC", "Z")).ok());
+            .and_then(|t| crate::aws::identity::parse_timestamp(&t.replace("UTC", "Z")).ok());
         let token = cached["accessToken"].as_str().filter(|t| !t.is_empty());
         let (Some(token), Some(expires)) = (token, expires) else {
             return Err(login());
@@ -167,7 +168,7 @@ impl Sso {
             return Err("the cache holds no refresh token".into());
         };
         let registration_expired = field("registrationExpiresAt")
-            .and_then(|t| crate::aws::sts::parse_timestamp(t).ok())
+            .and_then(|t| crate::aws::identity::parse_timestamp(t).ok())
             .is_some_and(|t| t <= now);
         if registration_expired {
             return Err("the client registration has expired".into());
