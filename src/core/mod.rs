@@ -18,6 +18,8 @@ pub mod report;
 pub mod secret;
 /// A service as `DescribeServices` describes it.
 pub mod service;
+/// Commands to suggest, quoted for a POSIX shell.
+pub mod shell;
 /// The aws-cli shorthand syntax of `--network-configuration`.
 pub mod shorthand;
 /// The task-definition transform.

@@ -18,10 +18,10 @@ use crate::core::appspec;
 use crate::core::model::Model;
 use crate::core::model::READY;
 use crate::core::service::Service;
+use crate::core::shell::command_line;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
 use crate::error::{exit, Error};
-use crate::output::safe::command_line;
 use crate::request::ImageChange;
 
 /// Reads and checks `--codedeploy-appspec` before any AWS call.

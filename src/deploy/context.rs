@@ -11,9 +11,9 @@ use super::{Deadline, Deployer};
 use crate::aws::ecs::ServiceUpdate;
 use crate::core::model::{configured_bake, Model};
 use crate::core::service::Service;
+use crate::core::shell::command_line;
 use crate::core::taskdef::short_revision;
 use crate::error::Error;
-use crate::output::safe::command_line;
 
 /// One run over the services of a cluster.
 pub(super) struct Run<'a> {

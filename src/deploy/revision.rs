@@ -10,9 +10,9 @@ use serde_json::Value;
 use super::Deployer;
 use crate::core::diff;
 use crate::core::report::{Outcome, Report};
+use crate::core::shell::command_line;
 use crate::core::taskdef::{self, short_revision, Changes};
 use crate::error::{exit, Error};
-use crate::output::safe::command_line;
 use crate::request::ImageChange;
 
 /// A task definition read from `--task-definition-file`, and its tags.

@@ -11,12 +11,12 @@ use crate::aws::client::AwsError;
 use crate::aws::codedeploy::ACTIVE_STATUSES;
 use crate::core::model::Model;
 use crate::core::report::{Outcome, Report, Rollback, RollbackStatus};
+use crate::core::shell::command_line;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
 use crate::core::watch::service_deployment::{self, ServiceDeployment};
 use crate::core::watch::Failure;
 use crate::error::Error;
-use crate::output::safe::command_line;
 
 /// A failed service that already runs another revision, so it is not
 /// rolled back: why, and the rollback status that says so.

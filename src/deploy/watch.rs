@@ -12,13 +12,13 @@ use crate::core::model::Model;
 use crate::core::model::READY;
 use crate::core::report::ServiceReport;
 use crate::core::service::Service;
+use crate::core::shell::command_line;
 use crate::core::taskdef::short_revision;
 use crate::core::tasks::StoppedTasks;
 use crate::core::watch::progress::Progress;
 use crate::core::watch::rolling::{self, Watch};
 use crate::core::watch::service_deployment::{self, News, Reported, ServiceDeployment};
 use crate::core::watch::{self, codedeploy, Blind, Failure, Verdict};
-use crate::output::safe::command_line;
 
 /// One service's deployment being watched.
 pub(super) struct Tracked {
