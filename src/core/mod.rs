@@ -6,6 +6,8 @@
 
 /// The AppSpec of a CodeDeploy deployment.
 pub mod appspec;
+/// How a deploy concludes: per service, what happened and what to do next.
+pub mod conclusion;
 /// The unified diff for `--dry-run`.
 pub mod diff;
 /// Image references and which containers an image is for.

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::context::Run;
-use super::watch::{Ended, Followed, Tracked};
+use super::watch::{Followed, Tracked};
 use super::{Deadline, Deployer};
 use crate::core::model::Model;
 use crate::core::report::{Outcome, Report, Rollback, RollbackStatus};
@@ -16,6 +16,7 @@ use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
 use crate::core::watch::service_deployment::{self, ServiceDeployment};
+use crate::core::watch::Ended;
 use crate::error::Error;
 use crate::request::HookAction;
 

@@ -5,51 +5,17 @@
 //! and waiting for it; and what is said of a failure left as it is.
 
 use super::context::Run;
-use super::watch::{Ended, Followed, FollowedCodeDeploy, Tracked};
+use super::watch::{Followed, FollowedCodeDeploy, Tracked};
 use super::Deadline;
 use crate::aws::client::AwsError;
 use crate::aws::codedeploy::ACTIVE_STATUSES;
+use crate::core::conclusion::{self, Conclusion, Deployed, Next, Undo, Watched};
 use crate::core::model::Model;
 use crate::core::report::{Outcome, Report, Rollback, RollbackStatus};
-use crate::core::shell::command_line;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
 use crate::core::watch::service_deployment::{self, ServiceDeployment};
-use crate::core::watch::Failure;
 use crate::error::Error;
-
-/// A failed service that already runs another revision, so it is not
-/// rolled back: why, and the rollback status that says so.
-pub(super) struct MovedOn {
-    pub service: String,
-    pub status: RollbackStatus,
-    pub why: &'static str,
-}
-
-impl MovedOn {
-    pub(super) fn from_failure(service: &str, failure: &Failure) -> Option<MovedOn> {
-        let (status, why) = match failure {
-            Failure::CodeDeploy(_) if failure.is_ecs_rollback() => (
-                RollbackStatus::DoneByEcs,
-                "CodeDeploy already rolled the service back, so ecs-deploy did not roll back again.",
-            ),
-            failure if failure.is_ecs_rollback() => (
-                RollbackStatus::DoneByEcs,
-                "ECS already rolled the service back, so ecs-deploy did not roll back again.",
-            ),
-            Failure::Superseded { .. } => (
-                RollbackStatus::NotAttempted,
-                "Another deployment took over the service, so ecs-deploy did not roll it back.",
-            ),
-            _ => return None,
-        };
-        Some(MovedOn {
-            service: service.to_string(),
-            status,
-            why,
-        })
-    }
-}
 
 /// A service this run updated (or, CODE_DEPLOY, created a deployment of).
 pub(super) struct Updated {
@@ -86,80 +52,44 @@ impl NoRollback {
     }
 }
 
-/// What a failed deployment that is not rolled back leaves behind, and how to
-/// roll it back next time.
-pub(super) fn left_as_it_is(t: &Tracked, cluster: &str, previous: &str) -> String {
-    let Some(followed) = &t.codedeploy else {
-        return format!(
-            "The service still points at {}; pass --enable-rollback to return to {} automatically.",
-            short_revision(&t.watch.task_definition),
-            short_revision(previous)
-        );
-    };
-    let id = &followed.deployment_id;
-    match followed.latest.as_ref().map(|d| d.status.as_str()) {
-        Some(status) if !ACTIVE_STATUSES.contains(&status) => format!(
-            "CodeDeploy deployment {id} ended {status} without a rollback; {}",
-            which_task_set_serves(id, cluster, &t.name)
-        ),
-        _ => format!(
-            "CodeDeploy deployment {id} of {} is left going; pass --enable-rollback to have CodeDeploy stop it and return to {}. Check it with: {}",
-            short_revision(&t.watch.task_definition),
-            short_revision(previous),
-            command_line(&["aws", "deploy", "get-deployment", "--deployment-id", id])
-        ),
-    }
-}
-
-/// How to see which task set serves traffic after a CodeDeploy deployment
-/// ended without a rollback.
-pub(super) fn which_task_set_serves(deployment_id: &str, cluster: &str, service: &str) -> String {
-    let target = format!("{cluster}:{service}");
-    format!(
-        "check which task set serves traffic: {}",
-        command_line(&[
-            "aws",
-            "deploy",
-            "get-deployment-target",
-            "--deployment-id",
-            deployment_id,
-            "--target-id",
-            &target,
-        ])
-    )
-}
-
 impl Run<'_> {
     /// The update (or CodeDeploy deployment) of `name`, unless it failed
-    /// after others succeeded: then those are dealt with first.
+    /// after others went through (`updated`, `tracked` so far): then those
+    /// are dealt with first.
     pub(super) async fn midway<T>(
         &self,
         name: &str,
         result: Result<T, Error>,
         updated: &[Updated],
+        tracked: &[Tracked],
         report: &mut Report,
     ) -> Result<T, Error> {
         match result {
             Err(error) if !updated.is_empty() => Err(self
-                .update_failed_midway(name, error, updated, report)
+                .update_failed_midway(name, error, updated, tracked, report)
                 .await),
             result => result,
         }
     }
-    /// An update failed after others succeeded: those services already
-    /// point at their new revisions. Rolls them back when asked.
+
+    /// An update failed after others went through: those services already
+    /// point at their new revisions (or have a CodeDeploy deployment going).
+    /// Rolls them back when asked.
     pub(super) async fn update_failed_midway(
         &self,
         name: &str,
         error: Error,
         updated: &[Updated],
+        tracked: &[Tracked],
         report: &mut Report,
     ) -> Error {
         let mut message = vec![format!("Updating service '{name}' failed: {error}")];
-        let names: Vec<&str> = updated.iter().map(|u| u.name.as_str()).collect();
         if self.d.config.enable_rollback {
-            message.extend(self.roll_back(updated, &[], &[], report).await);
+            let deployed = self.deployed(updated, tracked);
+            let conclusion = conclusion::after_failed_update(&deployed);
+            message.extend(self.carry_out(&conclusion, updated, tracked, report).await);
         } else {
+            let names: Vec<&str> = updated.iter().map(|u| u.name.as_str()).collect();
             message.push(format!(
                 "Already updated: {}; pass --enable-rollback to return them automatically.",
                 names.join(", ")
@@ -167,90 +97,90 @@ impl Run<'_> {
         }
         Error::aws(message.join("\n"))
     }
-    /// Rolls every updated service back (except those ECS already rolled
-    /// back, and those that ran no other revision) and waits for those
-    /// rollbacks, with a deadline of their own: ECS's own rollback
-    /// (`StopServiceDeployment ROLLBACK`, which shifts traffic back) where
-    /// the service deployment is followed and still going, else
-    /// `UpdateService` back to the previous revision. Returns what
-    /// happened, a line per service.
-    pub(super) async fn roll_back(
+
+    /// What a conclusion needs to know of each service updated: what it
+    /// ran, what it runs, and what the wait saw of it.
+    pub(super) fn deployed<'a>(
+        &'a self,
+        updated: &'a [Updated],
+        tracked: &'a [Tracked],
+    ) -> Vec<Deployed<'a>> {
+        updated
+            .iter()
+            .map(|u| Deployed {
+                service: &u.name,
+                cluster: self.cluster,
+                previous: &u.previous,
+                new: &u.new,
+                watched: tracked.iter().find(|t| t.name == u.name).map(|t| Watched {
+                    watch: &t.watch,
+                    ended: t.ended.as_ref(),
+                    state: t.state(),
+                    undo: t.undo(),
+                }),
+            })
+            .collect()
+    }
+
+    /// Carries out what `conclusion` decided for each service: the lines
+    /// and report of those left as they are, and every rollback it asks
+    /// for, sent and then waited for with a deadline of its own. Returns
+    /// what became of each, a line per service.
+    pub(super) async fn carry_out(
         &self,
+        conclusion: &Conclusion,
         updated: &[Updated],
         watched: &[Tracked],
-        moved_on: &[MovedOn],
         report: &mut Report,
     ) -> Vec<String> {
         let mut lines = Vec::new();
-        let mut tracked = Vec::new();
+        let mut rollbacks = Vec::new();
         // The rollback's own deadline, as long as the deploy's.
         let deadline = Deadline::after(self.timeout);
-        for u in updated {
-            let (status, line) = if let Some(m) = moved_on.iter().find(|m| m.service == u.name) {
-                (m.status, m.why.to_string())
-            } else if u.previous == u.new {
-                (
-                    RollbackStatus::NotAttempted,
-                    format!(
-                        "No earlier revision to roll back to: the service already ran {} before this deployment.",
-                        short_revision(&u.previous)
-                    ),
-                )
-            } else {
-                self.say(
-                    &u.name,
-                    format!(
-                        "Rolling back to {} (deadline {} s)",
-                        u.previous,
-                        deadline.seconds()
-                    ),
-                );
-                let watched = watched.iter().find(|t| t.name == u.name);
-                let started = match watched.and_then(|t| t.codedeploy.as_ref().map(|f| (t, f))) {
-                    Some((t, followed)) => {
-                        let going = followed
-                            .latest
-                            .as_ref()
-                            .is_none_or(|d| ACTIVE_STATUSES.contains(&d.status.as_str()));
-                        if going {
-                            self.start_codedeploy_rollback(t, &followed.deployment_id, deadline)
-                                .await
-                        } else {
-                            Err(NoRollback::failed(format!(
-                                "CodeDeploy deployment {} already ended without rolling back, so there is no deployment in progress to stop; {}",
-                                followed.deployment_id,
-                                which_task_set_serves(&followed.deployment_id, self.cluster, &u.name)
-                            )))
+        for decided in &conclusion.services {
+            let u = updated
+                .iter()
+                .find(|u| u.name == decided.service)
+                .expect("a conclusion is about updated services");
+            let left = match &decided.next {
+                Next::Keep => continue,
+                Next::Leave { status, why } => NoRollback {
+                    status: *status,
+                    why: why.clone(),
+                },
+                Next::RollBack { to, undo } => {
+                    self.say(
+                        &u.name,
+                        format!("Rolling back to {to} (deadline {} s)", deadline.seconds()),
+                    );
+                    let t = watched.iter().find(|t| t.name == u.name);
+                    match self.start_rollback(u, t, undo, deadline).await {
+                        Ok(rollback) => {
+                            self.d.journal.rolling_back();
+                            report.service(&u.name).rollback = Some(Rollback {
+                                to: to.clone(),
+                                status: RollbackStatus::InProgress,
+                                detail: "Rollback sent; waiting for it.".into(),
+                                reason: None,
+                            });
+                            rollbacks.push(rollback);
+                            continue;
                         }
+                        Err(left) => left,
                     }
-                    None => self.start_rollback(u, watched, deadline).await,
-                };
-                match started {
-                    Ok(t) => {
-                        self.d.journal.rolling_back();
-                        report.service(&u.name).rollback = Some(Rollback {
-                            to: u.previous.clone(),
-                            status: RollbackStatus::InProgress,
-                            detail: "Rollback sent; waiting for it.".into(),
-                            reason: None,
-                        });
-                        tracked.push(t);
-                        continue;
-                    }
-                    Err(NoRollback { status, why }) => (status, why),
                 }
             };
-            lines.push(self.prefixed(&u.name, &line));
+            lines.push(self.prefixed(&u.name, &left.why));
             report.service(&u.name).rollback = Some(Rollback {
                 to: u.previous.clone(),
-                status,
-                detail: line,
-                reason: None,
+                status: left.status,
+                detail: left.why,
+                reason: decided.ecs_rollback_reason.clone(),
             });
         }
-        self.wait(&mut tracked, false, deadline).await;
+        self.wait(&mut rollbacks, false, deadline).await;
         let mut all_completed = true;
-        for t in &tracked {
+        for t in &rollbacks {
             // ECS's rollback returns to what the deployment replaced; an
             // UpdateService rollback is a deployment of that revision.
             let to = if t.rolling_back {
@@ -258,22 +188,8 @@ impl Run<'_> {
             } else {
                 &t.watch.task_definition
             };
-            let (status, line) = match t.ended.as_ref().expect("the wait ends every deployment") {
-                Ended::Done => (
-                    RollbackStatus::Completed,
-                    format!(
-                        "Rolled back: the service runs {} again.",
-                        short_revision(to)
-                    ),
-                ),
-                Ended::Failed(failure, _) => (
-                    RollbackStatus::Failed,
-                    format!(
-                        "Rolled back to {}, but that rollout did not complete either: {failure}.",
-                        short_revision(to)
-                    ),
-                ),
-            };
+            let ended = t.ended.as_ref().expect("the wait ends every deployment");
+            let (status, line) = conclusion::rollback_ended(to, ended);
             all_completed &= status == RollbackStatus::Completed;
             let service = report.service(&t.name);
             if status == RollbackStatus::Completed {
@@ -287,62 +203,66 @@ impl Run<'_> {
             });
             lines.push(self.prefixed(&t.name, &line));
         }
-        if !tracked.is_empty() && all_completed {
+        if !rollbacks.is_empty() && all_completed {
             report.result = Outcome::RolledBack;
         }
         lines
     }
-    /// Starts the rollback of one service: ECS's own where its service
-    /// deployment is followed and still going (and the API is not refused),
-    /// else `UpdateService` back to the previous revision — unless another
-    /// deployment took the service over meanwhile: that one is not ours to
-    /// undo.
+
+    /// Starts the rollback of one service the way `undo` says: ECS's own,
+    /// CodeDeploy's, or `UpdateService` back to the previous revision —
+    /// unless another deployment took the service over meanwhile: that one
+    /// is not ours to undo.
     async fn start_rollback(
         &self,
         u: &Updated,
         watched: Option<&Tracked>,
+        undo: &Undo,
         deadline: Deadline,
     ) -> Result<Tracked, NoRollback> {
-        let going = watched.and_then(|t| {
-            let followed = t.service_deployment.as_ref()?;
-            let ongoing = followed
-                .latest
-                .as_ref()
-                .is_none_or(|d| service_deployment::is_active(&d.status));
-            ongoing.then_some((t, followed.arn.as_str()))
-        });
-        if let Some((t, arn)) = going {
-            let following = match self.stop_service_deployment(&u.name, arn, deadline).await? {
-                Stopped::Sent => None,
-                Stopped::EcsRollingBack(deployment) => Some(deployment),
-                Stopped::NothingRollingBack(error) => {
-                    let back = short_revision(&u.previous);
-                    self.say(
-                        &u.name,
-                        if error.is_refusal() {
-                            format!("warning: StopServiceDeployment was refused ({error}) and ECS is not rolling the deployment back; pointing the service back at {back} instead.")
-                        } else {
-                            format!("warning: {error}; ECS is not rolling the deployment back, so the service is pointed back at {back} instead.")
-                        },
-                    );
-                    return self.update_back(u, deadline).await;
-                }
-            };
-            let followed = Followed::new(arn.to_string(), following);
-            return Ok(Tracked {
-                rolling_back: true,
-                ..Tracked::new(
+        let t = match (undo, watched) {
+            (Undo::Revision, _) | (_, None) => return self.update_back(u, deadline).await,
+            (_, Some(t)) => t,
+        };
+        let arn = match undo {
+            Undo::CodeDeploy { id } => {
+                return self.start_codedeploy_rollback(t, id, deadline).await
+            }
+            Undo::ServiceDeployment { arn } => arn,
+            Undo::CodeDeployEnded { .. } | Undo::Revision => {
+                unreachable!("decided in conclusion::conclude")
+            }
+        };
+        let following = match self.stop_service_deployment(&u.name, arn, deadline).await? {
+            Stopped::Sent => None,
+            Stopped::EcsRollingBack(deployment) => Some(deployment),
+            Stopped::NothingRollingBack(error) => {
+                let back = short_revision(&u.previous);
+                self.say(
                     &u.name,
-                    t.model,
-                    t.watch.clone(),
-                    &t.latest,
-                    t.latest.clone(),
-                    Some(followed),
-                )
-            });
-        }
-        self.update_back(u, deadline).await
+                    if error.is_refusal() {
+                        format!("warning: StopServiceDeployment was refused ({error}) and ECS is not rolling the deployment back; pointing the service back at {back} instead.")
+                    } else {
+                        format!("warning: {error}; ECS is not rolling the deployment back, so the service is pointed back at {back} instead.")
+                    },
+                );
+                return self.update_back(u, deadline).await;
+            }
+        };
+        let followed = Followed::new(arn.to_string(), following);
+        Ok(Tracked {
+            rolling_back: true,
+            ..Tracked::new(
+                &u.name,
+                t.model,
+                t.watch.clone(),
+                &t.latest,
+                t.latest.clone(),
+                Some(followed),
+            )
+        })
     }
+
     /// `StopServiceDeployment ROLLBACK`. Whatever goes wrong, the service
     /// deployment is looked at again before anything else is sent: ECS may
     /// be rolling back already (an alarm fired after the last poll, or a
@@ -511,7 +431,7 @@ impl Run<'_> {
                         return Err(NoRollback::failed(format!(
                             "StopDeployment answered {error}: CodeDeploy deployment {deployment_id} already ended {} without rolling back; {}",
                             d.status,
-                            which_task_set_serves(deployment_id, self.cluster, &t.name)
+                            conclusion::which_task_set_serves(deployment_id, self.cluster, &t.name)
                         )));
                     }
                     _ => {

@@ -12,17 +12,17 @@ use std::time::{Duration, Instant};
 
 use super::context::Run;
 use super::revision::{BaseFile, Prepared, Revision};
-use super::rollback::{left_as_it_is, MovedOn, Updated};
-use super::watch::{Ended, Followed, Tracked};
+use super::rollback::Updated;
+use super::watch::{Followed, Tracked};
 use super::{Deadline, Deployer};
 use crate::aws::codedeploy::DeploymentGroup;
+use crate::core::conclusion;
 use crate::core::model::{Model, ModelOptions};
-use crate::core::report::{Outcome, Report, Rollback, RollbackStatus};
+use crate::core::report::{Outcome, Report};
 use crate::core::service::Service;
 use crate::core::taskdef;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::{DoneRule, Watch};
-use crate::core::watch::Failure;
 use crate::error::{exit, Error};
 
 /// Deploys to `names` in `cluster`; `appspec` is the `--codedeploy-appspec`
@@ -317,7 +317,9 @@ impl Run<'_> {
                         .await
                 }
                 .await;
-                let t = self.midway(&name, created, &updated, report).await?;
+                let t = self
+                    .midway(&name, created, &updated, &tracked, report)
+                    .await?;
                 updated.push(Updated {
                     name: name.clone(),
                     previous: current.clone(),
@@ -332,7 +334,9 @@ impl Run<'_> {
                 continue;
             }
             let update = self.update(&name, &new, true, None).await;
-            let reply = self.midway(&name, update, &updated, report).await?;
+            let reply = self
+                .midway(&name, update, &updated, &tracked, report)
+                .await?;
             updated.push(Updated {
                 name: name.clone(),
                 previous: current.clone(),
@@ -354,7 +358,7 @@ impl Run<'_> {
                     "ECS accepted the update of '{name}' but shows no PRIMARY deployment of {new}; check the service in the console."
                 ));
                 return Err(self
-                    .update_failed_midway(&name, error, &updated, report)
+                    .update_failed_midway(&name, error, &updated, &tracked, report)
                     .await);
             };
             let followed = self
@@ -387,8 +391,9 @@ impl Run<'_> {
         Ok((updated, tracked))
     }
 
-    /// After the wait: success (and pruning), or the explanation of what
-    /// failed and what became of the rollback.
+    /// After the wait: decides (`core::conclusion`), then carries it out —
+    /// success and pruning, or the explanation of what failed and what
+    /// became of each service.
     async fn conclude(
         &self,
         updated: &[Updated],
@@ -396,146 +401,67 @@ impl Run<'_> {
         deadline: Deadline,
         report: &mut Report,
     ) -> Result<(), Error> {
-        let config = self.d.config;
-        for t in tracked {
+        let deployed = self.deployed(updated, tracked);
+        let conclusion = conclusion::conclude(&deployed, self.d.config.enable_rollback);
+        for (decided, t) in conclusion.services.iter().filter_map(|decided| {
+            let t = tracked.iter().find(|t| t.name == decided.service)?;
+            Some((decided, t))
+        }) {
             let service = report.service(&t.name);
             t.record(service);
-            match &t.ended {
-                Some(Ended::Done) => service.result = Outcome::Success,
-                None => {
-                    // The wait stopped at another service's failure.
-                    service.result = Outcome::Failed;
-                    service.reason = Some(format!(
-                        "Not waited for to the end: another service failed and all are rolled back. Its deployment {} was {}.",
-                        t.watch.deployment_id,
-                        t.state()
-                    ));
-                }
-                Some(Ended::Failed(failure, stopped)) => {
-                    service.result = Outcome::of(failure);
-                    service.reason = Some(explain(&t.name, &t.watch, failure, stopped));
-                }
-            }
+            service.result = decided.outcome.unwrap_or(service.result);
+            service.reason = decided.reason.clone();
         }
-        let failed: Vec<&Tracked> = tracked
-            .iter()
-            .filter(|t| matches!(t.ended, Some(Ended::Failed(..))))
-            .collect();
-        if failed.is_empty() {
+        if conclusion.succeeded() {
             self.d.out.success(if self.several {
                 "All service deployments successful."
             } else {
                 "Service deployment successful."
             });
             report.result = Outcome::Success;
-            if let Some(keep) = config.max_definitions {
-                let mut live: Vec<&str> = updated.iter().map(|u| u.new.as_str()).collect();
-                let codedeploy = updated.iter().any(|u| u.codedeploy);
-                if config.done_rule == DoneRule::NewTasksRunning
-                    || config.wait_until.is_some()
-                    || codedeploy
-                {
-                    // ECS may still fail the rollout after we stopped
-                    // watching, and CodeDeploy rolls back to the revision it
-                    // replaced: keep what a rollback would need.
-                    live.extend(updated.iter().map(|u| u.previous.as_str()));
-                }
-                let prune_all = async {
-                    for family in families(updated.iter().map(|u| u.new.as_str())) {
-                        self.d.prune(&family, keep, &live, false).await;
-                    }
-                };
-                // The deadline bounds everything after the update.
-                if tokio::time::timeout_at(deadline.hard_limit(), prune_all)
-                    .await
-                    .is_err()
-                {
-                    self.d.out.say(format!(
-                        "warning: --max-definitions stopped at the {} s deadline; some old revisions are still registered.",
-                        deadline.seconds()
-                    ));
-                }
-            }
+            self.prune_after_success(updated, deadline).await;
             return Ok(());
         }
-        let mut message: Vec<String> = failed
-            .iter()
-            .map(|t| match &t.ended {
-                Some(Ended::Failed(failure, stopped)) => {
-                    explain(&t.name, &t.watch, failure, stopped)
-                }
-                _ => unreachable!("filtered to failures"),
-            })
-            .collect();
-        report.result = report.service(&failed[0].name).result;
-        let moved_on: Vec<MovedOn> = failed
-            .iter()
-            .filter_map(|t| match &t.ended {
-                Some(Ended::Failed(failure, _)) => MovedOn::from_failure(&t.name, failure),
-                _ => None,
-            })
-            .collect();
-        if config.enable_rollback {
-            let outcome = self.roll_back(updated, tracked, &moved_on, report).await;
-            message.extend(outcome);
-        } else {
-            for t in &failed {
-                let previous = &updated
-                    .iter()
-                    .find(|u| u.name == t.name)
-                    .expect("a watched service was updated")
-                    .previous;
-                let (status, line) = match moved_on.iter().find(|m| m.service == t.name) {
-                    Some(m) => (m.status, m.why.to_string()),
-                    None => (
-                        RollbackStatus::NotAttempted,
-                        left_as_it_is(t, self.cluster, previous),
-                    ),
-                };
-                message.push(self.prefixed(&t.name, &line));
-                report.service(&t.name).rollback = Some(Rollback {
-                    to: previous.clone(),
-                    status,
-                    detail: line,
-                    reason: None,
-                });
-            }
-        }
-        // Why ECS rolled back, where it said.
-        for t in &failed {
-            if let Some(Ended::Failed(
-                Failure::ServiceDeployment {
-                    rollback_reason: Some(reason),
-                    ..
-                },
-                _,
-            )) = &t.ended
-            {
-                if let Some(rollback) = &mut report.service(&t.name).rollback {
-                    rollback.reason = Some(reason.clone());
-                }
-            }
-        }
+        report.result = conclusion.result;
+        let mut message: Vec<String> = conclusion.explanations().map(str::to_string).collect();
+        message.extend(self.carry_out(&conclusion, updated, tracked, report).await);
         Err(Error::failed(message.join("\n")))
     }
-}
 
-/// The explanation of one failed deployment, in one readable block.
-fn explain(service: &str, watch: &Watch, failure: &Failure, stopped: &[String]) -> String {
-    let mut text = format!(
-        "Deployment of {} to service '{service}' failed: {failure}.",
-        short_revision(&watch.task_definition)
-    );
-    if !stopped.is_empty() {
-        text.push_str("\nStopped tasks of the new deployment:");
-        for line in stopped {
-            for (i, part) in line.lines().enumerate() {
-                text.push_str(if i == 0 { "\n  - " } else { "\n    " });
-                text.push_str(part.trim_start());
+    /// `--max-definitions` after a successful deploy, within the deadline,
+    /// keeping what a late rollback would need.
+    async fn prune_after_success(&self, updated: &[Updated], deadline: Deadline) {
+        let config = self.d.config;
+        let Some(keep) = config.max_definitions else {
+            return;
+        };
+        let mut live: Vec<&str> = updated.iter().map(|u| u.new.as_str()).collect();
+        let codedeploy = updated.iter().any(|u| u.codedeploy);
+        if config.done_rule == DoneRule::NewTasksRunning
+            || config.wait_until.is_some()
+            || codedeploy
+        {
+            // ECS may still fail the rollout after we stopped watching, and
+            // CodeDeploy rolls back to the revision it replaced: keep what a
+            // rollback would need.
+            live.extend(updated.iter().map(|u| u.previous.as_str()));
+        }
+        let prune_all = async {
+            for family in families(updated.iter().map(|u| u.new.as_str())) {
+                self.d.prune(&family, keep, &live, false).await;
             }
+        };
+        // The deadline bounds everything after the update.
+        if tokio::time::timeout_at(deadline.hard_limit(), prune_all)
+            .await
+            .is_err()
+        {
+            self.d.out.say(format!(
+                "warning: --max-definitions stopped at the {} s deadline; some old revisions are still registered.",
+                deadline.seconds()
+            ));
         }
     }
-    text
 }
 
 /// What a dry run, or a check before the revision exists, calls the

@@ -8,6 +8,8 @@ use std::time::Instant;
 use super::context::{describe_service, Run};
 use super::Deadline;
 use crate::aws::client::AwsError;
+use crate::aws::codedeploy::ACTIVE_STATUSES;
+use crate::core::conclusion::Undo;
 use crate::core::model::Model;
 use crate::core::model::READY;
 use crate::core::report::ServiceReport;
@@ -18,7 +20,7 @@ use crate::core::tasks::StoppedTasks;
 use crate::core::watch::progress::Progress;
 use crate::core::watch::rolling::{self, Watch};
 use crate::core::watch::service_deployment::{self, News, Reported, ServiceDeployment};
-use crate::core::watch::{self, codedeploy, Blind, Failure, Verdict};
+use crate::core::watch::{self, codedeploy, Blind, Ended, Failure, Verdict};
 
 /// One service's deployment being watched.
 pub(super) struct Tracked {
@@ -107,14 +109,6 @@ const NOT_STARTED_YET: [&str; 2] = [
     "DeploymentTargetDoesNotExistException",
 ];
 
-/// How a watched deployment ended.
-#[derive(Debug, Clone)]
-pub(super) enum Ended {
-    Done,
-    /// The failure and the stopped-task explanations gathered meanwhile.
-    Failed(Failure, Vec<String>),
-}
-
 impl Tracked {
     /// Starts watching `watch` of service `name` (as it was `before` the
     /// deploy, so that its old events are not news, and as the update left
@@ -198,6 +192,48 @@ impl Tracked {
             service.status = Some(d.status.clone());
             service.lifecycle_stage = d.lifecycle_stage.clone();
             service.alarms_triggered = d.triggered_alarms();
+        }
+    }
+
+    /// Whether its service deployment was last seen stopped while the
+    /// service still showed it PRIMARY.
+    fn stopped_while_primary(&self) -> bool {
+        let stopped = self
+            .service_deployment
+            .as_ref()
+            .and_then(|f| f.latest.as_ref())
+            .is_some_and(|d| service_deployment::is_stopped(&d.status));
+        stopped
+            && self
+                .latest
+                .primary()
+                .is_some_and(|p| p.id == self.watch.deployment_id)
+    }
+
+    /// How this deployment can be undone, from what was last seen of it.
+    pub fn undo(&self) -> Undo {
+        if let Some(followed) = &self.codedeploy {
+            let id = followed.deployment_id.clone();
+            return match &followed.latest {
+                Some(d) if !ACTIVE_STATUSES.contains(&d.status.as_str()) => Undo::CodeDeployEnded {
+                    id,
+                    status: d.status.clone(),
+                },
+                _ => Undo::CodeDeploy { id },
+            };
+        }
+        match &self.service_deployment {
+            Some(followed)
+                if followed
+                    .latest
+                    .as_ref()
+                    .is_none_or(|d| service_deployment::is_active(&d.status)) =>
+            {
+                Undo::ServiceDeployment {
+                    arn: followed.arn.clone(),
+                }
+            }
+            _ => Undo::Revision,
         }
     }
 
@@ -475,6 +511,34 @@ impl Run<'_> {
                 {
                     followed.latest = Some(d.clone());
                 }
+            }
+        }
+        self.look_again_at_stopped(tracked, deadline).await
+    }
+
+    /// A service deployment found stopped while the service, described a
+    /// moment before it, still shows ours as PRIMARY: the description may
+    /// predate the deployment that replaced ours. Those services are
+    /// described once more, so that a deploy someone else took over is
+    /// judged superseded, not stopped.
+    async fn look_again_at_stopped(
+        &self,
+        tracked: &mut [Tracked],
+        deadline: Deadline,
+    ) -> Result<(), AwsError> {
+        let stale: Vec<String> = tracked
+            .iter()
+            .filter(|t| t.ended.is_none() && t.stopped_while_primary())
+            .map(|t| t.name.clone())
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let services = self.d.ecs.describe_services(self.cluster, &stale);
+        let described = deadline.bound("DescribeServices", services).await?;
+        for t in tracked.iter_mut().filter(|t| stale.contains(&t.name)) {
+            if let Some(service) = described.find(&t.name) {
+                t.latest = service.clone();
             }
         }
         Ok(())

@@ -27,6 +27,14 @@ pub enum Verdict {
     Failed(Failure),
 }
 
+/// How a watched deployment ended.
+#[derive(Debug, Clone)]
+pub enum Ended {
+    Done,
+    /// The failure and the stopped-task explanations gathered meanwhile.
+    Failed(Failure, Vec<String>),
+}
+
 /// Why a rollout did not finish.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
@@ -145,7 +153,7 @@ pub fn judge(
 /// one runs — even the one ours replaced — someone else deployed it, so it
 /// is theirs to keep: never rolled back.
 fn superseded(service: &Service, watch: &Watch, deployment: &ServiceDeployment) -> Option<Failure> {
-    if !matches!(deployment.status.as_str(), "STOPPED" | "STOP_REQUESTED") {
+    if !service_deployment::is_stopped(&deployment.status) {
         return None;
     }
     let primary = service.primary()?;

@@ -119,10 +119,7 @@ impl ServiceDeployment {
     /// The failure this deployment's status is, if it is one.
     fn failure(&self) -> Option<Failure> {
         let rolled_back = is_ecs_rollback(&self.status);
-        let ended = matches!(
-            self.status.as_str(),
-            "ROLLBACK_FAILED" | "STOPPED" | "STOP_REQUESTED"
-        );
+        let ended = self.status == "ROLLBACK_FAILED" || is_stopped(&self.status);
         (rolled_back || ended).then(|| self.as_failure(true))
     }
 
@@ -153,6 +150,12 @@ impl ServiceDeployment {
 /// still be stopped, and is the one a service's update started.
 pub fn is_active(status: &str) -> bool {
     matches!(status, "PENDING" | "IN_PROGRESS")
+}
+
+/// Whether a service deployment status says it was stopped without a
+/// rollback (someone asked, or a newer deployment replaced it).
+pub fn is_stopped(status: &str) -> bool {
+    matches!(status, "STOPPED" | "STOP_REQUESTED")
 }
 
 /// Whether a service deployment status says ECS rolls (or rolled) it back
