@@ -7,10 +7,10 @@ use std::collections::VecDeque;
 
 use serde_json::{json, Map, Value};
 
+use crate::account::{self, ACCOUNT, REGION};
 use crate::model::{self, Service, State, World, ACTIVE, PRIMARY};
-use crate::{
-    rollout, CodeDeployRun, DeploymentGroupOptions, ACCOUNT, ECS_LIFECYCLE_EVENTS, REGION,
-};
+use crate::rollout;
+use crate::script::{CodeDeployRun, DeploymentGroupOptions, ECS_LIFECYCLE_EVENTS};
 
 /// Where Install is in [`ECS_LIFECYCLE_EVENTS`]: the replacement task set starts.
 const INSTALL: usize = 1;
@@ -942,7 +942,7 @@ impl Deployment {
             "ecsTarget": {
                 "deploymentId": self.id,
                 "targetId": self.target_id(),
-                "targetArn": model::arn(&format!("service/{}/{}", self.cluster, self.service)),
+                "targetArn": account::arn(&format!("service/{}/{}", self.cluster, self.service)),
                 "lastUpdatedAt": self.target_updated_at,
                 "lifecycleEvents": events,
                 "status": self.target_status,

@@ -10,13 +10,12 @@ use serde_json::{json, Map, Value};
 use wiremock::http::Method;
 use wiremock::Request;
 
+use crate::account::{arn, ACCESS_KEY};
 use crate::auth::{self, AuthError};
 use crate::codedeploy::CodeDeploy;
+use crate::script::{Fault, Rollout, TaskRun};
 use crate::service_deployment::{ServiceDeployment, Strategy};
-use crate::{
-    codedeploy_ops, front, ops, rollout, Fault, Recorded, Rollout, TaskRun, ACCESS_KEY, ACCOUNT,
-    REGION,
-};
+use crate::{codedeploy_ops, front, ops, rollout, Recorded};
 
 /// The `X-Amz-Target` prefix of every ECS operation.
 pub(crate) const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
@@ -77,11 +76,6 @@ pub(crate) const ACTIVE: &str = "ACTIVE";
 pub(crate) const INACTIVE: &str = "INACTIVE";
 pub(crate) const RUNNING: &str = "RUNNING";
 pub(crate) const STOPPED: &str = "STOPPED";
-
-/// The ARN prefix of every resource the fake makes.
-pub(crate) fn arn(resource: &str) -> String {
-    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:{resource}")
-}
 
 /// Keys a template carries only as an example; the fake sets them or leaves them out.
 const SERVICE_KEYS: &[&str] = &[

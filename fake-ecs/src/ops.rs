@@ -4,12 +4,14 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
+use crate::account::arn;
 use crate::model::{
-    arn, tags_json, Eni, Script, State, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE,
-    REGISTERED_BY, RUNNING, STOPPED,
+    tags_json, Eni, Script, State, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE, REGISTERED_BY,
+    RUNNING, STOPPED,
 };
+use crate::rollout;
+use crate::script::TaskRun;
 use crate::service_deployment::{Strategy, STATUSES};
-use crate::{rollout, TaskRun};
 
 type Input = Map<String, Value>;
 

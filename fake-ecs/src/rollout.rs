@@ -5,10 +5,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::model::{Deployment, Progress, Service, World, ACTIVE, PRIMARY, RUNNING, STOPPED};
+use crate::script::Rollout;
 use crate::service_deployment::{
     Revision, ServiceDeployment, Strategy, CLEAN_UP, MONITORING, ROLLBACK_IN_PROGRESS, SCALE_UP,
 };
-use crate::Rollout;
 
 /// The rolloutStateReason of a deployment the circuit breaker failed.
 pub(crate) const CIRCUIT_BREAKER_FAILED: &str =

@@ -4,7 +4,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::model::{arn, Deployment, World};
+use crate::account::arn;
+use crate::model::{Deployment, World};
 
 pub(crate) const PENDING: &str = "PENDING";
 pub(crate) const IN_PROGRESS: &str = "IN_PROGRESS";
