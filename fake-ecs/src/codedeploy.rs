@@ -8,9 +8,10 @@ use std::collections::VecDeque;
 use serde_json::{json, Map, Value};
 
 use crate::account::{self, ACCOUNT, REGION};
-use crate::model::{self, Service, State, World, ACTIVE, PRIMARY};
+use crate::model::{self, Service, World, ACTIVE, PRIMARY};
 use crate::rollout;
 use crate::script::{CodeDeployRun, DeploymentGroupOptions, ECS_LIFECYCLE_EVENTS};
+use crate::state::State;
 
 /// Where Install is in [`ECS_LIFECYCLE_EVENTS`]: the replacement task set starts.
 const INSTALL: usize = 1;

@@ -6,9 +6,9 @@ use serde_json::{json, Map, Value};
 use crate::codedeploy::{
     is_hook_event, AutoRollback, NewDeployment, Status, AUTO_ROLLBACK_EVENTS, BUILT_IN_CONFIGS,
 };
-use crate::model::State;
 use crate::ops::{err, opt_bool, opt_str, page_of, str_list, wrong_type, ApiError};
 use crate::sha256;
+use crate::state::State;
 
 type Input = Map<String, Value>;
 

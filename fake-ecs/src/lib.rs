@@ -21,6 +21,7 @@ mod account;
 mod auth;
 mod codedeploy;
 mod codedeploy_ops;
+mod dispatch;
 mod front;
 mod model;
 mod ops;
@@ -28,6 +29,7 @@ mod rollout;
 mod script;
 mod service_deployment;
 mod sha256;
+mod state;
 #[cfg(test)]
 mod tests;
 
@@ -40,34 +42,18 @@ use serde_json::Value;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use model::State;
+use state::State;
 
 pub use account::{ACCESS_KEY, ACCOUNT, REGION, SECRET_KEY};
 pub use script::{
     CodeDeployRun, DeploymentGroupOptions, Fault, Rollout, TaskRun, ECS_LIFECYCLE_EVENTS,
 };
+pub use state::Recorded;
 
 /// The environment variable that names the transcript file of every fake started (see
 /// [`FakeEcs::set_transcript`]); `scripts/model_check.py` checks such a file against the AWS
 /// model.
 pub const TRANSCRIPT_VARIABLE: &str = "FAKE_ECS_TRANSCRIPT";
-
-/// One request the fake received, in arrival order (rejected ones included).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Recorded {
-    /// The API the `X-Amz-Target` prefix names: `"codedeploy"` for `CodeDeploy_20141006.`,
-    /// `"ecs"` for `AmazonEC2ContainerServiceV20141113.` and for any other or no prefix.
-    pub service: String,
-    /// The operation named by `X-Amz-Target` without its API prefix (the whole header if it has
-    /// another prefix; empty if there was none).
-    pub operation: String,
-    /// The JSON body; a JSON string holding the raw text if the body was not JSON.
-    pub body: Value,
-    /// The access key id of the SigV4 credential, when one could be read.
-    pub access_key: Option<String>,
-    /// The `X-Amz-Security-Token` header, when present.
-    pub security_token: Option<String>,
-}
 
 /// A running fake ECS endpoint. Dropping it stops the server.
 pub struct FakeEcs {

@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use wiremock::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use wiremock::Request;
 
-use crate::model::{Reply, State, CODEDEPLOY_TARGET_PREFIX, TARGET_PREFIX};
+use crate::dispatch::{Reply, CODEDEPLOY_TARGET_PREFIX, TARGET_PREFIX};
+use crate::state::State;
 use crate::{
     CodeDeployRun, DeploymentGroupOptions, FakeEcs, Fault, Rollout, TaskRun, ACCESS_KEY,
     ECS_LIFECYCLE_EVENTS,
