@@ -475,14 +475,26 @@ fn create_deployment(state: &mut State, input: &Input) -> Result<Value, ApiError
         config_name: config_name.map(str::to_string),
         auto_rollback,
     };
-    let id = state.create_codedeploy_deployment(group_index, new);
+    let State {
+        world,
+        services,
+        codedeploy,
+        ..
+    } = state;
+    let id = codedeploy.create_deployment(world, services, group_index, new);
     Ok(json!({"deploymentId": id}))
 }
 
 fn get_deployment(state: &mut State, input: &Input) -> Result<Value, ApiError> {
     let index = deployment(state, input)?;
-    state.advance_codedeploy_deployment(index);
-    Ok(json!({"deploymentInfo": state.codedeploy.render(index)}))
+    let State {
+        world,
+        services,
+        codedeploy,
+        ..
+    } = state;
+    codedeploy.advance_deployment(world, services, index);
+    Ok(json!({"deploymentInfo": codedeploy.render(index)}))
 }
 
 fn get_deployment_target(state: &State, input: &Input) -> Result<Value, ApiError> {
@@ -615,7 +627,14 @@ fn stop_deployment(state: &mut State, input: &Input) -> Result<Value, ApiError> 
     let rollback = opt_bool(input, "autoRollbackEnabled")?;
     not_completed(state, index)?;
     let id = state.codedeploy.deployments[index].id.clone();
-    Ok(match state.stop_codedeploy_deployment(index, rollback) {
+    let State {
+        world,
+        services,
+        codedeploy,
+        ..
+    } = state;
+    let rollback_id = codedeploy.stop_deployment(world, services, index, rollback);
+    Ok(match rollback_id {
         Some(rollback_id) => json!({
             "status": "Pending",
             "statusMessage": format!("Deployment {id} was stopped; rollback deployment {rollback_id} is pending."),

@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use crate::account::ACCESS_KEY;
-use crate::codedeploy::CodeDeploy;
+use crate::codedeploy::{self, CodeDeploy};
 use crate::model::{
     is_computed_service_key, Deployment, Service, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE,
     PRIMARY,
 };
 use crate::rollout;
-use crate::script::{Fault, Rollout, TaskRun};
+use crate::script::{DeploymentGroupOptions, Fault, Rollout, TaskRun};
 use crate::service_deployment::{ServiceDeployment, Strategy};
 
 /// One request the fake received, in arrival order (rejected ones included).
@@ -300,5 +300,74 @@ impl State {
             .filter(|t| t.cluster == cluster)
             .map(|t| self.world.render_task(t))
             .collect()
+    }
+
+    /// See `FakeEcs::add_codedeploy_application`.
+    pub(crate) fn add_codedeploy_application(&mut self, name: &str) {
+        let applications = &mut self.codedeploy.applications;
+        if !applications.iter().any(|a| a == name) {
+            applications.push(name.to_string());
+        }
+    }
+
+    /// See `FakeEcs::add_deployment_group`.
+    pub(crate) fn add_deployment_group(
+        &mut self,
+        application: &str,
+        group: &str,
+        cluster: &str,
+        service: &str,
+        options: DeploymentGroupOptions,
+    ) {
+        assert!(
+            self.codedeploy
+                .applications
+                .iter()
+                .any(|a| a == application),
+            "fake-ecs: no CodeDeploy application {application}"
+        );
+        let i = self.expect_service(cluster, service);
+        assert_eq!(
+            self.services[i].controller, "CODE_DEPLOY",
+            "fake-ecs: service {service} is not deployed by CodeDeploy; call set_deployment_controller(.., \"CODE_DEPLOY\") first"
+        );
+        self.codedeploy.add_group(
+            &mut self.world,
+            application,
+            group,
+            cluster,
+            service,
+            options,
+        );
+    }
+
+    /// Every deployment as GetDeployment renders it, newest first.
+    pub(crate) fn codedeploy_deployments_json(&self) -> Vec<Value> {
+        (0..self.codedeploy.deployments.len())
+            .rev()
+            .map(|i| self.codedeploy.render(i))
+            .collect()
+    }
+
+    /// The ACTIVE service a deployment targets.
+    fn codedeploy_service(&self, d: &codedeploy::Deployment) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.cluster == d.cluster && s.name == d.service && s.status == ACTIVE)
+    }
+
+    /// The target of the deployment at `index` as GetDeploymentTarget renders it.
+    pub(crate) fn render_deployment_target(&self, index: usize) -> Value {
+        let d = &self.codedeploy.deployments[index];
+        d.render_target(&self.world, self.codedeploy_service(d))
+    }
+
+    /// See `FakeEcs::codedeploy_target`.
+    pub(crate) fn deployment_target_json(&self, id: &str) -> Value {
+        let index = self
+            .codedeploy
+            .find_deployment(id)
+            .unwrap_or_else(|| panic!("fake-ecs: no CodeDeploy deployment {id}"));
+        self.render_deployment_target(index)
     }
 }
