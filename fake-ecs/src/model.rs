@@ -8,9 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use crate::account::arn;
-use crate::rollout;
 use crate::script::{Rollout, TaskRun};
-use crate::service_deployment::ServiceDeployment;
+use crate::service_deployment::{ServiceDeployment, CLEAN_UP, SCALE_UP};
 
 /// Where the fake clock starts: 2023-11-14T22:13:20Z, plus a fraction so clients that only
 /// parse integral seconds are caught.
@@ -224,13 +223,57 @@ pub(crate) struct Progress {
     pub(crate) previous_task_definition: String,
     pub(crate) previous_deployment_id: String,
     /// The steps of a BLUE_GREEN, LINEAR or CANARY deployment, one per poll (empty: ROLLING).
-    pub(crate) plan: Vec<rollout::Step>,
+    pub(crate) plan: Vec<Step>,
     /// The next step of `plan`.
     pub(crate) next_step: usize,
     /// What StopServiceDeployment or ContinueServiceDeployment asked for, if anything.
-    pub(crate) stopping: Option<rollout::Stopping>,
+    pub(crate) stopping: Option<Stopping>,
     /// The wall clock when the deployment began (see [`World::wall_now`]).
     pub(crate) started_wall: Duration,
+}
+
+/// One step of a BLUE_GREEN, LINEAR or CANARY deployment: what one poll does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Step {
+    PreScaleUp,
+    ScaleUp,
+    PostScaleUp,
+    TestTrafficShift,
+    PostTestTrafficShift,
+    /// The new revision's production traffic weight after this step.
+    ProductionTrafficShift(f64),
+    PostProductionTrafficShift,
+    BakeTime,
+    CleanUp,
+}
+
+impl Step {
+    /// The lifecycleStage the service deployment reports during this step.
+    pub(crate) fn stage(self) -> &'static str {
+        match self {
+            Step::PreScaleUp => "PRE_SCALE_UP",
+            Step::ScaleUp => SCALE_UP,
+            Step::PostScaleUp => "POST_SCALE_UP",
+            Step::TestTrafficShift => "TEST_TRAFFIC_SHIFT",
+            Step::PostTestTrafficShift => "POST_TEST_TRAFFIC_SHIFT",
+            Step::ProductionTrafficShift(_) => "PRODUCTION_TRAFFIC_SHIFT",
+            Step::PostProductionTrafficShift => "POST_PRODUCTION_TRAFFIC_SHIFT",
+            Step::BakeTime => "BAKE_TIME",
+            Step::CleanUp => CLEAN_UP,
+        }
+    }
+}
+
+/// What StopServiceDeployment or ContinueServiceDeployment asked of a deployment under way;
+/// the next polls carry it out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Stopping {
+    /// ROLLBACK_REQUESTED: the rollback starts on the next poll.
+    RollbackRequested,
+    /// ROLLBACK_IN_PROGRESS: the rollback is done on the next poll.
+    RollingBack,
+    /// STOP_REQUESTED: STOPPED on the next poll, the service left as it is.
+    AbortRequested,
 }
 
 /// One service.

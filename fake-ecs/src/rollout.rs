@@ -4,10 +4,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::model::{Deployment, Progress, Service, World, ACTIVE, PRIMARY, RUNNING, STOPPED};
+use crate::model::{
+    Deployment, Progress, Service, Step, Stopping, World, ACTIVE, PRIMARY, RUNNING, STOPPED,
+};
 use crate::script::Rollout;
 use crate::service_deployment::{
-    Revision, ServiceDeployment, Strategy, CLEAN_UP, MONITORING, ROLLBACK_IN_PROGRESS, SCALE_UP,
+    Revision, ServiceDeployment, Strategy, MONITORING, ROLLBACK_IN_PROGRESS, SCALE_UP,
 };
 
 /// The rolloutStateReason of a deployment the circuit breaker failed.
@@ -215,38 +217,6 @@ pub(crate) fn next_rollout(service: &Service, config: &Value) -> Result<Rollout,
         ));
     }
     Ok(rollout)
-}
-
-/// One step of a BLUE_GREEN, LINEAR or CANARY deployment: what one poll does.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Step {
-    PreScaleUp,
-    ScaleUp,
-    PostScaleUp,
-    TestTrafficShift,
-    PostTestTrafficShift,
-    /// The new revision's production traffic weight after this step.
-    ProductionTrafficShift(f64),
-    PostProductionTrafficShift,
-    BakeTime,
-    CleanUp,
-}
-
-impl Step {
-    /// The lifecycleStage the service deployment reports during this step.
-    fn stage(self) -> &'static str {
-        match self {
-            Step::PreScaleUp => "PRE_SCALE_UP",
-            Step::ScaleUp => SCALE_UP,
-            Step::PostScaleUp => "POST_SCALE_UP",
-            Step::TestTrafficShift => "TEST_TRAFFIC_SHIFT",
-            Step::PostTestTrafficShift => "POST_TEST_TRAFFIC_SHIFT",
-            Step::ProductionTrafficShift(_) => "PRODUCTION_TRAFFIC_SHIFT",
-            Step::PostProductionTrafficShift => "POST_PRODUCTION_TRAFFIC_SHIFT",
-            Step::BakeTime => "BAKE_TIME",
-            Step::CleanUp => CLEAN_UP,
-        }
-    }
 }
 
 /// The steps of a staged rollout under this strategy; empty for ROLLING.
@@ -828,18 +798,6 @@ fn staged_step(world: &mut World, service: &mut Service, p: &mut Progress) -> bo
         }
     }
     false
-}
-
-/// What StopServiceDeployment or ContinueServiceDeployment asked of a deployment under way;
-/// the next polls carry it out.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Stopping {
-    /// ROLLBACK_REQUESTED: the rollback starts on the next poll.
-    RollbackRequested,
-    /// ROLLBACK_IN_PROGRESS: the rollback is done on the next poll.
-    RollingBack,
-    /// STOP_REQUESTED: STOPPED on the next poll, the service left as it is.
-    AbortRequested,
 }
 
 /// One poll of a deployment being stopped or rolled back; true when it is over.
