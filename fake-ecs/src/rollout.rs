@@ -9,7 +9,8 @@ use crate::model::{
 };
 use crate::script::Rollout;
 use crate::service_deployment::{
-    Revision, ServiceDeployment, Strategy, MONITORING, ROLLBACK_IN_PROGRESS, SCALE_UP,
+    rolling_threshold, Revision, ServiceDeployment, Strategy, MONITORING, ROLLBACK_IN_PROGRESS,
+    SCALE_UP,
 };
 
 /// The rolloutStateReason of a deployment the circuit breaker failed.
@@ -248,6 +249,33 @@ fn plan(strategy: Strategy, rollout: &Rollout) -> Vec<Step> {
     steps
 }
 
+/// Take the task counts of a service deployment's revisions from the service's deployments
+/// now.
+fn refresh(sd: &mut ServiceDeployment, world: &World, deployments: &[Deployment]) {
+    for revision in &mut sd.sources {
+        refresh_revision(revision, world, deployments);
+    }
+    refresh_revision(&mut sd.target, world, deployments);
+    if let Some(d) = deployments.iter().find(|d| d.id == sd.target.deployment_id) {
+        sd.circuit_breaker.failure_count = d.failed;
+        if sd.circuit_breaker.threshold == 0 {
+            sd.circuit_breaker.threshold = rolling_threshold(d.desired);
+        }
+    }
+}
+
+/// The counts of every deployment that runs this revision (a circuit-breaker rollback
+/// runs the source revision again in a new deployment).
+fn refresh_revision(revision: &mut Revision, world: &World, deployments: &[Deployment]) {
+    let running: Vec<&Deployment> = deployments
+        .iter()
+        .filter(|d| d.revision_arn == revision.arn)
+        .collect();
+    revision.requested = running.iter().map(|d| d.desired).sum();
+    revision.pending = running.iter().map(|d| d.pending).sum();
+    revision.running = running.iter().map(|d| world.running_of(&d.id)).sum();
+}
+
 /// A new PRIMARY deployment of `task_definition` (UpdateService with a new task definition or
 /// forceNewDeployment) following `rollout` (the service's next scripted rollout, taken off its
 /// list, or the default; see [`next_rollout`]), and its service deployment record. A service
@@ -262,7 +290,7 @@ pub(crate) fn begin(
     let now = world.now();
     if let Some(sd) = service.service_deployments.last_mut() {
         if !sd.is_final() {
-            sd.refresh(world, &service.deployments);
+            refresh(sd, world, &service.deployments);
             sd.stop(now, SUPERSEDED);
         }
     }
@@ -325,7 +353,7 @@ pub(crate) fn begin(
         Rollout::AlarmInBake { .. } => record.alarms.status = MONITORING,
         _ => {}
     }
-    record.refresh(world, &service.deployments);
+    refresh(&mut record, world, &service.deployments);
     service.service_deployments.push(record);
     let started_wall = world.wall_now();
     if let Rollout::CompleteAfter { after } | Rollout::FailAfter { after, .. } = &rollout {
@@ -367,7 +395,7 @@ pub(crate) fn advance(world: &mut World, service: &mut Service) {
     };
     if record_open {
         if let Some(sd) = service.service_deployments.last_mut() {
-            sd.refresh(world, &service.deployments);
+            refresh(sd, world, &service.deployments);
         }
     }
     if !done {
