@@ -16,6 +16,25 @@
 //! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock — except the
 //! progress of the two timed rollouts, [`Rollout::CompleteAfter`] and [`Rollout::FailAfter`],
 //! which benchmarks use so that tools polling at different paces meet the same rollout.
+//!
+//! The modules are layered. Each imports only from the layers below its own and, within its
+//! layer, from those named before it, so no two import each other:
+//!
+//! 1. leaves: `account` (account id, region, credentials, ARNs), `script` (the public scripts
+//!    and faults), `sha256`, `front` (the raw TCP front), `auth` (the SigV4 shape check);
+//! 2. the data model: `service_deployment` (the records of service deployments, strategies),
+//!    `model` (clock, ids, task definitions, tasks, services, and their ECS-shaped JSON);
+//! 3. what happens to it: `rollout` (what one poll does to a service), `codedeploy`
+//!    (CodeDeploy's groups, and deployments that replace a service's task set);
+//! 4. `state`: `State`, everything the fake knows, and how [`FakeEcs`] seeds and reads it;
+//! 5. the operations on it: `ops` (ECS), `codedeploy_ops` (CodeDeploy, with `ops`' input
+//!    checks);
+//! 6. `dispatch`: `State::handle`, which checks one request, answers a fault or a denial or
+//!    dispatches it by its `X-Amz-Target`, and writes its transcript line;
+//! 7. this root: [`FakeEcs`] on wiremock, and the re-exports.
+//!
+//! `State`'s methods are defined in the layer that can provide them: most in `state`,
+//! `seed_task_definition` in `ops` (it runs RegisterTaskDefinition), `handle` in `dispatch`.
 
 mod account;
 mod auth;
