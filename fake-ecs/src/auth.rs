@@ -2,7 +2,7 @@
 
 use wiremock::http::HeaderMap;
 
-use crate::REGION;
+use crate::account::REGION;
 
 /// Why a request's signing headers were refused.
 #[derive(Debug, PartialEq)]

@@ -7,10 +7,10 @@ use std::collections::VecDeque;
 
 use serde_json::{json, Map, Value};
 
-use crate::model::{self, Service, State, World, ACTIVE, PRIMARY};
-use crate::{
-    rollout, CodeDeployRun, DeploymentGroupOptions, ACCOUNT, ECS_LIFECYCLE_EVENTS, REGION,
-};
+use crate::account::{self, ACCOUNT, REGION};
+use crate::model::{self, Service, World, ACTIVE, PRIMARY};
+use crate::rollout;
+use crate::script::{CodeDeployRun, DeploymentGroupOptions, ECS_LIFECYCLE_EVENTS};
 
 /// Where Install is in [`ECS_LIFECYCLE_EVENTS`]: the replacement task set starts.
 const INSTALL: usize = 1;
@@ -942,7 +942,7 @@ impl Deployment {
             "ecsTarget": {
                 "deploymentId": self.id,
                 "targetId": self.target_id(),
-                "targetArn": model::arn(&format!("service/{}/{}", self.cluster, self.service)),
+                "targetArn": account::arn(&format!("service/{}/{}", self.cluster, self.service)),
                 "lastUpdatedAt": self.target_updated_at,
                 "lifecycleEvents": events,
                 "status": self.target_status,
@@ -1075,37 +1075,18 @@ fn target_group(world: &mut World, name: String) -> TargetGroup {
     TargetGroup { name, arn }
 }
 
-impl State {
-    /// See `FakeEcs::add_codedeploy_application`.
-    pub(crate) fn add_codedeploy_application(&mut self, name: &str) {
-        let applications = &mut self.codedeploy.applications;
-        if !applications.iter().any(|a| a == name) {
-            applications.push(name.to_string());
-        }
-    }
-
-    /// See `FakeEcs::add_deployment_group`.
-    pub(crate) fn add_deployment_group(
+impl CodeDeploy {
+    /// Create (or replace) the deployment group `group` of `application` for the service
+    /// `service` of `cluster` (see `FakeEcs::add_deployment_group`, which checks both exist).
+    pub(crate) fn add_group(
         &mut self,
+        world: &mut World,
         application: &str,
         group: &str,
         cluster: &str,
         service: &str,
         options: DeploymentGroupOptions,
     ) {
-        assert!(
-            self.codedeploy
-                .applications
-                .iter()
-                .any(|a| a == application),
-            "fake-ecs: no CodeDeploy application {application}"
-        );
-        let i = self.expect_service(cluster, service);
-        assert_eq!(
-            self.services[i].controller, "CODE_DEPLOY",
-            "fake-ecs: service {service} is not deployed by CodeDeploy; call set_deployment_controller(.., \"CODE_DEPLOY\") first"
-        );
-        let world = &mut self.world;
         let alb = format!(
             "arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/{service}-alb/{}",
             &world.hex_id()[..16]
@@ -1127,55 +1108,26 @@ impl State {
             ],
             next_runs: VecDeque::new(),
         };
-        match self.codedeploy.find_group(application, group) {
-            Some(j) => self.codedeploy.groups[j] = new,
-            None => self.codedeploy.groups.push(new),
+        match self.find_group(application, group) {
+            Some(j) => self.groups[j] = new,
+            None => self.groups.push(new),
         }
-    }
-
-    /// Every deployment as GetDeployment renders it, newest first.
-    pub(crate) fn codedeploy_deployments_json(&self) -> Vec<Value> {
-        (0..self.codedeploy.deployments.len())
-            .rev()
-            .map(|i| self.codedeploy.render(i))
-            .collect()
-    }
-
-    /// The ACTIVE service a deployment targets.
-    fn codedeploy_service(&self, d: &Deployment) -> Option<&Service> {
-        self.services
-            .iter()
-            .find(|s| s.cluster == d.cluster && s.name == d.service && s.status == ACTIVE)
-    }
-
-    /// The target of the deployment at `index` as GetDeploymentTarget renders it.
-    pub(crate) fn render_deployment_target(&self, index: usize) -> Value {
-        let d = &self.codedeploy.deployments[index];
-        d.render_target(&self.world, self.codedeploy_service(d))
-    }
-
-    /// See `FakeEcs::codedeploy_target`.
-    pub(crate) fn deployment_target_json(&self, id: &str) -> Value {
-        let index = self
-            .codedeploy
-            .find_deployment(id)
-            .unwrap_or_else(|| panic!("fake-ecs: no CodeDeploy deployment {id}"));
-        self.render_deployment_target(index)
     }
 
     /// A new deployment of the group at `group_index` (CreateDeployment checked `new`), Created,
     /// taking the group's next run; returns its id.
-    pub(crate) fn create_codedeploy_deployment(
+    pub(crate) fn create_deployment(
         &mut self,
+        world: &mut World,
+        services: &[Service],
         group_index: usize,
         new: NewDeployment,
     ) -> String {
-        let now = self.world.now();
-        let id = new_deployment_id(&mut self.world, &self.codedeploy.deployments);
-        let group = &mut self.codedeploy.groups[group_index];
+        let now = world.now();
+        let id = new_deployment_id(world, &self.deployments);
+        let group = &mut self.groups[group_index];
         let run = group.next_runs.pop_front().unwrap_or_default();
-        let original = self
-            .services
+        let original = services
             .iter()
             .find(|s| s.cluster == group.cluster && s.name == group.service)
             .and_then(|s| s.deployments.first())
@@ -1217,20 +1169,19 @@ impl State {
             target_updated_at: now,
             target_groups: group.target_groups.clone(),
         };
-        self.codedeploy.deployments.push(deployment);
+        self.deployments.push(deployment);
         id
     }
 
     /// One GetDeployment call of the deployment at `index`: the next step of its script, and
     /// the rollback deployment if that step failed it with a rollback.
-    pub(crate) fn advance_codedeploy_deployment(&mut self, index: usize) {
-        let State {
-            world,
-            services,
-            codedeploy,
-            ..
-        } = self;
-        let d = &mut codedeploy.deployments[index];
+    pub(crate) fn advance_deployment(
+        &mut self,
+        world: &mut World,
+        services: &mut [Service],
+        index: usize,
+    ) {
+        let d = &mut self.deployments[index];
         let service = services
             .iter_mut()
             .find(|s| s.cluster == d.cluster && s.name == d.service && s.status == ACTIVE);
@@ -1242,40 +1193,36 @@ impl State {
             }
         };
         if rolls_back {
-            self.start_codedeploy_rollback(index, "failed");
+            self.start_rollback(world, index, "failed");
         }
     }
 
     /// StopDeployment of the active deployment at `index`, rolled back if `rollback` is true
     /// (absent: if its autoRollbackConfiguration covers DEPLOYMENT_STOP_ON_REQUEST; never for
     /// a rollback); returns the rollback deployment's id, if one starts.
-    pub(crate) fn stop_codedeploy_deployment(
+    pub(crate) fn stop_deployment(
         &mut self,
+        world: &mut World,
+        services: &mut [Service],
         index: usize,
         rollback: Option<bool>,
     ) -> Option<String> {
-        let State {
-            world,
-            services,
-            codedeploy,
-            ..
-        } = self;
-        let d = &mut codedeploy.deployments[index];
+        let d = &mut self.deployments[index];
         let rolls_back = matches!(d.kind, Kind::Deploy { .. })
             && rollback.unwrap_or_else(|| d.auto_rollback.on(DEPLOYMENT_STOP_ON_REQUEST));
         let service = services
             .iter_mut()
             .find(|s| s.cluster == d.cluster && s.name == d.service && s.status == ACTIVE);
         d.stop(world, service, rolls_back);
-        rolls_back.then(|| self.start_codedeploy_rollback(index, "was stopped"))
+        rolls_back.then(|| self.start_rollback(world, index, "was stopped"))
     }
 
     /// The rollback of the deployment at `index`, which `what` ("failed", "was stopped"):
     /// rollbackInfo on both, the rollback Created; returns its id.
-    fn start_codedeploy_rollback(&mut self, index: usize, what: &str) -> String {
-        let now = self.world.now();
-        let id = new_deployment_id(&mut self.world, &self.codedeploy.deployments);
-        let deployments = &mut self.codedeploy.deployments;
+    fn start_rollback(&mut self, world: &mut World, index: usize, what: &str) -> String {
+        let now = world.now();
+        let id = new_deployment_id(world, &self.deployments);
+        let deployments = &mut self.deployments;
         let triggering = &mut deployments[index];
         let old = triggering.id.clone();
         triggering.rollback_info = Some(RollbackInfo {

@@ -6,9 +6,9 @@ use serde_json::{json, Map, Value};
 use crate::codedeploy::{
     is_hook_event, AutoRollback, NewDeployment, Status, AUTO_ROLLBACK_EVENTS, BUILT_IN_CONFIGS,
 };
-use crate::model::State;
 use crate::ops::{err, opt_bool, opt_str, page_of, str_list, wrong_type, ApiError};
 use crate::sha256;
+use crate::state::State;
 
 type Input = Map<String, Value>;
 
@@ -475,14 +475,26 @@ fn create_deployment(state: &mut State, input: &Input) -> Result<Value, ApiError
         config_name: config_name.map(str::to_string),
         auto_rollback,
     };
-    let id = state.create_codedeploy_deployment(group_index, new);
+    let State {
+        world,
+        services,
+        codedeploy,
+        ..
+    } = state;
+    let id = codedeploy.create_deployment(world, services, group_index, new);
     Ok(json!({"deploymentId": id}))
 }
 
 fn get_deployment(state: &mut State, input: &Input) -> Result<Value, ApiError> {
     let index = deployment(state, input)?;
-    state.advance_codedeploy_deployment(index);
-    Ok(json!({"deploymentInfo": state.codedeploy.render(index)}))
+    let State {
+        world,
+        services,
+        codedeploy,
+        ..
+    } = state;
+    codedeploy.advance_deployment(world, services, index);
+    Ok(json!({"deploymentInfo": codedeploy.render(index)}))
 }
 
 fn get_deployment_target(state: &State, input: &Input) -> Result<Value, ApiError> {
@@ -615,7 +627,14 @@ fn stop_deployment(state: &mut State, input: &Input) -> Result<Value, ApiError> 
     let rollback = opt_bool(input, "autoRollbackEnabled")?;
     not_completed(state, index)?;
     let id = state.codedeploy.deployments[index].id.clone();
-    Ok(match state.stop_codedeploy_deployment(index, rollback) {
+    let State {
+        world,
+        services,
+        codedeploy,
+        ..
+    } = state;
+    let rollback_id = codedeploy.stop_deployment(world, services, index, rollback);
+    Ok(match rollback_id {
         Some(rollback_id) => json!({
             "status": "Pending",
             "statusMessage": format!("Deployment {id} was stopped; rollback deployment {rollback_id} is pending."),

@@ -1,71 +1,16 @@
-//! The fake's state, request dispatch, and how the state renders into ECS-shaped JSON.
+//! The data model of the ECS side: the world (the fake clock, ids, task definitions, tasks),
+//! services with their deployments, events and rollouts under way, and how they render into
+//! ECS-shaped JSON.
 
-use std::collections::{HashMap, VecDeque};
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
-use wiremock::http::Method;
-use wiremock::Request;
 
-use crate::auth::{self, AuthError};
-use crate::codedeploy::CodeDeploy;
-use crate::service_deployment::{ServiceDeployment, Strategy};
-use crate::{
-    codedeploy_ops, front, ops, rollout, Fault, Recorded, Rollout, TaskRun, ACCESS_KEY, ACCOUNT,
-    REGION,
-};
+use crate::account::arn;
+use crate::script::{Rollout, TaskRun};
+use crate::service_deployment::{ServiceDeployment, CLEAN_UP, SCALE_UP};
 
-/// The `X-Amz-Target` prefix of every ECS operation.
-pub(crate) const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
-/// The `X-Amz-Target` prefix of every CodeDeploy operation.
-pub(crate) const CODEDEPLOY_TARGET_PREFIX: &str = "CodeDeploy_20141006.";
-
-/// The API a request is for, told by its `X-Amz-Target` prefix.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Api {
-    /// Amazon ECS (also what a request with an unknown or no prefix is taken for).
-    Ecs,
-    /// AWS CodeDeploy.
-    CodeDeploy,
-}
-
-impl Api {
-    /// The API and the operation an `X-Amz-Target` header names (the whole header as the
-    /// operation when its prefix is neither API's).
-    pub(crate) fn of_target(target: &str) -> (Api, &str) {
-        if let Some(operation) = target.strip_prefix(CODEDEPLOY_TARGET_PREFIX) {
-            (Api::CodeDeploy, operation)
-        } else {
-            (
-                Api::Ecs,
-                target.strip_prefix(TARGET_PREFIX).unwrap_or(target),
-            )
-        }
-    }
-
-    /// The SigV4 signing name, the IAM action prefix and the transcript's `service`:
-    /// `ecs` or `codedeploy`.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Api::Ecs => "ecs",
-            Api::CodeDeploy => "codedeploy",
-        }
-    }
-
-    /// The `X-Amz-Target` prefix of its operations.
-    fn target_prefix(self) -> &'static str {
-        match self {
-            Api::Ecs => TARGET_PREFIX,
-            Api::CodeDeploy => CODEDEPLOY_TARGET_PREFIX,
-        }
-    }
-}
-
-/// The media type of every ECS and CodeDeploy request and reply.
-const JSON_1_1: &str = "application/x-amz-json-1.1";
 /// Where the fake clock starts: 2023-11-14T22:13:20Z, plus a fraction so clients that only
 /// parse integral seconds are caught.
 const BASE_EPOCH: f64 = 1_700_000_000.125;
@@ -77,11 +22,6 @@ pub(crate) const ACTIVE: &str = "ACTIVE";
 pub(crate) const INACTIVE: &str = "INACTIVE";
 pub(crate) const RUNNING: &str = "RUNNING";
 pub(crate) const STOPPED: &str = "STOPPED";
-
-/// The ARN prefix of every resource the fake makes.
-pub(crate) fn arn(resource: &str) -> String {
-    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:{resource}")
-}
 
 /// Keys a template carries only as an example; the fake sets them or leaves them out.
 const SERVICE_KEYS: &[&str] = &[
@@ -283,13 +223,57 @@ pub(crate) struct Progress {
     pub(crate) previous_task_definition: String,
     pub(crate) previous_deployment_id: String,
     /// The steps of a BLUE_GREEN, LINEAR or CANARY deployment, one per poll (empty: ROLLING).
-    pub(crate) plan: Vec<rollout::Step>,
+    pub(crate) plan: Vec<Step>,
     /// The next step of `plan`.
     pub(crate) next_step: usize,
     /// What StopServiceDeployment or ContinueServiceDeployment asked for, if anything.
-    pub(crate) stopping: Option<rollout::Stopping>,
+    pub(crate) stopping: Option<Stopping>,
     /// The wall clock when the deployment began (see [`World::wall_now`]).
     pub(crate) started_wall: Duration,
+}
+
+/// One step of a BLUE_GREEN, LINEAR or CANARY deployment: what one poll does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Step {
+    PreScaleUp,
+    ScaleUp,
+    PostScaleUp,
+    TestTrafficShift,
+    PostTestTrafficShift,
+    /// The new revision's production traffic weight after this step.
+    ProductionTrafficShift(f64),
+    PostProductionTrafficShift,
+    BakeTime,
+    CleanUp,
+}
+
+impl Step {
+    /// The lifecycleStage the service deployment reports during this step.
+    pub(crate) fn stage(self) -> &'static str {
+        match self {
+            Step::PreScaleUp => "PRE_SCALE_UP",
+            Step::ScaleUp => SCALE_UP,
+            Step::PostScaleUp => "POST_SCALE_UP",
+            Step::TestTrafficShift => "TEST_TRAFFIC_SHIFT",
+            Step::PostTestTrafficShift => "POST_TEST_TRAFFIC_SHIFT",
+            Step::ProductionTrafficShift(_) => "PRODUCTION_TRAFFIC_SHIFT",
+            Step::PostProductionTrafficShift => "POST_PRODUCTION_TRAFFIC_SHIFT",
+            Step::BakeTime => "BAKE_TIME",
+            Step::CleanUp => CLEAN_UP,
+        }
+    }
+}
+
+/// What StopServiceDeployment or ContinueServiceDeployment asked of a deployment under way;
+/// the next polls carry it out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Stopping {
+    /// ROLLBACK_REQUESTED: the rollback starts on the next poll.
+    RollbackRequested,
+    /// ROLLBACK_IN_PROGRESS: the rollback is done on the next poll.
+    RollingBack,
+    /// STOP_REQUESTED: STOPPED on the next poll, the service left as it is.
+    AbortRequested,
 }
 
 /// One service.
@@ -454,6 +438,19 @@ fn mix(n: u64) -> u64 {
 }
 
 impl World {
+    /// An empty world, its clock at [`BASE_EPOCH`].
+    pub(crate) fn new() -> World {
+        World {
+            now: BASE_EPOCH,
+            wall: None,
+            seq: 0,
+            revisions: 0,
+            task_defs: Vec::new(),
+            tasks: Vec::new(),
+            templates: Templates::load(),
+        }
+    }
+
     /// The fake clock: the time of the request being handled.
     pub(crate) fn now(&self) -> f64 {
         self.now
@@ -462,6 +459,11 @@ impl World {
     /// Move the clock one second on.
     pub(crate) fn tick(&mut self) {
         self.now += 1.0;
+    }
+
+    /// Set the fake clock so that the next tick is at `epoch_seconds`.
+    pub(crate) fn set_epoch(&mut self, epoch_seconds: f64) {
+        self.now = epoch_seconds - 1.0;
     }
 
     /// The wall clock (time since the Unix epoch) that [`Rollout::CompleteAfter`] and
@@ -931,586 +933,4 @@ fn render_eni(t: &Task, eni: &Eni) -> Value {
         "status": status,
         "details": details,
     })
-}
-
-/// An HTTP reply, before it becomes a wiremock `ResponseTemplate`.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) content_type: String,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: String,
-    /// Whether an injected [`Fault`] or [`State::deny`] made (or broke) this answer.
-    pub(crate) fault: bool,
-}
-
-impl Reply {
-    fn json(status: u16, body: &Value) -> Reply {
-        Reply {
-            status,
-            content_type: JSON_1_1.to_string(),
-            headers: Vec::new(),
-            body: body.to_string(),
-            fault: false,
-        }
-    }
-
-    /// An AWS JSON error: `{"__type": code, "message": ...}` plus `x-amzn-errortype`.
-    pub(crate) fn error(status: u16, code: &str, message: &str) -> Reply {
-        let mut reply = Reply::json(status, &json!({"__type": code, "message": message}));
-        reply.headers.push(("x-amzn-errortype".into(), code.into()));
-        reply
-    }
-
-    /// The canned reply of a fault; `None` for faults that let the request through
-    /// ([`Fault::Pass`], and those the front carries out on the real answer).
-    fn fault(fault: &Fault) -> Option<Reply> {
-        Some(match fault.clone() {
-            Fault::Pass | Fault::ResetMidBody | Fault::TruncatedBody | Fault::Stall { .. } => {
-                return None
-            }
-            Fault::HugeBody { bytes } => {
-                let mut reply = Reply::json(200, &json!({}));
-                reply
-                    .headers
-                    .push((front::MARKER.into(), format!("huge:{bytes}")));
-                reply
-            }
-            Fault::Redirect { status, location } => {
-                let mut reply = Reply::json(status, &json!({}));
-                reply.headers.push(("location".into(), location));
-                reply
-            }
-            Fault::Throttle => Reply::error(400, "ThrottlingException", "Rate exceeded"),
-            Fault::ServiceUnavailable => Reply {
-                status: 503,
-                content_type: "text/html".into(),
-                headers: Vec::new(),
-                body: "<html><body><b>Http/1.1 Service Unavailable</b></body> </html>".into(),
-                fault: false,
-            },
-            Fault::Raw {
-                status,
-                content_type,
-                body,
-            } => Reply {
-                status,
-                content_type,
-                headers: Vec::new(),
-                body,
-                fault: false,
-            },
-        })
-    }
-}
-
-/// Everything the fake knows.
-pub(crate) struct State {
-    pub(crate) world: World,
-    pub(crate) clusters: Vec<String>,
-    pub(crate) services: Vec<Service>,
-    faults: HashMap<String, VecDeque<Fault>>,
-    access_keys: Vec<String>,
-    pub(crate) requests: Vec<Recorded>,
-    /// How the next RunTask calls' tasks end (front first).
-    pub(crate) next_task_runs: VecDeque<TaskRun>,
-    /// Appended to every free-text field of every answer (see `FakeEcs::inject_text`).
-    pub(crate) injected_text: Option<String>,
-    /// Operations answered with AccessDeniedException (see `FakeEcs::deny`).
-    denied: Vec<String>,
-    /// The CodeDeploy applications, deployment groups and deployments.
-    pub(crate) codedeploy: CodeDeploy,
-    /// The file every answered request is appended to as one JSON line (see `FakeEcs::start`).
-    pub(crate) transcript: Option<PathBuf>,
-}
-
-/// The free-text fields of ECS answers: what a user with the right permission can choose.
-const TEXT_FIELDS: [&str; 5] = [
-    "message",
-    "reason",
-    "stoppedReason",
-    "rolloutStateReason",
-    "statusReason",
-];
-
-fn inject_text(value: &mut Value, text: &str) {
-    match value {
-        Value::Object(map) => {
-            for (key, field) in map.iter_mut() {
-                match field {
-                    Value::String(s) if TEXT_FIELDS.contains(&key.as_str()) => s.push_str(text),
-                    other => inject_text(other, text),
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|item| inject_text(item, text)),
-        _ => {}
-    }
-}
-
-/// What IAM answers a principal whose policy does not allow `{api}:{operation}`, for a request
-/// on `resource`.
-fn access_denied_message(api: Api, operation: &str, resource: &str) -> String {
-    let action = format!("{}:{operation}", api.name());
-    format!(
-        "User: {REGISTERED_BY} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
-    )
-}
-
-/// The ECS resource a request names, as far as the fake can tell (`*` when none).
-fn ecs_resource(body: &Value) -> String {
-    let text = |key: &str| body.get(key).and_then(Value::as_str);
-    let first = |key: &str| body.get(key).and_then(|v| v.get(0)).and_then(Value::as_str);
-    let cluster = text("cluster").map_or("default", |c| c.rsplit('/').next().unwrap_or(c));
-    let service_arn = |name: &str| {
-        if name.starts_with("arn:") {
-            name.to_string()
-        } else {
-            arn(&format!("service/{cluster}/{name}"))
-        }
-    };
-    text("serviceDeploymentArn")
-        .or_else(|| first("serviceDeploymentArns"))
-        .map(str::to_string)
-        .or_else(|| text("service").map(service_arn))
-        .or_else(|| first("services").map(service_arn))
-        .unwrap_or_else(|| "*".to_string())
-}
-
-/// Append one answered request to the transcript: a whole JSON line in one write, to a file
-/// opened for appending, so that several processes can share the file.
-fn append_transcript(path: &Path, api: Api, operation: &str, request: Value, reply: &Reply) {
-    let entry = json!({
-        "service": api.name(),
-        "operation": operation,
-        "request": request,
-        "status": reply.status,
-        "response": serde_json::from_str::<Value>(&reply.body).ok(),
-        "fault": reply.fault,
-    });
-    let mut line = entry.to_string();
-    line.push('\n');
-    let written = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut file| file.write_all(line.as_bytes()));
-    if let Err(e) = written {
-        eprintln!(
-            "fake-ecs: cannot append to the transcript {}: {e}",
-            path.display()
-        );
-    }
-}
-
-impl State {
-    pub(crate) fn new() -> State {
-        State {
-            world: World {
-                now: BASE_EPOCH,
-                wall: None,
-                seq: 0,
-                revisions: 0,
-                task_defs: Vec::new(),
-                tasks: Vec::new(),
-                templates: Templates::load(),
-            },
-            clusters: Vec::new(),
-            services: Vec::new(),
-            faults: HashMap::new(),
-            access_keys: vec![ACCESS_KEY.to_string()],
-            requests: Vec::new(),
-            next_task_runs: VecDeque::new(),
-            injected_text: None,
-            denied: Vec::new(),
-            codedeploy: CodeDeploy::default(),
-            transcript: None,
-        }
-    }
-
-    /// Answer one HTTP request: record it, check it, then run the operation.
-    pub(crate) fn handle(&mut self, request: &Request) -> Reply {
-        self.world.tick();
-        let target = auth::header(&request.headers, "x-amz-target").unwrap_or_default();
-        let (api, operation) = Api::of_target(target);
-        let operation = operation.to_string();
-        let body = if request.body.iter().all(u8::is_ascii_whitespace) {
-            json!({})
-        } else {
-            serde_json::from_slice(&request.body).unwrap_or_else(|_| {
-                Value::String(String::from_utf8_lossy(&request.body).into_owned())
-            })
-        };
-        self.requests.push(Recorded {
-            service: api.name().to_string(),
-            operation: operation.clone(),
-            body: body.clone(),
-            access_key: auth::access_key(&request.headers),
-            security_token: auth::header(&request.headers, "x-amz-security-token")
-                .map(str::to_string),
-        });
-        let mut reply = self.dispatch(request, target, api, &operation, body.clone());
-        let request_id = self.world.uuid();
-        reply.headers.push(("x-amzn-requestid".into(), request_id));
-        if let Some(path) = &self.transcript {
-            append_transcript(path, api, &operation, body, &reply);
-        }
-        reply
-    }
-
-    fn dispatch(
-        &mut self,
-        request: &Request,
-        target: &str,
-        api: Api,
-        operation: &str,
-        body: Value,
-    ) -> Reply {
-        if request.method != Method::POST || request.url.path() != "/" {
-            return Reply::error(
-                404,
-                "UnknownOperationException",
-                "ECS and CodeDeploy answer only POST / (JSON 1.1 protocol).",
-            );
-        }
-        match auth::check(&request.headers, api.name()) {
-            Err(AuthError::Incomplete(m)) => {
-                return Reply::error(403, "IncompleteSignatureException", &m)
-            }
-            Err(AuthError::Invalid(m)) => {
-                return Reply::error(403, "InvalidSignatureException", &m)
-            }
-            Ok(key) if !self.access_keys.contains(&key) => {
-                return Reply::error(
-                    403,
-                    "UnrecognizedClientException",
-                    "The security token included in the request is invalid.",
-                )
-            }
-            Ok(_) => {}
-        }
-        let fault = self.faults.get_mut(operation).and_then(VecDeque::pop_front);
-        if let Some(mut reply) = fault.as_ref().and_then(Reply::fault) {
-            reply.fault = true;
-            return reply;
-        }
-        if self.denied.iter().any(|d| d == operation) {
-            let resource = match api {
-                Api::Ecs => ecs_resource(&body),
-                Api::CodeDeploy => self.codedeploy.resource_of(&body),
-            };
-            let mut reply = Reply::error(
-                400,
-                "AccessDeniedException",
-                &access_denied_message(api, operation, &resource),
-            );
-            reply.fault = true;
-            return reply;
-        }
-        let mut reply = self.answer(target, api, operation, request, body);
-        // What the front is to do with the real answer.
-        let marker = match fault {
-            Some(Fault::ResetMidBody) => Some("reset".to_string()),
-            Some(Fault::TruncatedBody) => Some("truncate".to_string()),
-            Some(Fault::Stall { seconds }) => Some(format!("stall:{seconds}")),
-            _ => None,
-        };
-        if let Some(marker) = marker {
-            reply.headers.push((front::MARKER.into(), marker));
-            reply.fault = true;
-        }
-        reply
-    }
-
-    /// The real answer to a well-signed request.
-    fn answer(
-        &mut self,
-        target: &str,
-        api: Api,
-        operation: &str,
-        request: &Request,
-        body: Value,
-    ) -> Reply {
-        let content_type = auth::header(&request.headers, "content-type").unwrap_or_default();
-        if !target.starts_with(api.target_prefix()) || !content_type.starts_with(JSON_1_1) {
-            return Reply::error(
-                400,
-                "UnknownOperationException",
-                &format!(
-                    "No operation for X-Amz-Target '{target}' and Content-Type '{content_type}'."
-                ),
-            );
-        }
-        let Value::Object(input) = body else {
-            return Reply::error(
-                400,
-                "SerializationException",
-                "The request body is not a JSON object.",
-            );
-        };
-        let answered = match api {
-            Api::Ecs => ops::call(self, operation, &input),
-            Api::CodeDeploy => codedeploy_ops::call(self, operation, &input),
-        };
-        match answered {
-            Ok(mut value) => {
-                if let Some(text) = &self.injected_text {
-                    inject_text(&mut value, text);
-                }
-                Reply::json(200, &value)
-            }
-            Err(e) => Reply::error(400, e.code, &e.message),
-        }
-    }
-
-    /// The index of a service, any status.
-    pub(crate) fn find_service(&self, cluster: &str, name: &str) -> Option<usize> {
-        self.services
-            .iter()
-            .position(|s| s.cluster == cluster && s.name == name)
-    }
-
-    pub(crate) fn expect_service(&self, cluster: &str, name: &str) -> usize {
-        self.find_service(cluster, name)
-            .unwrap_or_else(|| panic!("fake-ecs: no service {name} in cluster {cluster}"))
-    }
-
-    fn expect_task_def(&self, reference: &str) -> &TaskDef {
-        self.world
-            .find_task_def(reference)
-            .unwrap_or_else(|| panic!("fake-ecs: no task definition {reference}"))
-    }
-
-    pub(crate) fn add_cluster(&mut self, name: &str) {
-        if !self.clusters.iter().any(|c| c == name) {
-            self.clusters.push(name.to_string());
-        }
-    }
-
-    pub(crate) fn seed_task_definition(
-        &mut self,
-        input: Value,
-        tags: Vec<(String, String)>,
-    ) -> String {
-        self.world.tick();
-        let mut input = match input {
-            Value::Object(map) => map,
-            other => panic!("fake-ecs: a task definition is a JSON object, not {other}"),
-        };
-        if !tags.is_empty() {
-            input.insert("tags".into(), tags_json(&tags));
-        }
-        let index = ops::register(&mut self.world, &input).unwrap_or_else(|e| {
-            panic!(
-                "fake-ecs: RegisterTaskDefinition refuses it: {}: {}",
-                e.code, e.message
-            )
-        });
-        self.world.task_defs[index].arn()
-    }
-
-    pub(crate) fn add_service(
-        &mut self,
-        cluster: &str,
-        name: &str,
-        task_definition: &str,
-        desired: u32,
-    ) {
-        self.add_cluster(cluster);
-        let td = self.expect_task_def(task_definition).arn();
-        if let Some(i) = self.find_service(cluster, name) {
-            self.services.remove(i);
-        }
-        self.world.tick();
-        let id = self.world.deployment_id();
-        let revision_arn = self.world.service_revision_arn(cluster, name);
-        let now = self.world.now();
-        let mut service = Service {
-            cluster: cluster.to_string(),
-            name: name.to_string(),
-            status: ACTIVE,
-            desired,
-            deployment_configuration: self.world.templates.deployment_configuration.clone(),
-            deployments: vec![Deployment {
-                id: id.clone(),
-                status: PRIMARY,
-                task_definition: td,
-                desired,
-                pending: 0,
-                failed: 0,
-                created_at: now,
-                updated_at: now,
-                rollout_state: Some("IN_PROGRESS"),
-                rollout_state_reason: Some(format!("ECS deployment {id} in progress.")),
-                revision_arn,
-            }],
-            events: Vec::new(),
-            created_at: now,
-            next_rollouts: VecDeque::new(),
-            progress: None,
-            tags: Vec::new(),
-            controller: ECS_CONTROLLER,
-            omit_current_service_deployment: false,
-            service_deployments: Vec::new(),
-            extra_fields: Map::new(),
-            rollout_due: None,
-        };
-        self.world.tick();
-        rollout::complete(&mut self.world, &mut service, &id, true);
-        self.services.push(service);
-    }
-
-    pub(crate) fn deactivate_service(&mut self, cluster: &str, name: &str) {
-        let i = self.expect_service(cluster, name);
-        self.world.tick();
-        let service = &mut self.services[i];
-        rollout::stop_all(&mut self.world, service);
-        let now = self.world.now();
-        if let Some(sd) = service.current_service_deployment() {
-            sd.stop(now, "The service was deleted.");
-        }
-        service.status = INACTIVE;
-        service.desired = 0;
-        service.deployments.clear();
-        service.progress = None;
-    }
-
-    pub(crate) fn set_rollouts(&mut self, cluster: &str, name: &str, rollouts: Vec<Rollout>) {
-        let i = self.expect_service(cluster, name);
-        for rollout in &rollouts {
-            rollout::check_pause_stage(rollout);
-        }
-        self.services[i].next_rollouts = rollouts.into();
-    }
-
-    pub(crate) fn set_deployment_controller(&mut self, cluster: &str, name: &str, kind: &str) {
-        let i = self.expect_service(cluster, name);
-        self.services[i].controller = match kind {
-            "ECS" => ECS_CONTROLLER,
-            "CODE_DEPLOY" => "CODE_DEPLOY",
-            "EXTERNAL" => "EXTERNAL",
-            other => panic!(
-                "fake-ecs: unknown deployment controller {other:?} (ECS, CODE_DEPLOY or EXTERNAL)"
-            ),
-        };
-    }
-
-    pub(crate) fn set_deployment_configuration(
-        &mut self,
-        cluster: &str,
-        name: &str,
-        config: Value,
-    ) {
-        let i = self.expect_service(cluster, name);
-        let Value::Object(config) = config else {
-            panic!("fake-ecs: a deploymentConfiguration is a JSON object, not {config}");
-        };
-        let service = &mut self.services[i];
-        if let Value::Object(current) = &mut service.deployment_configuration {
-            current.extend(config);
-        }
-        assert!(
-            Strategy::of(&service.deployment_configuration).is_some(),
-            "fake-ecs: unknown deployment strategy {} (ROLLING, BLUE_GREEN, LINEAR or CANARY)",
-            service.deployment_configuration["strategy"]
-        );
-    }
-
-    /// See `FakeEcs::set_service_fields`.
-    pub(crate) fn set_service_fields(&mut self, cluster: &str, name: &str, fields: Value) {
-        let i = self.expect_service(cluster, name);
-        let Value::Object(fields) = fields else {
-            panic!("fake-ecs: service fields are a JSON object, not {fields}");
-        };
-        if let Some(key) = fields.keys().find(|k| is_computed_service_key(k)) {
-            panic!("fake-ecs: set_service_fields cannot set {key:?}: the fake computes it");
-        }
-        self.services[i].extra_fields.extend(fields);
-    }
-
-    pub(crate) fn omit_current_service_deployment(&mut self, cluster: &str, name: &str) {
-        let i = self.expect_service(cluster, name);
-        self.services[i].omit_current_service_deployment = true;
-    }
-
-    /// The service deployments of a service as DescribeServiceDeployments renders them, newest
-    /// first.
-    pub(crate) fn service_deployments_json(&self, cluster: &str, name: &str) -> Vec<Value> {
-        let i = self.expect_service(cluster, name);
-        self.services[i]
-            .service_deployments
-            .iter()
-            .rev()
-            .map(ServiceDeployment::render)
-            .collect()
-    }
-
-    /// The service and the index of the service deployment with this ARN.
-    pub(crate) fn find_service_deployment(&self, arn: &str) -> Option<(usize, usize)> {
-        self.services.iter().enumerate().find_map(|(i, s)| {
-            s.service_deployments
-                .iter()
-                .position(|sd| sd.arn == arn)
-                .map(|j| (i, j))
-        })
-    }
-
-    pub(crate) fn set_task_runs(&mut self, runs: Vec<TaskRun>) {
-        self.next_task_runs = runs.into();
-    }
-
-    pub(crate) fn inject_faults(&mut self, operation: &str, faults: Vec<Fault>) {
-        self.faults
-            .entry(operation.to_string())
-            .or_default()
-            .extend(faults);
-    }
-
-    pub(crate) fn deny(&mut self, operation: &str) {
-        if !self.denied.iter().any(|d| d == operation) {
-            self.denied.push(operation.to_string());
-        }
-    }
-
-    pub(crate) fn accept_access_key(&mut self, key: &str) {
-        self.access_keys.push(key.to_string());
-    }
-
-    pub(crate) fn set_epoch(&mut self, epoch_seconds: f64) {
-        self.world.now = epoch_seconds - 1.0;
-    }
-
-    pub(crate) fn service_json(&self, cluster: &str, name: &str) -> Value {
-        let i = self.expect_service(cluster, name);
-        self.world.render_service(&self.services[i], false)
-    }
-
-    pub(crate) fn task_definition_json(&self, reference: &str) -> Value {
-        Value::Object(self.expect_task_def(reference).description.clone())
-    }
-
-    pub(crate) fn task_definition_tags(&self, reference: &str) -> Vec<(String, String)> {
-        self.expect_task_def(reference).tags.clone()
-    }
-
-    pub(crate) fn active_revisions(&self, family: &str) -> Vec<u32> {
-        let mut revisions: Vec<u32> = self
-            .world
-            .task_defs
-            .iter()
-            .filter(|t| t.family == family && t.is_active())
-            .map(|t| t.revision)
-            .collect();
-        revisions.sort_unstable();
-        revisions
-    }
-
-    pub(crate) fn tasks_json(&self, cluster: &str) -> Vec<Value> {
-        self.world
-            .tasks
-            .iter()
-            .filter(|t| t.cluster == cluster)
-            .map(|t| self.world.render_task(t))
-            .collect()
-    }
 }

@@ -4,12 +4,15 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
+use crate::account::arn;
 use crate::model::{
-    arn, tags_json, Eni, Script, State, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE,
-    REGISTERED_BY, RUNNING, STOPPED,
+    tags_json, Eni, Script, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE, REGISTERED_BY,
+    RUNNING, STOPPED,
 };
+use crate::rollout;
+use crate::script::TaskRun;
 use crate::service_deployment::{Strategy, STATUSES};
-use crate::{rollout, TaskRun};
+use crate::state::State;
 
 type Input = Map<String, Value>;
 
@@ -612,6 +615,30 @@ pub(crate) fn register(world: &mut World, input: &Input) -> Result<usize, ApiErr
     description.insert("registeredBy".into(), json!(REGISTERED_BY));
     world.task_defs.push(TaskDef { description, ..td });
     Ok(world.task_defs.len() - 1)
+}
+
+impl State {
+    pub(crate) fn seed_task_definition(
+        &mut self,
+        input: Value,
+        tags: Vec<(String, String)>,
+    ) -> String {
+        self.world.tick();
+        let mut input = match input {
+            Value::Object(map) => map,
+            other => panic!("fake-ecs: a task definition is a JSON object, not {other}"),
+        };
+        if !tags.is_empty() {
+            input.insert("tags".into(), tags_json(&tags));
+        }
+        let index = register(&mut self.world, &input).unwrap_or_else(|e| {
+            panic!(
+                "fake-ecs: RegisterTaskDefinition refuses it: {}: {}",
+                e.code, e.message
+            )
+        });
+        self.world.task_defs[index].arn()
+    }
 }
 
 fn deregister_task_definition(state: &mut State, input: &Input) -> Result<Value, ApiError> {

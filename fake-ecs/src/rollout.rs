@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::model::{Deployment, Progress, Service, World, ACTIVE, PRIMARY, RUNNING, STOPPED};
-use crate::service_deployment::{
-    Revision, ServiceDeployment, Strategy, CLEAN_UP, MONITORING, ROLLBACK_IN_PROGRESS, SCALE_UP,
+use crate::model::{
+    Deployment, Progress, Service, Step, Stopping, World, ACTIVE, PRIMARY, RUNNING, STOPPED,
 };
-use crate::Rollout;
+use crate::script::Rollout;
+use crate::service_deployment::{
+    rolling_threshold, Revision, ServiceDeployment, Strategy, MONITORING, ROLLBACK_IN_PROGRESS,
+    SCALE_UP,
+};
 
 /// The rolloutStateReason of a deployment the circuit breaker failed.
 pub(crate) const CIRCUIT_BREAKER_FAILED: &str =
@@ -217,38 +220,6 @@ pub(crate) fn next_rollout(service: &Service, config: &Value) -> Result<Rollout,
     Ok(rollout)
 }
 
-/// One step of a BLUE_GREEN, LINEAR or CANARY deployment: what one poll does.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Step {
-    PreScaleUp,
-    ScaleUp,
-    PostScaleUp,
-    TestTrafficShift,
-    PostTestTrafficShift,
-    /// The new revision's production traffic weight after this step.
-    ProductionTrafficShift(f64),
-    PostProductionTrafficShift,
-    BakeTime,
-    CleanUp,
-}
-
-impl Step {
-    /// The lifecycleStage the service deployment reports during this step.
-    fn stage(self) -> &'static str {
-        match self {
-            Step::PreScaleUp => "PRE_SCALE_UP",
-            Step::ScaleUp => SCALE_UP,
-            Step::PostScaleUp => "POST_SCALE_UP",
-            Step::TestTrafficShift => "TEST_TRAFFIC_SHIFT",
-            Step::PostTestTrafficShift => "POST_TEST_TRAFFIC_SHIFT",
-            Step::ProductionTrafficShift(_) => "PRODUCTION_TRAFFIC_SHIFT",
-            Step::PostProductionTrafficShift => "POST_PRODUCTION_TRAFFIC_SHIFT",
-            Step::BakeTime => "BAKE_TIME",
-            Step::CleanUp => CLEAN_UP,
-        }
-    }
-}
-
 /// The steps of a staged rollout under this strategy; empty for ROLLING.
 fn plan(strategy: Strategy, rollout: &Rollout) -> Vec<Step> {
     let bake_polls = match rollout {
@@ -278,6 +249,33 @@ fn plan(strategy: Strategy, rollout: &Rollout) -> Vec<Step> {
     steps
 }
 
+/// Take the task counts of a service deployment's revisions from the service's deployments
+/// now.
+fn refresh(sd: &mut ServiceDeployment, world: &World, deployments: &[Deployment]) {
+    for revision in &mut sd.sources {
+        refresh_revision(revision, world, deployments);
+    }
+    refresh_revision(&mut sd.target, world, deployments);
+    if let Some(d) = deployments.iter().find(|d| d.id == sd.target.deployment_id) {
+        sd.circuit_breaker.failure_count = d.failed;
+        if sd.circuit_breaker.threshold == 0 {
+            sd.circuit_breaker.threshold = rolling_threshold(d.desired);
+        }
+    }
+}
+
+/// The counts of every deployment that runs this revision (a circuit-breaker rollback
+/// runs the source revision again in a new deployment).
+fn refresh_revision(revision: &mut Revision, world: &World, deployments: &[Deployment]) {
+    let running: Vec<&Deployment> = deployments
+        .iter()
+        .filter(|d| d.revision_arn == revision.arn)
+        .collect();
+    revision.requested = running.iter().map(|d| d.desired).sum();
+    revision.pending = running.iter().map(|d| d.pending).sum();
+    revision.running = running.iter().map(|d| world.running_of(&d.id)).sum();
+}
+
 /// A new PRIMARY deployment of `task_definition` (UpdateService with a new task definition or
 /// forceNewDeployment) following `rollout` (the service's next scripted rollout, taken off its
 /// list, or the default; see [`next_rollout`]), and its service deployment record. A service
@@ -292,7 +290,7 @@ pub(crate) fn begin(
     let now = world.now();
     if let Some(sd) = service.service_deployments.last_mut() {
         if !sd.is_final() {
-            sd.refresh(world, &service.deployments);
+            refresh(sd, world, &service.deployments);
             sd.stop(now, SUPERSEDED);
         }
     }
@@ -355,7 +353,7 @@ pub(crate) fn begin(
         Rollout::AlarmInBake { .. } => record.alarms.status = MONITORING,
         _ => {}
     }
-    record.refresh(world, &service.deployments);
+    refresh(&mut record, world, &service.deployments);
     service.service_deployments.push(record);
     let started_wall = world.wall_now();
     if let Rollout::CompleteAfter { after } | Rollout::FailAfter { after, .. } = &rollout {
@@ -397,7 +395,7 @@ pub(crate) fn advance(world: &mut World, service: &mut Service) {
     };
     if record_open {
         if let Some(sd) = service.service_deployments.last_mut() {
-            sd.refresh(world, &service.deployments);
+            refresh(sd, world, &service.deployments);
         }
     }
     if !done {
@@ -828,18 +826,6 @@ fn staged_step(world: &mut World, service: &mut Service, p: &mut Progress) -> bo
         }
     }
     false
-}
-
-/// What StopServiceDeployment or ContinueServiceDeployment asked of a deployment under way;
-/// the next polls carry it out.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Stopping {
-    /// ROLLBACK_REQUESTED: the rollback starts on the next poll.
-    RollbackRequested,
-    /// ROLLBACK_IN_PROGRESS: the rollback is done on the next poll.
-    RollingBack,
-    /// STOP_REQUESTED: STOPPED on the next poll, the service left as it is.
-    AbortRequested,
 }
 
 /// One poll of a deployment being stopped or rolled back; true when it is over.

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::model::{arn, Deployment, World};
+use crate::account::arn;
 
 pub(crate) const PENDING: &str = "PENDING";
 pub(crate) const IN_PROGRESS: &str = "IN_PROGRESS";
@@ -116,9 +116,9 @@ pub(crate) struct Revision {
     pub(crate) arn: String,
     /// The `deployments[]` entry that ran this revision when the service deployment began.
     pub(crate) deployment_id: String,
-    requested: u32,
-    running: u32,
-    pending: u32,
+    pub(crate) requested: u32,
+    pub(crate) running: u32,
+    pub(crate) pending: u32,
 }
 
 impl Revision {
@@ -130,18 +130,6 @@ impl Revision {
             running: 0,
             pending: 0,
         }
-    }
-
-    /// The counts of every deployment that runs this revision (a circuit-breaker rollback
-    /// runs the source revision again in a new deployment).
-    fn refresh(&mut self, world: &World, deployments: &[Deployment]) {
-        let running: Vec<&Deployment> = deployments
-            .iter()
-            .filter(|d| d.revision_arn == self.arn)
-            .collect();
-        self.requested = running.iter().map(|d| d.desired).sum();
-        self.pending = running.iter().map(|d| d.pending).sum();
-        self.running = running.iter().map(|d| world.running_of(&d.id)).sum();
     }
 
     fn render(&self, weights: Option<(f64, f64)>) -> Value {
@@ -179,7 +167,7 @@ struct RollbackDetail {
 pub(crate) struct CircuitBreaker {
     pub(crate) status: &'static str,
     pub(crate) threshold: u32,
-    failure_count: u32,
+    pub(crate) failure_count: u32,
 }
 
 /// The CloudWatch alarms as the service deployment reports them.
@@ -218,7 +206,7 @@ pub(crate) struct ServiceDeployment {
 
 /// The circuit breaker's failure threshold ECS computes: half the desired count, at least 3
 /// and at most 200.
-fn rolling_threshold(desired: u32) -> u32 {
+pub(crate) fn rolling_threshold(desired: u32) -> u32 {
     desired.div_ceil(2).clamp(3, 200)
 }
 
@@ -299,23 +287,6 @@ impl ServiceDeployment {
     /// PENDING or IN_PROGRESS: what StopServiceDeployment may still stop.
     pub(crate) fn is_under_way(&self) -> bool {
         matches!(self.status, PENDING | IN_PROGRESS)
-    }
-
-    /// Take the task counts of the revisions from the service's deployments now.
-    pub(crate) fn refresh(&mut self, world: &World, deployments: &[Deployment]) {
-        for revision in &mut self.sources {
-            revision.refresh(world, deployments);
-        }
-        self.target.refresh(world, deployments);
-        if let Some(d) = deployments
-            .iter()
-            .find(|d| d.id == self.target.deployment_id)
-        {
-            self.circuit_breaker.failure_count = d.failed;
-            if self.circuit_breaker.threshold == 0 {
-                self.circuit_breaker.threshold = rolling_threshold(d.desired);
-            }
-        }
     }
 
     /// PENDING turns IN_PROGRESS (the first poll); a stage change.
