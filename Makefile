@@ -144,7 +144,7 @@ bench-quick: musl fake-server
 fake-server:
 	$(CARGO) build -p fake-ecs --bin fake-ecs-server
 
-## The README's benchmark table from bench/results.md (tests/readme.rs checks it).
+## The README's benchmark table from bench/results.md (tests/e2e/readme.rs checks it).
 readme:
 	python3 scripts/readme.py
 

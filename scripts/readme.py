@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Copies bench/results.md into the README between its bench markers, so the
 README quotes the last `make bench` and never a number typed by hand
-(tests/readme.rs checks that they agree)."""
+(tests/e2e/readme.rs checks that they agree)."""
 import os
 import re
 import sys

@@ -1,6 +1,5 @@
-//! Shared by the end-to-end test files: running the real binary against the
-//! fake ECS. (Each test file is its own crate and uses a different subset.)
-#![allow(dead_code)]
+//! What the end-to-end tests share: running the real binary against the
+//! fake ECS.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -12,6 +11,8 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_ecs-deploy");
 pub const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acct/repo";
 pub const CLUSTER: &str = "prod";
 pub const SERVICE: &str = "web";
+/// The revision `web` runs before any deploy.
+pub const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
 
 /// What a run of the binary left behind.
 pub struct Run {
@@ -135,6 +136,35 @@ pub async fn deploy_image(fake: &FakeEcs, image: &str, extra: &[&str]) -> Run {
 /// `-c prod -n web -i REPO:v2` plus `extra`.
 pub async fn deploy_v2(fake: &FakeEcs, extra: &[&str]) -> Run {
     deploy_image(fake, &format!("{REPO}:v2"), extra).await
+}
+
+/// The stdout of a run as the one JSON document `--output json` promises.
+pub fn json_result(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout))
+}
+
+/// `-c prod -n web -i REPO:v2 --output json` plus `extra`: the run and its document.
+pub async fn deploy_json(fake: &FakeEcs, extra: &[&str]) -> (Run, Value) {
+    let mut args = vec!["--output", "json"];
+    args.extend_from_slice(extra);
+    let run = deploy_v2(fake, &args).await;
+    let json = json_result(&run);
+    (run, json)
+}
+
+/// The operations the fake received, in order.
+pub fn operations(fake: &FakeEcs) -> Vec<String> {
+    fake.requests().into_iter().map(|r| r.operation).collect()
+}
+
+/// `family:revision` of what `service` runs, as the fake holds it.
+pub fn service_revision(fake: &FakeEcs, service: &str) -> String {
+    let arn = fake.service(CLUSTER, service)["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    arn.rsplit('/').next().unwrap().to_string()
 }
 
 /// A throwaway directory, removed on drop.

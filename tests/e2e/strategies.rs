@@ -3,25 +3,9 @@
 //! hooks — watched through the service-deployment API, rolled back the ECS
 //! way, and the fallback where that API is refused.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fake_ecs::{FakeEcs, Fault, Rollout};
 use serde_json::{json, Value};
-
-const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
-
-fn operations(fake: &FakeEcs) -> Vec<String> {
-    fake.requests().into_iter().map(|r| r.operation).collect()
-}
-
-fn service_revision(fake: &FakeEcs, service: &str) -> String {
-    let arn = fake.service(CLUSTER, service)["taskDefinition"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    arn.rsplit('/').next().unwrap().to_string()
-}
 
 /// The newest service deployment of `service`, as the fake holds it.
 fn newest_deployment(fake: &FakeEcs, service: &str) -> Value {
@@ -40,16 +24,6 @@ fn with_strategy_of(fake: &FakeEcs, service: &str, strategy: &str, config: Value
         .unwrap()
         .extend(config.as_object().unwrap().clone());
     fake.set_deployment_configuration(CLUSTER, service, full);
-}
-
-/// Runs a deploy of REPO:v2 with `--output json` and returns its document.
-async fn deploy_json(fake: &FakeEcs, extra: &[&str]) -> (Run, Value) {
-    let mut args = vec!["--output", "json"];
-    args.extend_from_slice(extra);
-    let run = deploy_v2(fake, &args).await;
-    let json = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
-    (run, json)
 }
 
 #[tokio::test]

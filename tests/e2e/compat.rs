@@ -2,13 +2,9 @@
 //! task-definition files, tag-only, forced deployments, the latest revision
 //! as base, copied tags, one-off tasks — against the fake ECS.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fake_ecs::{FakeEcs, TaskRun};
 use serde_json::{json, Value};
-
-const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
 
 fn requests_of(fake: &FakeEcs, operation: &str) -> Vec<Value> {
     fake.requests()

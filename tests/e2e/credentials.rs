@@ -2,12 +2,10 @@
 //! instance metadata, a container credentials endpoint and STS, and the fake
 //! ECS checking which keys each request was signed with.
 
-mod common;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use fake_ecs::{FakeEcs, ACCESS_KEY, SECRET_KEY};
 use wiremock::matchers::{body_string_contains, header, header_exists, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};

@@ -2,11 +2,9 @@
 //! JSON, container targeting, environment changes, several services with one
 //! wait, GitHub Actions output — against the fake ECS.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fake_ecs::{FakeEcs, Fault, Rollout};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const WRITES: [&str; 4] = [
     "RegisterTaskDefinition",
@@ -14,23 +12,6 @@ const WRITES: [&str; 4] = [
     "DeregisterTaskDefinition",
     "RunTask",
 ];
-
-fn json_result(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout))
-}
-
-/// `-c prod -n web -i REPO:v2 --output json` plus `extra`.
-async fn deploy_json(fake: &FakeEcs, extra: &[&str]) -> (Run, Value) {
-    let image = format!("{REPO}:v2");
-    let mut args = vec![
-        "-c", CLUSTER, "-n", SERVICE, "-i", &image, "--output", "json",
-    ];
-    args.extend_from_slice(extra);
-    let run = deploy(fake, &args).await;
-    let json = json_result(&run);
-    (run, json)
-}
 
 #[tokio::test]
 async fn dry_run_reads_only_and_shows_what_it_would_do() {

@@ -3,9 +3,7 @@
 //! group found or named, the AppSpec, the wait on GetDeployment and its
 //! lifecycle events, CodeDeploy's rollback — against the fake's CodeDeploy.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fake_ecs::{CodeDeployRun, DeploymentGroupOptions, FakeEcs, Fault};
 use serde_json::{json, Value};
 
@@ -48,14 +46,6 @@ async fn deploy_cd(fake: &FakeEcs, extra: &[&str]) -> Run {
     run_command(codedeploy_command(fake, &args)).await
 }
 
-fn service_revision(fake: &FakeEcs) -> String {
-    let arn = fake.service(CLUSTER, SERVICE)["taskDefinition"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    arn.rsplit('/').next().unwrap().to_string()
-}
-
 /// The one CodeDeploy deployment the run created.
 fn created(fake: &FakeEcs) -> Value {
     let deployments: Vec<Value> = fake
@@ -78,7 +68,7 @@ async fn a_codedeploy_service_deploys_with_the_same_command() {
     run.assert_stderr_has("lifecycle event Install: Succeeded");
     run.assert_stderr_has("lifecycle event AfterAllowTraffic: Succeeded");
     run.assert_stderr_has("-> Succeeded");
-    assert_eq!(service_revision(&fake), "web:2");
+    assert_eq!(service_revision(&fake, SERVICE), "web:2");
     assert_eq!(fake.count("UpdateService"), 0);
     let deployment = created(&fake);
     let id = deployment["deploymentId"].as_str().unwrap();
@@ -192,7 +182,7 @@ async fn a_failed_hook_is_explained_and_codedeploys_rollback_is_not_fought() {
         "CodeDeploy already rolled the service back, so ecs-deploy did not roll back again.",
     );
     assert_eq!(fake.count("StopDeployment"), 0);
-    assert_eq!(service_revision(&fake), "web:1");
+    assert_eq!(service_revision(&fake, SERVICE), "web:1");
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["result"], "ecs_rolled_back");
     assert_eq!(json["services"][0]["rollback"]["status"], "done_by_ecs");
@@ -254,7 +244,7 @@ async fn a_timeout_stops_the_deployment_with_codedeploys_rollback() {
         .find(|r| r.operation == "StopDeployment")
         .unwrap();
     assert_eq!(stop.body["autoRollbackEnabled"], true);
-    assert_eq!(service_revision(&fake), "web:1");
+    assert_eq!(service_revision(&fake, SERVICE), "web:1");
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["result"], "rolled_back");
 }

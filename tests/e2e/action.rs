@@ -3,11 +3,9 @@
 //! action's input names, a `GITHUB_OUTPUT` file, and the binary given as an
 //! input or downloaded and checked — against the fake ECS.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use fake_ecs::{FakeEcs, Rollout, TaskRun, ACCESS_KEY, SECRET_KEY};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,17 +1,11 @@
 //! End-to-end: the real `ecs-deploy` binary against the stateful fake ECS.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fake_ecs::{FakeEcs, Fault, Rollout, ACCESS_KEY, SECRET_KEY};
 use serde_json::{json, Value};
-
-fn operations(fake: &FakeEcs) -> Vec<String> {
-    fake.requests().into_iter().map(|r| r.operation).collect()
-}
 
 fn service_task_definition(fake: &FakeEcs) -> String {
     fake.service(CLUSTER, SERVICE)["taskDefinition"]

@@ -3,25 +3,11 @@
 //! replies, text that tries to steer a terminal or a CI runner, closed
 //! output streams, endless listings, signals.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use fake_ecs::{FakeEcs, Fault, Rollout};
 use serde_json::{json, Value};
-
-const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
-
-fn service_revision(fake: &FakeEcs) -> String {
-    fake.service(CLUSTER, SERVICE)["taskDefinition"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string()
-}
 
 fn tasks_fail(polls: u32) -> Rollout {
     Rollout::TasksFail {
@@ -55,7 +41,7 @@ async fn a_closed_output_changes_nothing_about_the_deploy_or_its_rollback() {
     live.close_output();
     let run = live.finish().await;
     assert_eq!(run.code, 1, "the deploy ran on, failed and was rolled back");
-    assert_eq!(service_revision(&fake), "web:1");
+    assert_eq!(service_revision(&fake, SERVICE), "web:1");
     assert_eq!(fake.count("UpdateService"), 2);
     let outputs = std::fs::read_to_string(&outputs).unwrap();
     assert!(outputs.contains("result=rolled_back\n"), "{outputs}");
@@ -396,7 +382,7 @@ async fn lost_answers_say_what_may_have_happened() {
     run.assert_code(0);
     run.assert_stdout_has("UpdateService's answer was lost");
     run.assert_stdout_has("but ECS shows the service on web:2: going on.");
-    assert_eq!(service_revision(&fake), "web:2");
+    assert_eq!(service_revision(&fake, SERVICE), "web:2");
 
     // RegisterTaskDefinition acted, then the connection was reset.
     let fake = hostile_fake().await;
@@ -729,7 +715,7 @@ async fn superseded_by_another_deploy(fake: &FakeEcs, theirs_rollout: Rollout) {
         "ours and theirs, no rollback"
     );
     assert_eq!(fake.count("StopServiceDeployment"), 0);
-    assert_eq!(service_revision(fake), "web:3");
+    assert_eq!(service_revision(fake, SERVICE), "web:3");
 }
 
 #[tokio::test]
@@ -771,7 +757,7 @@ async fn a_stop_that_conflicts_follows_the_rollback_ecs_already_runs() {
     run.assert_stderr_has("Rolled back: the service runs web:1 again.");
     assert_eq!(fake.count("UpdateService"), 1, "no UpdateService rollback");
     assert_eq!(fake.count("StopServiceDeployment"), 2);
-    assert_eq!(service_revision(&fake), "web:1");
+    assert_eq!(service_revision(&fake, SERVICE), "web:1");
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["services"][0]["rollback"]["status"], "completed");
 }
