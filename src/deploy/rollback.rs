@@ -179,8 +179,15 @@ impl Run<'_> {
             });
         }
         self.wait(&mut rollbacks, false, deadline).await;
+        lines.extend(self.record_rollbacks(&rollbacks, report));
+        lines
+    }
+
+    /// What became of each rollback waited for: its line, and the report.
+    fn record_rollbacks(&self, rollbacks: &[Tracked], report: &mut Report) -> Vec<String> {
+        let mut lines = Vec::new();
         let mut all_completed = true;
-        for t in &rollbacks {
+        for t in rollbacks {
             // ECS's rollback returns to what the deployment replaced; an
             // UpdateService rollback is a deployment of that revision.
             let to = if t.rolling_back {

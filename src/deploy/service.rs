@@ -40,6 +40,13 @@ pub async fn deploy(
         .await
 }
 
+/// What a service's update sent: an `UpdateService` (ECS's answer), or a
+/// CodeDeploy deployment (its watch).
+enum Sent {
+    Update(Box<Service>),
+    Deployment(Box<Tracked>),
+}
+
 /// One service's part of a run: what it ran, and its new revision (none
 /// for `--force-new-deployment` alone).
 struct Plan {
@@ -277,118 +284,137 @@ impl Run<'_> {
         report.result = Outcome::DryRun;
     }
 
-    /// Points every service at its new revision, and sets up the watch of
-    /// each deployment that has tasks to roll out.
+    /// Points every service at its new revision (a CODE_DEPLOY one: creates
+    /// its CodeDeploy deployment), and sets up the watch of each deployment
+    /// that has tasks to roll out. An update that fails after others went
+    /// through ends the run with those dealt with (`midway`).
     async fn update_all(
         &self,
         plans: Vec<Plan>,
         deadline: Deadline,
         report: &mut Report,
     ) -> Result<(Vec<Updated>, Vec<Tracked>), Error> {
-        let config = self.d.config;
         let mut updated = Vec::new();
         let mut tracked = Vec::new();
-        for Plan {
-            before,
-            model,
-            codedeploy,
-            bake: _,
-            current,
-            revision,
-        } in plans
-        {
-            let name = before.service_name.clone();
-            let new = match revision.and_then(|r| r.arn) {
-                Some(arn) => arn,
-                None => {
-                    self.say(
-                        &name,
-                        "No new image: forcing a new deployment of the current task definition.",
-                    );
-                    current.clone()
-                }
-            };
+        for plan in plans {
+            let name = plan.before.service_name.clone();
+            let new = self.revision_to_deploy(&plan);
             let started = Instant::now();
-            if let Some(group) = codedeploy {
-                let created = async {
-                    let spec = self.appspec(&new, &before)?;
-                    self.update_settings(&name).await?;
-                    self.create_codedeploy_deployment(&before, &group, &spec, &new, &current)
-                        .await
-                }
-                .await;
-                let t = self
-                    .midway(&name, created, &updated, &tracked, report)
-                    .await?;
-                updated.push(Updated {
-                    name: name.clone(),
-                    previous: current.clone(),
-                    new: new.clone(),
-                    codedeploy: true,
-                });
-                let service_report = report.service(&name);
-                service_report.task_definition = Some(new.clone());
-                service_report.deployment_id =
-                    t.codedeploy.as_ref().map(|f| f.deployment_id.clone());
-                tracked.push(Tracked { started, ..t });
-                continue;
-            }
-            let update = self.update(&name, &new, true, None).await;
-            let reply = self
-                .midway(&name, update, &updated, &tracked, report)
-                .await?;
+            let sent = match &plan.codedeploy {
+                Some(group) => self
+                    .start_codedeploy(&plan, group, &new)
+                    .await
+                    .map(|t| Sent::Deployment(Box::new(t))),
+                None => self
+                    .update(&name, &new, true, None)
+                    .await
+                    .map(|reply| Sent::Update(Box::new(reply))),
+            };
+            let sent = self.midway(&name, sent, &updated, &tracked, report).await?;
             updated.push(Updated {
                 name: name.clone(),
-                previous: current.clone(),
+                previous: plan.current.clone(),
                 new: new.clone(),
-                codedeploy: false,
+                codedeploy: plan.codedeploy.is_some(),
             });
             report.service(&name).task_definition = Some(new.clone());
-            if reply.desired_count == 0 {
-                // Nothing will run, so there is no rollout to wait for.
-                self.say(
-                    &name,
-                    "Service updated; desired count is 0, so there is nothing to wait for.",
-                );
-                report.service(&name).result = Outcome::Success;
-                continue;
+            let watched = match sent {
+                Sent::Deployment(t) => Ok(Some(*t)),
+                Sent::Update(reply) => self.watch_update(&plan, *reply, &new, deadline).await,
+            };
+            match watched {
+                Ok(Some(t)) => {
+                    report.service(&name).deployment_id = Some(t.deployment_id());
+                    report.service(&name).service_deployment_arn =
+                        t.service_deployment.as_ref().map(|f| f.arn.clone());
+                    tracked.push(Tracked { started, ..t });
+                }
+                Ok(None) => report.service(&name).result = Outcome::Success,
+                Err(error) => {
+                    return Err(self
+                        .update_failed_midway(&name, error, &updated, &tracked, report)
+                        .await)
+                }
             }
-            let Some(watch) = Watch::from_update(&reply, &new, &current) else {
-                let error = Error::aws(format!(
-                    "ECS accepted the update of '{name}' but shows no PRIMARY deployment of {new}; check the service in the console."
-                ));
-                return Err(self
-                    .update_failed_midway(&name, error, &updated, &tracked, report)
-                    .await);
-            };
-            let followed = self
-                .find_service_deployment(&name, &reply, &watch, model, deadline)
-                .await;
-            let goal = match &config.wait_until {
-                Some(stage) if followed.is_some() => format!("until it reaches {stage}"),
-                _ => "for it to complete".to_string(),
-            };
-            self.say(
-                &name,
-                format!(
-                    "Service updated: deployment {} of {} ({}). Waiting {goal} (timeout {} s)...",
-                    watch.deployment_id,
-                    short_revision(&new),
-                    model.name(),
-                    self.timeout.as_secs_f64()
-                ),
-            );
-            let service_report = report.service(&name);
-            service_report.deployment_id = Some(watch.deployment_id.clone());
-            service_report.service_deployment_arn = followed.clone();
-            let followed = followed.map(|arn| Followed::new(arn, None));
-            tracked.push(Tracked {
-                until: config.wait_until.clone(),
-                started,
-                ..Tracked::new(&name, model, watch, &before, reply, followed)
-            });
         }
         Ok((updated, tracked))
+    }
+
+    /// The revision a plan deploys: its new one, else (`--force-new-deployment`
+    /// alone) the current one again.
+    fn revision_to_deploy(&self, plan: &Plan) -> String {
+        match plan.revision.as_ref().and_then(|r| r.arn.clone()) {
+            Some(arn) => arn,
+            None => {
+                self.say(
+                    &plan.before.service_name,
+                    "No new image: forcing a new deployment of the current task definition.",
+                );
+                plan.current.clone()
+            }
+        }
+    }
+
+    /// A CODE_DEPLOY service's settings (`-D`, `-m`, `-M`) and its CodeDeploy
+    /// deployment of `new`.
+    async fn start_codedeploy(
+        &self,
+        plan: &Plan,
+        group: &DeploymentGroup,
+        new: &str,
+    ) -> Result<Tracked, Error> {
+        let spec = self.appspec(new, &plan.before)?;
+        self.update_settings(&plan.before.service_name).await?;
+        self.create_codedeploy_deployment(&plan.before, group, &spec, new, &plan.current)
+            .await
+    }
+
+    /// The watch of the deployment an `UpdateService` started; none where
+    /// nothing will run (desired count 0). An answer without the deployment
+    /// is an error: the service was updated, but cannot be watched.
+    async fn watch_update(
+        &self,
+        plan: &Plan,
+        reply: Service,
+        new: &str,
+        deadline: Deadline,
+    ) -> Result<Option<Tracked>, Error> {
+        let name = &plan.before.service_name;
+        if reply.desired_count == 0 {
+            self.say(
+                name,
+                "Service updated; desired count is 0, so there is nothing to wait for.",
+            );
+            return Ok(None);
+        }
+        let Some(watch) = Watch::from_update(&reply, new, &plan.current) else {
+            return Err(Error::aws(format!(
+                "ECS accepted the update of '{name}' but shows no PRIMARY deployment of {new}; check the service in the console."
+            )));
+        };
+        let followed = self
+            .find_service_deployment(name, &reply, &watch, plan.model, deadline)
+            .await;
+        let until = &self.d.config.wait_until;
+        let goal = match until {
+            Some(stage) if followed.is_some() => format!("until it reaches {stage}"),
+            _ => "for it to complete".to_string(),
+        };
+        self.say(
+            name,
+            format!(
+                "Service updated: deployment {} of {} ({}). Waiting {goal} (timeout {} s)...",
+                watch.deployment_id,
+                short_revision(new),
+                plan.model.name(),
+                self.timeout.as_secs_f64()
+            ),
+        );
+        let followed = followed.map(|arn| Followed::new(arn, None));
+        Ok(Some(Tracked {
+            until: until.clone(),
+            ..Tracked::new(name, plan.model, watch, &plan.before, reply, followed)
+        }))
     }
 
     /// After the wait: decides (`core::conclusion`), then carries it out —

@@ -210,6 +210,15 @@ impl Tracked {
                 .is_some_and(|p| p.id == self.watch.deployment_id)
     }
 
+    /// The id the report gives the deployment: CodeDeploy's, else the one
+    /// in `deployments[]`.
+    pub fn deployment_id(&self) -> String {
+        match &self.codedeploy {
+            Some(followed) => followed.deployment_id.clone(),
+            None => self.watch.deployment_id.clone(),
+        }
+    }
+
     /// How this deployment can be undone, from what was last seen of it.
     pub fn undo(&self) -> Undo {
         if let Some(followed) = &self.codedeploy {
