@@ -26,7 +26,8 @@ pub mod exit {
     pub const RUN_TASK_OPTION_WITHOUT_RUN_TASK: u8 = 11;
     /// `--platform-version` without `--run-task`.
     pub const PLATFORM_VERSION_WITHOUT_RUN_TASK: u8 = 12;
-    /// The image reference (or `-to` tag) cannot be parsed.
+    /// The image reference (or `-to` tag) cannot be parsed, or the image
+    /// is not in its ECR repository.
     pub const BAD_IMAGE: u8 = 13;
     /// Interrupted by Ctrl-C or SIGTERM.
     pub const INTERRUPTED: u8 = 130;
@@ -37,6 +38,8 @@ pub mod exit {
 pub struct Error {
     exit_code: u8,
     message: String,
+    /// A mistake on the command line, which `--help` answers.
+    of_usage: bool,
 }
 
 impl Error {
@@ -45,6 +48,17 @@ impl Error {
         Error {
             exit_code,
             message: message.into(),
+            of_usage: true,
+        }
+    }
+
+    /// The image to deploy is not in its registry (exit 13, as for an image
+    /// reference that cannot be parsed, but no mistake of the flags).
+    pub fn missing_image(message: impl Into<String>) -> Error {
+        Error {
+            exit_code: exit::BAD_IMAGE,
+            message: message.into(),
+            of_usage: false,
         }
     }
 
@@ -53,6 +67,7 @@ impl Error {
         Error {
             exit_code: exit::AWS,
             message: message.into(),
+            of_usage: false,
         }
     }
 
@@ -61,6 +76,7 @@ impl Error {
         Error {
             exit_code: exit::FAILED,
             message: message.into(),
+            of_usage: false,
         }
     }
 
@@ -69,6 +85,7 @@ impl Error {
         Error {
             exit_code: exit::INTERRUPTED,
             message: message.into(),
+            of_usage: false,
         }
     }
 
@@ -77,11 +94,9 @@ impl Error {
         self.exit_code
     }
 
-    /// Whether this is a command-line mistake (so a pointer to `--help` helps):
-    /// the usage status and upstream's specific ones, 5 to 13.
+    /// Whether this is a command-line mistake (so a pointer to `--help` helps).
     pub fn is_usage(&self) -> bool {
-        self.exit_code == exit::USAGE
-            || (exit::NO_TARGET..=exit::BAD_IMAGE).contains(&self.exit_code)
+        self.of_usage
     }
 }
 

@@ -104,6 +104,12 @@ pub struct Config {
     pub dry_run: bool,
     /// `--output`.
     pub output: OutputFormat,
+    /// `--log-lines`: how many of a failed container's last log lines to
+    /// show (0: none).
+    pub log_lines: u32,
+    /// Whether to check with ECR that the image exists (`--no-image-check`
+    /// turns it off).
+    pub image_check: bool,
     /// `--task-definition-file`: the base instead of the current revision.
     pub task_definition_file: Option<PathBuf>,
     /// `--use-latest-task-def`: the newest revision of the family as base.

@@ -4,7 +4,7 @@
 //! (`--output json`, GitHub Actions files), whatever happened. Signals are
 //! answered in every phase.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 use crate::aws::codedeploy::CodeDeploy;
@@ -113,6 +113,8 @@ async fn execute(
     let deployer = Deployer {
         ecs: Ecs::new(connection.ecs),
         codedeploy: CodeDeploy::new(connection.codedeploy),
+        others: connection.others,
+        revisions: RefCell::default(),
         config,
         region: connection.region,
         poll_interval,

@@ -9,29 +9,92 @@ pub mod client;
 pub mod codedeploy;
 /// The credential chain.
 pub mod credentials;
+/// Typed ECR operations: does an image exist.
+pub mod ecr;
 /// Typed ECS operations.
 pub mod ecs;
 /// What the client and the credential sources share of HTTP.
 pub mod http;
 /// Credentials, and what hands them out.
 pub mod identity;
+/// Typed CloudWatch Logs operations: a log's last lines, whether a group exists.
+pub mod logs;
 /// Region and endpoints.
 pub mod region;
 mod sign;
 /// AssumeRole and AssumeRoleWithWebIdentity.
 pub mod sts;
 
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use self::client::{Client, Endpoint, Route};
 use self::credentials::{Context, Imds, ProfileFiles};
+use self::identity::ProvideCredentials;
 use crate::error::{exit, Error};
 use crate::request::AwsOptions;
 
 /// What a run talks to: ECS and CodeDeploy, in one region, with one
-/// credentials provider (so temporary credentials are fetched once for both).
+/// credentials provider (so temporary credentials are fetched once for
+/// all), and the services it reaches only sometimes, in whatever region
+/// they are.
 pub struct Connection {
     pub ecs: Client,
     pub codedeploy: Client,
     pub region: String,
+    pub others: Clients,
+}
+
+/// Makes clients for the services a run reaches only now and then —
+/// CloudWatch Logs (a failed task's log), ECR (does the image exist) — in
+/// the region the log group or the registry is in, with the run's
+/// credentials. Their endpoint overrides were checked when the run
+/// connected, before any network call.
+pub struct Clients {
+    credentials: Rc<dyn ProvideCredentials>,
+    overrides: Vec<(&'static str, Option<reqwest::Url>)>,
+    extra_roots: Vec<reqwest::Certificate>,
+    direct: OnceCell<reqwest::Client>,
+    proxied: OnceCell<reqwest::Client>,
+    verbose: bool,
+}
+
+/// The services [`Clients`] makes clients for, by signing name.
+const OCCASIONAL_SERVICES: [&str; 2] = ["logs", "ecr"];
+
+impl Clients {
+    /// A client of `service` (`logs` or `ecr`) in `region`.
+    pub fn client(&self, service: &'static str, region: &str) -> Result<Client, Error> {
+        let region = region::validate(region.to_string())?;
+        let url = match self.overrides.iter().find(|(s, _)| *s == service) {
+            Some((_, Some(url))) => url.clone(),
+            _ => region::default_endpoint(service, &region)?,
+        };
+        let (cell, route) = if url.scheme() == "http" {
+            (&self.direct, Route::Direct)
+        } else {
+            (&self.proxied, Route::Proxied)
+        };
+        let http = match cell.get() {
+            Some(http) => http.clone(),
+            None => {
+                let http = client::http_client(&self.extra_roots, route)
+                    .map_err(|e| Error::usage(exit::USAGE, e))?;
+                cell.get_or_init(|| http).clone()
+            }
+        };
+        let endpoint = Endpoint {
+            signing_name: service,
+            url,
+            region,
+        };
+        Ok(Client::new(
+            http,
+            endpoint,
+            Some(self.credentials.clone()),
+            self.verbose,
+        ))
+    }
 }
 
 /// Resolves region, endpoints and credentials (in that order, so that a bad
@@ -49,6 +112,10 @@ pub async fn connect(
     let ecs_override = region::endpoint_override("ecs", options.endpoint_url.as_deref(), env)?;
     let codedeploy_override = region::endpoint_override("codedeploy", None, env)?;
     let sts_override = region::endpoint_override("sts", None, env)?;
+    let overrides = OCCASIONAL_SERVICES
+        .into_iter()
+        .map(|service| Ok((service, region::endpoint_override(service, None, env)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
     // Plain-http (loopback) endpoints go direct; each endpoint its own way.
     let http_for = |url: &Option<reqwest::Url>| {
         let route = match url {
@@ -93,10 +160,18 @@ pub async fn connect(
         codedeploy: Client::new(
             codedeploy_http,
             codedeploy_endpoint,
-            Some(credentials),
+            Some(credentials.clone()),
             verbose,
         ),
         region,
+        others: Clients {
+            credentials,
+            overrides,
+            extra_roots,
+            direct: OnceCell::new(),
+            proxied: OnceCell::new(),
+            verbose,
+        },
     })
 }
 

@@ -52,14 +52,19 @@ pub fn endpoint(
     }
 }
 
-/// `https://{service}.{region}.amazonaws.com/` (`.com.cn` in China).
+/// `https://{host}.{region}.amazonaws.com/` (`.com.cn` in China), where the
+/// host is the service's name, except ECR's API (`api.ecr`).
 pub fn default_endpoint(service: &str, region: &str) -> Result<reqwest::Url, Error> {
     let suffix = if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else {
         "amazonaws.com"
     };
-    let url = format!("https://{service}.{region}.{suffix}/");
+    let host = match service {
+        "ecr" => "api.ecr",
+        other => other,
+    };
+    let url = format!("https://{host}.{region}.{suffix}/");
     reqwest::Url::parse(&url)
         .map_err(|e| Error::usage(exit::USAGE, format!("bad endpoint {url}: {e}")))
 }
@@ -72,7 +77,13 @@ pub fn endpoint_override(
     flag: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<reqwest::Url>, Error> {
-    let specific = format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase());
+    // The SDKs name the variable after the service's id, which for
+    // CloudWatch Logs is not its signing name.
+    let id = match service {
+        "logs" => "CLOUDWATCH_LOGS".to_string(),
+        other => other.to_ascii_uppercase(),
+    };
+    let specific = format!("AWS_ENDPOINT_URL_{id}");
     let (text, origin) = match (flag, env(&specific), env("AWS_ENDPOINT_URL")) {
         (Some(url), _, _) => (url.to_string(), "--endpoint-url".to_string()),
         (None, Some(url), _) => (url, specific),
@@ -174,6 +185,34 @@ mod tests {
                 .unwrap()
                 .as_str(),
             "http://127.0.0.1:4566/"
+        );
+    }
+
+    #[test]
+    fn logs_and_ecr_have_their_own_names() {
+        let none = env_of(&[]);
+        assert_eq!(
+            endpoint("ecr", None, "eu-west-1", &none).unwrap().as_str(),
+            "https://api.ecr.eu-west-1.amazonaws.com/"
+        );
+        assert_eq!(
+            endpoint("logs", None, "cn-north-1", &none)
+                .unwrap()
+                .as_str(),
+            "https://logs.cn-north-1.amazonaws.com.cn/"
+        );
+        let env = env_of(&[
+            ("AWS_ENDPOINT_URL_LOGS", "https://wrong.example"),
+            ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "https://logs.example"),
+            ("AWS_ENDPOINT_URL_ECR", "https://ecr.example"),
+        ]);
+        assert_eq!(
+            endpoint("logs", None, "us-east-1", &env).unwrap().as_str(),
+            "https://logs.example/"
+        );
+        assert_eq!(
+            endpoint("ecr", None, "us-east-1", &env).unwrap().as_str(),
+            "https://ecr.example/"
         );
     }
 

@@ -120,6 +120,10 @@ Beyond the bash script:
                                  --max-definitions would deregister; change nothing
       --output FORMAT            text (default) or json: one JSON document on stdout at
                                  the end, progress on stderr
+      --log-lines N              When tasks fail, show the last N lines (default 20; 0:
+                                 none) of each failed container's CloudWatch log
+      --no-image-check           Do not check with ECR that the image exists before
+                                 anything is registered
 
 Output:
   -v, --verbose                  One line per AWS call: operation, status, attempt, ms
@@ -132,7 +136,8 @@ or unreachable (credentials, permissions, not found, an answer that is not one);
 3 usage; 5 neither -n nor -d; 6 both -n and -d; 7 -n without -c; 8 no image;
 9 bad --max-definitions; 10 --launch-type, 11 --network-configuration or
 --wait-for-success, 12 --platform-version without --run-task; 13 bad or empty image
-reference or tag; 130 interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
+reference or tag, or an ECR image that does not exist; 130 interrupted (Ctrl-C,
+SIGTERM, SIGHUP, SIGQUIT).
 ";
 
 /// What the command line asks for.

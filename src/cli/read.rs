@@ -56,6 +56,8 @@ pub struct Flags {
     pub verbose: bool,
     pub dry_run: bool,
     pub output: OutputFormat,
+    pub log_lines: Option<u32>,
+    pub no_image_check: bool,
     /// `--container`, and upstream's `-toc a,b`.
     pub containers: Vec<String>,
     pub set_env: Vec<(String, Secret)>,
@@ -135,6 +137,8 @@ pub fn read(args: Vec<OsString>) -> Result<Read, Error> {
                 return Err(usage(format!("--output takes text or json, not '{other}'")))
             }
         },
+        log_lines: number(&mut args, &["--log-lines"], "a number of lines")?,
+        no_image_check: args.contains("--no-image-check"),
         containers: containers(&mut args)?,
         set_env: values(&mut args, &["--env"])?
             .into_iter()

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::read::Flags;
 use super::usage;
+use crate::aws::logs;
 use crate::core::image;
 use crate::core::shorthand;
 use crate::core::watch::rolling::DoneRule;
@@ -15,6 +16,8 @@ use crate::request::{CodeDeployGroup, Config, HookAction, ImageChange, RunTask, 
 
 const DEFAULT_TIMEOUT_SECONDS: f64 = 600.0;
 const DEFAULT_POLL_SECONDS: f64 = 5.0;
+/// How many of a failed container's last log lines are shown by default.
+const DEFAULT_LOG_LINES: u32 = 20;
 
 /// The request `flags` make, or the first rule they break.
 pub fn request(flags: Flags, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
@@ -30,6 +33,7 @@ pub fn request(flags: Flags, env: impl Fn(&str) -> Option<String>) -> Result<Con
     }
     no_pointless_combination(&flags, &change)?;
     let run_task = run_task(&flags)?;
+    let log_lines = log_lines(flags.log_lines)?;
     Ok(Config {
         target,
         change,
@@ -38,6 +42,8 @@ pub fn request(flags: Flags, env: impl Fn(&str) -> Option<String>) -> Result<Con
         unset_env: flags.unset_env,
         dry_run: flags.dry_run,
         output: flags.output,
+        log_lines,
+        image_check: !flags.no_image_check,
         task_definition_file: flags.task_definition_file,
         use_latest_task_definition: flags.use_latest_task_definition,
         copy_tags: flags.copy_tags,
@@ -250,6 +256,10 @@ fn fits_the_target(flags: &Flags, target: &Target) -> Result<(), Error> {
             Some((_, flag)) => Err(usage(format!(
                 "{flag} applies to a service (-n), not to -d."
             ))),
+            // Logs are read when something watched fails.
+            None if flags.log_lines.is_some() && !flags.wait_for_success => Err(usage(
+                "--log-lines shows the logs of tasks that fail while ecs-deploy waits: with -d, that is --run-task --wait-for-success.",
+            )),
             None => Ok(()),
         },
         Target::Services { .. } if flags.run_task => Err(usage(
@@ -285,6 +295,7 @@ fn answers_only(flags: &Flags, action: HookAction, max_definitions: bool) -> Res
         (flags.enable_rollback, "--enable-rollback"),
         (flags.wait_until.is_some(), "--wait-until"),
         (flags.dry_run, "--dry-run"),
+        (flags.no_image_check, "--no-image-check"),
         (
             flags.codedeploy_application.is_some(),
             "--codedeploy-application",
@@ -316,6 +327,18 @@ fn no_pointless_combination(flags: &Flags, change: &ImageChange) -> Result<(), E
     match pointless.iter().find(|(given, _)| *given) {
         Some((_, why)) => Err(usage(*why)),
         None => Ok(()),
+    }
+}
+
+/// `--log-lines`: at most what one `GetLogEvents` answers.
+fn log_lines(given: Option<u32>) -> Result<u32, Error> {
+    match given {
+        None => Ok(DEFAULT_LOG_LINES),
+        Some(n) if n <= logs::MAX_EVENTS => Ok(n),
+        Some(n) => Err(usage(format!(
+            "--log-lines takes at most {} lines (one CloudWatch Logs call), not {n}",
+            logs::MAX_EVENTS
+        ))),
     }
 }
 
@@ -495,6 +518,25 @@ mod tests {
     }
 
     #[test]
+    fn log_lines_need_something_watched() {
+        let revision = Target::TaskDefinition {
+            task_definition: "web".into(),
+            cluster: None,
+        };
+        let flags = Flags {
+            log_lines: Some(5),
+            ..Flags::default()
+        };
+        assert!(fits_the_target(&flags, &revision).is_err());
+        let waited = Flags {
+            run_task: true,
+            wait_for_success: true,
+            ..flags
+        };
+        assert!(fits_the_target(&waited, &revision).is_ok());
+    }
+
+    #[test]
     fn an_answer_to_a_hook_deploys_nothing() {
         let flags = Flags {
             continue_deployment: true,
@@ -511,6 +553,17 @@ mod tests {
         };
         assert!(answers_only(&bare, HookAction::Continue, false).is_ok());
         assert!(answers_only(&bare, HookAction::Continue, true).is_err());
+    }
+
+    #[test]
+    fn log_lines_are_at_most_one_call() {
+        assert_eq!(log_lines(None).unwrap(), DEFAULT_LOG_LINES);
+        assert_eq!(log_lines(Some(0)).unwrap(), 0);
+        assert_eq!(log_lines(Some(10_000)).unwrap(), 10_000);
+        assert_eq!(
+            log_lines(Some(10_001)).unwrap_err().exit_code(),
+            exit::USAGE
+        );
     }
 
     #[test]

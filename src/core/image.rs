@@ -150,6 +150,72 @@ impl ImageRef {
     }
 }
 
+/// An image in Amazon ECR, as `DescribeImages` names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EcrImage {
+    /// The account that owns the registry.
+    pub registry_id: String,
+    /// The registry's region.
+    pub region: String,
+    pub repository: String,
+    pub version: EcrVersion,
+}
+
+/// Which image of an ECR repository.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EcrVersion {
+    Tag(String),
+    Digest(String),
+}
+
+impl ImageRef {
+    /// Where this image is in ECR, when its registry is an ECR one
+    /// (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`, or `dkr.ecr-fips`)
+    /// and it names a tag or a digest (a digest wins: it pins the image).
+    pub fn ecr(&self) -> Option<EcrImage> {
+        let host = self.registry.as_deref()?;
+        let host = host
+            .strip_suffix(".amazonaws.com")
+            .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
+        let (account, rest) = host.split_once('.')?;
+        let region = rest
+            .strip_prefix("dkr.ecr.")
+            .or_else(|| rest.strip_prefix("dkr.ecr-fips."))?;
+        let is_account = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        let is_region = !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !is_account || !is_region {
+            return None;
+        }
+        let version = match &self.version {
+            Version::None => return None,
+            Version::Tag(tag) => EcrVersion::Tag(tag.clone()),
+            Version::Digest(digest) | Version::TagAndDigest(_, digest) => {
+                EcrVersion::Digest(digest.clone())
+            }
+        };
+        Some(EcrImage {
+            registry_id: account.to_string(),
+            region: region.to_string(),
+            repository: self.path.clone(),
+            version,
+        })
+    }
+}
+
+impl fmt::Display for EcrImage {
+    /// `repository:tag` or `repository@digest` in registry `account` (region).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.version {
+            EcrVersion::Tag(tag) => write!(f, "{}:{tag}", self.repository)?,
+            EcrVersion::Digest(digest) => write!(f, "{}@{digest}", self.repository)?,
+        }
+        write!(f, " in registry {} ({})", self.registry_id, self.region)
+    }
+}
+
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(registry) = &self.registry {
@@ -362,6 +428,44 @@ mod tests {
         assert_eq!(
             key("docker.domain.com:8080/repo/image:1"),
             "docker.domain.com:8080/repo/image"
+        );
+    }
+
+    #[test]
+    fn ecr_images_are_known_by_their_registry() {
+        let ecr = |input: &str| ImageRef::parse(input).unwrap().ecr();
+        assert_eq!(
+            ecr("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:v2"),
+            Some(EcrImage {
+                registry_id: "123456789012".into(),
+                region: "eu-west-1".into(),
+                repository: "team/app".into(),
+                version: EcrVersion::Tag("v2".into()),
+            })
+        );
+        let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let pinned = ecr(&format!(
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app:v2@{digest}"
+        ))
+        .unwrap();
+        assert_eq!(pinned.version, EcrVersion::Digest(digest.into()));
+        assert_eq!(pinned.region, "cn-north-1");
+        assert!(ecr("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/app:1").is_some());
+        for elsewhere in [
+            "nginx:1.25",
+            "docker.domain.com:8080/repo/image:v1",
+            "public.ecr.aws/nginx/nginx:1.25",
+            "12345.dkr.ecr.us-east-1.amazonaws.com/app:v1",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example/app:v1",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/app",
+        ] {
+            assert_eq!(ecr(elsewhere), None, "{elsewhere}");
+        }
+        assert_eq!(
+            ecr("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:v2")
+                .unwrap()
+                .to_string(),
+            "team/app:v2 in registry 123456789012 (eu-west-1)"
         );
     }
 }

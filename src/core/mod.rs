@@ -12,6 +12,8 @@ pub mod conclusion;
 pub mod diff;
 /// Image references and which containers an image is for.
 pub mod image;
+/// Why a task failed, in its containers' words: where their logs go.
+pub mod logs;
 /// How a service is deployed: controller and strategy, and their bake.
 pub mod model;
 /// The result of a run as data: outcomes, rollbacks, the report.

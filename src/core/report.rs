@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::logs::ContainerLog;
 use super::watch::Failure;
 
 /// How a run (or one service of it) ended.
@@ -104,6 +105,9 @@ pub struct ServiceReport {
     pub lifecycle_stage: Option<String>,
     /// The alarms that went into ALARM during it.
     pub alarms_triggered: Vec<String>,
+    /// The last lines of each container that failed its tasks, one per
+    /// kind of failure.
+    pub logs: Vec<ContainerLog>,
 }
 
 impl ServiceReport {
@@ -124,6 +128,7 @@ impl ServiceReport {
             status: None,
             lifecycle_stage: None,
             alarms_triggered: Vec::new(),
+            logs: Vec::new(),
         }
     }
 }
@@ -136,6 +141,8 @@ pub struct TaskReport {
     pub last_status: Option<String>,
     /// Container name → exit code, for the containers that exited.
     pub exit_codes: BTreeMap<String, i64>,
+    /// The last lines of each container that failed it.
+    pub logs: Vec<ContainerLog>,
 }
 
 /// The whole run, as `--output json` prints it.

@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use super::logs::ContainerLog;
+
 /// What a `DescribeTasks` snapshot says about a one-off task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskVerdict {
@@ -95,6 +97,10 @@ struct StopGroup {
     why: String,
     count: usize,
     first_task: String,
+    /// The first task, whose containers' logs say why it stopped.
+    first: Value,
+    /// Those logs, once looked at (`None` before).
+    logs: Option<Vec<ContainerLog>>,
 }
 
 impl StoppedTasks {
@@ -114,6 +120,8 @@ impl StoppedTasks {
                         why,
                         count: 1,
                         first_task: task_id(task["taskArn"].as_str().unwrap_or("?")).to_string(),
+                        first: task.clone(),
+                        logs: None,
                     });
                     self.groups.len() - 1
                 }
@@ -140,9 +148,47 @@ impl StoppedTasks {
             .collect()
     }
 
-    /// Every group, for the explanation of a failed deployment.
+    /// Every group, for the explanation of a failed deployment (with the
+    /// last line of each log read for it).
     pub fn summary(&self) -> Vec<String> {
-        self.groups.iter().map(StopGroup::describe).collect()
+        self.groups
+            .iter()
+            .map(|group| {
+                let mut text = group.describe();
+                for log in group.logs.iter().flatten() {
+                    if let Some(last) = log.lines.last() {
+                        text.push_str(&format!("\n  last log line of {}: {last}", log.container));
+                    }
+                }
+                text
+            })
+            .collect()
+    }
+
+    /// The first task of each kind of failure whose logs have not been
+    /// looked at yet: one look per kind, however many tasks fail that way.
+    pub fn awaiting_logs(&self) -> Vec<Value> {
+        self.groups
+            .iter()
+            .filter(|g| g.logs.is_none())
+            .map(|g| g.first.clone())
+            .collect()
+    }
+
+    /// What the logs of `task` (the first of its kind) said; none read is
+    /// still looked at.
+    pub fn logs_read(&mut self, task: &str, logs: Vec<ContainerLog>) {
+        if let Some(group) = self.groups.iter_mut().find(|g| g.first_task == task) {
+            group.logs = Some(logs);
+        }
+    }
+
+    /// Every log read, kind by kind, for the report.
+    pub fn logs(&self) -> Vec<ContainerLog> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.logs.iter().flatten().cloned())
+            .collect()
     }
 }
 
@@ -268,5 +314,33 @@ mod tests {
             summary[0]
         );
         assert_eq!(summary.len(), 2);
+    }
+
+    #[test]
+    fn each_kind_of_failure_has_its_logs_looked_at_once() {
+        let mut stopped = StoppedTasks::default();
+        stopped.add(&[
+            stopped_with("a1", "Essential container in task exited", 1),
+            stopped_with("a2", "Essential container in task exited", 1),
+        ]);
+        let awaiting = stopped.awaiting_logs();
+        assert_eq!(awaiting.len(), 1);
+        assert_eq!(task_id(awaiting[0]["taskArn"].as_str().unwrap()), "a1");
+        let log = ContainerLog {
+            container: "app".into(),
+            task: "a1".into(),
+            lines: vec!["starting".into(), "FATAL: DATABASE_URL is not set".into()],
+        };
+        stopped.logs_read("a1", vec![log.clone()]);
+        assert!(stopped.awaiting_logs().is_empty());
+        stopped.add(&[stopped_with("a3", "Essential container in task exited", 1)]);
+        assert!(stopped.awaiting_logs().is_empty(), "the same kind again");
+        assert!(
+            stopped.summary()[0]
+                .ends_with("\n  last log line of app: FATAL: DATABASE_URL is not set"),
+            "{}",
+            stopped.summary()[0]
+        );
+        assert_eq!(stopped.logs(), [log]);
     }
 }

@@ -8,12 +8,16 @@
 pub mod codedeploy;
 /// A run over services: its shared state, its lines, the update call.
 mod context;
+/// Why tasks failed, in their containers' logs.
+mod diagnosis;
 /// `--continue-deployment` / `--rollback-deployment`: answer a PAUSE hook.
 pub mod hook;
 /// Ctrl-C and the other signals, and the journal of what a run changed.
 pub mod interrupt;
 /// `--run-task` and `--wait-for-success`.
 pub mod oneoff;
+/// Refusing, before anything is written, a revision that cannot work.
+mod preflight;
 /// A new revision: worked out, shown, registered; `-d` runs; pruning.
 pub mod revision;
 /// Deciding and sending rollbacks.
@@ -23,21 +27,30 @@ pub mod service;
 /// Watching deployments until they end.
 mod watch;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::aws::client::AwsError;
 use crate::aws::codedeploy::CodeDeploy;
 use crate::aws::ecs::Ecs;
+use crate::aws::Clients;
 use crate::output::Reporter;
 use crate::request::Config;
 use interrupt::Journal;
 
-/// What every kind of run shares: ECS and CodeDeploy, the flags, the
-/// output, the journal.
+/// What every kind of run shares: ECS and CodeDeploy (and, now and then,
+/// CloudWatch Logs and ECR), the flags, the output, the journal.
 pub struct Deployer<'a> {
     pub ecs: Ecs,
     pub codedeploy: CodeDeploy,
+    /// Clients of CloudWatch Logs and ECR, in the region each is needed in.
+    pub others: Clients,
+    /// Revisions described for their log configuration, by ARN: each is
+    /// described once however many of its tasks fail.
+    pub revisions: RefCell<HashMap<String, Value>>,
     pub config: &'a Config,
     pub region: String,
     /// `--poll-interval`, at least the floor for the endpoint.

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::aws;
 use crate::aws::ecs::RunTaskError;
+use crate::core::logs::ContainerLog;
 use crate::core::report::{Report, TaskReport};
 use crate::core::tasks::{self, why_stopped, TaskVerdict};
 use crate::deploy::{Deadline, Deployer};
@@ -59,22 +60,18 @@ impl Deployer<'_> {
             task_arn: task_arn.clone(),
             last_status: task["lastStatus"].as_str().map(str::to_string),
             exit_codes: BTreeMap::new(),
+            logs: Vec::new(),
         });
         if !run.wait_for_success {
             return Ok(());
         }
-        let description = self
-            .ecs
-            .describe_task_definition(arn, false)
-            .await?
-            .description;
-        let essential = tasks::essential_containers(&description);
+        let deadline = Deadline::after(self.config.timeout);
+        let essential = tasks::essential_containers(&self.revision(arn, deadline).await?);
         let cluster = task["clusterArn"]
             .as_str()
             .or(cluster)
             .unwrap_or("default")
             .to_string();
-        let deadline = Deadline::after(self.config.timeout);
         let short = tasks::task_id(&task_arn).to_string();
         let mut last_status = String::new();
         let mut first = true;
@@ -133,7 +130,25 @@ impl Deployer<'_> {
                     return Ok(());
                 }
                 TaskVerdict::Failed(why) => {
-                    return Err(Error::failed(format!("task {task_arn} failed: {why}")));
+                    let mut message = format!("task {task_arn} failed: {why}");
+                    if self.config.log_lines > 0 {
+                        let (logs, notes) = self.failure_logs(task, deadline).await;
+                        for line in logs.iter().map(ContainerLog::describe).chain(notes) {
+                            self.out.progress(line);
+                        }
+                        for log in &logs {
+                            if let Some(last) = log.lines.last() {
+                                message.push_str(&format!(
+                                    "\n  last log line of {}: {last}",
+                                    log.container
+                                ));
+                            }
+                        }
+                        if let Some(task_report) = &mut report.task {
+                            task_report.logs = logs;
+                        }
+                    }
+                    return Err(Error::failed(message));
                 }
             }
         }

@@ -51,8 +51,11 @@ pub struct Revision {
 /// A new revision worked out but not registered yet: everything a run can
 /// check is checked before its first write.
 pub struct Prepared {
-    input: Value,
+    /// The `RegisterTaskDefinition` input.
+    pub(super) input: Value,
     images: BTreeMap<String, String>,
+    /// The images this run changes containers to, once each.
+    pub(super) new_images: Vec<String>,
 }
 
 impl Deployer<'_> {
@@ -156,7 +159,14 @@ impl Deployer<'_> {
             self.show_diff(&base, &before, &input);
         }
         let images = taskdef::container_images(&input).into_iter().collect();
-        Ok(Some(Prepared { input, images }))
+        let mut new_images: Vec<String> = applied.images.iter().map(|c| c.to.clone()).collect();
+        new_images.sort();
+        new_images.dedup();
+        Ok(Some(Prepared {
+            input,
+            images,
+            new_images,
+        }))
     }
 
     /// Registers a prepared revision (in a dry run, only says it would).
@@ -191,6 +201,10 @@ impl Deployer<'_> {
         let arn = registered.arn().to_string();
         self.out.say(format!("New task definition: {arn}"));
         self.journal.changed(format!("registered {arn}"));
+        // Where its containers log, should its tasks fail.
+        self.revisions
+            .borrow_mut()
+            .insert(arn.clone(), registered.description);
         Ok(Revision {
             arn: Some(arn),
             images: prepared.images,
@@ -243,6 +257,7 @@ impl Deployer<'_> {
             .prepare_revision(&current, file, true)
             .await?
             .expect("-d always has a change or a file");
+        self.preflight(&[&prepared]).await?;
         let revision = self.register(prepared).await?;
         let family = taskdef::family_of(&current).to_string();
         let Some(arn) = revision.arn else {

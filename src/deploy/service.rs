@@ -143,6 +143,8 @@ impl Run<'_> {
             }
             bases.push((before, model, bake, group, current, base));
         }
+        let to_register: Vec<&Prepared> = prepared.iter().filter_map(|(_, p)| p.as_ref()).collect();
+        self.d.preflight(&to_register).await?;
         let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
         for (base, revision) in prepared {
             let registered = match revision {

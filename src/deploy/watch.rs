@@ -10,13 +10,14 @@ use super::Deadline;
 use crate::aws::client::AwsError;
 use crate::aws::codedeploy::ACTIVE_STATUSES;
 use crate::core::conclusion::Undo;
+use crate::core::logs::ContainerLog;
 use crate::core::model::Model;
 use crate::core::model::READY;
 use crate::core::report::ServiceReport;
 use crate::core::service::Service;
 use crate::core::shell::command_line;
 use crate::core::taskdef::short_revision;
-use crate::core::tasks::StoppedTasks;
+use crate::core::tasks::{task_id, StoppedTasks};
 use crate::core::watch::progress::Progress;
 use crate::core::watch::rolling::{self, Watch};
 use crate::core::watch::service_deployment::{self, News, Reported, ServiceDeployment};
@@ -184,6 +185,7 @@ impl Tracked {
     /// was watched and, of a service deployment, where ECS left it.
     pub fn record(&self, service: &mut ServiceReport) {
         service.duration_seconds = self.started.elapsed().as_secs_f64();
+        service.logs = self.stopped.logs();
         if let Some(d) = self
             .service_deployment
             .as_ref()
@@ -777,6 +779,23 @@ impl Run<'_> {
                 }
             }
             Err(e) => self.progress(&t.name, format!("could not read the stopped tasks: {e}")),
+        }
+        self.report_failure_logs(t, deadline).await;
+    }
+
+    /// Reads and prints the logs of the first task of each new kind of
+    /// failure (`--log-lines`, none with 0).
+    async fn report_failure_logs(&self, t: &mut Tracked, deadline: Deadline) {
+        if self.d.config.log_lines == 0 {
+            return;
+        }
+        for task in t.stopped.awaiting_logs() {
+            let (logs, notes) = self.d.failure_logs(&task, deadline).await;
+            for line in logs.iter().map(ContainerLog::describe).chain(notes) {
+                self.progress(&t.name, line);
+            }
+            let id = task_id(task["taskArn"].as_str().unwrap_or_default());
+            t.stopped.logs_read(id, logs);
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::safe;
+use crate::core::logs::ContainerLog;
 use crate::core::report::Report;
 use crate::files;
 
@@ -64,7 +65,33 @@ pub fn github_summary(report: &Report) -> String {
         out.push('\n');
         out.push_str(&safe::code_block(reason));
     }
+    let service_logs = report.services.iter().flat_map(|s| {
+        s.logs
+            .iter()
+            .map(move |log| (Some(s.service.as_str()), log))
+    });
+    let task_logs = report
+        .task
+        .iter()
+        .flat_map(|t| t.logs.iter().map(|log| (None, log)));
+    for (service, log) in service_logs.chain(task_logs) {
+        out.push_str(&collapsed_log(service, log));
+    }
     out
+}
+
+/// A container's last log lines as a collapsed block of the summary: the
+/// lines stay inside their code block, whatever they hold.
+fn collapsed_log(service: Option<&str>, log: &ContainerLog) -> String {
+    let of_service = service
+        .map(|s| format!(", service {}", safe::code_span(s)))
+        .unwrap_or_default();
+    format!(
+        "\n<details><summary>Last log lines of {} (task {}{of_service})</summary>\n\n{}\n</details>\n",
+        safe::code_span(&log.container),
+        safe::code_span(&log.task),
+        safe::code_block(&log.lines.join("\n"))
+    )
 }
 
 /// A revision as a code span, or `-`.
@@ -152,6 +179,21 @@ mod tests {
             "{summary}"
         );
         assert!(summary.contains("worker failed"), "{summary}");
+    }
+
+    #[test]
+    fn log_lines_stay_inside_their_collapsed_block() {
+        let mut report = Report::new(Some("prod"));
+        report.service("web").logs = vec![ContainerLog {
+            container: "app".into(),
+            task: "abc".into(),
+            lines: vec!["```".into(), "# owned".into(), "</details>".into()],
+        }];
+        let summary = github_summary(&report);
+        assert!(
+            summary.contains("<details><summary>Last log lines of `app` (task `abc`, service `web`)</summary>\n\n````\n```\n# owned\n</details>\n````\n\n</details>\n"),
+            "{summary}"
+        );
     }
 
     #[test]

@@ -91,6 +91,9 @@ pub fn command(fake: &FakeEcs, args: &[&str]) -> tokio::process::Command {
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        // Every other service the binary reaches (CodeDeploy, CloudWatch
+        // Logs, ECR) is the fake too: a test never reaches AWS.
+        .env("AWS_ENDPOINT_URL", fake.uri())
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
