@@ -12,6 +12,10 @@
 //! services, and blue/green deployments that advance one step of a scripted
 //! [`CodeDeployRun`] per `GetDeployment` call and replace the service's task set as they go.
 //!
+//! Requests whose `X-Amz-Target` starts with `Logs_20140328.` (signed for `logs`) go to
+//! CloudWatch Logs: log groups and streams that tests fill (see [`FakeEcs::put_log_lines`]),
+//! read with `GetLogEvents` and `DescribeLogGroups`.
+//!
 //! Everything is deterministic: ids come from counters and timestamps from a fake clock that
 //! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock — except the
 //! progress of the two timed rollouts, [`Rollout::CompleteAfter`] and [`Rollout::FailAfter`],
@@ -23,12 +27,13 @@
 //! 1. leaves: `account` (account id, region, credentials, ARNs), `script` (the public scripts
 //!    and faults), `sha256`, `front` (the raw TCP front), `auth` (the SigV4 shape check);
 //! 2. the data model: `service_deployment` (the records of service deployments, strategies),
-//!    `model` (clock, ids, task definitions, tasks, services, and their ECS-shaped JSON);
+//!    `logs` (CloudWatch Logs: groups, streams, events), `model` (clock, ids, task
+//!    definitions, tasks and the logs they write to, services, and their ECS-shaped JSON);
 //! 3. what happens to it: `rollout` (what one poll does to a service), `codedeploy`
 //!    (CodeDeploy's groups, and deployments that replace a service's task set);
 //! 4. `state`: `State`, everything the fake knows, and how [`FakeEcs`] seeds and reads it;
-//! 5. the operations on it: `ops` (ECS), `codedeploy_ops` (CodeDeploy, with `ops`' input
-//!    checks);
+//! 5. the operations on it: `ops` (ECS, and the input checks every API shares),
+//!    `codedeploy_ops` (CodeDeploy), `logs_ops` (CloudWatch Logs);
 //! 6. `dispatch`: `State::handle`, which checks one request, answers a fault or a denial or
 //!    dispatches it by its `X-Amz-Target`, and writes its transcript line;
 //! 7. this root: [`FakeEcs`] on wiremock, and the re-exports.
@@ -42,6 +47,8 @@ mod codedeploy;
 mod codedeploy_ops;
 mod dispatch;
 mod front;
+mod logs;
+mod logs_ops;
 mod model;
 mod ops;
 mod rollout;
@@ -145,8 +152,9 @@ impl FakeEcs {
         fake
     }
 
-    /// The endpoint to pass as `--endpoint-url`, e.g. `http://127.0.0.1:41234`; CodeDeploy
-    /// clients use it too (e.g. as `AWS_ENDPOINT_URL_CODEDEPLOY`).
+    /// The endpoint to pass as `--endpoint-url`, e.g. `http://127.0.0.1:41234`; CodeDeploy and
+    /// CloudWatch Logs clients use it too (e.g. as `AWS_ENDPOINT_URL_CODEDEPLOY`,
+    /// `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`).
     pub fn uri(&self) -> String {
         match &self.front {
             Some(front) => front.uri(),
@@ -156,7 +164,8 @@ impl FakeEcs {
 
     /// Append `text` to every free-text field the fake answers with (`message`, `reason`,
     /// `stoppedReason`, `rolloutStateReason`, `statusReason`), as someone allowed to call
-    /// `ecs:StopTask` may choose a stoppedReason: for tests of what the client prints.
+    /// `ecs:StopTask` may choose a stoppedReason, or an application what it logs (a log
+    /// event's `message`): for tests of what the client prints.
     pub fn inject_text(&self, text: &str) {
         self.state().injected_text = Some(text.to_string());
     }
@@ -222,10 +231,11 @@ impl FakeEcs {
         self.state().set_task_runs(runs);
     }
 
-    /// The next calls of `operation` (e.g. `"DescribeServices"` or the CodeDeploy
-    /// `"GetDeployment"`) answer these faults first, in order, without touching the state
-    /// (well-signed requests only). The name is matched in both APIs (only `TagResource`,
-    /// `UntagResource` and `ListTagsForResource` exist in both).
+    /// The next calls of `operation` (e.g. `"DescribeServices"`, the CodeDeploy
+    /// `"GetDeployment"` or the CloudWatch Logs `"GetLogEvents"`) answer these faults first, in
+    /// order, without touching the state (well-signed requests only). The name is matched in
+    /// every API (only `TagResource`, `UntagResource` and `ListTagsForResource` exist in more
+    /// than one).
     ///
     /// Panics if a fault needs the raw front and the fake was not started with
     /// [`FakeEcs::start_hostile`].
@@ -237,19 +247,21 @@ impl FakeEcs {
         self.state().inject_faults(operation, faults);
     }
 
-    /// From now on every call of `operation` (e.g. `"ListServiceDeployments"`, or the CodeDeploy
-    /// `"ListDeployments"`) answers HTTP 400 `AccessDeniedException` with the message IAM gives
-    /// a principal whose policy does not allow `ecs:{operation}` (`codedeploy:{operation}`, on
-    /// the deployment group or application the request names), without touching the state
-    /// (well-signed requests only; injected faults come first). For clients that must fall back
-    /// when an old policy refuses new APIs. The name is matched in both APIs.
+    /// From now on every call of `operation` (e.g. `"ListServiceDeployments"`, the CodeDeploy
+    /// `"ListDeployments"` or the CloudWatch Logs `"GetLogEvents"`) answers HTTP 400
+    /// `AccessDeniedException` with the message IAM gives a principal whose policy does not
+    /// allow `ecs:{operation}` (`codedeploy:{operation}`, on the deployment group or application
+    /// the request names; `logs:{operation}`, on the log stream or group), without touching
+    /// the state (well-signed requests only; injected faults come first). For clients that must
+    /// fall back when an old policy refuses new APIs, or do without an optional one. The name
+    /// is matched in every API.
     pub fn deny(&self, operation: &str) {
         self.state().deny(operation);
     }
 
     /// Append every request answered from now on to `path` (instead of the file named by
-    /// [`TRANSCRIPT_VARIABLE`], if any), one JSON line each: `{"service": "ecs" or
-    /// "codedeploy", "operation" (without the API prefix),
+    /// [`TRANSCRIPT_VARIABLE`], if any), one JSON line each: `{"service": "ecs", "codedeploy"
+    /// or "logs", "operation" (without the API prefix),
     /// "request": <body>, "status", "response": <body, or null when not JSON>, "fault": <true
     /// when an injected Fault or deny() made or broke the answer>}`. The file is opened for
     /// appending and each line written whole, so processes can share it.
@@ -384,6 +396,27 @@ impl FakeEcs {
         self.state().service_deployments_json(cluster, service)
     }
 
+    /// Create an empty CloudWatch Logs group, created now by the fake clock (nothing happens if
+    /// it exists).
+    pub fn add_log_group(&self, name: &str) {
+        self.state().add_log_group(name);
+    }
+
+    /// Append one log event per line to the stream `stream` of the log group `group`, stamped
+    /// with the fake clock's time (in milliseconds; `ingestionTime` the same), creating the
+    /// group and the stream if missing.
+    ///
+    /// Panics if a line is empty (CloudWatch Logs has no empty events).
+    pub fn put_log_lines(&self, group: &str, stream: &str, lines: &[&str]) {
+        self.state().put_log_lines(group, stream, lines);
+    }
+
+    /// The messages of a log stream, oldest first; empty if the group or the stream does not
+    /// exist.
+    pub fn log_lines(&self, group: &str, stream: &str) -> Vec<String> {
+        self.state().world.logs.lines(group, stream)
+    }
+
     /// Accept this access key id too (e.g. keys a fake STS hands out).
     pub fn accept_access_key(&self, access_key: &str) {
         self.state().accept_access_key(access_key);
@@ -421,8 +454,8 @@ impl FakeEcs {
             .count()
     }
 
-    /// How many requests named `operation` of the API `service` (`"ecs"` or `"codedeploy"`,
-    /// as in [`Recorded::service`]), rejected ones included.
+    /// How many requests named `operation` of the API `service` (`"ecs"`, `"codedeploy"` or
+    /// `"logs"`, as in [`Recorded::service`]), rejected ones included.
     pub fn count_of(&self, service: &str, operation: &str) -> usize {
         self.state()
             .requests

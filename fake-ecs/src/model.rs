@@ -1,6 +1,6 @@
-//! The data model of the ECS side: the world (the fake clock, ids, task definitions, tasks),
-//! services with their deployments, events and rollouts under way, and how they render into
-//! ECS-shaped JSON.
+//! The data model of the ECS side: the world (the fake clock, ids, task definitions, tasks and
+//! the CloudWatch Logs they write to), services with their deployments, events and rollouts
+//! under way, and how they render into ECS-shaped JSON.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use crate::account::arn;
+use crate::logs::Logs;
 use crate::script::{Rollout, TaskRun};
 use crate::service_deployment::{ServiceDeployment, CLEAN_UP, SCALE_UP};
 
@@ -415,7 +416,8 @@ impl Task {
     }
 }
 
-/// Everything but the services: clocks, counters, task definitions, tasks.
+/// Everything but the services: clocks, counters, task definitions, tasks, and the CloudWatch
+/// Logs the tasks write to.
 pub(crate) struct World {
     now: f64,
     /// The wall clock that timed rollouts follow (time since the Unix epoch): the real one
@@ -427,6 +429,7 @@ pub(crate) struct World {
     pub(crate) task_defs: Vec<TaskDef>,
     pub(crate) tasks: Vec<Task>,
     pub(crate) templates: Templates,
+    pub(crate) logs: Logs,
 }
 
 /// SplitMix64: a fixed scramble so counter-made ids look like real ones.
@@ -448,6 +451,7 @@ impl World {
             task_defs: Vec::new(),
             tasks: Vec::new(),
             templates: Templates::load(),
+            logs: Logs::default(),
         }
     }
 

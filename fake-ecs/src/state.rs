@@ -1,8 +1,8 @@
-//! Everything the fake knows, in one [`State`]: the ECS world and services, the CodeDeploy
-//! side, what tests scripted (faults, denied operations, task runs) and the requests received;
-//! and how `FakeEcs` and the tests seed and read it. Two layers above add the `State` methods
-//! they need: `ops.rs` seeds a task definition (it runs RegisterTaskDefinition) and
-//! `dispatch.rs` answers a request (`State::handle`).
+//! Everything the fake knows, in one [`State`]: the ECS world (with CloudWatch Logs) and
+//! services, the CodeDeploy side, what tests scripted (faults, denied operations, task runs)
+//! and the requests received; and how `FakeEcs` and the tests seed and read it. Two layers
+//! above add the `State` methods they need: `ops.rs` seeds a task definition (it runs
+//! RegisterTaskDefinition) and `dispatch.rs` answers a request (`State::handle`).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -23,7 +23,8 @@ use crate::service_deployment::{ServiceDeployment, Strategy};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
     /// The API the `X-Amz-Target` prefix names: `"codedeploy"` for `CodeDeploy_20141006.`,
-    /// `"ecs"` for `AmazonEC2ContainerServiceV20141113.` and for any other or no prefix.
+    /// `"logs"` for `Logs_20140328.`, `"ecs"` for `AmazonEC2ContainerServiceV20141113.` and for
+    /// any other or no prefix.
     pub service: String,
     /// The operation named by `X-Amz-Target` without its API prefix (the whole header if it has
     /// another prefix; empty if there was none).
@@ -258,6 +259,23 @@ impl State {
         if !self.denied.iter().any(|d| d == operation) {
             self.denied.push(operation.to_string());
         }
+    }
+
+    /// See `FakeEcs::add_log_group`.
+    pub(crate) fn add_log_group(&mut self, name: &str) {
+        let now = self.world.now();
+        self.world.logs.add_group(name, now);
+    }
+
+    /// See `FakeEcs::put_log_lines`.
+    pub(crate) fn put_log_lines(&mut self, group: &str, stream: &str, lines: &[&str]) {
+        assert!(
+            lines.iter().all(|line| !line.is_empty()),
+            "fake-ecs: a log event cannot be empty"
+        );
+        let lines: Vec<String> = lines.iter().map(|line| line.to_string()).collect();
+        let now = self.world.now();
+        self.world.logs.put(group, stream, &lines, now);
     }
 
     pub(crate) fn accept_access_key(&mut self, key: &str) {
