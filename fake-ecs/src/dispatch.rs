@@ -1,7 +1,7 @@
 //! How the fake answers one HTTP request ([`State::handle`]): it records it, checks it (POST /,
 //! the SigV4 header shape, the access key), answers an injected fault or a denied operation if
 //! there is one, else dispatches it by its `X-Amz-Target` to the operations of its API (ECS,
-//! CodeDeploy, CloudWatch Logs); and writes the transcript line.
+//! CodeDeploy, CloudWatch Logs, ECR); and writes the transcript line.
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
@@ -17,7 +17,7 @@ use crate::auth::{self, AuthError};
 use crate::model::REGISTERED_BY;
 use crate::script::Fault;
 use crate::state::{Recorded, State};
-use crate::{codedeploy_ops, front, logs, logs_ops, ops};
+use crate::{codedeploy_ops, ecr, ecr_ops, front, logs, logs_ops, ops};
 
 /// The `X-Amz-Target` prefix of every ECS operation.
 pub(crate) const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
@@ -25,6 +25,8 @@ pub(crate) const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
 pub(crate) const CODEDEPLOY_TARGET_PREFIX: &str = "CodeDeploy_20141006.";
 /// The `X-Amz-Target` prefix of every CloudWatch Logs operation.
 pub(crate) const LOGS_TARGET_PREFIX: &str = "Logs_20140328.";
+/// The `X-Amz-Target` prefix of every ECR operation.
+pub(crate) const ECR_TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
 
 /// The API a request is for, told by its `X-Amz-Target` prefix.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -35,11 +37,13 @@ pub(crate) enum Api {
     CodeDeploy,
     /// Amazon CloudWatch Logs.
     Logs,
+    /// Amazon Elastic Container Registry.
+    Ecr,
 }
 
 impl Api {
     /// The APIs other than ECS, whose target prefix a request must have to be theirs.
-    const OTHERS: [Api; 2] = [Api::CodeDeploy, Api::Logs];
+    const OTHERS: [Api; 3] = [Api::CodeDeploy, Api::Logs, Api::Ecr];
 
     /// The API and the operation an `X-Amz-Target` header names (the whole header as the
     /// operation when its prefix is no API's).
@@ -55,12 +59,13 @@ impl Api {
     }
 
     /// The SigV4 signing name, the IAM action prefix and the transcript's `service`:
-    /// `ecs`, `codedeploy` or `logs`.
+    /// `ecs`, `codedeploy`, `logs` or `ecr`.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Api::Ecs => "ecs",
             Api::CodeDeploy => "codedeploy",
             Api::Logs => "logs",
+            Api::Ecr => "ecr",
         }
     }
 
@@ -70,6 +75,7 @@ impl Api {
             Api::Ecs => TARGET_PREFIX,
             Api::CodeDeploy => CODEDEPLOY_TARGET_PREFIX,
             Api::Logs => LOGS_TARGET_PREFIX,
+            Api::Ecr => ECR_TARGET_PREFIX,
         }
     }
 }
@@ -300,6 +306,7 @@ impl State {
                 Api::Ecs => ecs_resource(&body),
                 Api::CodeDeploy => self.codedeploy.resource_of(&body),
                 Api::Logs => logs::resource_of(&body),
+                Api::Ecr => ecr::resource_of(&body),
             };
             let mut reply = Reply::error(
                 400,
@@ -354,6 +361,7 @@ impl State {
             Api::Ecs => ops::call(self, operation, &input),
             Api::CodeDeploy => codedeploy_ops::call(self, operation, &input),
             Api::Logs => logs_ops::call(self, operation, &input),
+            Api::Ecr => ecr_ops::call(self, operation, &input),
         };
         match answered {
             Ok(mut value) => {

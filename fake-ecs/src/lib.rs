@@ -14,7 +14,10 @@
 //!
 //! Requests whose `X-Amz-Target` starts with `Logs_20140328.` (signed for `logs`) go to
 //! CloudWatch Logs: log groups and streams that tests fill (see [`FakeEcs::put_log_lines`]),
-//! read with `GetLogEvents` and `DescribeLogGroups`.
+//! read with `GetLogEvents` and `DescribeLogGroups`. Those whose `X-Amz-Target` starts with
+//! `AmazonEC2ContainerRegistry_V20150921.` (signed for `ecr`) go to ECR: the repositories
+//! and images of the registry of [`ACCOUNT`] (see [`FakeEcs::add_ecr_image`]), read with
+//! `DescribeImages`.
 //!
 //! Everything is deterministic: ids come from counters and timestamps from a fake clock that
 //! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock — except the
@@ -27,13 +30,14 @@
 //! 1. leaves: `account` (account id, region, credentials, ARNs), `script` (the public scripts
 //!    and faults), `sha256`, `front` (the raw TCP front), `auth` (the SigV4 shape check);
 //! 2. the data model: `service_deployment` (the records of service deployments, strategies),
-//!    `logs` (CloudWatch Logs: groups, streams, events), `model` (clock, ids, task
-//!    definitions, tasks and the logs they write to, services, and their ECS-shaped JSON);
+//!    `logs` (CloudWatch Logs: groups, streams, events), `ecr` (ECR repositories and images),
+//!    `model` (clock, ids, task definitions, tasks and the logs they write to, services, and
+//!    their ECS-shaped JSON);
 //! 3. what happens to it: `rollout` (what one poll does to a service), `codedeploy`
 //!    (CodeDeploy's groups, and deployments that replace a service's task set);
 //! 4. `state`: `State`, everything the fake knows, and how [`FakeEcs`] seeds and reads it;
 //! 5. the operations on it: `ops` (ECS, and the input checks every API shares),
-//!    `codedeploy_ops` (CodeDeploy), `logs_ops` (CloudWatch Logs);
+//!    `codedeploy_ops` (CodeDeploy), `logs_ops` (CloudWatch Logs), `ecr_ops` (ECR);
 //! 6. `dispatch`: `State::handle`, which checks one request, answers a fault or a denial or
 //!    dispatches it by its `X-Amz-Target`, and writes its transcript line;
 //! 7. this root: [`FakeEcs`] on wiremock, and the re-exports.
@@ -46,6 +50,8 @@ mod auth;
 mod codedeploy;
 mod codedeploy_ops;
 mod dispatch;
+mod ecr;
+mod ecr_ops;
 mod front;
 mod logs;
 mod logs_ops;
@@ -152,9 +158,9 @@ impl FakeEcs {
         fake
     }
 
-    /// The endpoint to pass as `--endpoint-url`, e.g. `http://127.0.0.1:41234`; CodeDeploy and
-    /// CloudWatch Logs clients use it too (e.g. as `AWS_ENDPOINT_URL_CODEDEPLOY`,
-    /// `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`).
+    /// The endpoint to pass as `--endpoint-url`, e.g. `http://127.0.0.1:41234`; CodeDeploy,
+    /// CloudWatch Logs and ECR clients use it too (e.g. as `AWS_ENDPOINT_URL_CODEDEPLOY`,
+    /// `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL_ECR`).
     pub fn uri(&self) -> String {
         match &self.front {
             Some(front) => front.uri(),
@@ -232,10 +238,10 @@ impl FakeEcs {
     }
 
     /// The next calls of `operation` (e.g. `"DescribeServices"`, the CodeDeploy
-    /// `"GetDeployment"` or the CloudWatch Logs `"GetLogEvents"`) answer these faults first, in
-    /// order, without touching the state (well-signed requests only). The name is matched in
-    /// every API (only `TagResource`, `UntagResource` and `ListTagsForResource` exist in more
-    /// than one).
+    /// `"GetDeployment"`, the CloudWatch Logs `"GetLogEvents"` or the ECR `"DescribeImages"`)
+    /// answer these faults first, in order, without touching the state (well-signed requests
+    /// only). The name is matched in every API (only `TagResource`, `UntagResource` and
+    /// `ListTagsForResource` exist in more than one).
     ///
     /// Panics if a fault needs the raw front and the fake was not started with
     /// [`FakeEcs::start_hostile`].
@@ -248,20 +254,20 @@ impl FakeEcs {
     }
 
     /// From now on every call of `operation` (e.g. `"ListServiceDeployments"`, the CodeDeploy
-    /// `"ListDeployments"` or the CloudWatch Logs `"GetLogEvents"`) answers HTTP 400
-    /// `AccessDeniedException` with the message IAM gives a principal whose policy does not
-    /// allow `ecs:{operation}` (`codedeploy:{operation}`, on the deployment group or application
-    /// the request names; `logs:{operation}`, on the log stream or group), without touching
-    /// the state (well-signed requests only; injected faults come first). For clients that must
-    /// fall back when an old policy refuses new APIs, or do without an optional one. The name
-    /// is matched in every API.
+    /// `"ListDeployments"`, the CloudWatch Logs `"GetLogEvents"` or the ECR `"DescribeImages"`)
+    /// answers HTTP 400 `AccessDeniedException` with the message IAM gives a principal whose
+    /// policy does not allow `ecs:{operation}` (`codedeploy:{operation}`, on the deployment
+    /// group or application the request names; `logs:{operation}`, on the log stream or group;
+    /// `ecr:{operation}`, on the repository), without touching the state (well-signed requests
+    /// only; injected faults come first). For clients that must fall back when an old policy
+    /// refuses new APIs, or do without an optional one. The name is matched in every API.
     pub fn deny(&self, operation: &str) {
         self.state().deny(operation);
     }
 
     /// Append every request answered from now on to `path` (instead of the file named by
-    /// [`TRANSCRIPT_VARIABLE`], if any), one JSON line each: `{"service": "ecs", "codedeploy"
-    /// or "logs", "operation" (without the API prefix),
+    /// [`TRANSCRIPT_VARIABLE`], if any), one JSON line each: `{"service": "ecs", "codedeploy",
+    /// "logs" or "ecr", "operation" (without the API prefix),
     /// "request": <body>, "status", "response": <body, or null when not JSON>, "fault": <true
     /// when an injected Fault or deny() made or broke the answer>}`. The file is opened for
     /// appending and each line written whole, so processes can share it.
@@ -417,6 +423,27 @@ impl FakeEcs {
         self.state().world.logs.lines(group, stream)
     }
 
+    /// Create an empty ECR repository in the fake's registry (that of [`ACCOUNT`]); nothing
+    /// happens if it exists.
+    ///
+    /// Panics if ECR could not name a repository so (2 to 256 lower-case letters and digits,
+    /// joined by `.`, `_`, `__`, runs of `-`, or `/`).
+    pub fn add_ecr_repository(&self, repository: &str) {
+        self.state().add_ecr_repository(repository);
+    }
+
+    /// Push an image tagged `tag` to the ECR repository `repository` (created if missing), now
+    /// by the fake clock; returns its digest, `sha256:` and the 64 hex digits of the SHA-256 of
+    /// `{repository}:{tag}` (so the same for the same repository and tag; pushing a tag again
+    /// changes nothing). DescribeImages shows it with that one tag, a size of 20 to 100 MB
+    /// from its digest and a Docker v2 manifest.
+    ///
+    /// Panics as [`FakeEcs::add_ecr_repository`] does, or if the tag is empty or longer than
+    /// 300 characters.
+    pub fn add_ecr_image(&self, repository: &str, tag: &str) -> String {
+        self.state().add_ecr_image(repository, tag)
+    }
+
     /// Accept this access key id too (e.g. keys a fake STS hands out).
     pub fn accept_access_key(&self, access_key: &str) {
         self.state().accept_access_key(access_key);
@@ -454,8 +481,8 @@ impl FakeEcs {
             .count()
     }
 
-    /// How many requests named `operation` of the API `service` (`"ecs"`, `"codedeploy"` or
-    /// `"logs"`, as in [`Recorded::service`]), rejected ones included.
+    /// How many requests named `operation` of the API `service` (`"ecs"`, `"codedeploy"`,
+    /// `"logs"` or `"ecr"`, as in [`Recorded::service`]), rejected ones included.
     pub fn count_of(&self, service: &str, operation: &str) -> usize {
         self.state()
             .requests

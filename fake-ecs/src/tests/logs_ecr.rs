@@ -1,7 +1,7 @@
-//! CloudWatch Logs.
+//! CloudWatch Logs and ECR.
 
 use super::*;
-use crate::dispatch::LOGS_TARGET_PREFIX;
+use crate::dispatch::{ECR_TARGET_PREFIX, LOGS_TARGET_PREFIX};
 
 /// AUTH_OK scoped to the service `signing_name`.
 fn auth(signing_name: &str) -> String {
@@ -12,6 +12,10 @@ fn logs_request(operation: &str, input: &Value) -> Request {
     signed_for(LOGS_TARGET_PREFIX, operation, &auth("logs"), input)
 }
 
+fn ecr_request(operation: &str, input: &Value) -> Request {
+    signed_for(ECR_TARGET_PREFIX, operation, &auth("ecr"), input)
+}
+
 /// Call a CloudWatch Logs operation that must succeed; its JSON reply.
 fn logs_ok(state: &mut State, operation: &str, input: Value) -> Value {
     succeeded(operation, state.handle(&logs_request(operation, &input)))
@@ -19,7 +23,23 @@ fn logs_ok(state: &mut State, operation: &str, input: Value) -> Value {
 
 /// Call a CloudWatch Logs operation that must fail with HTTP 400; its error code and message.
 fn logs_fails(state: &mut State, operation: &str, input: Value) -> (String, String) {
-    let reply = state.handle(&logs_request(operation, &input));
+    code_and_message(operation, state.handle(&logs_request(operation, &input)))
+}
+
+/// DescribeImages, which must succeed; its JSON reply.
+fn describe_images(state: &mut State, input: Value) -> Value {
+    let operation = "DescribeImages";
+    succeeded(operation, state.handle(&ecr_request(operation, &input)))
+}
+
+/// DescribeImages, which must fail with HTTP 400; its error code and message.
+fn describe_images_fails(state: &mut State, input: Value) -> (String, String) {
+    let operation = "DescribeImages";
+    code_and_message(operation, state.handle(&ecr_request(operation, &input)))
+}
+
+/// The error code and message of a reply that must be an HTTP 400.
+fn code_and_message(operation: &str, reply: Reply) -> (String, String) {
     let message = body(&reply)["message"]
         .as_str()
         .unwrap_or_default()
@@ -427,4 +447,258 @@ async fn logs_are_served_over_http_and_transcribed_with_their_service() {
         (&json!("logs"), &json!("DescribeLogGroups"), &json!(200))
     );
     assert_eq!(line["response"]["logGroups"][0]["logGroupName"], "/ecs/api");
+}
+
+/// The repository `acct/repo` with the images `v1` and `v2`, and the empty `acct/empty`;
+/// the digests of `v1` and `v2`.
+fn two_images() -> (State, String, String) {
+    let mut state = State::new();
+    let v1 = state.add_ecr_image("acct/repo", "v1");
+    state.world.tick();
+    let v2 = state.add_ecr_image("acct/repo", "v2");
+    state.add_ecr_repository("acct/empty");
+    (state, v1, v2)
+}
+
+/// The tags of a DescribeImages reply's images, in order.
+fn image_tags(reply: &Value) -> Vec<String> {
+    reply["imageDetails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["imageTags"][0].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn describe_images_finds_images_by_tag_and_digest() {
+    let (mut state, v1, v2) = two_images();
+    assert_eq!(
+        v1,
+        format!("sha256:{}", crate::sha256::hex_digest(b"acct/repo:v1"))
+    );
+    assert_ne!(v1, v2);
+    // The same repository and tag push nothing new.
+    assert_eq!(state.add_ecr_image("acct/repo", "v1"), v1);
+
+    let all = describe_images(&mut state, json!({"repositoryName": "acct/repo"}));
+    assert_eq!(image_tags(&all), ["v1", "v2"]);
+    assert_eq!(all.get("nextToken"), None);
+    let size = all["imageDetails"][0]["imageSizeInBytes"].as_u64().unwrap();
+    assert!((20_000_000..100_000_000).contains(&size), "{size}");
+    assert_eq!(
+        all["imageDetails"][0],
+        json!({
+            "registryId": "123456789012",
+            "repositoryName": "acct/repo",
+            "imageDigest": v1,
+            "imageTags": ["v1"],
+            "imageSizeInBytes": size,
+            "imagePushedAt": 1_700_000_000.125,
+            "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "artifactMediaType": "application/vnd.docker.container.image.v1+json",
+        })
+    );
+    assert_eq!(all["imageDetails"][1]["imagePushedAt"], 1_700_000_001.125);
+
+    let by_tag = json!({"repositoryName": "acct/repo", "imageIds": [{"imageTag": "v2"}]});
+    let reply = describe_images(&mut state, by_tag);
+    assert_eq!(image_tags(&reply), ["v2"]);
+    assert_eq!(reply["imageDetails"][0]["imageDigest"], v2);
+    let by_digest = json!({"registryId": "123456789012", "repositoryName": "acct/repo",
+                           "imageIds": [{"imageDigest": v1}, {"imageTag": "v1", "imageDigest": v1}]});
+    assert_eq!(image_tags(&describe_images(&mut state, by_digest)), ["v1"]);
+    let both = json!({"repositoryName": "acct/repo", "imageIds": [{"imageTag": "v2"}, {"imageTag": "v1"}]});
+    assert_eq!(image_tags(&describe_images(&mut state, both)), ["v2", "v1"]);
+
+    let page = describe_images(
+        &mut state,
+        json!({"repositoryName": "acct/repo", "maxResults": 1}),
+    );
+    assert_eq!(image_tags(&page), ["v1"]);
+    let rest = describe_images(
+        &mut state,
+        json!({"repositoryName": "acct/repo", "maxResults": 1, "nextToken": page["nextToken"]}),
+    );
+    assert_eq!(image_tags(&rest), ["v2"]);
+    assert_eq!(rest.get("nextToken"), None);
+
+    let tagged = json!({"repositoryName": "acct/repo", "filter": {"tagStatus": "TAGGED", "imageStatus": "ACTIVE"}});
+    assert_eq!(
+        image_tags(&describe_images(&mut state, tagged)),
+        ["v1", "v2"]
+    );
+    let untagged = json!({"repositoryName": "acct/repo", "filter": {"tagStatus": "UNTAGGED"}});
+    assert!(image_tags(&describe_images(&mut state, untagged)).is_empty());
+    let archived = json!({"repositoryName": "acct/repo", "filter": {"imageStatus": "ARCHIVED"}});
+    assert!(image_tags(&describe_images(&mut state, archived)).is_empty());
+    let empty = json!({"repositoryName": "acct/empty"});
+    assert!(image_tags(&describe_images(&mut state, empty)).is_empty());
+}
+
+#[test]
+fn describe_images_refuses_what_ecr_refuses() {
+    let (mut state, v1, _) = two_images();
+    let missing_digest = format!("sha256:{}", "0".repeat(64));
+    let cases = [
+        (
+            json!({"repositoryName": "acct/other"}),
+            ("RepositoryNotFoundException", s("The repository with name 'acct/other' does not exist in the registry with id '123456789012'")),
+        ),
+        (
+            json!({"registryId": "999999999999", "repositoryName": "acct/repo"}),
+            ("RepositoryNotFoundException", s("The repository with name 'acct/repo' does not exist in the registry with id '999999999999'")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "imageIds": [{"imageTag": "v1"}, {"imageTag": "v9"}]}),
+            ("ImageNotFoundException", s("The image with imageId {imageDigest:'null', imageTag:'v9'} does not exist within the repository with name 'acct/repo' in the registry with id '123456789012'")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "imageIds": [{"imageDigest": missing_digest}]}),
+            ("ImageNotFoundException", format!("The image with imageId {{imageDigest:'{missing_digest}', imageTag:'null'}} does not exist within the repository with name 'acct/repo' in the registry with id '123456789012'")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "imageIds": [{"imageTag": "v2", "imageDigest": v1}]}),
+            ("ImageNotFoundException", format!("The image with imageId {{imageDigest:'{v1}', imageTag:'v2'}} does not exist within the repository with name 'acct/repo' in the registry with id '123456789012'")),
+        ),
+        (
+            json!({}),
+            ("InvalidParameterException", s("1 validation error detected: Value null at 'repositoryName' failed to satisfy constraint: Member must not be null")),
+        ),
+        (
+            json!({"repositoryName": "a"}),
+            ("InvalidParameterException", s("1 validation error detected: Value 'a' at 'repositoryName' failed to satisfy constraint: Member must have length greater than or equal to 2")),
+        ),
+        (
+            json!({"repositoryName": "Acct/Repo"}),
+            ("InvalidParameterException", s(r"1 validation error detected: Value 'Acct/Repo' at 'repositoryName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*")),
+        ),
+        (
+            json!({"registryId": "12345", "repositoryName": "acct/repo"}),
+            ("InvalidParameterException", s("1 validation error detected: Value '12345' at 'registryId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9]{12}")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "imageIds": []}),
+            ("InvalidParameterException", s("1 validation error detected: Value '[]' at 'imageIds' failed to satisfy constraint: Member must have length greater than or equal to 1")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "imageIds": [{}]}),
+            ("InvalidParameterException", s("Invalid parameter at 'imageIds': an image identifier needs an imageTag or an imageDigest.")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "imageIds": [{"imageDigest": "v1"}]}),
+            ("InvalidParameterException", s("1 validation error detected: Value 'v1' at 'imageDigest' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_+.]+:[a-fA-F0-9]+")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "imageIds": [{"imageTag": ""}]}),
+            ("InvalidParameterException", s("1 validation error detected: Value '' at 'imageTag' failed to satisfy constraint: Member must have length greater than or equal to 1")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "imageIds": [{"imageTag": "v1"}], "maxResults": 5}),
+            ("InvalidParameterException", s("maxResults and nextToken cannot be used together with imageIds.")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "maxResults": 1001}),
+            ("InvalidParameterException", s("1 validation error detected: Value '1001' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "filter": {"tagStatus": "SOME"}}),
+            ("InvalidParameterException", s("Invalid tagStatus 'SOME': use one of TAGGED, UNTAGGED, ANY.")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "nextToken": "next"}),
+            ("InvalidParameterException", s("Invalid NextToken.")),
+        ),
+        (
+            json!({"repositoryName": "acct/repo", "imageIds": {"imageTag": "v1"}}),
+            ("SerializationException", s("'imageIds' must be a list of image identifiers.")),
+        ),
+    ];
+    for (input, (code, message)) in cases {
+        assert_eq!(
+            describe_images_fails(&mut state, input.clone()),
+            (s(code), message),
+            "{input}"
+        );
+    }
+    assert!(state.requests.iter().all(|r| r.service == "ecr"));
+}
+
+#[test]
+fn repository_names_follow_the_pattern_of_the_ecr_model() {
+    for name in ["acct/repo", "a1", "my.repo_x__y---z/sub-dir/x9"] {
+        assert!(crate::ecr::is_repository_name(name), "{name}");
+    }
+    for name in [
+        "Acct", "-ab", "ab-", "a._b", "a___b", "a//b", "/ab", "ab/", "a b", "\u{e4}b",
+    ] {
+        assert!(!crate::ecr::is_repository_name(name), "{name}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "is no ECR repository name")]
+fn add_ecr_image_refuses_a_name_ecr_refuses() {
+    State::new().add_ecr_image("Acct/Repo", "v1");
+}
+
+#[test]
+fn deny_and_faults_work_for_ecr_operations() {
+    let (mut state, _, _) = two_images();
+    state.inject_faults("DescribeImages", vec![Fault::Throttle]);
+    let input = json!({"repositoryName": "acct/repo"});
+    let reply = state.handle(&ecr_request("DescribeImages", &input));
+    assert_eq!((reply.status, reply.fault), (400, true));
+    assert_eq!(body(&reply)["__type"], "ThrottlingException");
+    assert_eq!(
+        image_tags(&describe_images(&mut state, input.clone())).len(),
+        2
+    );
+    state.deny("DescribeImages");
+    let reply = state.handle(&ecr_request("DescribeImages", &input));
+    assert!(reply.fault);
+    assert_eq!(
+        body(&reply),
+        json!({
+            "__type": "AccessDeniedException",
+            "message": "User: arn:aws:iam::123456789012:user/ecs-deploy-tests is not authorized to perform: ecr:DescribeImages on resource: arn:aws:ecr:us-east-1:123456789012:repository/acct/repo because no identity-based policy allows the ecr:DescribeImages action"
+        })
+    );
+    // Other APIs are not affected.
+    state.add_log_group("/ecs/web");
+    logs_ok(&mut state, "DescribeLogGroups", json!({}));
+}
+
+#[tokio::test]
+async fn ecr_is_served_over_http() {
+    let fake = FakeEcs::start().await;
+    let digest = fake.add_ecr_image("acct/repo", "v1");
+    fake.add_ecr_repository("acct/empty");
+    let authorization = auth("ecr");
+    let call = |body: Value| {
+        let (fake, authorization) = (&fake, &authorization);
+        async move {
+            http_call_for(
+                fake,
+                ECR_TARGET_PREFIX,
+                authorization,
+                "DescribeImages",
+                &body,
+            )
+            .await
+        }
+    };
+    let input = json!({"registryId": "123456789012", "repositoryName": "acct/repo", "imageIds": [{"imageTag": "v1"}]});
+    let found = http_body(&call(input).await);
+    assert_eq!(found["imageDetails"][0]["imageDigest"], digest);
+    let input = json!({"repositoryName": "acct/repo", "imageIds": [{"imageDigest": digest}]});
+    assert_eq!(image_tags(&http_body(&call(input).await)), ["v1"]);
+    let empty = http_body(&call(json!({"repositoryName": "acct/empty", "maxResults": 10})).await);
+    assert_eq!(empty, json!({"imageDetails": []}));
+    let input = json!({"repositoryName": "acct/repo", "imageIds": [{"imageTag": "v2"}]});
+    let missing = call(input).await;
+    assert!(missing.contains("ImageNotFoundException"), "{missing}");
+    let missing = call(json!({"repositoryName": "acct/gone"})).await;
+    assert!(missing.contains("RepositoryNotFoundException"), "{missing}");
+    assert_eq!(fake.count_of("ecr", "DescribeImages"), 5);
 }
