@@ -13,8 +13,9 @@
 //! [`CodeDeployRun`] per `GetDeployment` call and replace the service's task set as they go.
 //!
 //! Requests whose `X-Amz-Target` starts with `Logs_20140328.` (signed for `logs`) go to
-//! CloudWatch Logs: log groups and streams that tests fill (see [`FakeEcs::put_log_lines`]),
-//! read with `GetLogEvents` and `DescribeLogGroups`. Those whose `X-Amz-Target` starts with
+//! CloudWatch Logs: log groups and streams that tests fill (see [`FakeEcs::put_log_lines`])
+//! and that failing tasks write to through the `awslogs` driver (see
+//! [`FakeEcs::set_failing_task_log`]), read with `GetLogEvents` and `DescribeLogGroups`. Those whose `X-Amz-Target` starts with
 //! `AmazonEC2ContainerRegistry_V20150921.` (signed for `ecr`) go to ECR: the repositories
 //! and images of the registry of [`ACCOUNT`] (see [`FakeEcs::add_ecr_image`]), read with
 //! `DescribeImages`.
@@ -30,7 +31,8 @@
 //! 1. leaves: `account` (account id, region, credentials, ARNs), `script` (the public scripts
 //!    and faults), `sha256`, `front` (the raw TCP front), `auth` (the SigV4 shape check);
 //! 2. the data model: `service_deployment` (the records of service deployments, strategies),
-//!    `logs` (CloudWatch Logs: groups, streams, events), `ecr` (ECR repositories and images),
+//!    `logs` (CloudWatch Logs: groups, streams, events, and what the `awslogs` driver of a
+//!    failing container writes), `ecr` (ECR repositories and images),
 //!    `model` (clock, ids, task definitions, tasks and the logs they write to, services, and
 //!    their ECS-shaped JSON);
 //! 3. what happens to it: `rollout` (what one poll does to a service), `codedeploy`
@@ -421,6 +423,33 @@ impl FakeEcs {
     /// exist.
     pub fn log_lines(&self, group: &str, stream: &str) -> Vec<String> {
         self.state().world.logs.lines(group, stream)
+    }
+
+    /// From now on, the lines the failing container of a task writes before it dies.
+    ///
+    /// Whenever the fake stops a task because an essential container exits non-zero
+    /// ([`Rollout::TasksFail`], [`Rollout::FailAfter`], [`Rollout::CircuitBreakerRollback`],
+    /// [`Rollout::CircuitBreakerInScaleUp`], [`CodeDeployRun::TasksFail`], and
+    /// [`TaskRun::Exit`] with a non-zero code for an essential container), and that
+    /// container's definition in the task's revision has `"logConfiguration": {"logDriver":
+    /// "awslogs", "options": {"awslogs-group": …, "awslogs-stream-prefix": …}}`, the lines
+    /// are appended, stamped with the fake clock, to the stream `<awslogs-stream-prefix>/<container
+    /// name>/<task id>` (the task id: the last part of the task ARN) of that group. The group is
+    /// created if the options say `"awslogs-create-group": "true"`; where it does not exist and
+    /// may not be created, nothing is written (real ECS would not start such a task; the fake
+    /// keeps the scripted failure). Nothing is written either for an `awslogs-region` other
+    /// than [`REGION`], or without `awslogs-stream-prefix` (the stream would be named after the
+    /// Docker container id).
+    ///
+    /// The default is `["Starting the application", "FATAL: {reason}"]`, where `reason` is the
+    /// reason the container exits with, as DescribeTasks shows it in `containers[].reason`: the
+    /// `reason` of the TasksFail or FailAfter rollout, of the CodeDeployRun::TasksFail or of
+    /// the TaskRun::Exit; for a CircuitBreakerRollback its CannotPullContainerError; for a
+    /// CircuitBreakerInScaleUp "Essential container in task exited".
+    ///
+    /// Panics if a line is empty (CloudWatch Logs has no empty events).
+    pub fn set_failing_task_log(&self, lines: Vec<String>) {
+        self.state().set_failing_task_log(lines);
     }
 
     /// Create an empty ECR repository in the fake's registry (that of [`ACCOUNT`]); nothing

@@ -1,5 +1,6 @@
 //! CloudWatch Logs: log groups, their streams and events; how GetLogEvents reads a stream and
-//! DescribeLogGroups renders a group.
+//! DescribeLogGroups renders a group; and what the `awslogs` log driver ships for a task's
+//! container that fails (see `FakeEcs::set_failing_task_log`).
 //!
 //! Times are epoch milliseconds, as CloudWatch Logs counts them, taken from the fake clock.
 
@@ -8,6 +9,10 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::account::{ACCOUNT, REGION};
+
+/// The first line a failing container writes unless a test sets others; the second says why
+/// it dies.
+const DEFAULT_FIRST_LINE: &str = "Starting the application";
 
 /// The ARN of a log group, as `logGroupArn` shows it (`arn` adds `:*`).
 fn group_arn(name: &str) -> String {
@@ -172,10 +177,42 @@ impl Group {
     }
 }
 
+/// Where the `awslogs` driver of a container definition ships what the container writes.
+struct AwsLogs<'a> {
+    group: &'a str,
+    stream_prefix: &'a str,
+    /// `awslogs-create-group` is "true": the driver creates a missing group.
+    create_group: bool,
+}
+
+impl AwsLogs<'_> {
+    /// The `logConfiguration` of a container definition, if it ships to a group of the fake's
+    /// region with a stream prefix (without one the stream would be named after the Docker
+    /// container id, which the fake has not).
+    fn of(definition: &Value) -> Option<AwsLogs<'_>> {
+        let config = &definition["logConfiguration"];
+        if config["logDriver"] != "awslogs" {
+            return None;
+        }
+        let option = |key: &str| config["options"][key].as_str();
+        if option("awslogs-region").is_some_and(|region| region != REGION) {
+            return None;
+        }
+        Some(AwsLogs {
+            group: option("awslogs-group")?,
+            stream_prefix: option("awslogs-stream-prefix")?,
+            create_group: option("awslogs-create-group") == Some("true"),
+        })
+    }
+}
+
 /// Everything CloudWatch Logs knows.
 #[derive(Default)]
 pub(crate) struct Logs {
     groups: BTreeMap<String, Group>,
+    /// What a failing container writes (see `FakeEcs::set_failing_task_log`); `None`: the
+    /// default lines.
+    failing_task_log: Option<Vec<String>>,
 }
 
 impl Logs {
@@ -229,5 +266,38 @@ impl Logs {
             .flat_map(|s| &s.events)
             .map(|e| e.message.clone())
             .collect()
+    }
+
+    /// See `FakeEcs::set_failing_task_log`.
+    pub(crate) fn set_failing_task_log(&mut self, lines: Vec<String>) {
+        self.failing_task_log = Some(lines);
+    }
+
+    /// A task's essential container, defined by `definition` (a container definition of the
+    /// task's revision), exited non-zero with `reason`: if it logs with `awslogs`, the
+    /// failing-task lines go to the stream `<awslogs-stream-prefix>/<container>/<task id>`
+    /// of its group, which is created if `awslogs-create-group` is "true". Where the group is
+    /// missing and may not be created, nothing is written (real ECS would not have started the
+    /// task; the fake keeps its scripted failure).
+    pub(crate) fn container_failed(
+        &mut self,
+        definition: &Value,
+        task_id: &str,
+        reason: &str,
+        now: f64,
+    ) {
+        let Some(awslogs) = AwsLogs::of(definition) else {
+            return;
+        };
+        if !awslogs.create_group && !self.groups.contains_key(awslogs.group) {
+            return;
+        }
+        let container = definition["name"].as_str().unwrap_or_default();
+        let stream = format!("{}/{container}/{task_id}", awslogs.stream_prefix);
+        let lines = self
+            .failing_task_log
+            .clone()
+            .unwrap_or_else(|| vec![DEFAULT_FIRST_LINE.to_string(), format!("FATAL: {reason}")]);
+        self.put(awslogs.group, &stream, &lines, now);
     }
 }

@@ -155,6 +155,12 @@ impl TaskDef {
         self.description.get("status").and_then(Value::as_str) == Some(ACTIVE)
     }
 
+    /// The definition of the container `name`.
+    fn container_definition(&self, name: &str) -> Option<&Value> {
+        let defs = self.description["containerDefinitions"].as_array();
+        defs.into_iter().flatten().find(|c| c["name"] == name)
+    }
+
     /// Each container definition: (name, image, essential, cpu, memory).
     fn containers(&self) -> Vec<Container> {
         let defs = self.description["containerDefinitions"].as_array();
@@ -625,7 +631,9 @@ impl World {
         }
     }
 
-    /// Stop a task now. `exit` gives each container's exit code and reason.
+    /// Stop a task now. `exit` gives each container's exit code and reason. An essential
+    /// container that exits non-zero leaves its last words in CloudWatch Logs, if it logs there
+    /// (see [`Logs::container_failed`]).
     pub(crate) fn stop(
         &mut self,
         index: usize,
@@ -646,6 +654,27 @@ impl World {
             c.last_status = STOPPED;
             c.exit_code = exit_code;
             c.reason = why;
+        }
+        let failed: Vec<(String, String)> = task
+            .containers
+            .iter()
+            .filter(|c| c.essential && c.exit_code.is_some_and(|code| code != 0))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.reason.as_deref().unwrap_or(reason).to_string(),
+                )
+            })
+            .collect();
+        let (task_id, task_definition) = (task.id.clone(), task.task_definition.clone());
+        for (name, why) in failed {
+            let definition = self
+                .find_task_def(&task_definition)
+                .and_then(|td| td.container_definition(&name))
+                .cloned();
+            if let Some(definition) = definition {
+                self.logs.container_failed(&definition, &task_id, &why, now);
+            }
         }
     }
 

@@ -290,6 +290,15 @@ impl State {
         self.world.logs.put(group, stream, &lines, now);
     }
 
+    /// See `FakeEcs::set_failing_task_log`.
+    pub(crate) fn set_failing_task_log(&mut self, lines: Vec<String>) {
+        assert!(
+            lines.iter().all(|line| !line.is_empty()),
+            "fake-ecs: a log event cannot be empty"
+        );
+        self.world.logs.set_failing_task_log(lines);
+    }
+
     /// See `FakeEcs::add_ecr_repository`.
     pub(crate) fn add_ecr_repository(&mut self, repository: &str) {
         expect_repository_name(repository);

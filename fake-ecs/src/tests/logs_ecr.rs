@@ -1,4 +1,4 @@
-//! CloudWatch Logs and ECR.
+//! CloudWatch Logs and ECR, and the log lines failing tasks write.
 
 use super::*;
 use crate::dispatch::{ECR_TARGET_PREFIX, LOGS_TARGET_PREFIX};
@@ -701,4 +701,221 @@ async fn ecr_is_served_over_http() {
     let missing = call(json!({"repositoryName": "acct/gone"})).await;
     assert!(missing.contains("RepositoryNotFoundException"), "{missing}");
     assert_eq!(fake.count_of("ecr", "DescribeImages"), 5);
+}
+
+/// `web(image)` whose containers log with `awslogs` with these options.
+fn logged_web(image: &str, options: Value) -> Value {
+    let mut td = web(image);
+    for container in td["containerDefinitions"].as_array_mut().unwrap() {
+        container["logConfiguration"] = json!({"logDriver": "awslogs", "options": options});
+    }
+    td
+}
+
+/// The usual awslogs options: group `group`, stream prefix `ecs`, this region.
+fn awslogs(group: &str) -> Value {
+    json!({"awslogs-group": group, "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"})
+}
+
+/// The ids of the tasks of `prod` that run this task definition.
+fn task_ids(state: &State, task_definition: &str) -> Vec<String> {
+    state
+        .tasks_json("prod")
+        .iter()
+        .filter(|t| t["taskDefinitionArn"] == task_definition)
+        .map(|t| {
+            t["taskArn"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The names of the log groups, as DescribeLogGroups lists them.
+fn group_names(state: &mut State) -> Vec<String> {
+    let reply = logs_ok(state, "DescribeLogGroups", json!({}));
+    reply["logGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["logGroupName"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_failing_rollout_writes_the_log_of_each_failed_task() {
+    let (mut state, _, v2) = setup();
+    let logged =
+        state.seed_task_definition(logged_web("acct/repo:v3", awslogs("/ecs/web")), vec![]);
+    state.add_log_group("/ecs/web");
+    let rollouts = vec![
+        Rollout::TasksFail {
+            polls: 1,
+            tasks_per_poll: 2,
+            reason: "CannotStartContainerError: exec: app: not found".into(),
+        },
+        Rollout::TasksFail {
+            polls: 1,
+            tasks_per_poll: 1,
+            reason: "boom".into(),
+        },
+    ];
+    state.set_rollouts("prod", "web", rollouts);
+    update(&mut state, &logged);
+    poll(&mut state);
+    let failed = task_ids(&state, &logged);
+    assert_eq!(failed.len(), 2);
+    for id in &failed {
+        let stream = format!("ecs/app/{id}");
+        assert_eq!(
+            state.world.logs.lines("/ecs/web", &stream),
+            [
+                "Starting the application",
+                "FATAL: CannotStartContainerError: exec: app: not found"
+            ]
+        );
+        // The sidecar exited 0: it wrote nothing.
+        assert!(state
+            .world
+            .logs
+            .lines("/ecs/web", &format!("ecs/sidecar/{id}"))
+            .is_empty());
+        let input = json!({"logGroupName": "/ecs/web", "logStreamName": stream});
+        let events = logs_ok(&mut state, "GetLogEvents", input);
+        let stopped_at = state
+            .tasks_json("prod")
+            .iter()
+            .find(|t| t["taskArn"].as_str().unwrap().ends_with(id.as_str()))
+            .unwrap()["stoppedAt"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(
+            events["events"][1]["timestamp"].as_f64().unwrap(),
+            (stopped_at * 1000.0).round()
+        );
+    }
+
+    // The same rollout of a revision without logConfiguration writes nothing.
+    let stored = logs_ok(&mut state, "DescribeLogGroups", json!({}))["logGroups"].clone();
+    update(&mut state, &v2);
+    poll(&mut state);
+    assert_eq!(task_ids(&state, &v2).len(), 1);
+    assert_eq!(
+        logs_ok(&mut state, "DescribeLogGroups", json!({}))["logGroups"],
+        stored
+    );
+}
+
+#[test]
+fn a_circuit_breaker_rollback_logs_why_its_tasks_fail() {
+    let (mut state, v1, _) = setup();
+    let mut options = awslogs("/ecs/new");
+    options["awslogs-create-group"] = json!("true");
+    let logged = state.seed_task_definition(logged_web("acct/repo:v3", options), vec![]);
+    state.set_rollouts(
+        "prod",
+        "web",
+        vec![Rollout::CircuitBreakerRollback { polls: 1 }],
+    );
+    update(&mut state, &logged);
+    poll(&mut state);
+    let [id] = &task_ids(&state, &logged)[..] else {
+        panic!("one failed task");
+    };
+    assert_eq!(
+        state.world.logs.lines("/ecs/new", &format!("ecs/app/{id}")),
+        [
+            "Starting the application",
+            "FATAL: CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref: not found"
+        ]
+    );
+    // The rollback's tasks run v1, which logs nowhere.
+    poll(&mut state);
+    assert_eq!(poll(&mut state)["taskDefinition"], v1);
+    assert_eq!(group_names(&mut state), ["/ecs/new"]);
+}
+
+#[test]
+fn a_task_run_exit_logs_only_where_awslogs_may_write() {
+    let (mut state, _, _) = setup();
+    state.add_log_group("/ecs/web");
+    let mut created = awslogs("/ecs/created");
+    created["awslogs-create-group"] = json!("true");
+    let mut elsewhere = awslogs("/ecs/web");
+    elsewhere["awslogs-region"] = json!("eu-west-1");
+    let mut no_prefix = awslogs("/ecs/web");
+    no_prefix
+        .as_object_mut()
+        .unwrap()
+        .remove("awslogs-stream-prefix");
+    // (options, the group the failing container's lines go to)
+    let cases = [
+        (awslogs("/ecs/web"), Some("/ecs/web")),
+        (created, Some("/ecs/created")),
+        (awslogs("/ecs/missing"), None),
+        (elsewhere, None),
+        (no_prefix, None),
+    ];
+    state.set_failing_task_log(vec![s("panic: config missing"), s("exit status 2")]);
+    for (options, group) in cases {
+        let td = state.seed_task_definition(logged_web("acct/repo:v4", options.clone()), vec![]);
+        state.set_task_runs(vec![TaskRun::Exit {
+            container: "app".into(),
+            exit_code: 2,
+            reason: "exit status 2".into(),
+        }]);
+        let reply = ok(
+            &mut state,
+            "RunTask",
+            json!({"cluster": "prod", "taskDefinition": td}),
+        );
+        let arn = reply["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+        let id = arn.rsplit('/').next().unwrap();
+        let describe = json!({"cluster": "prod", "tasks": [arn]});
+        ok(&mut state, "DescribeTasks", describe.clone());
+        let stream = format!("ecs/app/{id}");
+        assert!(
+            state.world.logs.lines("/ecs/web", &stream).is_empty(),
+            "{options}: not before it stops"
+        );
+        ok(&mut state, "DescribeTasks", describe);
+        let written: Vec<(String, Vec<String>)> = ["/ecs/web", "/ecs/created", "/ecs/missing"]
+            .into_iter()
+            .map(|g| (s(g), state.world.logs.lines(g, &stream)))
+            .filter(|(_, lines)| !lines.is_empty())
+            .collect();
+        let expected: Vec<(String, Vec<String>)> = group
+            .map(|g| (s(g), vec![s("panic: config missing"), s("exit status 2")]))
+            .into_iter()
+            .collect();
+        assert_eq!(written, expected, "{options}");
+    }
+    assert_eq!(group_names(&mut state), ["/ecs/created", "/ecs/web"]);
+
+    // A non-essential container that fails, or tasks that succeed, write nothing.
+    let before = logs_ok(&mut state, "DescribeLogGroups", json!({}));
+    let td = state.seed_task_definition(logged_web("acct/repo:v5", awslogs("/ecs/web")), vec![]);
+    state.set_task_runs(vec![
+        TaskRun::Exit {
+            container: "sidecar".into(),
+            exit_code: 1,
+            reason: "sidecar crashed".into(),
+        },
+        TaskRun::Succeed,
+    ]);
+    for _ in 0..2 {
+        let reply = ok(
+            &mut state,
+            "RunTask",
+            json!({"cluster": "prod", "taskDefinition": td}),
+        );
+        let describe = json!({"cluster": "prod", "tasks": [reply["tasks"][0]["taskArn"]]});
+        ok(&mut state, "DescribeTasks", describe.clone());
+        ok(&mut state, "DescribeTasks", describe);
+    }
+    assert_eq!(logs_ok(&mut state, "DescribeLogGroups", json!({})), before);
 }
