@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Checks a fake-ECS transcript against botocore's models of the ECS and CodeDeploy APIs.
+"""Checks a fake-ECS transcript against botocore's models of the APIs the fake serves: ECS,
+CodeDeploy, CloudWatch Logs and ECR.
 
 Usage: python3 scripts/model_check.py TRANSCRIPT
 
 TRANSCRIPT is the file the fake writes when FAKE_ECS_TRANSCRIPT names it: one JSON
-line per answered request, {"service": "ecs" or "codedeploy", "operation", "request",
-"status", "response", "fault"}. Each line is held against the model of its service
+line per answered request, {"service": "ecs", "codedeploy", "logs" or "ecr",
+"operation", "request", "status", "response", "fault"}. Each line is held against the model of its service
 (a line without "service" is an ECS one). For every line that is not a fault (an
 answer made or broken by an injected Fault or by deny()):
 
@@ -22,8 +23,8 @@ answer made or broken by an injected Fault or by deny()):
   an epoch number, list, map, structure), required members, recursively.
 
 Prints one line per problem ("Operation: path: problem", prefixed with
-"codedeploy " for a CodeDeploy operation; the same problem
-found in several lines is printed once) and a summary line ("model-check: N
+the service, e.g. "codedeploy ", for an operation of an API other than ECS; the same
+problem found in several lines is printed once) and a summary line ("model-check: N
 requests and M answers checked, K problems"). Exit status: 0
 when there are no problems, 1 when there are, 2 when the transcript is missing
 or has no line. Python 3.11, standard library and botocore only.
@@ -41,7 +42,7 @@ import botocore.validate
 # (SerializationException for wrong JSON types, UnknownOperationException for an unknown
 # target, FakeEcsScriptError for a script mistake; InvalidParameterException / ClientException
 # for ECS's own checks; CodeDeploy's codes for a missing, empty, malformed or out-of-range
-# member).
+# member; InvalidParameterException for the constraints of the logs and ecr models).
 COMMON_VALIDATION_CODES = {
     "SerializationException",
     "UnknownOperationException",
@@ -68,17 +69,21 @@ VALIDATION_CODES = {
         "InvalidAutoRollbackConfigException",
         "BatchLimitExceededException",
     },
+    "logs": COMMON_VALIDATION_CODES | {"InvalidParameterException"},
+    "ecr": COMMON_VALIDATION_CODES | {"InvalidParameterException"},
 }
 
 # Where each service's model lives under botocore/data.
 MODEL_PATHS = {
     "ecs": ("ecs", "2014-11-13"),
     "codedeploy": ("codedeploy", "2014-10-06"),
+    "logs": ("logs", "2014-03-28"),
+    "ecr": ("ecr", "2015-09-21"),
 }
 
 
 def load_model(service):
-    """botocore's model of `service` ("ecs" or "codedeploy"), found next to the installed
+    """botocore's model of `service` (a key of MODEL_PATHS), found next to the installed
     botocore."""
     name, version = MODEL_PATHS[service]
     path = os.path.join(

@@ -1,7 +1,7 @@
 //! How the fake answers one HTTP request ([`State::handle`]): it records it, checks it (POST /,
 //! the SigV4 header shape, the access key), answers an injected fault or a denied operation if
-//! there is one, else dispatches it by its `X-Amz-Target` to the ECS or the CodeDeploy
-//! operations; and writes the transcript line.
+//! there is one, else dispatches it by its `X-Amz-Target` to the operations of its API (ECS,
+//! CodeDeploy, CloudWatch Logs, ECR); and writes the transcript line.
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
@@ -17,12 +17,16 @@ use crate::auth::{self, AuthError};
 use crate::model::REGISTERED_BY;
 use crate::script::Fault;
 use crate::state::{Recorded, State};
-use crate::{codedeploy_ops, front, ops};
+use crate::{codedeploy_ops, ecr, ecr_ops, front, logs, logs_ops, ops};
 
 /// The `X-Amz-Target` prefix of every ECS operation.
 pub(crate) const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
 /// The `X-Amz-Target` prefix of every CodeDeploy operation.
 pub(crate) const CODEDEPLOY_TARGET_PREFIX: &str = "CodeDeploy_20141006.";
+/// The `X-Amz-Target` prefix of every CloudWatch Logs operation.
+pub(crate) const LOGS_TARGET_PREFIX: &str = "Logs_20140328.";
+/// The `X-Amz-Target` prefix of every ECR operation.
+pub(crate) const ECR_TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
 
 /// The API a request is for, told by its `X-Amz-Target` prefix.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -31,28 +35,37 @@ pub(crate) enum Api {
     Ecs,
     /// AWS CodeDeploy.
     CodeDeploy,
+    /// Amazon CloudWatch Logs.
+    Logs,
+    /// Amazon Elastic Container Registry.
+    Ecr,
 }
 
 impl Api {
+    /// The APIs other than ECS, whose target prefix a request must have to be theirs.
+    const OTHERS: [Api; 3] = [Api::CodeDeploy, Api::Logs, Api::Ecr];
+
     /// The API and the operation an `X-Amz-Target` header names (the whole header as the
-    /// operation when its prefix is neither API's).
+    /// operation when its prefix is no API's).
     pub(crate) fn of_target(target: &str) -> (Api, &str) {
-        if let Some(operation) = target.strip_prefix(CODEDEPLOY_TARGET_PREFIX) {
-            (Api::CodeDeploy, operation)
-        } else {
-            (
-                Api::Ecs,
-                target.strip_prefix(TARGET_PREFIX).unwrap_or(target),
-            )
-        }
+        let other = Api::OTHERS.into_iter().find_map(|api| {
+            let operation = target.strip_prefix(api.target_prefix())?;
+            Some((api, operation))
+        });
+        other.unwrap_or((
+            Api::Ecs,
+            target.strip_prefix(TARGET_PREFIX).unwrap_or(target),
+        ))
     }
 
     /// The SigV4 signing name, the IAM action prefix and the transcript's `service`:
-    /// `ecs` or `codedeploy`.
+    /// `ecs`, `codedeploy`, `logs` or `ecr`.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Api::Ecs => "ecs",
             Api::CodeDeploy => "codedeploy",
+            Api::Logs => "logs",
+            Api::Ecr => "ecr",
         }
     }
 
@@ -61,11 +74,13 @@ impl Api {
         match self {
             Api::Ecs => TARGET_PREFIX,
             Api::CodeDeploy => CODEDEPLOY_TARGET_PREFIX,
+            Api::Logs => LOGS_TARGET_PREFIX,
+            Api::Ecr => ECR_TARGET_PREFIX,
         }
     }
 }
 
-/// The media type of every ECS and CodeDeploy request and reply.
+/// The media type of every request and reply of the fake's APIs.
 const JSON_1_1: &str = "application/x-amz-json-1.1";
 
 /// An HTTP reply, before it becomes a wiremock `ResponseTemplate`.
@@ -139,7 +154,8 @@ impl Reply {
     }
 }
 
-/// The free-text fields of ECS answers: what a user with the right permission can choose.
+/// The free-text fields of answers: what a user with the right permission can choose (or, for
+/// a log event's `message`, what the application wrote).
 const TEXT_FIELDS: [&str; 5] = [
     "message",
     "reason",
@@ -261,7 +277,7 @@ impl State {
             return Reply::error(
                 404,
                 "UnknownOperationException",
-                "ECS and CodeDeploy answer only POST / (JSON 1.1 protocol).",
+                "The fake's APIs answer only POST / (JSON 1.1 protocol).",
             );
         }
         match auth::check(&request.headers, api.name()) {
@@ -289,6 +305,8 @@ impl State {
             let resource = match api {
                 Api::Ecs => ecs_resource(&body),
                 Api::CodeDeploy => self.codedeploy.resource_of(&body),
+                Api::Logs => logs::resource_of(&body),
+                Api::Ecr => ecr::resource_of(&body),
             };
             let mut reply = Reply::error(
                 400,
@@ -342,6 +360,8 @@ impl State {
         let answered = match api {
             Api::Ecs => ops::call(self, operation, &input),
             Api::CodeDeploy => codedeploy_ops::call(self, operation, &input),
+            Api::Logs => logs_ops::call(self, operation, &input),
+            Api::Ecr => ecr_ops::call(self, operation, &input),
         };
         match answered {
             Ok(mut value) => {

@@ -12,6 +12,14 @@
 //! services, and blue/green deployments that advance one step of a scripted
 //! [`CodeDeployRun`] per `GetDeployment` call and replace the service's task set as they go.
 //!
+//! Requests whose `X-Amz-Target` starts with `Logs_20140328.` (signed for `logs`) go to
+//! CloudWatch Logs: log groups and streams that tests fill (see [`FakeEcs::put_log_lines`])
+//! and that failing tasks write to through the `awslogs` driver (see
+//! [`FakeEcs::set_failing_task_log`]), read with `GetLogEvents` and `DescribeLogGroups`. Those whose `X-Amz-Target` starts with
+//! `AmazonEC2ContainerRegistry_V20150921.` (signed for `ecr`) go to ECR: the repositories
+//! and images of the registry of [`ACCOUNT`] (see [`FakeEcs::add_ecr_image`]), read with
+//! `DescribeImages`.
+//!
 //! Everything is deterministic: ids come from counters and timestamps from a fake clock that
 //! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock — except the
 //! progress of the two timed rollouts, [`Rollout::CompleteAfter`] and [`Rollout::FailAfter`],
@@ -23,12 +31,15 @@
 //! 1. leaves: `account` (account id, region, credentials, ARNs), `script` (the public scripts
 //!    and faults), `sha256`, `front` (the raw TCP front), `auth` (the SigV4 shape check);
 //! 2. the data model: `service_deployment` (the records of service deployments, strategies),
-//!    `model` (clock, ids, task definitions, tasks, services, and their ECS-shaped JSON);
+//!    `logs` (CloudWatch Logs: groups, streams, events, and what the `awslogs` driver of a
+//!    failing container writes), `ecr` (ECR repositories and images),
+//!    `model` (clock, ids, task definitions, tasks and the logs they write to, services, and
+//!    their ECS-shaped JSON);
 //! 3. what happens to it: `rollout` (what one poll does to a service), `codedeploy`
 //!    (CodeDeploy's groups, and deployments that replace a service's task set);
 //! 4. `state`: `State`, everything the fake knows, and how [`FakeEcs`] seeds and reads it;
-//! 5. the operations on it: `ops` (ECS), `codedeploy_ops` (CodeDeploy, with `ops`' input
-//!    checks);
+//! 5. the operations on it: `ops` (ECS, and the input checks every API shares),
+//!    `codedeploy_ops` (CodeDeploy), `logs_ops` (CloudWatch Logs), `ecr_ops` (ECR);
 //! 6. `dispatch`: `State::handle`, which checks one request, answers a fault or a denial or
 //!    dispatches it by its `X-Amz-Target`, and writes its transcript line;
 //! 7. this root: [`FakeEcs`] on wiremock, and the re-exports.
@@ -41,7 +52,11 @@ mod auth;
 mod codedeploy;
 mod codedeploy_ops;
 mod dispatch;
+mod ecr;
+mod ecr_ops;
 mod front;
+mod logs;
+mod logs_ops;
 mod model;
 mod ops;
 mod rollout;
@@ -145,8 +160,9 @@ impl FakeEcs {
         fake
     }
 
-    /// The endpoint to pass as `--endpoint-url`, e.g. `http://127.0.0.1:41234`; CodeDeploy
-    /// clients use it too (e.g. as `AWS_ENDPOINT_URL_CODEDEPLOY`).
+    /// The endpoint to pass as `--endpoint-url`, e.g. `http://127.0.0.1:41234`; CodeDeploy,
+    /// CloudWatch Logs and ECR clients use it too (e.g. as `AWS_ENDPOINT_URL_CODEDEPLOY`,
+    /// `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL_ECR`).
     pub fn uri(&self) -> String {
         match &self.front {
             Some(front) => front.uri(),
@@ -156,7 +172,8 @@ impl FakeEcs {
 
     /// Append `text` to every free-text field the fake answers with (`message`, `reason`,
     /// `stoppedReason`, `rolloutStateReason`, `statusReason`), as someone allowed to call
-    /// `ecs:StopTask` may choose a stoppedReason: for tests of what the client prints.
+    /// `ecs:StopTask` may choose a stoppedReason, or an application what it logs (a log
+    /// event's `message`): for tests of what the client prints.
     pub fn inject_text(&self, text: &str) {
         self.state().injected_text = Some(text.to_string());
     }
@@ -222,10 +239,11 @@ impl FakeEcs {
         self.state().set_task_runs(runs);
     }
 
-    /// The next calls of `operation` (e.g. `"DescribeServices"` or the CodeDeploy
-    /// `"GetDeployment"`) answer these faults first, in order, without touching the state
-    /// (well-signed requests only). The name is matched in both APIs (only `TagResource`,
-    /// `UntagResource` and `ListTagsForResource` exist in both).
+    /// The next calls of `operation` (e.g. `"DescribeServices"`, the CodeDeploy
+    /// `"GetDeployment"`, the CloudWatch Logs `"GetLogEvents"` or the ECR `"DescribeImages"`)
+    /// answer these faults first, in order, without touching the state (well-signed requests
+    /// only). The name is matched in every API (only `TagResource`, `UntagResource` and
+    /// `ListTagsForResource` exist in more than one).
     ///
     /// Panics if a fault needs the raw front and the fake was not started with
     /// [`FakeEcs::start_hostile`].
@@ -237,19 +255,21 @@ impl FakeEcs {
         self.state().inject_faults(operation, faults);
     }
 
-    /// From now on every call of `operation` (e.g. `"ListServiceDeployments"`, or the CodeDeploy
-    /// `"ListDeployments"`) answers HTTP 400 `AccessDeniedException` with the message IAM gives
-    /// a principal whose policy does not allow `ecs:{operation}` (`codedeploy:{operation}`, on
-    /// the deployment group or application the request names), without touching the state
-    /// (well-signed requests only; injected faults come first). For clients that must fall back
-    /// when an old policy refuses new APIs. The name is matched in both APIs.
+    /// From now on every call of `operation` (e.g. `"ListServiceDeployments"`, the CodeDeploy
+    /// `"ListDeployments"`, the CloudWatch Logs `"GetLogEvents"` or the ECR `"DescribeImages"`)
+    /// answers HTTP 400 `AccessDeniedException` with the message IAM gives a principal whose
+    /// policy does not allow `ecs:{operation}` (`codedeploy:{operation}`, on the deployment
+    /// group or application the request names; `logs:{operation}`, on the log stream or group;
+    /// `ecr:{operation}`, on the repository), without touching the state (well-signed requests
+    /// only; injected faults come first). For clients that must fall back when an old policy
+    /// refuses new APIs, or do without an optional one. The name is matched in every API.
     pub fn deny(&self, operation: &str) {
         self.state().deny(operation);
     }
 
     /// Append every request answered from now on to `path` (instead of the file named by
-    /// [`TRANSCRIPT_VARIABLE`], if any), one JSON line each: `{"service": "ecs" or
-    /// "codedeploy", "operation" (without the API prefix),
+    /// [`TRANSCRIPT_VARIABLE`], if any), one JSON line each: `{"service": "ecs", "codedeploy",
+    /// "logs" or "ecr", "operation" (without the API prefix),
     /// "request": <body>, "status", "response": <body, or null when not JSON>, "fault": <true
     /// when an injected Fault or deny() made or broke the answer>}`. The file is opened for
     /// appending and each line written whole, so processes can share it.
@@ -384,6 +404,75 @@ impl FakeEcs {
         self.state().service_deployments_json(cluster, service)
     }
 
+    /// Create an empty CloudWatch Logs group, created now by the fake clock (nothing happens if
+    /// it exists).
+    pub fn add_log_group(&self, name: &str) {
+        self.state().add_log_group(name);
+    }
+
+    /// Append one log event per line to the stream `stream` of the log group `group`, stamped
+    /// with the fake clock's time (in milliseconds; `ingestionTime` the same), creating the
+    /// group and the stream if missing.
+    ///
+    /// Panics if a line is empty (CloudWatch Logs has no empty events).
+    pub fn put_log_lines(&self, group: &str, stream: &str, lines: &[&str]) {
+        self.state().put_log_lines(group, stream, lines);
+    }
+
+    /// The messages of a log stream, oldest first; empty if the group or the stream does not
+    /// exist.
+    pub fn log_lines(&self, group: &str, stream: &str) -> Vec<String> {
+        self.state().world.logs.lines(group, stream)
+    }
+
+    /// From now on, the lines the failing container of a task writes before it dies.
+    ///
+    /// Whenever the fake stops a task because an essential container exits non-zero
+    /// ([`Rollout::TasksFail`], [`Rollout::FailAfter`], [`Rollout::CircuitBreakerRollback`],
+    /// [`Rollout::CircuitBreakerInScaleUp`], [`CodeDeployRun::TasksFail`], and
+    /// [`TaskRun::Exit`] with a non-zero code for an essential container), and that
+    /// container's definition in the task's revision has `"logConfiguration": {"logDriver":
+    /// "awslogs", "options": {"awslogs-group": …, "awslogs-stream-prefix": …}}`, the lines
+    /// are appended, stamped with the fake clock, to the stream `<awslogs-stream-prefix>/<container
+    /// name>/<task id>` (the task id: the last part of the task ARN) of that group. The group is
+    /// created if the options say `"awslogs-create-group": "true"`; where it does not exist and
+    /// may not be created, nothing is written (real ECS would not start such a task; the fake
+    /// keeps the scripted failure). Nothing is written either for an `awslogs-region` other
+    /// than [`REGION`], or without `awslogs-stream-prefix` (the stream would be named after the
+    /// Docker container id).
+    ///
+    /// The default is `["Starting the application", "FATAL: {reason}"]`, where `reason` is the
+    /// reason the container exits with, as DescribeTasks shows it in `containers[].reason`: the
+    /// `reason` of the TasksFail or FailAfter rollout, of the CodeDeployRun::TasksFail or of
+    /// the TaskRun::Exit; for a CircuitBreakerRollback its CannotPullContainerError; for a
+    /// CircuitBreakerInScaleUp "Essential container in task exited".
+    ///
+    /// Panics if a line is empty (CloudWatch Logs has no empty events).
+    pub fn set_failing_task_log(&self, lines: Vec<String>) {
+        self.state().set_failing_task_log(lines);
+    }
+
+    /// Create an empty ECR repository in the fake's registry (that of [`ACCOUNT`]); nothing
+    /// happens if it exists.
+    ///
+    /// Panics if ECR could not name a repository so (2 to 256 lower-case letters and digits,
+    /// joined by `.`, `_`, `__`, runs of `-`, or `/`).
+    pub fn add_ecr_repository(&self, repository: &str) {
+        self.state().add_ecr_repository(repository);
+    }
+
+    /// Push an image tagged `tag` to the ECR repository `repository` (created if missing), now
+    /// by the fake clock; returns its digest, `sha256:` and the 64 hex digits of the SHA-256 of
+    /// `{repository}:{tag}` (so the same for the same repository and tag; pushing a tag again
+    /// changes nothing). DescribeImages shows it with that one tag, a size of 20 to 100 MB
+    /// from its digest and a Docker v2 manifest.
+    ///
+    /// Panics as [`FakeEcs::add_ecr_repository`] does, or if the tag is empty or longer than
+    /// 300 characters.
+    pub fn add_ecr_image(&self, repository: &str, tag: &str) -> String {
+        self.state().add_ecr_image(repository, tag)
+    }
+
     /// Accept this access key id too (e.g. keys a fake STS hands out).
     pub fn accept_access_key(&self, access_key: &str) {
         self.state().accept_access_key(access_key);
@@ -421,8 +510,8 @@ impl FakeEcs {
             .count()
     }
 
-    /// How many requests named `operation` of the API `service` (`"ecs"` or `"codedeploy"`,
-    /// as in [`Recorded::service`]), rejected ones included.
+    /// How many requests named `operation` of the API `service` (`"ecs"`, `"codedeploy"`,
+    /// `"logs"` or `"ecr"`, as in [`Recorded::service`]), rejected ones included.
     pub fn count_of(&self, service: &str, operation: &str) -> usize {
         self.state()
             .requests

@@ -1,6 +1,6 @@
-//! The data model of the ECS side: the world (the fake clock, ids, task definitions, tasks),
-//! services with their deployments, events and rollouts under way, and how they render into
-//! ECS-shaped JSON.
+//! The data model of the ECS side: the world (the fake clock, ids, task definitions, tasks and
+//! the CloudWatch Logs they write to), services with their deployments, events and rollouts
+//! under way, and how they render into ECS-shaped JSON.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use crate::account::arn;
+use crate::logs::Logs;
 use crate::script::{Rollout, TaskRun};
 use crate::service_deployment::{ServiceDeployment, CLEAN_UP, SCALE_UP};
 
@@ -152,6 +153,12 @@ impl TaskDef {
 
     pub(crate) fn is_active(&self) -> bool {
         self.description.get("status").and_then(Value::as_str) == Some(ACTIVE)
+    }
+
+    /// The definition of the container `name`.
+    fn container_definition(&self, name: &str) -> Option<&Value> {
+        let defs = self.description["containerDefinitions"].as_array();
+        defs.into_iter().flatten().find(|c| c["name"] == name)
     }
 
     /// Each container definition: (name, image, essential, cpu, memory).
@@ -415,7 +422,8 @@ impl Task {
     }
 }
 
-/// Everything but the services: clocks, counters, task definitions, tasks.
+/// Everything but the services: clocks, counters, task definitions, tasks, and the CloudWatch
+/// Logs the tasks write to.
 pub(crate) struct World {
     now: f64,
     /// The wall clock that timed rollouts follow (time since the Unix epoch): the real one
@@ -427,6 +435,7 @@ pub(crate) struct World {
     pub(crate) task_defs: Vec<TaskDef>,
     pub(crate) tasks: Vec<Task>,
     pub(crate) templates: Templates,
+    pub(crate) logs: Logs,
 }
 
 /// SplitMix64: a fixed scramble so counter-made ids look like real ones.
@@ -448,6 +457,7 @@ impl World {
             task_defs: Vec::new(),
             tasks: Vec::new(),
             templates: Templates::load(),
+            logs: Logs::default(),
         }
     }
 
@@ -621,7 +631,9 @@ impl World {
         }
     }
 
-    /// Stop a task now. `exit` gives each container's exit code and reason.
+    /// Stop a task now. `exit` gives each container's exit code and reason. An essential
+    /// container that exits non-zero leaves its last words in CloudWatch Logs, if it logs there
+    /// (see [`Logs::container_failed`]).
     pub(crate) fn stop(
         &mut self,
         index: usize,
@@ -642,6 +654,27 @@ impl World {
             c.last_status = STOPPED;
             c.exit_code = exit_code;
             c.reason = why;
+        }
+        let failed: Vec<(String, String)> = task
+            .containers
+            .iter()
+            .filter(|c| c.essential && c.exit_code.is_some_and(|code| code != 0))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.reason.as_deref().unwrap_or(reason).to_string(),
+                )
+            })
+            .collect();
+        let (task_id, task_definition) = (task.id.clone(), task.task_definition.clone());
+        for (name, why) in failed {
+            let definition = self
+                .find_task_def(&task_definition)
+                .and_then(|td| td.container_definition(&name))
+                .cloned();
+            if let Some(definition) = definition {
+                self.logs.container_failed(&definition, &task_id, &why, now);
+            }
         }
     }
 

@@ -1,6 +1,8 @@
-//! The ECS operations: input checks and replies, as real ECS gives them.
+//! The ECS operations: input checks and replies, as real ECS gives them; and the input checks
+//! the other APIs' operations share (types, and the constraints of an AWS model in its words).
 
 use std::collections::HashSet;
+use std::ops::RangeInclusive;
 
 use serde_json::{json, Map, Value};
 
@@ -35,7 +37,8 @@ fn client(message: impl Into<String>) -> ApiError {
     err("ClientException", message)
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
+/// An InvalidParameterException.
+pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
     err("InvalidParameterException", message)
 }
 
@@ -106,6 +109,102 @@ pub(crate) fn str_list<'a>(input: &'a Input, key: &str) -> Result<Vec<&'a str>, 
             .collect(),
         Some(_) => Err(wrong_type(key, "a list of strings")),
     }
+}
+
+/// The InvalidParameterException of a member that breaks a constraint of its API's model, in
+/// AWS's words: `1 validation error detected: Value '0' at 'limit' failed to satisfy
+/// constraint: Member must have value greater than or equal to 1`. `shown` is the value as
+/// the message shows it (`'0'`, or `null`), `constraint` what follows "Member must".
+pub(crate) fn violates(key: &str, shown: &str, constraint: &str) -> ApiError {
+    invalid(format!(
+        "1 validation error detected: Value {shown} at '{key}' failed to satisfy constraint: Member must {constraint}"
+    ))
+}
+
+/// A member the model requires: refused as AWS refuses a missing one.
+pub(crate) fn required<T>(value: Option<T>, key: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| violates(key, "null", "not be null"))
+}
+
+/// The `length` of the member `key` (a string's characters or a list's items; shown as
+/// `shown`) must be within `lengths`.
+pub(crate) fn check_length(
+    key: &str,
+    shown: &str,
+    length: usize,
+    lengths: RangeInclusive<usize>,
+) -> Result<(), ApiError> {
+    if length < *lengths.start() {
+        return Err(violates(
+            key,
+            shown,
+            &format!("have length greater than or equal to {}", lengths.start()),
+        ));
+    }
+    if length > *lengths.end() {
+        return Err(violates(
+            key,
+            shown,
+            &format!("have length less than or equal to {}", lengths.end()),
+        ));
+    }
+    Ok(())
+}
+
+/// A string member's pattern in its model, as AWS's message spells it, and the check of it.
+pub(crate) type Pattern = (&'static str, fn(&str) -> bool);
+
+/// An optional string of `lengths` characters that fits `pattern`, if it has one
+/// (SerializationException if it is another type).
+pub(crate) fn opt_text<'a>(
+    input: &'a Input,
+    key: &str,
+    lengths: RangeInclusive<usize>,
+    pattern: Option<Pattern>,
+) -> Result<Option<&'a str>, ApiError> {
+    let Some(text) = opt_str(input, key)? else {
+        return Ok(None);
+    };
+    let shown = format!("'{text}'");
+    check_length(key, &shown, text.chars().count(), lengths)?;
+    match pattern {
+        Some((spelled, fits)) if !fits(text) => Err(violates(
+            key,
+            &shown,
+            &format!("satisfy regular expression pattern: {spelled}"),
+        )),
+        _ => Ok(Some(text)),
+    }
+}
+
+/// An optional integer within `range` (SerializationException if it is not an integer).
+pub(crate) fn opt_int(
+    input: &Input,
+    key: &str,
+    range: RangeInclusive<i64>,
+) -> Result<Option<i64>, ApiError> {
+    let Some(value) = input.get(key) else {
+        return Ok(None);
+    };
+    let n = value
+        .as_i64()
+        .ok_or_else(|| wrong_type(key, "an integer"))?;
+    let shown = format!("'{n}'");
+    if n < *range.start() {
+        return Err(violates(
+            key,
+            &shown,
+            &format!("have value greater than or equal to {}", range.start()),
+        ));
+    }
+    if n > *range.end() {
+        return Err(violates(
+            key,
+            &shown,
+            &format!("have value less than or equal to {}", range.end()),
+        ));
+    }
+    Ok(Some(n))
 }
 
 /// `include: ["TAGS"]`?
@@ -370,7 +469,7 @@ fn service_deployment_of(state: &State, input: &Input) -> Result<(usize, usize),
 }
 
 /// An optional string that must be one of `allowed`.
-fn opt_choice<'a>(
+pub(crate) fn opt_choice<'a>(
     input: &'a Input,
     key: &str,
     allowed: &[&str],

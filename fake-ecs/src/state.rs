@@ -1,8 +1,8 @@
-//! Everything the fake knows, in one [`State`]: the ECS world and services, the CodeDeploy
-//! side, what tests scripted (faults, denied operations, task runs) and the requests received;
-//! and how `FakeEcs` and the tests seed and read it. Two layers above add the `State` methods
-//! they need: `ops.rs` seeds a task definition (it runs RegisterTaskDefinition) and
-//! `dispatch.rs` answers a request (`State::handle`).
+//! Everything the fake knows, in one [`State`]: the ECS world (with CloudWatch Logs) and
+//! services, the CodeDeploy side, the ECR registry, what tests scripted (faults, denied operations, task runs)
+//! and the requests received; and how `FakeEcs` and the tests seed and read it. Two layers
+//! above add the `State` methods they need: `ops.rs` seeds a task definition (it runs
+//! RegisterTaskDefinition) and `dispatch.rs` answers a request (`State::handle`).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::account::ACCESS_KEY;
 use crate::codedeploy::{self, CodeDeploy};
+use crate::ecr::{self, Ecr, IMAGE_TAG_LENGTHS, REPOSITORY_NAME_LENGTHS};
 use crate::model::{
     is_computed_service_key, Deployment, Service, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE,
     PRIMARY,
@@ -23,6 +24,7 @@ use crate::service_deployment::{ServiceDeployment, Strategy};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
     /// The API the `X-Amz-Target` prefix names: `"codedeploy"` for `CodeDeploy_20141006.`,
+    /// `"logs"` for `Logs_20140328.`, `"ecr"` for `AmazonEC2ContainerRegistry_V20150921.`,
     /// `"ecs"` for `AmazonEC2ContainerServiceV20141113.` and for any other or no prefix.
     pub service: String,
     /// The operation named by `X-Amz-Target` without its API prefix (the whole header if it has
@@ -34,6 +36,14 @@ pub struct Recorded {
     pub access_key: Option<String>,
     /// The `X-Amz-Security-Token` header, when present.
     pub security_token: Option<String>,
+}
+
+/// Panics unless ECR could name a repository so.
+fn expect_repository_name(name: &str) {
+    assert!(
+        REPOSITORY_NAME_LENGTHS.contains(&name.len()) && ecr::is_repository_name(name),
+        "fake-ecs: {name:?} is no ECR repository name (lower-case letters and digits, joined by ., _, __, - or /)"
+    );
 }
 
 /// Everything the fake knows.
@@ -52,6 +62,8 @@ pub(crate) struct State {
     pub(crate) denied: Vec<String>,
     /// The CodeDeploy applications, deployment groups and deployments.
     pub(crate) codedeploy: CodeDeploy,
+    /// The ECR repositories and images.
+    pub(crate) ecr: Ecr,
     /// The file every answered request is appended to as one JSON line (see `FakeEcs::start`).
     pub(crate) transcript: Option<PathBuf>,
 }
@@ -69,6 +81,7 @@ impl State {
             injected_text: None,
             denied: Vec::new(),
             codedeploy: CodeDeploy::default(),
+            ecr: Ecr::default(),
             transcript: None,
         }
     }
@@ -258,6 +271,49 @@ impl State {
         if !self.denied.iter().any(|d| d == operation) {
             self.denied.push(operation.to_string());
         }
+    }
+
+    /// See `FakeEcs::add_log_group`.
+    pub(crate) fn add_log_group(&mut self, name: &str) {
+        let now = self.world.now();
+        self.world.logs.add_group(name, now);
+    }
+
+    /// See `FakeEcs::put_log_lines`.
+    pub(crate) fn put_log_lines(&mut self, group: &str, stream: &str, lines: &[&str]) {
+        assert!(
+            lines.iter().all(|line| !line.is_empty()),
+            "fake-ecs: a log event cannot be empty"
+        );
+        let lines: Vec<String> = lines.iter().map(|line| line.to_string()).collect();
+        let now = self.world.now();
+        self.world.logs.put(group, stream, &lines, now);
+    }
+
+    /// See `FakeEcs::set_failing_task_log`.
+    pub(crate) fn set_failing_task_log(&mut self, lines: Vec<String>) {
+        assert!(
+            lines.iter().all(|line| !line.is_empty()),
+            "fake-ecs: a log event cannot be empty"
+        );
+        self.world.logs.set_failing_task_log(lines);
+    }
+
+    /// See `FakeEcs::add_ecr_repository`.
+    pub(crate) fn add_ecr_repository(&mut self, repository: &str) {
+        expect_repository_name(repository);
+        self.ecr.add_repository(repository);
+    }
+
+    /// See `FakeEcs::add_ecr_image`.
+    pub(crate) fn add_ecr_image(&mut self, repository: &str, tag: &str) -> String {
+        expect_repository_name(repository);
+        assert!(
+            IMAGE_TAG_LENGTHS.contains(&tag.chars().count()),
+            "fake-ecs: an image tag has 1 to 300 characters, not {tag:?}"
+        );
+        let now = self.world.now();
+        self.ecr.add_image(repository, tag, now)
     }
 
     pub(crate) fn accept_access_key(&mut self, key: &str) {

@@ -16,6 +16,7 @@ use crate::{
 
 mod codedeploy;
 mod http;
+mod logs_ecr;
 mod requests;
 mod rollouts;
 mod run_task;
