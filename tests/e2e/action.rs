@@ -67,7 +67,7 @@ fn action_from(
         .env("GITHUB_OUTPUT", outputs)
         .env("RUNNER_OS", "Linux")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL_ECS", fake.uri())
+        .env("AWS_ENDPOINT_URL", fake.uri())
         .kill_on_drop(true);
     for (name, default) in declared_inputs() {
         command.env(
@@ -517,8 +517,7 @@ fn action_yml_takes_every_input_of_the_bash_script_action_to_the_script() {
 async fn the_inputs_upstream_added_later_do_what_they_do_there() {
     // desired_count_cmd, tag_env_var_cmd, copy_task_definition_tags_cmd.
     let tags = vec![("team".to_string(), "web".to_string())];
-    let fake = FakeEcs::start().await;
-    fake.add_cluster(CLUSTER);
+    let fake = bare_fake().await;
     let arn = fake.seed_task_definition(web_task_definition(), tags.clone());
     fake.add_service(CLUSTER, SERVICE, &arn, 2);
     let dir = TempDir::new("action-later-inputs");

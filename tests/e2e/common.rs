@@ -11,6 +11,17 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_ecs-deploy");
 pub const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acct/repo";
 pub const CLUSTER: &str = "prod";
 pub const SERVICE: &str = "web";
+/// The tags of REPO in the fake's ECR.
+pub const TAGS: [&str; 8] = [
+    "v1",
+    "v2",
+    "v3",
+    "v7",
+    "v9",
+    "latest",
+    "1.0.0",
+    "2026.11.27",
+];
 /// The revision `web` runs before any deploy.
 pub const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
 
@@ -62,8 +73,23 @@ pub async fn hostile_fake() -> FakeEcs {
     seeded(FakeEcs::start_hostile().await)
 }
 
-fn seeded(fake: FakeEcs) -> FakeEcs {
+/// A fake ECS with cluster `prod` and nothing in it, and ECR holding the
+/// [`TAGS`] of REPO.
+pub async fn bare_fake() -> FakeEcs {
+    bare(FakeEcs::start().await)
+}
+
+fn bare(fake: FakeEcs) -> FakeEcs {
     fake.add_cluster(CLUSTER);
+    // The tags of REPO the tests deploy: ECR has them, as a registry would.
+    for tag in TAGS {
+        fake.add_ecr_image("acct/repo", tag);
+    }
+    fake
+}
+
+fn seeded(fake: FakeEcs) -> FakeEcs {
+    let fake = bare(fake);
     let arn = fake.seed_task_definition(web_task_definition(), vec![]);
     fake.add_service(CLUSTER, SERVICE, &arn, 2);
     fake

@@ -204,8 +204,7 @@ async fn copy_task_definition_tags_only_when_asked() {
         ]
     };
     let tagged_service = || async {
-        let fake = FakeEcs::start().await;
-        fake.add_cluster(CLUSTER);
+        let fake = bare_fake().await;
         let arn = fake.seed_task_definition(web_task_definition(), tags());
         fake.add_service(CLUSTER, SERVICE, &arn, 1);
         fake
@@ -304,8 +303,7 @@ async fn run_task_that_never_stops_times_out() {
 
 #[tokio::test]
 async fn run_task_network_configuration_in_shorthand_and_json() {
-    let fake = FakeEcs::start().await;
-    fake.add_cluster(CLUSTER);
+    let fake = bare_fake().await;
     let mut awsvpc = web_task_definition();
     awsvpc["networkMode"] = json!("awsvpc");
     awsvpc["requiresCompatibilities"] = json!(["FARGATE"]);

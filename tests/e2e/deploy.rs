@@ -43,10 +43,11 @@ async fn deploys_the_new_image_and_waits_for_the_rollout() {
 
     let ops = operations(&fake);
     assert_eq!(
-        ops[..4],
+        ops[..5],
         [
             "DescribeServices",
             "DescribeTaskDefinition",
+            "DescribeImages",
             "RegisterTaskDefinition",
             "UpdateService"
         ]
@@ -55,7 +56,7 @@ async fn deploys_the_new_image_and_waits_for_the_rollout() {
     // and a look for stopped tasks when ECS says tasks stopped (the old
     // ones, here).
     assert!(
-        ops[4..].iter().all(|op| op == "DescribeServices"
+        ops[5..].iter().all(|op| op == "DescribeServices"
             || op == "DescribeServiceDeployments"
             || op == "ListTasks"),
         "{ops:?}"
@@ -394,8 +395,7 @@ async fn usage_errors_exit_with_upstream_codes_and_call_nothing() {
 
 #[tokio::test]
 async fn max_definitions_keeps_the_newest_of_exactly_this_family() {
-    let fake = FakeEcs::start().await;
-    fake.add_cluster(CLUSTER);
+    let fake = bare_fake().await;
     for _ in 0..3 {
         fake.seed_task_definition(web_task_definition(), vec![]);
     }

@@ -11,6 +11,7 @@ mod codedeploy;
 mod compat;
 mod credentials;
 mod deploy;
+mod diagnosis;
 mod hostile;
 mod readme;
 mod strategies;

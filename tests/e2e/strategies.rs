@@ -388,10 +388,11 @@ async fn a_rolling_deploy_costs_the_same_calls_up_to_the_update_and_one_more_per
     run.assert_code(0);
     let ops = operations(&fake);
     assert_eq!(
-        ops[..4],
+        ops[..5],
         [
             "DescribeServices",
             "DescribeTaskDefinition",
+            "DescribeImages",
             "RegisterTaskDefinition",
             "UpdateService"
         ]
