@@ -125,6 +125,16 @@ pub async fn connect(
         client::http_client(&extra_roots, route).map_err(|e| Error::usage(exit::USAGE, e))
     };
     let ecs_http = http_for(&ecs_override)?;
+    // ECS's HTTP client serves the occasional services on its route too, so
+    // that an endpoint on the same host (a local fake) reuses its connection.
+    let ecs_direct = ecs_override
+        .as_ref()
+        .is_some_and(|url| url.scheme() == "http");
+    let (direct, proxied) = if ecs_direct {
+        (OnceCell::from(ecs_http.clone()), OnceCell::new())
+    } else {
+        (OnceCell::new(), OnceCell::from(ecs_http.clone()))
+    };
     let codedeploy_http = http_for(&codedeploy_override)?;
     let sts_http = http_for(&sts_override)?;
     let metadata_http = client::http_client(&extra_roots, Route::Metadata)
@@ -168,8 +178,8 @@ pub async fn connect(
             credentials,
             overrides,
             extra_roots,
-            direct: OnceCell::new(),
-            proxied: OnceCell::new(),
+            direct,
+            proxied,
             verbose,
         },
     })
