@@ -67,7 +67,7 @@ async fn a_crashed_containers_last_lines_say_why_in_every_output() {
     let run = run_command(command).await;
     run.assert_code(1);
     run.assert_stderr_has("the last 2 log lines of app (task ");
-    run.assert_stderr_has(&format!("  | Starting the application"));
+    run.assert_stderr_has("  | Starting the application");
     run.assert_stderr_has(&format!("  | {FATAL}"));
     // Once per kind of failure, however many tasks failed that way.
     assert_eq!(fake.count("GetLogEvents"), 1);
@@ -101,7 +101,7 @@ async fn a_crashed_containers_last_lines_say_why_in_every_output() {
     crashing(&fake);
     let run = deploy_v2(&fake, &["--log-lines", "1"]).await;
     run.assert_code(1);
-    run.assert_stdout_has(&format!("the last log line of app (task "));
+    run.assert_stdout_has("the last log line of app (task ");
     assert!(
         !run.output().contains("Starting the application"),
         "{}",
