@@ -1,7 +1,9 @@
 //! `make demo`: the real `ecs-deploy` binary deploying to the fake ECS on
-//! loopback — first a rollout that succeeds, then one whose tasks crash,
-//! explained and rolled back, then a blue/green deploy whose alarm fires
-//! during the bake, so that ECS shifts the traffic back.
+//! loopback — first a tag that was never pushed, refused before anything is
+//! written; then a rollout that succeeds; then one whose tasks crash,
+//! explained in the crashed container's own log lines and rolled back; then
+//! a blue/green deploy whose alarm fires during the bake, so that ECS shifts
+//! the traffic back.
 //!
 //! Usage: `cargo run --example demo -- path/to/ecs-deploy`
 
@@ -24,19 +26,34 @@ async fn main() -> ExitCode {
         json!({
             "family": "web",
             "containerDefinitions": [
-                {"name": "web", "image": format!("{REPO}:1.0.0"), "essential": true, "memory": 256},
+                {"name": "web", "image": format!("{REPO}:1.0.0"), "essential": true, "memory": 256,
+                 "logConfiguration": {"logDriver": "awslogs", "options": {
+                     "awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}},
                 {"name": "log-router", "image": "amazon/aws-for-fluent-bit:2.32.0", "essential": false, "memory": 64}
             ]
         }),
         vec![],
     );
     fake.add_service("demo", "web", &arn, 3);
+    fake.add_log_group("/ecs/web");
+    // What CI pushed to ECR; 1.1.1 never made it.
+    for tag in ["1.0.0", "1.1.0", "1.2.0", "1.3.0"] {
+        fake.add_ecr_image("shop/web", tag);
+    }
 
-    banner("1/3 A deploy that succeeds: web 1.0.0 -> 1.1.0");
+    banner("1/4 A tag that was never pushed: refused before anything is written");
+    let refused = run(&binary, &fake, "1.1.1", &["-t", "60"]).await;
+
+    banner("2/4 A deploy that succeeds: web 1.0.0 -> 1.1.0");
     fake.set_rollout("demo", "web", Rollout::Complete { polls: 4 });
     let first = run(&binary, &fake, "1.1.0", &["-t", "60"]).await;
 
-    banner("2/3 A deploy whose tasks crash, with --enable-rollback: web 1.1.0 -> 1.2.0");
+    banner("3/4 A deploy whose tasks crash, with --enable-rollback: web 1.1.0 -> 1.2.0");
+    fake.set_failing_task_log(vec![
+        "Starting web 1.2.0".into(),
+        "Connecting to the database".into(),
+        "FATAL: DATABASE_URL is not set".into(),
+    ]);
     fake.set_rollouts(
         "demo",
         "web",
@@ -51,7 +68,7 @@ async fn main() -> ExitCode {
     );
     let second = run(&binary, &fake, "1.2.0", &["-t", "60"]).await;
 
-    banner("3/3 Native blue/green; an alarm fires during the bake: web 1.1.0 -> 1.3.0");
+    banner("4/4 Native blue/green; an alarm fires during the bake: web 1.1.0 -> 1.3.0");
     fake.set_deployment_configuration(
         "demo",
         "web",
@@ -66,8 +83,8 @@ async fn main() -> ExitCode {
     let third = run(&binary, &fake, "1.3.0", &[]).await;
 
     println!();
-    println!("Demo finished: first deploy exit {first} (expected 0), second exit {second} (expected 1, rolled back), third exit {third} (expected 1, ECS shifted traffic back).");
-    if first == 0 && second == 1 && third == 1 {
+    println!("Demo finished: the unpushed tag exit {refused} (expected 13, nothing registered), first deploy exit {first} (expected 0), second exit {second} (expected 1, rolled back), third exit {third} (expected 1, ECS shifted traffic back).");
+    if refused == 13 && first == 0 && second == 1 && third == 1 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -102,6 +119,10 @@ async fn run(binary: &str, fake: &FakeEcs, tag: &str, extra: &[&str]) -> i32 {
             "--endpoint-url",
             &fake.uri(),
         ])
+        // ECR and CloudWatch Logs are the fake too.
+        .env("AWS_ENDPOINT_URL", fake.uri())
+        .env_remove("AWS_ENDPOINT_URL_ECR")
+        .env_remove("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .status()
