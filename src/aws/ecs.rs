@@ -132,7 +132,11 @@ impl Ecs {
     /// retried after it may have reached ECS.
     pub fn new(client: Client) -> Ecs {
         Ecs {
-            api: Api::new(client, TARGET_PREFIX, &["RegisterTaskDefinition"]),
+            api: Api::new(
+                client,
+                TARGET_PREFIX,
+                &["RegisterTaskDefinition", "UpdateExpressGatewayService"],
+            ),
         }
     }
 
@@ -448,6 +452,45 @@ impl Ecs {
             )
             .await
             .map(drop)
+    }
+}
+
+impl Ecs {
+    /// An Express service as `DescribeExpressGatewayService` describes it
+    /// (`{service: {activeConfigurations, …}}`). Its primary container is
+    /// data the next update sends back: it is not cleaned.
+    pub async fn describe_express_service(&self, service_arn: &str) -> Result<Value, AwsError> {
+        self.api
+            .call(
+                "DescribeExpressGatewayService",
+                &json!({"serviceArn": service_arn}),
+                &|reply| {
+                    let service = &reply["service"];
+                    is_object(service, "service")?;
+                    names_the_one_asked(service["serviceArn"].as_str(), service_arn, "service")?;
+                    list_of(service, "activeConfigurations").map(drop)
+                },
+            )
+            .await
+    }
+
+    /// Sends an `UpdateExpressGatewayService` input (see
+    /// `core::express::update_input`); returns the task definition of the
+    /// configuration it deploys (`targetConfiguration.taskDefinitionArn`),
+    /// where ECS says.
+    pub async fn update_express_service(&self, input: &Value) -> Result<Option<String>, AwsError> {
+        let asked = input["serviceArn"].as_str().unwrap_or_default();
+        let reply = self
+            .api
+            .read("UpdateExpressGatewayService", input, &|reply| {
+                let service = &reply["service"];
+                is_object(service, "service")?;
+                names_the_one_asked(service["serviceArn"].as_str(), asked, "service")
+            })
+            .await?;
+        Ok(reply["service"]["targetConfiguration"]["taskDefinitionArn"]
+            .as_str()
+            .map(str::to_string))
     }
 }
 

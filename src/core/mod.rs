@@ -10,6 +10,8 @@ pub mod appspec;
 pub mod conclusion;
 /// The unified diff for `--dry-run`.
 pub mod diff;
+/// Express Mode services: their configuration, and a deploy through it.
+pub mod express;
 /// Image references and which containers an image is for.
 pub mod image;
 /// Why a task failed, in its containers' words: where their logs go.

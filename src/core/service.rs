@@ -39,6 +39,10 @@ pub struct Service {
     pub network_configuration: Option<serde_json::Value>,
     #[serde(default)]
     pub capacity_provider_strategy: Option<serde_json::Value>,
+    /// `ECS` for an Express Mode service (ECS manages it), else `CUSTOMER`
+    /// or absent.
+    #[serde(default)]
+    pub resource_management_type: Option<String>,
 }
 
 /// One of a service's `loadBalancers`.
@@ -74,6 +78,35 @@ pub struct DeploymentConfiguration {
     pub linear_configuration: Option<LinearConfiguration>,
     #[serde(default)]
     pub canary_configuration: Option<CanaryConfiguration>,
+    /// When a rolling deployment may succeed before it is complete.
+    #[serde(default)]
+    pub early_success_criteria: Option<EarlySuccessCriteria>,
+}
+
+/// `earlySuccessCriteria`: a rolling deployment succeeds once this share of
+/// the desired tasks of the new revision is healthy (and any bake passed);
+/// ECS scales the rest, and with `DEFERRED` removes the old tasks, after.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EarlySuccessCriteria {
+    #[serde(default)]
+    pub enable: bool,
+    #[serde(default)]
+    pub healthy_percent: Option<u32>,
+    /// `BLOCKING` or `DEFERRED`.
+    #[serde(default)]
+    pub source_service_revision_cleanup: Option<String>,
+}
+
+impl DeploymentConfiguration {
+    /// The early success a rolling deployment of this configuration may
+    /// have: the healthy share it succeeds at, and whether the old tasks
+    /// are removed after success (`DEFERRED`).
+    pub fn early_success(&self) -> Option<(u32, bool)> {
+        let criteria = self.early_success_criteria.as_ref().filter(|c| c.enable)?;
+        let deferred = criteria.source_service_revision_cleanup.as_deref() == Some("DEFERRED");
+        Some((criteria.healthy_percent.unwrap_or(100).min(100), deferred))
+    }
 }
 
 /// `linearConfiguration`: production traffic shifts in steps, each baked.
@@ -136,6 +169,11 @@ impl Deployment {
 }
 
 impl Service {
+    /// Whether ECS manages the service from an express configuration.
+    pub fn is_express(&self) -> bool {
+        self.resource_management_type.as_deref() == Some("ECS")
+    }
+
     /// The deployment ECS is rolling towards.
     pub fn primary(&self) -> Option<&Deployment> {
         self.deployments.iter().find(|d| d.status == "PRIMARY")
@@ -144,5 +182,34 @@ impl Service {
     /// The deployment with this id.
     pub fn deployment(&self, id: &str) -> Option<&Deployment> {
         self.deployments.iter().find(|d| d.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn early_success_is_read_where_it_is_on() {
+        let config = |value: serde_json::Value| -> DeploymentConfiguration {
+            serde_json::from_value(value).unwrap()
+        };
+        assert_eq!(config(json!({})).early_success(), None);
+        assert_eq!(
+            config(json!({"earlySuccessCriteria": {"enable": false, "healthyPercent": 50}}))
+                .early_success(),
+            None
+        );
+        assert_eq!(
+            config(json!({"earlySuccessCriteria": {"enable": true, "healthyPercent": 50, "sourceServiceRevisionCleanup": "DEFERRED"}}))
+                .early_success(),
+            Some((50, true))
+        );
+        assert_eq!(
+            config(json!({"earlySuccessCriteria": {"enable": true, "healthyPercent": 75, "sourceServiceRevisionCleanup": "BLOCKING"}}))
+                .early_success(),
+            Some((75, false))
+        );
     }
 }

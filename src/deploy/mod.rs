@@ -10,6 +10,8 @@ pub mod codedeploy;
 mod context;
 /// Why tasks failed, in their containers' logs.
 mod diagnosis;
+/// Express Mode services: a deploy through their express configuration.
+mod express;
 /// `--continue-deployment` / `--rollback-deployment`: answer a PAUSE hook.
 pub mod hook;
 /// Ctrl-C and the other signals, and the journal of what a run changed.

@@ -32,18 +32,12 @@ impl Deployer<'_> {
     /// Checks the images (with ECR, unless `--no-image-check`) and the log
     /// groups of `revisions`, each distinct one once.
     pub(super) async fn preflight(&self, revisions: &[&Prepared]) -> Result<(), Error> {
-        if self.config.image_check {
-            let mut images: Vec<EcrImage> = revisions
-                .iter()
-                .flat_map(|p| &p.new_images)
-                .filter_map(|image| ImageRef::parse(image).ok()?.ecr())
-                .collect();
-            images.sort();
-            images.dedup();
-            for image in &images {
-                self.check_image(image).await?;
-            }
-        }
+        let images: Vec<&str> = revisions
+            .iter()
+            .flat_map(|p| &p.new_images)
+            .map(String::as_str)
+            .collect();
+        self.check_images(&images).await?;
         let mut groups: Vec<(String, String)> = revisions
             .iter()
             .flat_map(|p| logs::required_log_groups(&p.input))
@@ -53,6 +47,24 @@ impl Deployer<'_> {
         groups.dedup();
         for (group, region) in &groups {
             self.check_log_group(group, region).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks, with ECR, each distinct image of `images` that lives there
+    /// (unless `--no-image-check`).
+    pub(super) async fn check_images(&self, images: &[&str]) -> Result<(), Error> {
+        if !self.config.image_check {
+            return Ok(());
+        }
+        let mut in_ecr: Vec<EcrImage> = images
+            .iter()
+            .filter_map(|image| ImageRef::parse(image).ok()?.ecr())
+            .collect();
+        in_ecr.sort();
+        in_ecr.dedup();
+        for image in &in_ecr {
+            self.check_image(image).await?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use super::Deployer;
 use crate::core::diff;
 use crate::core::report::{Outcome, Report};
 use crate::core::shell::command_line;
-use crate::core::taskdef::{self, short_revision, Changes};
+use crate::core::taskdef::{self, short_revision, Applied, Changes, TargetError};
 use crate::error::{exit, Error};
 use crate::request::ImageChange;
 
@@ -113,6 +113,32 @@ impl Deployer<'_> {
         };
         let before = taskdef::registration_input(&base);
         let mut input = before.clone();
+        let applied = self.apply_changes(|changes| taskdef::apply(&mut input, changes))?;
+        if config.copy_tags && !tags.is_empty() {
+            input["tags"] = Value::Array(tags);
+        }
+        if config.dry_run {
+            self.show_diff(&base, &before, &input);
+        }
+        let images = taskdef::container_images(&input).into_iter().collect();
+        let mut new_images: Vec<String> = applied.images.iter().map(|c| c.to.clone()).collect();
+        new_images.sort();
+        new_images.dedup();
+        Ok(Some(Prepared {
+            input,
+            images,
+            new_images,
+        }))
+    }
+
+    /// Applies the run's changes (`-i`/`-to`, `--container`, `--env`,
+    /// `--unset-env`) with `apply` — to a task definition, or to an Express
+    /// service's primary container — and says what changed.
+    pub(super) fn apply_changes(
+        &self,
+        apply: impl FnOnce(&Changes<'_>) -> Result<Applied, TargetError>,
+    ) -> Result<Applied, Error> {
+        let config = self.config;
         let set_env: Vec<(String, String)> = config
             .set_env
             .iter()
@@ -131,9 +157,9 @@ impl Deployer<'_> {
             set_env: &set_env,
             unset_env: &config.unset_env,
         };
-        let applied = taskdef::apply(&mut input, &changes).map_err(|e| match e {
+        let applied = apply(&changes).map_err(|e| match e {
             // Upstream's exit status for an image no container uses.
-            taskdef::TargetError::NoMatchingContainer { .. } => Error::failed(e.to_string()),
+            TargetError::NoMatchingContainer { .. } => Error::failed(e.to_string()),
             // The others are mistakes on the command line.
             _ => Error::usage(exit::USAGE, e.to_string()),
         })?;
@@ -152,21 +178,7 @@ impl Deployer<'_> {
             self.out
                 .say(format!("Container {}: env {what}", change.container));
         }
-        if config.copy_tags && !tags.is_empty() {
-            input["tags"] = Value::Array(tags);
-        }
-        if config.dry_run {
-            self.show_diff(&base, &before, &input);
-        }
-        let images = taskdef::container_images(&input).into_iter().collect();
-        let mut new_images: Vec<String> = applied.images.iter().map(|c| c.to.clone()).collect();
-        new_images.sort();
-        new_images.dedup();
-        Ok(Some(Prepared {
-            input,
-            images,
-            new_images,
-        }))
+        Ok(applied)
     }
 
     /// Registers a prepared revision (in a dry run, only says it would).

@@ -350,6 +350,13 @@ impl Run<'_> {
                 )))
             }
         };
+        if before.is_express() {
+            return Err(NoRollback::failed(format!(
+                "Rollback impossible: ECS manages Express service '{}', so only its own rollback (StopServiceDeployment ROLLBACK) can undo the deployment, and that did not happen. Roll it back in the console, or deploy {} again.",
+                u.name,
+                short_revision(&u.previous)
+            )));
+        }
         if let Some(primary) = before.primary() {
             if primary.task_definition == u.previous {
                 return Err(NoRollback {

@@ -17,6 +17,7 @@ use super::watch::{Followed, Tracked};
 use super::{Deadline, Deployer};
 use crate::aws::codedeploy::DeploymentGroup;
 use crate::core::conclusion;
+use crate::core::express::{self as express_mode, ExpressConfiguration};
 use crate::core::model::{Model, ModelOptions};
 use crate::core::report::{Outcome, Report};
 use crate::core::service::Service;
@@ -40,6 +41,16 @@ pub async fn deploy(
         .await
 }
 
+impl Plan {
+    /// How the report names its deployment model.
+    fn name(&self) -> String {
+        match self.express {
+            Some(_) => format!("{} (Express)", self.model.name()),
+            None => self.model.name().to_string(),
+        }
+    }
+}
+
 /// What a service's update sent: an `UpdateService` (ECS's answer), or a
 /// CodeDeploy deployment (its watch).
 enum Sent {
@@ -48,12 +59,18 @@ enum Sent {
 }
 
 /// One service's part of a run: what it ran, and its new revision (none
-/// for `--force-new-deployment` alone).
+/// for `--force-new-deployment` alone, or an Express service's primary
+/// container).
 struct Plan {
     before: Service,
     model: Model,
     /// The bake its configuration adds to the deploy.
     bake: Duration,
+    /// What an Express service's update sends.
+    express: Option<ExpressConfiguration>,
+    /// What its new revision is built from (none for an Express primary
+    /// container).
+    base: Option<String>,
     /// The deployment group of a CODE_DEPLOY service.
     codedeploy: Option<DeploymentGroup>,
     current: String,
@@ -112,12 +129,12 @@ impl Run<'_> {
     ) -> Result<Vec<Plan>, Error> {
         let befores = self.current_services(names).await?;
         let mut prepared: Vec<(String, Option<Prepared>)> = Vec::new();
-        let mut bases = Vec::new();
+        let mut checked = Vec::new();
         for before in befores {
             let model = self.model_of(&before)?;
             let bake = self.bake_of(&before, model)?;
             self.check_options(&before.service_name, model)?;
-            let group = match model {
+            let codedeploy = match model {
                 Model::CodeDeploy => {
                     let group = self.deployment_group(&before).await?;
                     // Whatever can be checked of the AppSpec, before any write.
@@ -136,12 +153,32 @@ impl Run<'_> {
                 &before.service_name,
                 format!("Current task definition: {current}"),
             );
-            let base = self.d.base_of(&current, file).to_string();
-            if !prepared.iter().any(|(b, _)| *b == base) {
+            let express = match before.is_express() {
+                true => Some(self.plan_express(&before).await?),
+                false => None,
+            };
+            // An Express service's primary container is its revision.
+            let base = match &express {
+                Some(ExpressConfiguration::PrimaryContainer(_)) => None,
+                _ => Some(self.d.base_of(&current, file).to_string()),
+            };
+            if let Some(base) = base
+                .as_ref()
+                .filter(|b| !prepared.iter().any(|(p, _)| p == *b))
+            {
                 let revision = self.d.prepare_revision(&current, file, false).await?;
                 prepared.push((base.clone(), revision));
             }
-            bases.push((before, model, bake, group, current, base));
+            checked.push(Plan {
+                before,
+                model,
+                bake,
+                codedeploy,
+                express,
+                current,
+                revision: None,
+                base,
+            });
         }
         let to_register: Vec<&Prepared> = prepared.iter().filter_map(|(_, p)| p.as_ref()).collect();
         self.d.preflight(&to_register).await?;
@@ -153,27 +190,17 @@ impl Run<'_> {
             };
             revisions.insert(base, registered);
         }
-        Ok(bases
-            .into_iter()
-            .map(|(before, model, bake, codedeploy, current, base)| {
-                let revision = revisions[&base].clone();
-                let service_report = report.service(&before.service_name);
-                service_report.previous_task_definition = Some(current.clone());
-                if let Some(revision) = &revision {
-                    service_report.images = revision.images.clone();
-                    service_report.task_definition = revision.arn.clone();
-                }
-                service_report.strategy = Some(model.name().to_string());
-                Plan {
-                    before,
-                    model,
-                    bake,
-                    codedeploy,
-                    current,
-                    revision,
-                }
-            })
-            .collect())
+        for plan in &mut checked {
+            plan.revision = plan.base.as_ref().and_then(|base| revisions[base].clone());
+            let service_report = report.service(&plan.before.service_name);
+            service_report.previous_task_definition = Some(plan.current.clone());
+            if let Some(revision) = &plan.revision {
+                service_report.images = revision.images.clone();
+                service_report.task_definition = revision.arn.clone();
+            }
+            service_report.strategy = Some(plan.name());
+        }
+        Ok(checked)
     }
 
     /// How `service` is deployed; a model this tool cannot deploy stops
@@ -228,6 +255,24 @@ impl Run<'_> {
                 None => plan.current.clone(),
             };
             let name = &plan.before.service_name;
+            if let Some(express) = &plan.express {
+                let target = match express {
+                    ExpressConfiguration::TaskDefinition(_) => {
+                        ExpressConfiguration::TaskDefinition(target.clone())
+                    }
+                    primary => primary.clone(),
+                };
+                let input = express_mode::update_input(&plan.before.service_arn, &target);
+                self.say(
+                    name,
+                    format!(
+                        "Would send UpdateExpressGatewayService {}",
+                        serde_json::to_string(&input).expect("JSON serialises")
+                    ),
+                );
+                report.service(name).result = Outcome::DryRun;
+                continue;
+            }
             match &plan.codedeploy {
                 Some(group) => {
                     if self.changes_settings() {
@@ -300,19 +345,9 @@ impl Run<'_> {
         let mut tracked = Vec::new();
         for plan in plans {
             let name = plan.before.service_name.clone();
-            let new = self.revision_to_deploy(&plan);
             let started = Instant::now();
-            let sent = match &plan.codedeploy {
-                Some(group) => self
-                    .start_codedeploy(&plan, group, &new)
-                    .await
-                    .map(|t| Sent::Deployment(Box::new(t))),
-                None => self
-                    .update(&name, &new, true, None)
-                    .await
-                    .map(|reply| Sent::Update(Box::new(reply))),
-            };
-            let sent = self.midway(&name, sent, &updated, &tracked, report).await?;
+            let sent = self.send(&plan).await;
+            let (sent, new) = self.midway(&name, sent, &updated, &tracked, report).await?;
             updated.push(Updated {
                 name: name.clone(),
                 previous: plan.current.clone(),
@@ -340,6 +375,36 @@ impl Run<'_> {
             }
         }
         Ok((updated, tracked))
+    }
+
+    /// The write that deploys a plan — `UpdateService`, a CodeDeploy
+    /// deployment, an Express service's update — and the revision it
+    /// rolls out.
+    async fn send(&self, plan: &Plan) -> Result<(Sent, String), Error> {
+        match (&plan.codedeploy, &plan.express) {
+            (Some(group), _) => {
+                let new = self.revision_to_deploy(plan);
+                let t = self.start_codedeploy(plan, group, &new).await?;
+                Ok((Sent::Deployment(Box::new(t)), new))
+            }
+            (None, Some(express)) => {
+                let target = match express {
+                    ExpressConfiguration::TaskDefinition(_) => {
+                        ExpressConfiguration::TaskDefinition(self.revision_to_deploy(plan))
+                    }
+                    primary => primary.clone(),
+                };
+                let (reply, new) = self.update_express(&plan.before, &target).await?;
+                Ok((Sent::Update(Box::new(reply)), new))
+            }
+            (None, None) => {
+                let new = self.revision_to_deploy(plan);
+                let reply = self
+                    .update(&plan.before.service_name, &new, true, None)
+                    .await?;
+                Ok((Sent::Update(Box::new(reply)), new))
+            }
+        }
     }
 
     /// The revision a plan deploys: its new one, else (`--force-new-deployment`
@@ -398,8 +463,12 @@ impl Run<'_> {
             .find_service_deployment(name, &reply, &watch, plan.model, deadline)
             .await;
         let until = &self.d.config.wait_until;
-        let goal = match until {
-            Some(stage) if followed.is_some() => format!("until it reaches {stage}"),
+        let early = plan.before.deployment_configuration.early_success();
+        let goal = match (until, early) {
+            (Some(stage), _) if followed.is_some() => format!("until it reaches {stage}"),
+            (_, Some((percent, _))) if followed.is_some() => {
+                format!("for it to succeed (early, at {percent}% healthy)")
+            }
             _ => "for it to complete".to_string(),
         };
         self.say(
@@ -441,6 +510,11 @@ impl Run<'_> {
             service.reason = decided.reason.clone();
         }
         if conclusion.succeeded() {
+            for t in tracked {
+                if let Some(line) = after_early_success(t) {
+                    self.say(&t.name, line);
+                }
+            }
             self.d.out.success(if self.several {
                 "All service deployments successful."
             } else {
@@ -512,4 +586,31 @@ fn families<'a>(task_definitions: impl Iterator<Item = &'a str>) -> Vec<String> 
     families.sort();
     families.dedup();
     families
+}
+
+/// What goes on after a deployment that succeeded early: ECS scales the new
+/// revision to all its tasks and, with `DEFERRED` cleanup, removes the old
+/// ones, after the success.
+fn after_early_success(t: &Tracked) -> Option<String> {
+    let (percent, deferred) = t.latest.deployment_configuration.early_success()?;
+    t.service_deployment.as_ref()?;
+    let revision = short_revision(&t.watch.task_definition);
+    let old = t
+        .latest
+        .deployments
+        .iter()
+        .filter(|d| d.task_definition != t.watch.task_definition)
+        .map(|d| short_revision(&d.task_definition))
+        .collect::<Vec<_>>();
+    let mut line = format!(
+        "ECS counts the deployment successful at {percent}% healthy: it scales {revision} to all its desired tasks in the background"
+    );
+    if deferred && !old.is_empty() {
+        line.push_str(&format!(
+            ", and the old tasks ({}) are still being removed (sourceServiceRevisionCleanup DEFERRED)",
+            old.join(", ")
+        ));
+    }
+    line.push('.');
+    Some(line)
 }

@@ -14,7 +14,7 @@ use crate::core::logs::ContainerLog;
 use crate::core::model::Model;
 use crate::core::model::READY;
 use crate::core::report::ServiceReport;
-use crate::core::service::Service;
+use crate::core::service::{DeploymentConfiguration, Service};
 use crate::core::shell::command_line;
 use crate::core::taskdef::short_revision;
 use crate::core::tasks::{task_id, StoppedTasks};
@@ -349,12 +349,15 @@ impl Run<'_> {
                 e.to_string()
             }
         };
-        self.say(name, self.without_api(&why, model));
+        self.say(
+            name,
+            self.without_api(&why, model, &reply.deployment_configuration),
+        );
         None
     }
 
     /// The warning for watching without the service-deployment API.
-    fn without_api(&self, why: &str, model: Model) -> String {
+    fn without_api(&self, why: &str, model: Model, config: &DeploymentConfiguration) -> String {
         let mut line = format!(
             "warning: the service-deployment API did not answer ({why}); judging by the service's deployments instead"
         );
@@ -362,6 +365,11 @@ impl Run<'_> {
             line.push_str(&format!(
                 " (a {} bake shows as a deployment still in progress)",
                 model.name()
+            ));
+        }
+        if let Some((percent, _)) = config.early_success() {
+            line.push_str(&format!(
+                "; ECS's early success (at {percent}% healthy) cannot be seen, so the wait goes on until every new task runs and the old ones have drained"
             ));
         }
         if let Some(stage) = &self.d.config.wait_until {
@@ -489,7 +497,12 @@ impl Run<'_> {
                         .iter_mut()
                         .filter(|t| t.service_deployment.is_some())
                     {
-                        self.say(&t.name, self.without_api(&e.to_string(), t.model));
+                        let line = self.without_api(
+                            &e.to_string(),
+                            t.model,
+                            &t.latest.deployment_configuration,
+                        );
+                        self.say(&t.name, line);
                         t.service_deployment = None;
                     }
                     Vec::new()
