@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Checks a fake-ECS transcript against botocore's models of the APIs the fake serves: ECS,
-CodeDeploy, CloudWatch Logs and ECR.
+"""Checks a fake-ECS transcript against the pinned botocore's models of the AWS APIs.
 
-Usage: python3 scripts/model_check.py TRANSCRIPT
+Usage: target/models-venv/bin/python scripts/model_check.py TRANSCRIPT
+       (`make models-venv` installs that venv; `make unit` runs this)
+
+The models are those of the botocore that scripts/models-requirements.txt pins: any
+other botocore is refused (exit 2), so that the check never holds the traffic
+against whatever older model a machine happens to have. MODEL_PATHS names the
+services it knows: ecs, codedeploy, logs, ecr, sso and sso-oidc.
 
 TRANSCRIPT is the file the fake writes when FAKE_ECS_TRANSCRIPT names it: one JSON
-line per answered request, {"service": "ecs", "codedeploy", "logs" or "ecr",
-"operation", "request", "status", "response", "fault"}. Each line is held against the model of its service
+line per answered request, {"service": a key of MODEL_PATHS, "operation", "request",
+"status", "response", "fault"}. Each line is held against the model of its service
 (a line without "service" is an ECS one). For every line that is not a fault (an
 answer made or broken by an injected Fault or by deny()):
 
@@ -22,12 +27,13 @@ answer made or broken by an injected Fault or by deny()):
   wrong JSON types (string, integer/long, float/double, boolean, timestamp as
   an epoch number, list, map, structure), required members, recursively.
 
-Prints one line per problem ("Operation: path: problem", prefixed with
-the service, e.g. "codedeploy ", for an operation of an API other than ECS; the same
-problem found in several lines is printed once) and a summary line ("model-check: N
+Prints one line per problem ("Operation: path: problem", prefixed with the
+service's name for any service but ECS; the same problem
+found in several lines is printed once) and a summary line ("model-check: N
 requests and M answers checked, K problems"). Exit status: 0
 when there are no problems, 1 when there are, 2 when the transcript is missing
-or has no line. Python 3.11, standard library and botocore only.
+or has no line or botocore is not the pinned one. Python 3.11, standard library and
+botocore only; scripts/awscli_examples.py and scripts/moto_check.py use its checks too.
 """
 import gzip
 import json
@@ -37,6 +43,10 @@ import sys
 import botocore
 import botocore.model
 import botocore.validate
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The exact versions of botocore (and of what comes with it) the checks run on.
+PINS = os.path.join(HERE, "models-requirements.txt")
 
 # Codes with which the fake refuses a request it finds malformed, by service
 # (SerializationException for wrong JSON types, UnknownOperationException for an unknown
@@ -71,6 +81,9 @@ VALIDATION_CODES = {
     },
     "logs": COMMON_VALIDATION_CODES | {"InvalidParameterException"},
     "ecr": COMMON_VALIDATION_CODES | {"InvalidParameterException"},
+    # The SSO credentials' services: their models' code for a malformed request.
+    "sso": COMMON_VALIDATION_CODES | {"InvalidRequestException"},
+    "sso-oidc": COMMON_VALIDATION_CODES | {"InvalidRequestException"},
 }
 
 # Where each service's model lives under botocore/data.
@@ -79,7 +92,30 @@ MODEL_PATHS = {
     "codedeploy": ("codedeploy", "2014-10-06"),
     "logs": ("logs", "2014-03-28"),
     "ecr": ("ecr", "2015-09-21"),
+    "sso": ("sso", "2019-06-10"),
+    "sso-oidc": ("sso-oidc", "2019-06-10"),
 }
+
+
+def pinned(package):
+    """The exact version scripts/models-requirements.txt pins `package` to."""
+    with open(PINS, encoding="utf-8") as f:
+        for line in f:
+            name, sep, version = line.split("#", 1)[0].strip().partition("==")
+            if sep and name.split("[", 1)[0].strip() == package:
+                return version.strip()
+    raise SystemExit(f"{PINS} pins no {package}")
+
+
+def require_pinned_botocore(name):
+    """Exit 2, saying how to get it, unless this is the pinned botocore."""
+    want = pinned("botocore")
+    if botocore.__version__ != want:
+        print(f"{name}: botocore {botocore.__version__} ({os.path.dirname(botocore.__file__)}) "
+              f"is not the {want} that scripts/models-requirements.txt pins; run "
+              "`make models-venv` and this script with target/models-venv/bin/python, "
+              "as make does", file=sys.stderr)
+        sys.exit(2)
 
 
 def load_model(service):
@@ -199,6 +235,7 @@ def main(argv):
     if not lines:
         print(f"model-check: {transcript} is empty", file=sys.stderr)
         return 2
+    require_pinned_botocore("model-check")
 
     models = {service: load_model(service) for service in MODEL_PATHS}
     validator = botocore.validate.ParamValidator()
@@ -248,7 +285,8 @@ def main(argv):
     for operation, path, problem in unique:
         print(f"{operation}: {path}: {problem}")
     print(
-        f"model-check: {requests} requests and {answers} answers checked, {len(unique)} problems"
+        f"model-check: {requests} requests and {answers} answers checked against botocore "
+        f"{botocore.__version__}, {len(unique)} problems"
     )
     return 1 if unique else 0
 
