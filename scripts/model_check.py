@@ -17,7 +17,8 @@ answer made or broken by an injected Fault or by deny()):
 
 - the request is validated against the operation's input shape with
   botocore.validate.ParamValidator (required and unknown members, types,
-  lengths and ranges), and its enum values by check_value below. Skipped: operations the
+  lengths and ranges), and its enum values and patterns by check_value below.
+  Skipped: operations the
   model does not have (the tests send unknown ones on purpose), bodies that
   are not JSON objects, and requests the fake refused as malformed, i.e.
   status 400 with one of the service's VALIDATION_CODES: the unit tests send
@@ -25,19 +26,23 @@ answer made or broken by an injected Fault or by deny()):
 - every 200 response is checked against the operation's output shape by
   check_value below: unknown member names, enum values not in the model,
   wrong JSON types (string, integer/long, float/double, boolean, timestamp as
-  an epoch number, list, map, structure), required members, recursively.
+  an epoch number, list, map, structure), required members, the model's min
+  and max (of a length, or of a number) and patterns (held against the whole
+  value), recursively.
 
 Prints one line per problem ("Operation: path: problem", prefixed with the
 service's name for any service but ECS; the same problem
 found in several lines is printed once) and a summary line ("model-check: N
-requests and M answers checked, K problems"). Exit status: 0
+requests and M answers checked against botocore V, K problems"). Exit status: 0
 when there are no problems, 1 when there are, 2 when the transcript is missing
 or has no line or botocore is not the pinned one. Python 3.11, standard library and
-botocore only; scripts/awscli_examples.py and scripts/moto_check.py use its checks too.
+botocore only.
 """
+import datetime
 import gzip
 import json
 import os
+import re
 import sys
 
 import botocore
@@ -133,8 +138,55 @@ def is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_value(value, shape, path, problems):
-    """Append (path, problem) for everything in `value` that `shape` does not allow."""
+# A `pattern` is held against the whole value, as AWS checks it (its "Member must
+# satisfy regular expression pattern" refusals); the few that Python's re cannot
+# read (\p{L} and the like, in tag keys) are not checked.
+_PATTERNS = {}
+
+
+def pattern_of(shape):
+    """The compiled `pattern` of a string shape, or None (none, or one re cannot read)."""
+    text = shape.metadata.get("pattern")
+    if text is None:
+        return None
+    if text not in _PATTERNS:
+        try:
+            _PATTERNS[text] = re.compile(text)
+        except re.error:
+            _PATTERNS[text] = None
+    return _PATTERNS[text]
+
+
+def check_bounds(size, shape, path, what, problems):
+    """The model's `min` and `max` of a length (`what`: "characters", "items",
+    "entries") or, for a number (`what` ""), of its value."""
+    unit = f" {what}" if what else ""
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and size < low:
+        problems.append((path, f"{size}{unit} below the minimum {low} of {shape.name}"))
+    if high is not None and size > high:
+        problems.append((path, f"{size}{unit} above the maximum {high} of {shape.name}"))
+
+
+def is_iso_timestamp(value):
+    """ISO 8601 as the AWS CLI prints a timestamp (`2024-10-31T08:03:30.917000-04:00`)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return True
+    except ValueError:
+        return False
+
+
+def check_value(value, shape, path, problems, cli_output=False):
+    """Append (path, problem) for everything in `value` that `shape` does not allow.
+    `cli_output`: `value` is what the AWS CLI printed, not the wire's JSON, so a
+    timestamp may be the ISO 8601 text it prints as well as epoch seconds."""
+
+    def inner(item, item_shape, item_path):
+        check_value(item, item_shape, item_path, problems, cli_output)
+
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
@@ -145,7 +197,7 @@ def check_value(value, shape, path, problems):
             if key not in members:
                 problems.append((f"{path}.{key}", f"unknown member of {shape.name}"))
             else:
-                check_value(item, members[key], f"{path}.{key}", problems)
+                inner(item, members[key], f"{path}.{key}")
         for key in shape.required_members:
             if key not in value:
                 problems.append((f"{path}.{key}", f"required member of {shape.name} missing"))
@@ -153,31 +205,43 @@ def check_value(value, shape, path, problems):
         if not isinstance(value, list):
             problems.append((path, f"expected a list ({shape.name}), got {type_name(value)}"))
             return
+        check_bounds(len(value), shape, path, "items", problems)
         for i, item in enumerate(value):
-            check_value(item, shape.member, f"{path}[{i}]", problems)
+            inner(item, shape.member, f"{path}[{i}]")
     elif kind == "map":
         if not isinstance(value, dict):
             problems.append((path, f"expected a map ({shape.name}), got {type_name(value)}"))
             return
+        check_bounds(len(value), shape, path, "entries", problems)
         for key, item in value.items():
-            check_value(key, shape.key, f"{path}.<key {key}>", problems)
-            check_value(item, shape.value, f"{path}.{key}", problems)
+            inner(key, shape.key, f"{path}.<key {key}>")
+            inner(item, shape.value, f"{path}.{key}")
     elif kind == "string":
         if not isinstance(value, str):
             problems.append((path, f"expected a string ({shape.name}), got {type_name(value)}"))
         elif shape.enum and value not in shape.enum:
             problems.append((path, f"{value!r} is not a value of {shape.name}"))
+        else:
+            check_bounds(len(value), shape, path, "characters", problems)
+            pattern = pattern_of(shape)
+            if pattern is not None and not pattern.fullmatch(value):
+                problems.append((path, f"{value!r} does not match the pattern "
+                                 f"{pattern.pattern} of {shape.name}"))
     elif kind in ("integer", "long"):
         if not (isinstance(value, int) and not isinstance(value, bool)):
             problems.append((path, f"expected an integer ({shape.name}), got {type_name(value)}"))
+        else:
+            check_bounds(value, shape, path, "", problems)
     elif kind in ("float", "double"):
         if not is_number(value):
             problems.append((path, f"expected a number ({shape.name}), got {type_name(value)}"))
+        else:
+            check_bounds(value, shape, path, "", problems)
     elif kind == "boolean":
         if not isinstance(value, bool):
             problems.append((path, f"expected a boolean ({shape.name}), got {type_name(value)}"))
     elif kind == "timestamp":
-        if not is_number(value):
+        if not (is_number(value) or (cli_output and is_iso_timestamp(value))):
             problems.append(
                 (path, f"expected a timestamp as epoch seconds ({shape.name}), got {type_name(value)}")
             )
@@ -214,10 +278,11 @@ def request_problems(validator, params, shape):
         problems.append((path, report._format_error(error)))
     if report.has_errors() and not problems:
         problems.append(("request", report.generate_report()))
-    # ParamValidator leaves enum values alone: the walker checks those.
+    # ParamValidator leaves enum values and patterns alone: the walker checks those.
     walked = []
     check_value(params, shape, "request", walked)
-    problems.extend(p for p in walked if " is not a value of " in p[1])
+    problems.extend(p for p in walked
+                    if " is not a value of " in p[1] or " does not match the pattern " in p[1])
     return problems
 
 
