@@ -49,11 +49,13 @@ models-venv:
 
 ## The tests, with the fake ECS writing every request and answer to a
 ## transcript that model-check then holds against the pinned botocore's
-## models.
+## models; then the AWS CLI's examples in fixtures/awscli against the pinned
+## awscli they were recorded from and the same models.
 unit: models-venv
 	@mkdir -p target && rm -f $(TRANSCRIPT)
 	FAKE_ECS_TRANSCRIPT=$(abspath $(TRANSCRIPT)) $(CARGO) test --workspace
 	$(MODELS_PY) scripts/model_check.py $(TRANSCRIPT)
+	$(MODELS_PY) scripts/awscli_examples.py --check
 
 moto-check: models-venv
 	$(CARGO) build --bin ecs-deploy
