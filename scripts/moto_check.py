@@ -91,8 +91,10 @@ from harness import (ACCOUNT, CLUSTER, CONTAINER_CREDS_PATH, FAMILY, IMDS_CREDS_
                      boto)
 
 NAME = "moto-check"
-# The services whose requests the model check holds against the pinned models.
-MODELED = ("ecs", "codedeploy")
+# The services whose requests the model check holds against the pinned models (by
+# the signing name of their credential scope). The runs point only ECS, CodeDeploy
+# and STS at moto; a CloudWatch Logs or ECR call that reached it would be checked too.
+MODELED = ("ecs", "codedeploy", "logs", "ecr")
 
 
 def moto_quirk(problem):
@@ -714,7 +716,7 @@ def check_codedeploy(h):
 
 
 def check_models(report, records):
-    """Every ECS and CodeDeploy request the binary sent through the proxy, and
+    """Every request of MODELED the binary sent through the proxy, and
     every answer moto gave it with 200, against the pinned botocore's models
     (scripts/model_check.py's checks): the requests are ours and must be
     valid; the answers are moto's, and what the model finds there is moto's."""
@@ -749,7 +751,7 @@ def check_models(report, records):
             problems["answers"].update(f"{label}: {path}: {problem}" for path, problem in found)
     version = f"botocore {botocore.__version__}"
     report.check(counts["requests"] and not problems["requests"],
-                 f"models: all {counts['requests']} ECS and CodeDeploy requests of ecs-deploy "
+                 f"models: all {counts['requests']} {'/'.join(MODELED)} requests of ecs-deploy "
                  f"validate against {version}", "; ".join(sorted(problems["requests"])))
     unknown = sorted(p for p in problems["answers"] if not moto_quirk(p))
     quirks = len(problems["answers"]) - len(unknown)
