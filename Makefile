@@ -14,10 +14,15 @@ PIP_INSTALL = python3 -m pip install --quiet $(1) || python3 -m pip install --qu
 MAX_BYTES  := 4194304
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 TRANSCRIPT := target/fake-ecs-transcript.jsonl
+# The pinned AWS models (botocore), examples (awscli) and moto, in a
+# virtualenv of their own: scripts/models-requirements.txt says which.
+MODELS_VENV := target/models-venv
+MODELS_PY   := $(MODELS_VENV)/bin/python
+MODELS_PINS := scripts/models-requirements.txt
 # CI passes --require: there the empty-root check must run, not skip.
 EMPTY_ROOT_FLAGS ?=
 
-.PHONY: build test lint unit moto-check proxy-check empty-root-check empty-root-check-arm64 demo musl musl-arm64 dist dist-check action-release bench bench-quick fake-server readme image clean
+.PHONY: build test lint models-venv unit moto-check proxy-check empty-root-check empty-root-check-arm64 demo musl musl-arm64 dist dist-check action-release bench bench-quick fake-server readme image clean
 
 build:
 	$(CARGO) build --release
@@ -32,16 +37,29 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## The pinned botocore, awscli and moto of scripts/models-requirements.txt
+## in target/models-venv: installed when the venv is missing or was made
+## from other pins (about 40 s), else nothing to do.
+models-venv:
+	@cmp -s $(MODELS_PINS) $(MODELS_VENV)/pins.txt 2>/dev/null || { \
+	  echo "installing the pinned AWS models into $(MODELS_VENV)"; \
+	  rm -rf $(MODELS_VENV) && python3 -m venv $(MODELS_VENV) && \
+	  $(MODELS_PY) -m pip install --quiet --disable-pip-version-check -r $(MODELS_PINS) && \
+	  cp $(MODELS_PINS) $(MODELS_VENV)/pins.txt; }
+
 ## The tests, with the fake ECS writing every request and answer to a
-## transcript that model-check then holds against botocore's ECS model.
-unit:
+## transcript that model-check then holds against the pinned botocore's
+## models; then the AWS CLI's examples in fixtures/awscli against the pinned
+## awscli they were recorded from and the same models.
+unit: models-venv
 	@mkdir -p target && rm -f $(TRANSCRIPT)
 	FAKE_ECS_TRANSCRIPT=$(abspath $(TRANSCRIPT)) $(CARGO) test --workspace
-	python3 scripts/model_check.py $(TRANSCRIPT)
+	$(MODELS_PY) scripts/model_check.py $(TRANSCRIPT)
+	$(MODELS_PY) scripts/awscli_examples.py --check
 
-moto-check:
+moto-check: models-venv
 	$(CARGO) build --bin ecs-deploy
-	python3 scripts/moto_check.py --binary target/debug/ecs-deploy
+	$(MODELS_PY) scripts/moto_check.py --binary target/debug/ecs-deploy --moto-server $(MODELS_VENV)/bin/moto_server
 
 proxy-check:
 	$(CARGO) build --bin ecs-deploy

@@ -21,10 +21,16 @@ checked with GetDeploymentGroup, and CreateDeployment must be signed for
 `codedeploy` and accepted with an AppSpec naming the new revision. moto never
 moves a deployment past `Created`, so that run ends in its -t timeout (exit 1).
 
-    python3 scripts/moto_check.py --binary target/debug/ecs-deploy
+At the end, every ECS and CodeDeploy request the binary sent in all those runs
+is held against the pinned botocore's models (scripts/model_check.py's checks),
+and so is every answer moto gave with 200, but for moto's own quirks (moto_quirk).
 
-Needs Python 3.9+ and `pip install 'moto[server]'` (brings boto3 and requests),
-and harness.py next to it (the servers, fakes and helpers the scripts share).
+    target/models-venv/bin/python scripts/moto_check.py --binary target/debug/ecs-deploy \
+        --moto-server target/models-venv/bin/moto_server          (make moto-check)
+
+Runs on the pinned botocore, boto3 and moto[server] of scripts/models-requirements.txt
+(any other botocore is refused, exit 2), with harness.py and model_check.py next to
+it (the servers, fakes and helpers the scripts share; the model checks).
 Exit status 0 when every check passed, 1 otherwise. Every server it starts
 listens on 127.0.0.1 only, and every run of the binary is pointed at the fake
 IMDS (or has IMDS disabled), so nothing reaches a real metadata service.
@@ -75,13 +81,31 @@ import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 
+import botocore.validate
+
 import harness
+import model_check
 from harness import (ACCOUNT, CLUSTER, CONTAINER_CREDS_PATH, FAMILY, IMDS_CREDS_PATH,
                      IMDS_ROLE, IMDS_TOKEN_HEADER, IMDS_TOKEN_PATH, IMDS_TTL_HEADER, REGION,
                      SERVICE, FakeContainerCredentials, FakeImds, Handler, LoopbackServer,
                      boto)
 
 NAME = "moto-check"
+# The services whose requests the model check holds against the pinned models (by
+# the signing name of their credential scope). The runs point only ECS, CodeDeploy
+# and STS at moto; a CloudWatch Logs or ECR call that reached it would be checked too.
+MODELED = ("ecs", "codedeploy", "logs", "ecr")
+
+
+def moto_quirk(problem):
+    """What the pinned models find in moto 5.2.1's answers, which is moto's, not
+    ecs-deploy's: its CodeDeploy answers carry null for each member it has no
+    value for (real CodeDeploy leaves them out), and GetDeployment's createTime
+    as text, not epoch seconds. ecs-deploy reads those answers all the same."""
+    return problem.startswith("codedeploy ") and (
+        problem.endswith("got null")
+        or problem.endswith("deploymentInfo.createTime: expected a timestamp as epoch seconds "
+                            "(Timestamp), got a string"))
 
 # The minimal IAM policy for a plain image deploy. The README quotes this list;
 # if ecs-deploy starts calling another action, this check fails with
@@ -171,11 +195,18 @@ class RecordingProxy(LoopbackServer):
     """Loopback pass-through to moto that remembers each request.
 
     The Host header is forwarded unchanged: it is signed, and moto recomputes
-    the signature from the headers it receives."""
+    the signature from the headers it receives. `seen` keeps every record,
+    which take() does not empty, for the model check at the end."""
 
     def __init__(self, upstream_port):
         self.upstream_port = upstream_port
+        self.seen = []
         super().__init__(ProxyHandler)
+
+    def record(self, **fields):
+        with self.lock:
+            self.seen.append(fields)
+        super().record(**fields)
 
 
 def set_up(endpoint):
@@ -684,6 +715,50 @@ def check_codedeploy(h):
         h.check(label, False, "the CodeDeploy deployment can be read", f"{error_code(e)}: {e}")
 
 
+def check_models(report, records):
+    """Every request of MODELED the binary sent through the proxy, and
+    every answer moto gave it with 200, against the pinned botocore's models
+    (scripts/model_check.py's checks): the requests are ours and must be
+    valid; the answers are moto's, and what the model finds there is moto's."""
+    models = {service: model_check.load_model(service) for service in MODELED}
+    validator = botocore.validate.ParamValidator()
+    counts = {"requests": 0, "answers": 0}
+    problems = {"requests": set(), "answers": set()}
+    for record in records:
+        service = service_of(record)
+        if service not in models or op_name(record) not in models[service].operation_names:
+            continue
+        op = models[service].operation_model(op_name(record))
+        label = op.name if service == "ecs" else f"{service} {op.name}"
+        counts["requests"] += 1
+        try:
+            request = json.loads(record["body"] or b"{}")
+        except ValueError:
+            problems["requests"].add(f"{label}: the body is not JSON")
+            continue
+        problems["requests"].update(
+            f"{label}: {path}: {problem}"
+            for path, problem in model_check.request_problems(validator, request,
+                                                              op.input_shape))
+        if record["status"] == 200 and op.output_shape is not None:
+            counts["answers"] += 1
+            found = []
+            try:
+                model_check.check_value(json.loads(record["reply"]), op.output_shape,
+                                        "response", found)
+            except ValueError:
+                found.append(("response", "not JSON"))
+            problems["answers"].update(f"{label}: {path}: {problem}" for path, problem in found)
+    version = f"botocore {botocore.__version__}"
+    report.check(counts["requests"] and not problems["requests"],
+                 f"models: all {counts['requests']} {'/'.join(MODELED)} requests of ecs-deploy "
+                 f"validate against {version}", "; ".join(sorted(problems["requests"])))
+    unknown = sorted(p for p in problems["answers"] if not moto_quirk(p))
+    quirks = len(problems["answers"]) - len(unknown)
+    report.check(not unknown, f"models: moto's {counts['answers']} answers validate against "
+                 f"{version} but for {quirks} quirks of moto's (moto_quirk)", "; ".join(unknown))
+
+
 def run_checks(report, binary, moto, servers):
     """All checks against the started `moto`; the fakes are entered into
     `servers` (an ExitStack), which stops them."""
@@ -717,10 +792,12 @@ def run_checks(report, binary, moto, servers):
     check_container(h, container)
     check_assume_role(h)
     check_codedeploy(h)
+    check_models(report, proxy.seen)
 
 
 def main():
     opts, binary = harness.parse_args(NAME, harness.argument_parser(__doc__))
+    model_check.require_pinned_botocore(NAME)
     report = harness.Report(NAME)
     # The ExitStack stops every server once the failure (if any) is reported.
     with contextlib.ExitStack() as servers, harness.reported(report, "moto setup"):

@@ -263,3 +263,142 @@ fn group_of(application: &str, info: &serde_json::Value) -> DeploymentGroup {
 pub fn same_cluster(deployed: &str, cluster: &str) -> bool {
     deployed == cluster || cluster.rsplit('/').next() == Some(deployed)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The calls against the AWS CLI's examples of the CodeDeploy calls
+    //! ecs-deploy makes (`fixtures/awscli/deploy`, written by AWS from real
+    //! accounts; `src/core/aws_examples.rs` judges them): each real answer is
+    //! accepted and read as its text describes, through the whole call to a
+    //! loopback server (the checks are the calls' own).
+    use serde_json::Value;
+
+    use super::*;
+    use crate::aws::ecs::tests::{answering, asked_again};
+
+    macro_rules! example {
+        ($path:literal) => {
+            serde_json::from_str::<Value>(include_str!(concat!("../../fixtures/awscli/", $path)))
+                .expect($path)
+        };
+    }
+
+    async fn answered(operation: &str, body: &Value) -> (wiremock::MockServer, CodeDeploy) {
+        let target = format!("{TARGET_PREFIX}.{operation}");
+        let (server, client) = answering("codedeploy", &target, body).await;
+        (server, CodeDeploy::new(client))
+    }
+
+    fn wordpress() -> DeploymentGroup {
+        DeploymentGroup {
+            application: "WordPress_App".into(),
+            name: "WordPress_DG".into(),
+            services: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_call_reads_its_real_answer() {
+        let (_s, cd) = answered(
+            "ListApplications",
+            &example!("deploy/list-applications-1.json"),
+        )
+        .await;
+        assert_eq!(
+            cd.applications().await.unwrap(),
+            ["WordPress_App", "MyOther_App"]
+        );
+
+        let (_s, cd) = answered(
+            "ListDeploymentGroups",
+            &example!("deploy/list-deployment-groups-1.json"),
+        )
+        .await;
+        assert_eq!(
+            cd.deployment_groups("WordPress_App").await.unwrap(),
+            ["WordPress_DG", "WordPress_Beta_DG"]
+        );
+
+        // EC2 groups, the only kind the examples show: no ECS service in them.
+        let (_s, cd) = answered(
+            "GetDeploymentGroup",
+            &example!("deploy/get-deployment-group-1.json"),
+        )
+        .await;
+        assert_eq!(
+            cd.deployment_group("WordPress_App", "WordPress_DG")
+                .await
+                .unwrap(),
+            Some(wordpress())
+        );
+        let (_s, cd) = answered(
+            "BatchGetDeploymentGroups",
+            &example!("deploy/batch-get-deployment-groups-1.json"),
+        )
+        .await;
+        let names = [
+            "my-deployment-group-1".into(),
+            "my-deployment-group-2".into(),
+        ];
+        let groups = cd
+            .describe_deployment_groups("my-codedeploy-application", &names)
+            .await
+            .unwrap();
+        let found: Vec<(&str, usize)> = groups
+            .iter()
+            .map(|g| (g.name.as_str(), g.services.len()))
+            .collect();
+        assert_eq!(
+            found,
+            [("my-deployment-group-1", 0), ("my-deployment-group-2", 0)]
+        );
+
+        // Example 1 deploys to EC2, example 2 an ECS service: the same answer.
+        for (created, id) in [
+            (example!("deploy/create-deployment-1.json"), "d-A1B2C3111"),
+            (example!("deploy/create-deployment-2.json"), "d-1234ABCDE"),
+        ] {
+            let (_s, cd) = answered("CreateDeployment", &created).await;
+            let made = cd.create_deployment(&wordpress(), "{}", "ecs-deploy").await;
+            assert_eq!(made.unwrap(), id);
+        }
+
+        let (_s, cd) = answered(
+            "ListDeployments",
+            &example!("deploy/list-deployments-1.json"),
+        )
+        .await;
+        assert_eq!(
+            cd.active_deployments(&wordpress()).await.unwrap(),
+            ["d-EXAMPLE11", "d-EXAMPLE22", "d-EXAMPLE33"]
+        );
+
+        let (_s, cd) = answered("GetDeployment", &example!("deploy/get-deployment-1.json")).await;
+        let (deployment, description) = cd.deployment("d-A1B2C3123").await.unwrap();
+        assert_eq!(deployment.status, "Succeeded");
+        assert_eq!(description.as_deref(), Some("My WordPress app deployment"));
+
+        let (_s, cd) = answered("StopDeployment", &example!("deploy/stop-deployment-1.json")).await;
+        cd.stop_and_roll_back("d-A1B2C3111").await.unwrap();
+    }
+
+    /// GetDeploymentTarget's example is an EC2 instance's target: ecs-deploy
+    /// asks only for the ECS target `cluster:service`, and an answer
+    /// without `ecsTarget` is refused. And a deployment asked for is the one
+    /// the answer must describe.
+    #[tokio::test]
+    async fn answers_about_another_target_or_deployment_are_refused() {
+        let (server, cd) = answered(
+            "GetDeploymentTarget",
+            &example!("deploy/get-deployment-target-1.json"),
+        )
+        .await;
+        assert!(asked_again(cd.target("d-A1B2C3111", "prod", "web").await));
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+
+        let (server, cd) =
+            answered("GetDeployment", &example!("deploy/get-deployment-1.json")).await;
+        assert!(asked_again(cd.deployment("d-OTHER").await));
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    }
+}

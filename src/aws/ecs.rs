@@ -618,3 +618,271 @@ fn parse(operation: &str, service: Value) -> Result<Service, AwsError> {
     serde_json::from_value(service)
         .map_err(|e| AwsError::bad_reply(operation, format!("unexpected service description: {e}")))
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! The answer checks against the AWS CLI's examples of the calls
+    //! ecs-deploy makes (`fixtures/awscli/ecs`, written by AWS from real
+    //! accounts; `src/core/aws_examples.rs` reads them through the core):
+    //! each real answer is accepted and read as its text describes, through
+    //! the check alone and through the whole call to a loopback server.
+    use serde_json::{json, Value};
+    use wiremock::matchers::{header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+    use crate::aws::client::{http_client, Endpoint, Route};
+
+    macro_rules! example {
+        ($path:literal) => {
+            serde_json::from_str::<Value>(include_str!(concat!("../../fixtures/awscli/", $path)))
+                .expect($path)
+        };
+    }
+
+    /// A client of a loopback server that answers the first `target`
+    /// operation (`{prefix}.{op}`) with `body` and the next with a
+    /// ClientException "asked again": an answer the call's check refuses is
+    /// asked for once more (after at most a second), and the call then fails
+    /// with that error.
+    pub(crate) async fn answering(
+        signing_name: &'static str,
+        target: &str,
+        body: &Value,
+    ) -> (MockServer, Client) {
+        let server = MockServer::start().await;
+        let json = "application/x-amz-json-1.1";
+        Mock::given(method("POST"))
+            .and(header("x-amz-target", target))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_string(), json))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        let refusal = json!({"__type": "ClientException", "message": "asked again"});
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400).set_body_raw(refusal.to_string(), json))
+            .with_priority(2)
+            .mount(&server)
+            .await;
+        let endpoint = Endpoint {
+            signing_name,
+            url: server.uri().parse().unwrap(),
+            region: "us-east-1".into(),
+        };
+        let client = Client::new(
+            http_client(&[], Route::Direct).unwrap(),
+            endpoint,
+            None,
+            false,
+        );
+        (server, client)
+    }
+
+    /// Whether `result` is the error of an answer refused and asked again.
+    pub(crate) fn asked_again<T>(result: Result<T, AwsError>) -> bool {
+        matches!(result, Err(e) if e.code() == Some("ClientException"))
+    }
+
+    async fn answered(operation: &str, body: &Value) -> (MockServer, Ecs) {
+        let (server, client) =
+            answering("ecs", &format!("{TARGET_PREFIX}.{operation}"), body).await;
+        (server, Ecs::new(client))
+    }
+
+    const SERVICE_DEPLOYMENT: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/example-cluster/example-service/ejGvqq2ilnbKT9qj0vLJe";
+
+    #[test]
+    fn the_answer_checks_accept_every_real_answer() {
+        let described = example!("ecs/describe-services-1.json");
+        let arn = "arn:aws:ecs:us-west-2:123456789012:service/my-http-service";
+        for asked in ["my-http-service", arn] {
+            assert_eq!(accounts_for(&described, &[asked.into()]), Ok(()), "{asked}");
+        }
+        for updated in [
+            example!("ecs/update-service-1.json"),
+            example!("ecs/update-service-3.json"),
+            example!("ecs/update-service-4.json"),
+        ] {
+            assert_eq!(is_service(&updated["service"]), Ok(()));
+        }
+        let deployments = example!("ecs/describe-service-deployments-1.json");
+        assert_eq!(
+            deployments_account_for(&deployments, &[SERVICE_DEPLOYMENT.into()]),
+            Ok(())
+        );
+        for td in [
+            example!("ecs/describe-task-definition-1.json"),
+            example!("ecs/register-task-definition-1.json"),
+            example!("ecs/deregister-task-definition-1.json"),
+        ] {
+            assert_eq!(is_task_definition(&td), Ok(()));
+        }
+    }
+
+    /// The answer checks hold the real answers to what was asked.
+    #[test]
+    fn the_answer_checks_refuse_a_real_answer_to_another_question() {
+        let described = example!("ecs/describe-services-1.json");
+        assert_eq!(
+            accounts_for(&described, &["my-http-service".into(), "web".into()]),
+            Err("the answer says nothing about web".into())
+        );
+        let deployments = example!("ecs/describe-service-deployments-1.json");
+        let other = SERVICE_DEPLOYMENT.replace("ejGvqq2ilnbKT9qj0vLJe", "other");
+        assert!(deployments_account_for(&deployments, &[other])
+            .unwrap_err()
+            .ends_with("which was not asked for"));
+    }
+
+    /// Examples 2 and 5 of update-service misspell the deployment's
+    /// `taskDefinition` (`taskkDefinition`): no real answer does, and a
+    /// deployment without its revision cannot be judged, so it is refused.
+    #[test]
+    fn a_deployment_without_its_task_definition_is_refused() {
+        for updated in [
+            example!("ecs/update-service-2.json"),
+            example!("ecs/update-service-5.json"),
+        ] {
+            assert_eq!(
+                is_service(&updated["service"]),
+                Err("a deployment has no id, status or taskDefinition".into())
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_call_reads_its_real_answer() {
+        let (_s, ecs) = answered(
+            "DescribeServices",
+            &example!("ecs/describe-services-1.json"),
+        )
+        .await;
+        let described = ecs
+            .describe_services("default", &["my-http-service".into()])
+            .await
+            .unwrap();
+        assert_eq!(described.find("my-http-service").unwrap().desired_count, 10);
+        assert!(described.failures.is_empty());
+
+        let (_s, ecs) = answered("UpdateService", &example!("ecs/update-service-1.json")).await;
+        let update = json!({"cluster": "test", "service": "my-http-service", "taskDefinition": "amazon-ecs-sample"});
+        let updated = ecs.update_service(&update).await.unwrap();
+        assert_eq!(updated.primary().unwrap().id, "ecs-svc/7419115625193919142");
+
+        let (_s, ecs) = answered(
+            "ListServiceDeployments",
+            &example!("ecs/list-service-deployments-1.json"),
+        )
+        .await;
+        let service = "arn:aws:ecs:us-east-1:123456789012:service/example-cluster/example-service";
+        assert_eq!(
+            ecs.list_service_deployments("example-cluster", service)
+                .await
+                .unwrap(),
+            [DeploymentBrief {
+                arn: SERVICE_DEPLOYMENT.into(),
+                status: "SUCCESSFUL".into()
+            }]
+        );
+
+        let (_s, ecs) = answered(
+            "DescribeServiceDeployments",
+            &example!("ecs/describe-service-deployments-1.json"),
+        )
+        .await;
+        let described = ecs
+            .describe_service_deployments(&[SERVICE_DEPLOYMENT.into()])
+            .await
+            .unwrap();
+        assert_eq!(described[0].status, "SUCCESSFUL");
+
+        let (_s, ecs) = answered(
+            "DescribeTaskDefinition",
+            &example!("ecs/describe-task-definition-1.json"),
+        )
+        .await;
+        let td = ecs
+            .describe_task_definition("hello_world:8", true)
+            .await
+            .unwrap();
+        assert_eq!(
+            td.arn(),
+            "arn:aws:ecs:us-east-1:012345678910:task-definition/hello_world:8"
+        );
+        assert!(td.tags.is_empty());
+
+        let (_s, ecs) = answered(
+            "RegisterTaskDefinition",
+            &example!("ecs/register-task-definition-1.json"),
+        )
+        .await;
+        let registered = ecs
+            .register_task_definition(&json!({"family": "sleep360", "containerDefinitions": []}))
+            .await
+            .unwrap();
+        assert!(registered.arn().ends_with("task-definition/sleep360:1"));
+
+        let (_s, ecs) = answered(
+            "DeregisterTaskDefinition",
+            &example!("ecs/deregister-task-definition-1.json"),
+        )
+        .await;
+        let curler = "arn:aws:ecs:us-west-2:123456789012:task-definition/curler:1";
+        ecs.deregister_task_definition(curler).await.unwrap();
+
+        // Every revision of every family, then those of wordpress (the
+        // command's --family-prefix): four of wordpress either way.
+        for listed in [
+            example!("ecs/list-task-definitions-1.json"),
+            example!("ecs/list-task-definitions-2.json"),
+        ] {
+            let (_s, ecs) = answered("ListTaskDefinitions", &listed).await;
+            let wordpress = ecs.active_revisions("wordpress").await.unwrap();
+            assert_eq!(wordpress.len(), 4, "{wordpress:?}");
+        }
+
+        for (listed, count) in [
+            (example!("ecs/list-tasks-1.json"), 2),
+            (example!("ecs/list-tasks-2.json"), 1),
+        ] {
+            let (_s, ecs) = answered("ListTasks", &listed).await;
+            let stopped = ecs.stopped_tasks("default", "ecs-svc/1").await.unwrap();
+            assert_eq!(stopped.len(), count);
+        }
+
+        let reply = example!("ecs/describe-tasks-2.json");
+        let arns: Vec<String> = reply["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["taskArn"].as_str().unwrap().to_string())
+            .collect();
+        let (_s, ecs) = answered("DescribeTasks", &reply).await;
+        assert_eq!(
+            ecs.describe_tasks("MyCluster", &arns).await.unwrap().len(),
+            2
+        );
+
+        let (_s, ecs) = answered("RunTask", &example!("ecs/run-task-1.json")).await;
+        let input = json!({"cluster": "default", "taskDefinition": "sleep360:1"});
+        let Ok(task) = ecs.run_task(&input).await else {
+            panic!("RunTask's answer is a task")
+        };
+        assert_eq!(task["lastStatus"], "PENDING");
+    }
+
+    /// describe-tasks' first example asks for task `…4d590253bb114126b7afa7b58EXAMPLE`
+    /// and shows task `…4d590253bb114126b7afa7b58eea9221` (AWS left one ARN
+    /// half made up): an answer about a task not asked for is refused.
+    #[tokio::test]
+    async fn an_answer_about_another_task_is_refused() {
+        let (server, ecs) = answered("DescribeTasks", &example!("ecs/describe-tasks-1.json")).await;
+        let asked =
+            "arn:aws:ecs:us-east-1:123456789012:task/MyCluster/4d590253bb114126b7afa7b58EXAMPLE";
+        assert!(asked_again(
+            ecs.describe_tasks("MyCluster", &[asked.into()]).await
+        ));
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    }
+}

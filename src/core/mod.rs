@@ -6,6 +6,9 @@
 
 /// The AppSpec of a CodeDeploy deployment.
 pub mod appspec;
+/// The AWS CLI's examples through the core's parsers and judges.
+#[cfg(test)]
+mod aws_examples;
 /// How a deploy concludes: per service, what happened and what to do next.
 pub mod conclusion;
 /// The unified diff for `--dry-run`.
