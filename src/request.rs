@@ -58,23 +58,16 @@ pub struct CodeDeployGroup {
     pub group: Option<String>,
 }
 
-/// What to tell a deployment that waits at a PAUSE lifecycle hook.
+/// What to do to a deployment instead of deploying: continue it past its
+/// PAUSE hook, or undo it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HookAction {
     /// `--continue-deployment`.
     Continue,
-    /// `--rollback-deployment`.
+    /// `--rollback-deployment`: a paused hook is answered ROLLBACK, a
+    /// deployment in progress is stopped with a rollback, else the service
+    /// goes back to the revision its last deployment replaced.
     Rollback,
-}
-
-impl HookAction {
-    /// The `action` of `ContinueServiceDeployment`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookAction::Continue => "CONTINUE",
-            HookAction::Rollback => "ROLLBACK",
-        }
-    }
 }
 
 /// Where the result goes.
@@ -141,9 +134,13 @@ pub struct Config {
     pub codedeploy_group: Option<CodeDeployGroup>,
     /// `--codedeploy-appspec`.
     pub codedeploy_appspec: Option<PathBuf>,
-    /// `--continue-deployment` or `--rollback-deployment`: answer a PAUSE
-    /// hook instead of deploying.
+    /// `--continue-deployment` (answer a PAUSE hook) or
+    /// `--rollback-deployment` (undo the last deployment) instead of
+    /// deploying.
     pub hook_action: Option<HookAction>,
+    /// `--wait-only`: wait for the deployment each service is running now
+    /// instead of deploying.
+    pub wait_only: bool,
     /// `--max-definitions`.
     pub max_definitions: Option<u32>,
     /// `--run-task` and its options.

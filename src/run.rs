@@ -13,12 +13,12 @@ use crate::core::report::{Outcome, Report, RollbackStatus};
 use crate::deploy::codedeploy::read_appspec_file;
 use crate::deploy::interrupt::{Interrupts, Journal};
 use crate::deploy::revision::read_task_definition_file;
-use crate::deploy::{hook, service, Deployer};
+use crate::deploy::{elsewhere, hook, service, undo, Deployer};
 use crate::error::{exit, Error};
 use crate::output::report::{append_to_github_file, github_outputs, github_summary, to_json};
 use crate::output::safe::{self, Stream};
 use crate::output::Reporter;
-use crate::request::{Config, ImageChange, OutputFormat, Target};
+use crate::request::{Config, HookAction, ImageChange, OutputFormat, Target};
 
 /// Runs what `config` asks for; `env` looks up environment variables. The
 /// result is also written as data where asked (`--output json`, GitHub).
@@ -132,7 +132,15 @@ async fn execute(
     }
     match &config.target {
         Target::Services { cluster, services } => match config.hook_action {
-            Some(action) => hook::answer(&deployer, cluster, services, action, report).await,
+            Some(HookAction::Continue) => {
+                hook::continue_paused(&deployer, cluster, services, report).await
+            }
+            Some(HookAction::Rollback) => {
+                undo::roll_back_last(&deployer, cluster, services, report).await
+            }
+            None if config.wait_only => {
+                elsewhere::wait_only(&deployer, cluster, services, report).await
+            }
             None => {
                 service::deploy(
                     &deployer,

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::api::{is_object, list_of, names_the_one_asked, Api};
+use super::api::{is_object, list_of, names_the_one_asked, strings, Api};
 use super::client::{AwsError, Client};
 use crate::core::watch::codedeploy::{last_log_line, Deployment, Target};
 use crate::output::safe;
@@ -155,6 +155,26 @@ impl CodeDeploy {
         self.api
             .list_all("ListDeployments", input, "deployments")
             .await
+    }
+
+    /// The newest deployment of `group`, whatever its status (CodeDeploy
+    /// lists the newest first).
+    pub async fn newest_deployment(
+        &self,
+        group: &DeploymentGroup,
+    ) -> Result<Option<String>, AwsError> {
+        let input = json!({
+            "applicationName": group.application,
+            "deploymentGroupName": group.name,
+        });
+        let reply = self
+            .api
+            .read("ListDeployments", &input, &|reply| {
+                list_of(reply, "deployments").map(drop)
+            })
+            .await?;
+        let newest = strings(&reply["deployments"]).next();
+        Ok(newest)
     }
 
     /// A deployment as it is now.

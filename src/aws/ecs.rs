@@ -364,22 +364,34 @@ impl Ecs {
         cluster: &str,
         service: &str,
     ) -> Result<Vec<DeploymentBrief>, AwsError> {
+        self.list_service_deployments_in(cluster, service, &[])
+            .await
+    }
+
+    /// The newest service deployments of a service in one of `statuses`
+    /// (all where empty), newest first.
+    pub async fn list_service_deployments_in(
+        &self,
+        cluster: &str,
+        service: &str,
+        statuses: &[&str],
+    ) -> Result<Vec<DeploymentBrief>, AwsError> {
+        let mut input = json!({"cluster": cluster, "service": service});
+        if !statuses.is_empty() {
+            input["status"] = json!(statuses);
+        }
         let reply = self
             .api
-            .read(
-                "ListServiceDeployments",
-                &json!({"cluster": cluster, "service": service}),
-                &|reply| {
-                    let briefs = list_of(reply, "serviceDeployments")?;
-                    if briefs
-                        .iter()
-                        .any(|b| b["serviceDeploymentArn"].as_str().is_none())
-                    {
-                        return Err("a service deployment has no serviceDeploymentArn".into());
-                    }
-                    Ok(())
-                },
-            )
+            .read("ListServiceDeployments", &input, &|reply| {
+                let briefs = list_of(reply, "serviceDeployments")?;
+                if briefs
+                    .iter()
+                    .any(|b| b["serviceDeploymentArn"].as_str().is_none())
+                {
+                    return Err("a service deployment has no serviceDeploymentArn".into());
+                }
+                Ok(())
+            })
             .await?;
         Ok(reply["serviceDeployments"]
             .as_array()
@@ -456,6 +468,50 @@ impl Ecs {
 }
 
 impl Ecs {
+    /// The task definition of each service revision (`arn` → task
+    /// definition), in as many calls as ECS's limit of twenty per call
+    /// needs; revisions ECS does not know are left out.
+    pub async fn service_revision_task_definitions(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        let mut found = Vec::new();
+        for chunk in arns.chunks(DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT) {
+            let reply = self
+                .api
+                .read(
+                    "DescribeServiceRevisions",
+                    &json!({"serviceRevisionArns": chunk}),
+                    &|reply| {
+                        let revisions = list_of(reply, "serviceRevisions")?;
+                        match revisions.iter().find(|r| {
+                            !chunk
+                                .iter()
+                                .any(|arn| r["serviceRevisionArn"] == arn.as_str())
+                        }) {
+                            Some(other) => Err(format!(
+                                "the answer describes service revision {}, which was not asked for",
+                                safe::clean(
+                                    other["serviceRevisionArn"].as_str().unwrap_or_default()
+                                )
+                            )),
+                            None => Ok(()),
+                        }
+                    },
+                )
+                .await?;
+            for revision in reply["serviceRevisions"].as_array().into_iter().flatten() {
+                if let (Some(arn), Some(td)) = (
+                    revision["serviceRevisionArn"].as_str(),
+                    revision["taskDefinition"].as_str(),
+                ) {
+                    found.push((arn.to_string(), td.to_string()));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// An Express service as `DescribeExpressGatewayService` describes it
     /// (`{service: {activeConfigurations, …}}`). Its primary container is
     /// data the next update sends back: it is not cleaned.

@@ -70,8 +70,18 @@ Service deployment (-n):
                                  CodeDeploy service READY, instead of waiting for the end
       --continue-deployment      Continue the deployment paused at a PAUSE lifecycle hook
                                  (no image), and wait for it to finish
-      --rollback-deployment      Roll back the deployment paused at a PAUSE lifecycle hook
-                                 (no image), and wait for the rollback
+      --rollback-deployment      Undo the service's last deployment (no image): answer a
+                                 paused PAUSE hook with ROLLBACK, stop a deployment in
+                                 progress with ECS's (or CodeDeploy's) rollback, else point
+                                 the service back at the revision its last successful
+                                 deployment replaced; and wait for that (--dry-run: say
+                                 which revision, send nothing)
+
+A deployment you did not start (terraform apply, CDK, the console):
+      --wait-only                Deploy nothing: wait for the deployment each -n service
+                                 is running now, exactly as for one of ours (with
+                                 --enable-rollback, roll it back if it fails); exit 0 when
+                                 nothing is in progress, 1 when it failed or had failed
 
 One-off task (-d):
       --run-task                 Run the new revision as a task

@@ -44,6 +44,7 @@ pub struct Flags {
     pub codedeploy_appspec: Option<PathBuf>,
     pub continue_deployment: bool,
     pub rollback_deployment: bool,
+    pub wait_only: bool,
     /// As given: its exit code is upstream's own (9), so `validate` reads it.
     pub max_definitions: Option<String>,
     pub run_task: bool,
@@ -112,6 +113,7 @@ pub fn read(args: Vec<OsString>) -> Result<Read, Error> {
         codedeploy_appspec: value(&mut args, &["--codedeploy-appspec"])?.map(PathBuf::from),
         continue_deployment: args.contains("--continue-deployment"),
         rollback_deployment: args.contains("--rollback-deployment"),
+        wait_only: args.contains("--wait-only"),
         max_definitions: raw_value(&mut args, &["--max-definitions"])?,
         run_task: args.contains("--run-task"),
         launch_type: value(&mut args, &["--launch-type"])?,

@@ -28,8 +28,8 @@ pub fn request(flags: Flags, env: impl Fn(&str) -> Option<String>) -> Result<Con
     let codedeploy_group = codedeploy_group(&flags)?;
     let hook_action = hook_action(&flags)?;
     fits_the_target(&flags, &target)?;
-    if let Some(action) = hook_action {
-        answers_only(&flags, action, max_definitions.is_some())?;
+    if let Some(instead) = instead_of_deploying(&flags, hook_action)? {
+        deploys_nothing(&flags, instead, max_definitions.is_some())?;
     }
     no_pointless_combination(&flags, &change)?;
     let run_task = run_task(&flags)?;
@@ -68,6 +68,7 @@ pub fn request(flags: Flags, env: impl Fn(&str) -> Option<String>) -> Result<Con
         codedeploy_group,
         codedeploy_appspec: flags.codedeploy_appspec,
         hook_action,
+        wait_only: flags.wait_only,
         max_definitions,
         run_task,
         aws: flags.aws,
@@ -131,6 +132,7 @@ fn image_change(
         (None, None)
             if flags.continue_deployment
                 || flags.rollback_deployment
+                || flags.wait_only
                 || flags.force_new_deployment
                 || flags.task_definition_file.is_some()
                 || !flags.set_env.is_empty()
@@ -250,6 +252,7 @@ fn fits_the_target(flags: &Flags, target: &Target) -> Result<(), Error> {
             flags.continue_deployment || flags.rollback_deployment,
             "--continue-deployment/--rollback-deployment",
         ),
+        (flags.wait_only, "--wait-only"),
     ];
     match target {
         Target::TaskDefinition { .. } => match service_only.iter().find(|(given, _)| *given) {
@@ -269,8 +272,44 @@ fn fits_the_target(flags: &Flags, target: &Target) -> Result<(), Error> {
     }
 }
 
-/// Answering a paused deployment changes nothing else.
-fn answers_only(flags: &Flags, action: HookAction, max_definitions: bool) -> Result<(), Error> {
+/// What a run does instead of deploying, where it deploys nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Instead {
+    Answer(HookAction),
+    WaitOnly,
+}
+
+/// `--continue-deployment`, `--rollback-deployment` or `--wait-only`: at
+/// most one.
+fn instead_of_deploying(
+    flags: &Flags,
+    hook_action: Option<HookAction>,
+) -> Result<Option<Instead>, Error> {
+    match (hook_action, flags.wait_only) {
+        (Some(action), true) => Err(usage(format!(
+            "{} and --wait-only exclude each other: pass one.",
+            hook_flag(action)
+        ))),
+        (Some(action), false) => Ok(Some(Instead::Answer(action))),
+        (None, true) => Ok(Some(Instead::WaitOnly)),
+        (None, false) => Ok(None),
+    }
+}
+
+fn hook_flag(action: HookAction) -> &'static str {
+    match action {
+        HookAction::Continue => "--continue-deployment",
+        HookAction::Rollback => "--rollback-deployment",
+    }
+}
+
+/// A run that deploys nothing changes nothing a deploy would: answering a
+/// paused deployment, undoing the last one, waiting for one started
+/// elsewhere. (`--wait-only` may roll back what it waited for, and stop at
+/// a stage; `--rollback-deployment` may only say where it would go back.)
+fn deploys_nothing(flags: &Flags, instead: Instead, max_definitions: bool) -> Result<(), Error> {
+    let waits = instead == Instead::WaitOnly;
+    let shows_where = instead == Instead::Answer(HookAction::Rollback);
     let deploy_only = [
         (
             flags.image.is_some() || flags.empty_image || flags.tag_only.is_some(),
@@ -292,24 +331,25 @@ fn answers_only(flags: &Flags, action: HookAction, max_definitions: bool) -> Res
         (flags.minimum_healthy_percent.is_some(), "-m/--min"),
         (flags.maximum_percent.is_some(), "-M/--max"),
         (max_definitions, "--max-definitions"),
-        (flags.enable_rollback, "--enable-rollback"),
-        (flags.wait_until.is_some(), "--wait-until"),
-        (flags.dry_run, "--dry-run"),
+        (flags.enable_rollback && !waits, "--enable-rollback"),
+        (flags.wait_until.is_some() && !waits, "--wait-until"),
+        (flags.dry_run && !shows_where, "--dry-run"),
         (flags.no_image_check, "--no-image-check"),
-        (
-            flags.codedeploy_application.is_some(),
-            "--codedeploy-application",
-        ),
         (flags.codedeploy_appspec.is_some(), "--codedeploy-appspec"),
     ];
     match deploy_only.iter().find(|(given, _)| *given) {
         Some((_, flag)) => {
-            let name = match action {
-                HookAction::Continue => "--continue-deployment",
-                HookAction::Rollback => "--rollback-deployment",
+            let what = match instead {
+                Instead::Answer(HookAction::Continue) => {
+                    "--continue-deployment answers a paused deployment"
+                }
+                Instead::Answer(HookAction::Rollback) => {
+                    "--rollback-deployment undoes the last deployment"
+                }
+                Instead::WaitOnly => "--wait-only waits for a deployment started elsewhere",
             };
             Err(usage(format!(
-                "{name} answers a paused deployment and deploys nothing: {flag} does not go with it."
+                "{what} and deploys nothing: {flag} does not go with it."
             )))
         }
         None => Ok(()),
@@ -542,7 +582,8 @@ mod tests {
             continue_deployment: true,
             ..services(&["web"])
         };
-        let error = answers_only(&flags, HookAction::Continue, false).unwrap_err();
+        let answer = Instead::Answer(HookAction::Continue);
+        let error = deploys_nothing(&flags, answer, false).unwrap_err();
         assert!(
             error.to_string().contains("-i/-to does not go with it"),
             "{error}"
@@ -551,8 +592,30 @@ mod tests {
             continue_deployment: true,
             ..Flags::default()
         };
-        assert!(answers_only(&bare, HookAction::Continue, false).is_ok());
-        assert!(answers_only(&bare, HookAction::Continue, true).is_err());
+        assert!(deploys_nothing(&bare, answer, false).is_ok());
+        assert!(deploys_nothing(&bare, answer, true).is_err());
+        // --wait-only may roll back what it waited for; --rollback-deployment
+        // may say where it would go back.
+        let waiting = Flags {
+            wait_only: true,
+            enable_rollback: true,
+            wait_until: Some("BAKE_TIME".into()),
+            ..Flags::default()
+        };
+        assert!(deploys_nothing(&waiting, Instead::WaitOnly, false).is_ok());
+        let shown = Flags {
+            rollback_deployment: true,
+            dry_run: true,
+            ..Flags::default()
+        };
+        let undo = Instead::Answer(HookAction::Rollback);
+        assert!(deploys_nothing(&shown, undo, false).is_ok());
+        assert!(deploys_nothing(&shown, Instead::WaitOnly, false).is_err());
+        let both = Flags {
+            wait_only: true,
+            ..Flags::default()
+        };
+        assert!(instead_of_deploying(&both, Some(HookAction::Rollback)).is_err());
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub enum Undo {
     CodeDeployEnded { id: String, status: String },
     /// `UpdateService` back to the previous revision.
     Revision,
+    /// The PAUSE hook this service deployment waits at, answered
+    /// `ROLLBACK` (`--rollback-deployment`).
+    Hook { arn: String, hook_id: String },
 }
 
 /// What to do with one service once the wait is over.

@@ -1,9 +1,9 @@
-//! `--continue-deployment` / `--rollback-deployment`: the human step of a
-//! blue/green (or linear, canary) release. For each service, the deployment
-//! that waits at a PAUSE lifecycle hook, and the deployment of
-//! deployments[] that goes with it, are found and checked before any write; then each hook gets its answer (`ContinueServiceDeployment`) and
-//! the deployments are watched to their end: a continued one until it
-//! succeeds, a rolled-back one until ECS has rolled it back.
+//! `--continue-deployment`: the human step of a blue/green (or linear,
+//! canary) release. For each service, the deployment that waits at a PAUSE
+//! lifecycle hook, and the deployment of deployments[] that goes with it,
+//! are found and checked before any write; then each hook is answered
+//! `CONTINUE` (`ContinueServiceDeployment`) and the deployments are watched
+//! until they succeed. (`--rollback-deployment` is `undo`'s.)
 
 use std::time::Duration;
 
@@ -11,14 +11,13 @@ use super::context::Run;
 use super::watch::{Followed, Tracked};
 use super::{Deadline, Deployer};
 use crate::core::model::Model;
-use crate::core::report::{Outcome, Report, Rollback, RollbackStatus};
+use crate::core::report::{Outcome, Report};
 use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
 use crate::core::watch::service_deployment::{self, ServiceDeployment};
 use crate::core::watch::Ended;
 use crate::error::Error;
-use crate::request::HookAction;
 
 /// A deployment found waiting at a hook.
 struct Paused {
@@ -32,12 +31,11 @@ struct Paused {
     watch: Watch,
 }
 
-/// Answers the PAUSE hook of each of `names` with `action`, then waits.
-pub async fn answer(
+/// Answers the PAUSE hook of each of `names` with `CONTINUE`, then waits.
+pub async fn continue_paused(
     d: &Deployer<'_>,
     cluster: &str,
     names: &[String],
-    action: HookAction,
     report: &mut Report,
 ) -> Result<(), Error> {
     let run = Run::new(d, cluster, names, None);
@@ -61,7 +59,7 @@ pub async fn answer(
     let mut refused = Vec::new();
     for p in paused {
         let name = p.service.service_name.clone();
-        match run.send_answer(p, action, report).await {
+        match run.send_answer(p, report).await {
             Ok(t) => tracked.push(t),
             Err(error) => {
                 let line = run.prefixed(&name, &error.to_string());
@@ -77,7 +75,7 @@ pub async fn answer(
         run.wait(&mut tracked, false, deadline).await;
         d.out.end_group();
     }
-    run.conclude_answer(&tracked, &refused, action, report)
+    run.conclude_answer(&tracked, &refused, report)
 }
 
 impl Run<'_> {
@@ -167,12 +165,7 @@ impl Run<'_> {
     }
 
     /// Sends the answer to one paused deployment, and sets up its watch.
-    async fn send_answer(
-        &self,
-        paused: Paused,
-        action: HookAction,
-        report: &mut Report,
-    ) -> Result<Tracked, Error> {
+    async fn send_answer(&self, paused: Paused, report: &mut Report) -> Result<Tracked, Error> {
         let Paused {
             service,
             model,
@@ -186,36 +179,24 @@ impl Run<'_> {
         let journal = self.d.journal;
         journal.sending(
             "ECS",
-            format!(
-                "answering hook {hook_id} of service '{name}' with {}",
-                action.as_str()
-            ),
+            format!("answering hook {hook_id} of service '{name}' with CONTINUE"),
         );
         if let Err(e) = self
             .d
             .ecs
-            .continue_service_deployment(&arn, &hook_id, action.as_str())
+            .continue_service_deployment(&arn, &hook_id, "CONTINUE")
             .await
         {
             journal.settled();
             return Err(Error::from(e));
         }
         journal.changed(format!(
-            "answered hook {hook_id} of service '{name}' with {}",
-            action.as_str()
+            "answered hook {hook_id} of service '{name}' with CONTINUE"
         ));
-        if action == HookAction::Rollback {
-            journal.rolling_back();
-        }
-        let goal = match action {
-            HookAction::Continue => "it finishes",
-            HookAction::Rollback => "ECS has rolled it back",
-        };
         self.say(
             &name,
             format!(
-                "Sent {} to hook {hook_id} of service deployment {arn}. Waiting until {goal} (timeout {} s)...",
-                action.as_str(),
+                "Sent CONTINUE to hook {hook_id} of service deployment {arn}. Waiting until it finishes (timeout {} s)...",
                 self.timeout.as_secs_f64()
             ),
         );
@@ -227,27 +208,23 @@ impl Run<'_> {
         service_report.previous_task_definition =
             Some(watch.previous_task_definition.clone()).filter(|p| !p.is_empty());
         let followed = Followed::after_answer(arn, &hook_id);
-        Ok(Tracked {
-            rolling_back: action == HookAction::Rollback,
-            ..Tracked::new(
-                &name,
-                model,
-                watch,
-                &service,
-                service.clone(),
-                Some(followed),
-            )
-        })
+        Ok(Tracked::new(
+            &name,
+            model,
+            watch,
+            &service,
+            service.clone(),
+            Some(followed),
+        ))
     }
 
-    /// Success when every answer was taken and reached its goal. Otherwise
-    /// each service says what became of it: exit 1 when a deployment did
-    /// not reach its goal, else 2 when ECS refused an answer.
+    /// Success when every answer was taken and its deployment finished.
+    /// Otherwise each service says what became of it: exit 1 when a
+    /// deployment did not finish, else 2 when ECS refused an answer.
     fn conclude_answer(
         &self,
         tracked: &[Tracked],
         refused: &[String],
-        action: HookAction,
         report: &mut Report,
     ) -> Result<(), Error> {
         let mut failures = Vec::new();
@@ -255,65 +232,30 @@ impl Run<'_> {
         for t in tracked {
             let service = report.service(&t.name);
             t.record(service);
-            let done = matches!(t.ended, Some(Ended::Done));
-            service.result = match (action, &t.ended) {
-                (HookAction::Continue, Some(Ended::Done)) => Outcome::Success,
-                (HookAction::Rollback, Some(Ended::Done)) => Outcome::RolledBack,
-                (_, Some(Ended::Failed(failure, _))) => Outcome::of(failure),
-                (_, None) => Outcome::Failed,
+            service.result = match &t.ended {
+                Some(Ended::Done) => Outcome::Success,
+                Some(Ended::Failed(failure, _)) => Outcome::of(failure),
+                None => Outcome::Failed,
             };
-            if action == HookAction::Rollback {
-                service.rollback = Some(Rollback {
-                    to: t.watch.previous_task_definition.clone(),
-                    status: if done {
-                        RollbackStatus::Completed
-                    } else {
-                        RollbackStatus::Failed
-                    },
-                    detail: "Rolled back at the PAUSE hook (--rollback-deployment).".into(),
-                    reason: None,
-                });
-            }
             let revision = short_revision(&t.watch.task_definition);
             match &t.ended {
                 Some(Ended::Failed(failure, _)) => {
                     let line = self.prefixed(
                         &t.name,
-                        &format!(
-                            "The deployment of {revision} did not {}: {failure}.",
-                            match action {
-                                HookAction::Continue => "finish",
-                                HookAction::Rollback => "roll back",
-                            }
-                        ),
+                        &format!("The deployment of {revision} did not finish: {failure}."),
                     );
                     service.reason = Some(line.clone());
                     failures.push(line);
                 }
                 _ => reached.push(self.prefixed(
                     &t.name,
-                    &match action {
-                        HookAction::Continue => format!(
-                            "{} sent; the deployment of {revision} finished.",
-                            action.as_str()
-                        ),
-                        HookAction::Rollback => format!(
-                            "{} sent; the deployment of {revision} was rolled back.",
-                            action.as_str()
-                        ),
-                    },
+                    &format!("CONTINUE sent; the deployment of {revision} finished."),
                 )),
             }
         }
         if failures.is_empty() && refused.is_empty() {
-            report.result = match action {
-                HookAction::Continue => Outcome::Success,
-                HookAction::Rollback => Outcome::RolledBack,
-            };
-            self.d.out.success(match action {
-                HookAction::Continue => "Service deployment successful.",
-                HookAction::Rollback => "Service deployment rolled back.",
-            });
+            report.result = Outcome::Success;
+            self.d.out.success("Service deployment successful.");
             return Ok(());
         }
         let message = [&failures[..], refused, &reached].concat().join("\n");

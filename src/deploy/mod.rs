@@ -10,6 +10,8 @@ pub mod codedeploy;
 mod context;
 /// Why tasks failed, in their containers' logs.
 mod diagnosis;
+/// `--wait-only`: deployments someone else started.
+pub mod elsewhere;
 /// Express Mode services: a deploy through their express configuration.
 mod express;
 /// `--continue-deployment` / `--rollback-deployment`: answer a PAUSE hook.
@@ -26,6 +28,8 @@ pub mod revision;
 mod rollback;
 /// Deploys to services: plan, update, wait, conclude.
 pub mod service;
+/// `--rollback-deployment`: undo each service's last deployment.
+pub mod undo;
 /// Watching deployments until they end.
 mod watch;
 

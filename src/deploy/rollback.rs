@@ -30,7 +30,7 @@ enum Stopped {
     /// ECS took it.
     Sent,
     /// It failed, but ECS rolls the deployment back already.
-    EcsRollingBack(ServiceDeployment),
+    EcsRollingBack(Box<ServiceDeployment>),
     /// It failed (so) and nothing rolls back: the service is pointed back.
     NothingRollingBack(AwsError),
 }
@@ -235,6 +235,7 @@ impl Run<'_> {
             Undo::CodeDeploy { id } => {
                 return self.start_codedeploy_rollback(t, id, deadline).await
             }
+            Undo::Hook { arn, hook_id } => return self.answer_rollback(t, arn, hook_id).await,
             Undo::ServiceDeployment { arn } => arn,
             Undo::CodeDeployEnded { .. } | Undo::Revision => {
                 unreachable!("decided in conclusion::conclude")
@@ -242,7 +243,7 @@ impl Run<'_> {
         };
         let following = match self.stop_service_deployment(&u.name, arn, deadline).await? {
             Stopped::Sent => None,
-            Stopped::EcsRollingBack(deployment) => Some(deployment),
+            Stopped::EcsRollingBack(deployment) => Some(*deployment),
             Stopped::NothingRollingBack(error) => {
                 let back = short_revision(&u.previous);
                 self.say(
@@ -266,6 +267,54 @@ impl Run<'_> {
                 &t.latest,
                 t.latest.clone(),
                 Some(followed),
+            )
+        })
+    }
+
+    /// Answers the PAUSE hook a deployment waits at with `ROLLBACK`, and
+    /// sets up the watch of ECS's rollback.
+    async fn answer_rollback(
+        &self,
+        t: &Tracked,
+        arn: &str,
+        hook_id: &str,
+    ) -> Result<Tracked, NoRollback> {
+        let journal = self.d.journal;
+        journal.sending(
+            "ECS",
+            format!(
+                "answering hook {hook_id} of service '{}' with ROLLBACK",
+                t.name
+            ),
+        );
+        let answered = self
+            .d
+            .ecs
+            .continue_service_deployment(arn, hook_id, "ROLLBACK")
+            .await;
+        if let Err(e) = answered {
+            journal.settled();
+            return Err(NoRollback::failed(format!(
+                "Rollback failed before it started: {e}"
+            )));
+        }
+        journal.changed(format!(
+            "answered hook {hook_id} of service '{}' with ROLLBACK",
+            t.name
+        ));
+        self.say(
+            &t.name,
+            format!("Sent ROLLBACK to hook {hook_id} of service deployment {arn}."),
+        );
+        Ok(Tracked {
+            rolling_back: true,
+            ..Tracked::new(
+                &t.name,
+                t.model,
+                t.watch.clone(),
+                &t.latest,
+                t.latest.clone(),
+                Some(Followed::after_answer(arn.to_string(), hook_id)),
             )
         })
     }
@@ -326,7 +375,7 @@ impl Run<'_> {
                     "StopServiceDeployment answered {error}, but ECS is already rolling the deployment back ({}): following that rollback.",
                     deployment.status
                 ));
-                Ok(Stopped::EcsRollingBack(deployment))
+                Ok(Stopped::EcsRollingBack(Box::new(deployment)))
             }
             _ => Ok(Stopped::NothingRollingBack(error)),
         }

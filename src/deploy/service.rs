@@ -206,7 +206,7 @@ impl Run<'_> {
     /// How `service` is deployed; a model this tool cannot deploy stops
     /// the run before anything is registered (exit 1, like an image no
     /// container uses).
-    fn model_of(&self, service: &Service) -> Result<Model, Error> {
+    pub(super) fn model_of(&self, service: &Service) -> Result<Model, Error> {
         let name = &service.service_name;
         let refuse = |why: String| {
             Err(Error::failed(format!(
@@ -491,7 +491,7 @@ impl Run<'_> {
     /// After the wait: decides (`core::conclusion`), then carries it out —
     /// success and pruning, or the explanation of what failed and what
     /// became of each service.
-    async fn conclude(
+    pub(super) async fn conclude(
         &self,
         updated: &[Updated],
         tracked: &[Tracked],

@@ -40,6 +40,9 @@ pub struct ServiceDeployment {
     pub lifecycle_stage: Option<String>,
     #[serde(default)]
     pub target_service_revision: Option<RevisionSummary>,
+    /// The revisions it replaces.
+    #[serde(default)]
+    pub source_service_revisions: Vec<RevisionSummary>,
     #[serde(default)]
     pub rollback: Option<Rollback>,
     #[serde(default)]
@@ -54,6 +57,9 @@ pub struct ServiceDeployment {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RevisionSummary {
+    /// The service revision's ARN.
+    #[serde(default)]
+    pub arn: Option<String>,
     #[serde(default)]
     pub requested_production_traffic_weight: Option<f64>,
     #[serde(default)]
