@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! fake-ecs-server [--cluster NAME] [--services N] [--desired N] [--image IMAGE]
-//!                 [--complete-after SECONDS | --fail-after SECONDS]
+//!                 [--complete-after SECONDS | --fail-after SECONDS] [--log-group NAME]
+//!                 [--accept-access-key KEY]...
 //! ```
 //!
 //! Seeds a cluster (default `ci`) with services `s1` … `sN` (default 1), each running its own
@@ -13,10 +14,21 @@
 //! follows `Rollout::CompleteAfter` or `Rollout::FailAfter` by the wall clock, so that tools
 //! polling at different paces meet the same rollout; otherwise the default rollout.
 //!
+//! The fake's ECR holds IMAGE when it names a repository of the fake's registry
+//! (`123456789012.dkr.ecr.us-east-1.amazonaws.com/…`); the images a client is to deploy are
+//! pushed there with `push` (below), as CI pushes an image before it deploys it. With
+//! `--log-group NAME`, `app` logs with the `awslogs` driver to the group NAME (region
+//! us-east-1, stream prefix `ecs`) instead of the log router, and the fake's CloudWatch Logs
+//! has that group. `--accept-access-key KEY` (repeatable) makes the fake accept requests
+//! signed with KEY besides its own key (the fake checks the shape of a signature only), e.g.
+//! those of a moto user whose other calls go to moto.
+//!
 //! Prints one JSON line `{"url", "access_key", "secret_key", "region"}` once it serves on
-//! 127.0.0.1. Then each line `stats` on standard input answers one JSON line with the requests
-//! counted by operation and every service as it stands (without advancing its rollout); the
-//! end of standard input stops the server.
+//! 127.0.0.1. Then each line on standard input is a command answered by one JSON line:
+//! `stats` answers the requests counted by operation and every service as it stands (without
+//! advancing its rollout); `push IMAGE` pushes IMAGE (a repository of the fake's registry and
+//! a tag) to the fake's ECR and answers `{"digest"}`. The end of standard input stops the
+//! server.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -24,11 +36,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake_ecs::{FakeEcs, Rollout, ACCESS_KEY, REGION, SECRET_KEY};
+use fake_ecs::{FakeEcs, Rollout, ACCESS_KEY, ACCOUNT, REGION, SECRET_KEY};
 use serde_json::{json, Value};
 
 /// The repository of the `app` container (the one a bench deploys to).
 const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/web";
+/// The stream prefix of `app`'s log with `--log-group`: its streams are `ecs/app/<task id>`.
+const STREAM_PREFIX: &str = "ecs";
 /// Why the task of a `--fail-after` deployment stops.
 const FAIL_REASON: &str = "Essential container in task exited";
 
@@ -39,11 +53,13 @@ struct Options {
     desired: u32,
     image: String,
     rollout: Option<Rollout>,
+    log_group: Option<String>,
+    access_keys: Vec<String>,
 }
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!("fake-ecs-server: {problem}");
-    eprintln!("usage: fake-ecs-server [--cluster NAME] [--services N] [--desired N] [--image IMAGE] [--complete-after SECONDS | --fail-after SECONDS]");
+    eprintln!("usage: fake-ecs-server [--cluster NAME] [--services N] [--desired N] [--image IMAGE] [--complete-after SECONDS | --fail-after SECONDS] [--log-group NAME] [--accept-access-key KEY]...");
     ExitCode::from(3)
 }
 
@@ -54,6 +70,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         desired: 0,
         image: format!("{REPO}:v1"),
         rollout: None,
+        log_group: None,
+        access_keys: Vec::new(),
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -81,6 +99,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     reason: FAIL_REASON.into(),
                 })
             }
+            "--log-group" if !value.is_empty() => options.log_group = Some(value.clone()),
+            "--log-group" => return Err("--log-group needs a group name".into()),
+            "--accept-access-key" => options.access_keys.push(value.clone()),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -88,9 +109,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 /// Every service's task definition: three containers, and the empty lists ECS always shows
-/// (fabfuel's ecs-deploy needs `volumes`; the fake shows only what was registered).
-fn task_definition(family: &str, image: &str) -> Value {
-    json!({
+/// (fabfuel's ecs-deploy needs `volumes`; the fake shows only what was registered). With a
+/// `log_group`, `app` logs there with the `awslogs` driver.
+fn task_definition(family: &str, image: &str, log_group: Option<&str>) -> Value {
+    let mut td = json!({
         "family": family,
         "volumes": [],
         "placementConstraints": [],
@@ -107,15 +129,62 @@ fn task_definition(family: &str, image: &str) -> Value {
              "memory": 64, "essential": false,
              "firelensConfiguration": {"type": "fluentbit"}}
         ]
-    })
+    });
+    if let Some(group) = log_group {
+        td["containerDefinitions"][0]["logConfiguration"] = json!({
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": group,
+                "awslogs-region": REGION,
+                "awslogs-stream-prefix": STREAM_PREFIX,
+            }
+        });
+    }
+    td
+}
+
+/// The repository and tag of an image of the fake's registry, or why it is not one.
+fn ecr_image(image: &str) -> Result<(&str, &str), String> {
+    let registry = format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/");
+    let Some(rest) = image.strip_prefix(&registry) else {
+        return Err(format!(
+            "{image:?} is not in the fake's registry {registry}"
+        ));
+    };
+    match rest.rsplit_once(':') {
+        Some((repository, tag)) if !repository.is_empty() && !tag.is_empty() => {
+            Ok((repository, tag))
+        }
+        _ => Err(format!("{image:?} has no tag")),
+    }
+}
+
+/// Pushes `image` to the fake's ECR: its digest, or why it cannot be pushed.
+fn push(fake: &FakeEcs, image: &str) -> Result<String, String> {
+    let (repository, tag) = ecr_image(image)?;
+    // add_ecr_image panics on a name ECR would refuse: a line of error, not a dead server.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fake.add_ecr_image(repository, tag)
+    }))
+    .map_err(|_| format!("ECR would not take {image:?}"))
 }
 
 fn seed(fake: &FakeEcs, options: &Options) -> Vec<String> {
     fake.add_cluster(&options.cluster);
+    for key in &options.access_keys {
+        fake.accept_access_key(key);
+    }
+    if ecr_image(&options.image).is_ok() {
+        let _ = push(fake, &options.image);
+    }
+    if let Some(group) = &options.log_group {
+        fake.add_log_group(group);
+    }
     (1..=options.services)
         .map(|i| {
             let name = format!("s{i}");
-            let arn = fake.seed_task_definition(task_definition(&name, &options.image), vec![]);
+            let td = task_definition(&name, &options.image, options.log_group.as_deref());
+            let arn = fake.seed_task_definition(td, vec![]);
             fake.add_service(&options.cluster, &name, &arn, options.desired);
             if let Some(rollout) = &options.rollout {
                 fake.set_rollout(&options.cluster, &name, rollout.clone());
@@ -203,6 +272,12 @@ async fn main() -> ExitCode {
         for line in std::io::stdin().lock().lines() {
             match line.as_deref().map(str::trim) {
                 Ok("stats") => say(&stats(&serving, &options.cluster, &names)),
+                Ok(command) if command.starts_with("push ") => {
+                    match push(&serving, command["push ".len()..].trim()) {
+                        Ok(digest) => say(&json!({"digest": digest})),
+                        Err(problem) => say(&json!({"error": problem})),
+                    }
+                }
                 Ok("") => {}
                 Ok(other) => say(&json!({"error": format!("unknown command {other:?}")})),
                 Err(_) => break,
