@@ -11,7 +11,8 @@ Checked inside that root:
 - a deploy to an HTTPS fake ECS on 127.0.0.1 (moto_server behind a TLS
   front whose certificate comes from a throwaway CA) succeeds when
   AWS_CA_BUNDLE=/ca.pem (and when SSL_CERT_FILE=/ca.pem), and registers the
-  new revision;
+  new revision (its image pushed to moto's ECR, which ecs-deploy checks
+  through the same front: AWS_ENDPOINT_URL);
 - without either, the same deploy is refused with exit 2 and a certificate
   error (the bundled Mozilla roots do not trust the throwaway CA), and
   registers nothing;
@@ -155,18 +156,23 @@ def main():
             for variable in ("AWS_CA_BUNDLE", "SSL_CERT_FILE"):
                 image = web.next_image()
                 label = f"deploy over HTTPS with {variable}=/ca.pem"
-                code, out, took = run(web.deploy_args(front.url, image), {variable: "/ca.pem"})
+                code, out, took = run(web.deploy_args(front.url, image),
+                                      dict(web.endpoint_env(front.url), **{variable: "/ca.pem"}))
                 wrong = web.runs(image)
                 report.check(code == 0 and not wrong, f"{label}: exits 0 and the service runs "
                              f"{image.rsplit('/', 1)[1]} ({took:.2f} s)",
                              f"exit {code}; {wrong}", out)
+                report.check("could not check" not in out,
+                             f"{label}: the image check was answered by moto's ECR",
+                             "the run says it could not check the image", out)
                 seen = front.take()
                 report.check(("handshake ok", "TLSv1.3") in seen or
                              ("handshake ok", "TLSv1.2") in seen,
                              f"{label}: the TLS front completed a handshake", f"saw {seen}")
 
             revisions = h.revision_count(moto.url, h.FAMILY)
-            code, out, _ = run(web.deploy_args(front.url, web.next_image()))
+            code, out, _ = run(web.deploy_args(front.url, web.next_image()),
+                               web.endpoint_env(front.url))
             label = "deploy over HTTPS without a CA bundle"
             report.check(code == 2, f"{label}: exits 2", f"exit {code}", out)
             report.check("certificate" in out.lower() and "127.0.0.1" in out,
@@ -179,7 +185,7 @@ def main():
                          f"{label}: the client aborted the TLS handshake", f"saw {seen}")
 
             code, out, _ = run(web.deploy_args(front.url, web.next_image()),
-                               {"AWS_CA_BUNDLE": "/missing.pem"})
+                               dict(web.endpoint_env(front.url), AWS_CA_BUNDLE="/missing.pem"))
             report.check(code == 3 and "/missing.pem" in out,
                          "AWS_CA_BUNDLE naming a file not in the root: exit 3, names the file",
                          f"exit {code}", out)

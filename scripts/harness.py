@@ -308,6 +308,28 @@ def create_service(endpoint, cluster, service, family, containers, desired=0):
                        taskDefinition=f"{family}:1", desiredCount=desired)
 
 
+def ecr_push(endpoint, image, key="testing", secret="testing"):
+    """Puts `image` (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG, its
+    repository created in moto) into moto's ECR, as CI pushes an image before
+    deploying it: ecs-deploy checks that the image is there before it
+    registers anything. Each image gets a manifest (and so a digest) of its
+    own."""
+    import hashlib
+
+    repository, tag = image.split("/", 1)[1].rsplit(":", 1)
+    layer = "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": 1469, "digest": layer},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 31357624, "digest": layer}],
+    })
+    boto("ecr", endpoint, key, secret).put_image(repositoryName=repository,
+                                                 imageManifest=manifest, imageTag=tag)
+
+
 def service_state(endpoint, cluster, service):
     """(task definition the service runs, its desired count, {container: image})."""
     ecs = boto("ecs", endpoint)
@@ -353,16 +375,21 @@ def three_containers(image):
 
 class WebService:
     """The fixture service in moto (desired count 0) and the images deployed
-    to it: each deploy gets a new tag, so each must register a revision."""
+    to it: each deploy gets a new tag, so each must register a revision. Each
+    new image is pushed to moto's ECR first."""
 
     def __init__(self, moto_url):
         self.moto_url = moto_url
         self.tag = 1
         create_service(moto_url, CLUSTER, SERVICE, FAMILY, three_containers(f"{REPO}:v1"))
+        boto("ecr", moto_url).create_repository(repositoryName=REPO.split("/", 1)[1])
+        ecr_push(moto_url, f"{REPO}:v1")
 
     def next_image(self):
         self.tag += 1
-        return f"{REPO}:v{self.tag}"
+        image = f"{REPO}:v{self.tag}"
+        ecr_push(self.moto_url, image)
+        return image
 
     @staticmethod
     def deploy_args(endpoint, image, region=REGION):
@@ -370,6 +397,13 @@ class WebService:
         args = ["-c", CLUSTER, "-n", SERVICE, "-i", image, "-D", "0",
                 "--endpoint-url", endpoint, "-t", "30", "--poll-interval", "0.2"]
         return args + (["-r", region] if region else [])
+
+    @staticmethod
+    def endpoint_env(endpoint):
+        """The environment that sends ECR (the image check) and CloudWatch
+        Logs to `endpoint` too: --endpoint-url sets ECS's only, and without
+        this they would go to AWS."""
+        return {"AWS_ENDPOINT_URL": endpoint}
 
     def runs(self, image):
         """'' when the service runs a revision with `image` in `app` and the

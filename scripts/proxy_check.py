@@ -6,8 +6,10 @@ through a proxy.
 A small HTTP proxy on 127.0.0.1 (CONNECT tunnels and absolute-form requests,
 to loopback only) records every request it gets. The fake ECS is moto_server,
 reached over HTTPS through a TLS front with a throwaway CA (trusted with
-AWS_CA_BUNDLE) or over plain HTTP. Each run deploys a new image and must
-leave the service running it. Checked:
+AWS_CA_BUNDLE) or over plain HTTP. Each run deploys a new image (pushed to
+moto's ECR first, and checked there by ecs-deploy through the same endpoint
+and proxy as ECS: AWS_ENDPOINT_URL) and must leave the service running it.
+Checked:
 
 - HTTPS_PROXY (and https_proxy): every connection is `CONNECT 127.0.0.1:PORT`
   of the TLS front, and the deploy succeeds; user:password in the proxy URL
@@ -69,13 +71,17 @@ class Checks:
         """One deploy that must succeed; returns what the proxy recorded."""
         self.proxy.take()
         image = self.web.next_image()
+        endpoint = endpoint or self.front.url
         code, out, took = h.run_binary(self.binary, self.web.deploy_args(
-            endpoint or self.front.url, image, region) + ["-v"], env)
+            endpoint, image, region) + ["-v"], dict(env, **self.web.endpoint_env(endpoint)))
         wrong = self.web.runs(image)
         self.report.check(code == 0 and not wrong,
                           f"{label}: deploy exits 0 and the service runs "
                           f"{image.rsplit('/', 1)[1]} ({took:.2f} s)",
                           f"exit {code}; {wrong}", out)
+        unchecked = [line for line in out.splitlines() if "could not check" in line]
+        self.report.check(not unchecked, f"{label}: the image check was answered by moto's ECR "
+                          "(no 'could not check' line)", "; ".join(unchecked))
         return self.proxy.take()
 
     def tunnelled(self, label, seen, auth=None, target=None):
@@ -117,7 +123,8 @@ def check_proxy_variables(c, moto_url):
     try:
         code, out, took = h.run_binary(c.binary, c.web.deploy_args(
             c.front.url, c.web.next_image()), c.env(
-                HTTPS_PROXY=c.proxy.url.replace("://", f"://{auth}@")))
+                HTTPS_PROXY=c.proxy.url.replace("://", f"://{auth}@"),
+                **c.web.endpoint_env(c.front.url)))
     finally:
         c.proxy.refusing = False
     seen = [f"{r['method']} {r['target']}" for r in c.proxy.take()]
