@@ -18,9 +18,10 @@ The silinternational bash script would be a fourth, but it is in no package
 registry, so the bench cannot install it; AVAILABILITY says so in the tables.
 
 Every contender reaches the endpoint it is given (the fake on loopback)
-through AWS_ENDPOINT_URL_ECS or --endpoint-url, with the fake's keys, an
-empty HOME and dead proxies, so nothing reads the user's configuration or
-leaves the machine.
+through AWS_ENDPOINT_URL_ECS or --endpoint-url, and every other AWS service
+there too through AWS_ENDPOINT_URL (ecs-deploy's image check goes to the
+fake's ECR), with the fake's keys, an empty HOME and dead proxies, so nothing
+reads the user's configuration or leaves the machine.
 """
 
 import os
@@ -171,7 +172,8 @@ class Contender:
         self.env = env
 
     def environment(self, endpoint):
-        return dict(self.env, BENCH_ENDPOINT=endpoint, AWS_ENDPOINT_URL_ECS=endpoint)
+        return dict(self.env, BENCH_ENDPOINT=endpoint, AWS_ENDPOINT_URL_ECS=endpoint,
+                    AWS_ENDPOINT_URL=endpoint)
 
 
 def base_environment(home, path_dirs, fake, ca=None):

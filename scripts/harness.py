@@ -833,7 +833,8 @@ class FakeEcsServer(Started):
     tests use, as a process) with `args`, e.g. ("--services", "10",
     "--desired", "2", "--complete-after", "2"). Once started: `url`, `port`
     and the `access_key`/`secret_key` it accepts; stats() is its JSON answer
-    to `stats` (requests by operation and each service as it stands)."""
+    to `stats` (requests by operation and each service as it stands), and
+    push(image) puts an image into its ECR."""
 
     def __init__(self, exe, *args):
         self.argv = [exe, *args]
@@ -864,10 +865,23 @@ class FakeEcsServer(Started):
                                + self.log.read().decode(errors="replace"))
         return json.loads(line)
 
-    def stats(self, wait_s=30):
-        self.proc.stdin.write("stats\n")
+    def command(self, line, wait_s=30):
+        """The server's JSON answer to one command line."""
+        self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
         return self._line(wait_s)
+
+    def stats(self, wait_s=30):
+        return self.command("stats", wait_s)
+
+    def push(self, image):
+        """Pushes `image` (a repository of the fake's registry, with a tag) to
+        the fake's ECR, as CI pushes an image before deploying it: ecs-deploy
+        checks that it is there before it registers anything."""
+        answer = self.command(f"push {image}")
+        if "digest" not in answer:
+            raise RuntimeError(f"fake-ecs-server did not push {image}: {answer}")
+        return answer["digest"]
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
