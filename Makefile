@@ -59,7 +59,8 @@ unit: models-venv
 
 moto-check: models-venv
 	$(CARGO) build --bin ecs-deploy
-	$(MODELS_PY) scripts/moto_check.py --binary target/debug/ecs-deploy --moto-server $(MODELS_VENV)/bin/moto_server
+	$(CARGO) build -p fake-ecs --bin fake-ecs-server
+	$(MODELS_PY) scripts/moto_check.py --binary target/debug/ecs-deploy --moto-server $(MODELS_VENV)/bin/moto_server --fake-server $(FAKE_SERVER)
 
 proxy-check:
 	$(CARGO) build --bin ecs-deploy

@@ -188,29 +188,35 @@ def environment(base, **overrides):
     return {k: v for k, v in env.items() if v is not None}
 
 
-def run_binary(binary, args, env, timeout=RUN_TIMEOUT_S, prefix=(), home=None):
+def run_binary(binary, args, env, timeout=RUN_TIMEOUT_S, prefix=(), home=None,
+               stdout_path=None):
     """Run `prefix + [binary, *args]` with `env` as its whole environment plus
     HOME (a fresh empty directory unless `home` is given), so no profile,
     proxy variable or real credential of the machine leaks in. Returns
-    (exit code or None when killed, stdout+stderr text, seconds)."""
-    with tempfile.TemporaryDirectory() as fresh:
+    (exit code or None when killed, stdout+stderr text, seconds); with
+    `stdout_path`, stdout goes to that file instead and the text is stderr's."""
+    with tempfile.TemporaryDirectory() as fresh, contextlib.ExitStack() as files:
         env = dict(env, HOME=home or fresh)
+        stdout = (files.enter_context(open(stdout_path, "wb")) if stdout_path
+                  else subprocess.PIPE)
         started = time.monotonic()
         # Own process group: on a hang, Ctrl-C or SIGTERM we kill the binary
         # and anything it started, instead of leaving it running.
         proc = subprocess.Popen([*prefix, binary, *args], env=env, cwd=fresh,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stdin=subprocess.DEVNULL, stdout=stdout,
+                                stderr=subprocess.PIPE if stdout_path else subprocess.STDOUT,
+                                start_new_session=True)
         try:
-            out, _ = proc.communicate(timeout=timeout)
+            out, err = proc.communicate(timeout=timeout)
             code = proc.returncode
         except subprocess.TimeoutExpired:
             kill_group(proc)
-            out, _ = proc.communicate()
-            code, out = None, out + f"\n[killed after {timeout} s]".encode()
+            out, err = proc.communicate()
+            code, out = None, (out or b"") + f"\n[killed after {timeout} s]".encode()
         finally:
             kill_group(proc)
-        return code, out.decode(errors="replace"), time.monotonic() - started
+        text = (err or b"") + (out or b"") if stdout_path else out
+        return code, text.decode(errors="replace"), time.monotonic() - started
 
 
 class Started:

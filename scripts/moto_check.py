@@ -13,7 +13,37 @@ of the chain (design §7): a named profile, a fake IMDSv2, a fake container
 credentials endpoint, and -a assuming an IAM role through moto's STS. Each run
 deploys a new tag, so each must register a revision of its own, and the
 recording pass-through shows which access key and session token signed the
-ECS calls, so a run cannot pass on credentials from the wrong source.
+ECS, ECR and CloudWatch Logs calls, so a run cannot pass on credentials from
+the wrong source.
+
+Before ecs-deploy registers anything it looks the new image up in ECR
+(DescribeImages) and each awslogs group the new revision needs in CloudWatch
+Logs (DescribeLogGroups); both go to moto through the relay
+(AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS), and the users hold
+the README's optional statements for them. Each image is pushed to moto's ECR
+first by a `pusher` user, as CI would. Checked: the DescribeImages of a plain
+deploy is signed for `ecr` in the region of the image (the relay checks the
+scope, moto the signature and ecr:DescribeImages) and accepted before
+RegisterTaskDefinition; a tag never pushed stops the run with exit 13 and
+nothing registered in moto; a user without ecr:DescribeImages gets one
+warning line and the deploy succeeds. A service whose app logs with awslogs
+to a group moto has deploys; to a group moto has not, exit 1 before any
+RegisterTaskDefinition; a user without logs:DescribeLogGroups gets one
+warning line, and that deploy goes on.
+
+moto's ECS never starts or stops a task, so a failing deploy cannot happen in
+it. For that one the relay sends ECS calls to fake-ecs-server (the project's
+fake, as a process: --fail-after 0, --log-group CRASH_GROUP, accepting the
+moto users' keys, whose signatures it checks only for shape) and everything
+else to moto. When a DescribeTasks answer of the fake, on its way to
+ecs-deploy, shows a stopped task whose `app` exited non-zero, the relay first
+puts what that container "logged" (FATAL: …) into moto's CloudWatch Logs,
+group CRASH_GROUP, stream `ecs/app/<task id>`, as the `app-logger` user: what
+the awslogs driver does in AWS. So ecs-deploy's GetLogEvents is answered by
+moto, which verifies its signature and logs:GetLogEvents. With the
+permission, the FATAL line must be in the text, the JSON and the step
+summary; without it, the run still exits 1 with ECS's reason and one line
+saying the log could not be read.
 
 Last, a CODE_DEPLOY service is deployed through moto's CodeDeploy by a user
 holding exactly the README's CodeDeploy actions: the deployment group is
@@ -21,16 +51,19 @@ checked with GetDeploymentGroup, and CreateDeployment must be signed for
 `codedeploy` and accepted with an AppSpec naming the new revision. moto never
 moves a deployment past `Created`, so that run ends in its -t timeout (exit 1).
 
-At the end, every ECS and CodeDeploy request the binary sent in all those runs
-is held against the pinned botocore's models (scripts/model_check.py's checks),
-and so is every answer moto gave with 200, but for moto's own quirks (moto_quirk).
+At the end, every ECS, CodeDeploy, ECR and CloudWatch Logs request the binary
+sent moto in all those runs is held against the pinned botocore's models
+(scripts/model_check.py's checks), and so is every answer moto gave with 200,
+but for moto's own quirks (moto_quirk).
 
-    target/models-venv/bin/python scripts/moto_check.py --binary target/debug/ecs-deploy \
-        --moto-server target/models-venv/bin/moto_server          (make moto-check)
+    target/models-venv/bin/python scripts/moto_check.py --binary target/debug/ecs-deploy \\
+        --moto-server target/models-venv/bin/moto_server \\
+        --fake-server target/debug/fake-ecs-server                (make moto-check)
 
 Runs on the pinned botocore, boto3 and moto[server] of scripts/models-requirements.txt
 (any other botocore is refused, exit 2), with harness.py and model_check.py next to
-it (the servers, fakes and helpers the scripts share; the model checks).
+it (the servers, fakes and helpers the scripts share; the model checks), and
+fake-ecs-server (`make moto-check` builds it).
 Exit status 0 when every check passed, 1 otherwise. Every server it starts
 listens on 127.0.0.1 only, and every run of the binary is pointed at the fake
 IMDS (or has IMDS disabled), so nothing reaches a real metadata service.
@@ -64,6 +97,12 @@ Facts about moto 5.2.1 this script relies on (read from its source and tried):
   `Created`. GetDeploymentTarget, BatchGetDeploymentGroups and StopDeployment
   do not exist (the check names the group, so BatchGetDeploymentGroups is not
   needed). Its actions are evaluated as `codedeploy:<Action>`.
+- ECR and CloudWatch Logs actions are evaluated as `ecr:<Action>` and
+  `logs:<Action>` (Resource `*` is enough). DescribeImages of a tag that is not
+  there is 400 ImageNotFoundException; PutImage takes a Docker v2 manifest and
+  makes the digest from its layers. DescribeLogGroups takes
+  logGroupNamePrefix and limit; GetLogEvents with startFromHead false answers
+  the last events of the stream.
 - A user's long-term key (AKIA…) is refused with InvalidClientTokenId when the
   request also carries X-Amz-Security-Token, as in real AWS. The fake IMDS and
   container endpoint therefore serve temporary credentials of a role with the
@@ -76,6 +115,8 @@ import json
 import os
 import sys
 import tempfile
+import threading
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -87,13 +128,13 @@ import harness
 import model_check
 from harness import (ACCOUNT, CLUSTER, CONTAINER_CREDS_PATH, FAMILY, IMDS_CREDS_PATH,
                      IMDS_ROLE, IMDS_TOKEN_HEADER, IMDS_TOKEN_PATH, IMDS_TTL_HEADER, REGION,
-                     SERVICE, FakeContainerCredentials, FakeImds, Handler, LoopbackServer,
-                     boto)
+                     SERVICE, FakeContainerCredentials, FakeEcsServer, FakeImds, Handler,
+                     LoopbackServer, boto)
 
 NAME = "moto-check"
 # The services whose requests the model check holds against the pinned models (by
-# the signing name of their credential scope). The runs point only ECS, CodeDeploy
-# and STS at moto; a CloudWatch Logs or ECR call that reached it would be checked too.
+# the signing name of their credential scope): the runs point ECS, CodeDeploy, STS,
+# ECR and CloudWatch Logs at moto (the failing deploy all but ECS).
 MODELED = ("ecs", "codedeploy", "logs", "ecr")
 
 
@@ -136,12 +177,29 @@ CODEDEPLOY_ACTIONS = [
 ]
 # Enough to get past the first call of a deploy, so the denial happens mid-run.
 NOBODY_ACTIONS = ["ecs:DescribeServices"]
+# The README's optional statements: without the first, a warning line and the
+# image is not checked; without the other two, a warning line and no log lines.
+IMAGE_CHECK_ACTIONS = ["ecr:DescribeImages"]
+LOG_ACTIONS = ["logs:DescribeLogGroups", "logs:GetLogEvents"]
+OPTIONAL_ACTIONS = IMAGE_CHECK_ACTIONS + LOG_ACTIONS
 
 REPO = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acct/repo"
 OLD_IMAGE = f"{REPO}:v1"
 SIDECAR_IMAGE = "nginx:1.25"
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 CODEDEPLOY_TARGET_PREFIX = "CodeDeploy_20141006."
+ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+LOGS_TARGET_PREFIX = "Logs_20140328."
+# Services whose app container logs with awslogs (stream prefix LOG_PREFIX):
+# to a group moto has, and to one it does not.
+LOGGED, LOGGED_GROUP = "logged", "/ecs/logged"
+LOST, LOST_GROUP = "lost-logs", "/ecs/lost-logs"
+LOG_PREFIX = "ecs"
+# The failing deploy: fake-ecs-server's app logs to CRASH_GROUP (which moto
+# has), and what the crashed container "logged" is put into moto.
+CRASH_GROUP = "/ecs/crash"
+CRASH_LINES = ["Starting the application", "FATAL: DATABASE_URL is not set"]
+CRASH_REASON = "Essential container in task exited"  # fake-ecs-server's --fail-after
 # The CODE_DEPLOY service, its task-definition family and its deployment group.
 CD_SERVICE, CD_FAMILY = "cd-web", "cd-web"
 CD_APPLICATION, CD_GROUP = "shop", "cd-web-dg"
@@ -160,9 +218,17 @@ def allow(actions, resource="*"):
 
 
 USERS = {
-    "deployer": allow(DEPLOYER_ACTIONS),
-    "cd-deployer": allow(DEPLOYER_ACTIONS + CODEDEPLOY_ACTIONS),
+    "deployer": allow(DEPLOYER_ACTIONS + OPTIONAL_ACTIONS),
+    "cd-deployer": allow(DEPLOYER_ACTIONS + OPTIONAL_ACTIONS + CODEDEPLOY_ACTIONS),
     "nobody": allow(NOBODY_ACTIONS),
+    # The README's policy with all but one of its optional statements.
+    "no-image-check": allow(DEPLOYER_ACTIONS + LOG_ACTIONS),
+    "no-log-groups": allow(DEPLOYER_ACTIONS + IMAGE_CHECK_ACTIONS + ["logs:GetLogEvents"]),
+    "no-log-reader": allow(DEPLOYER_ACTIONS + IMAGE_CHECK_ACTIONS + ["logs:DescribeLogGroups"]),
+    # Not ecs-deploy: CI pushing the images it deploys, and the awslogs
+    # driver of the container that crashes.
+    "pusher": allow(["ecr:PutImage"]),
+    "app-logger": allow(["logs:CreateLogStream", "logs:PutLogEvents"]),
     # May only become the role, so a deploy signed with its own key is refused
     # at the first ECS call: -a passes only if the role's credentials are used.
     "assumer": allow(["sts:AssumeRole"], ROLE_ARN),
@@ -179,14 +245,21 @@ ROLE_TRUST = {"Version": "2012-10-17", "Statement": [{
 class ProxyHandler(Handler):
     def relay(self):
         body = self.read_body()
+        owner = self.owner
+        target = self.headers.get("X-Amz-Target", "")
+        to_fake = bool(owner.ecs_port) and target.startswith(TARGET_PREFIX)
 
         # Bodies are kept too: STS replies carry the credentials the binary
         # goes on to sign with, and they are secrets the output must not show.
         def record(status, reply):
-            self.owner.record(headers={k.lower(): v for k, v in self.headers.items()},
-                              body=body, status=status, reply=reply)
+            if owner.on_answer:
+                owner.on_answer(target, status, reply)
+            owner.record(headers={k.lower(): v for k, v in self.headers.items()},
+                         body=body, status=status, reply=reply,
+                         upstream="fake ECS" if to_fake else "moto")
 
-        harness.relay(self, self.owner.upstream_port, body, timeout=30, before_answering=record)
+        harness.relay(self, owner.ecs_port if to_fake else owner.upstream_port, body,
+                      timeout=30, before_answering=record)
 
     do_POST = do_GET = do_PUT = relay
 
@@ -196,11 +269,16 @@ class RecordingProxy(LoopbackServer):
 
     The Host header is forwarded unchanged: it is signed, and moto recomputes
     the signature from the headers it receives. `seen` keeps every record,
-    which take() does not empty, for the model check at the end."""
+    which take() does not empty, for the model check at the end. With
+    `ecs_port`, ECS calls go to the fake ECS there instead, everything else
+    still to moto; `on_answer(target, status, reply)` sees each answer before
+    the client does."""
 
-    def __init__(self, upstream_port):
+    def __init__(self, upstream_port, ecs_port=None, on_answer=None):
         self.upstream_port = upstream_port
         self.seen = []
+        self.ecs_port = ecs_port
+        self.on_answer = on_answer
         super().__init__(ProxyHandler)
 
     def record(self, **fields):
@@ -209,15 +287,64 @@ class RecordingProxy(LoopbackServer):
         super().record(**fields)
 
 
+class CrashLogger:
+    """The awslogs driver of the container that crashes in the fake ECS: when
+    a DescribeTasks answer (from the fake, on its way to ecs-deploy) shows a
+    STOPPED task whose `app` exited non-zero, puts CRASH_LINES into moto's
+    CloudWatch Logs, group CRASH_GROUP, stream LOG_PREFIX/app/<task id> (as
+    the app-logger user), before ecs-deploy sees the answer, so its
+    GetLogEvents finds them there."""
+
+    def __init__(self, moto_url, keys):
+        self.logs = boto("logs", moto_url, *keys)
+        self.lock = threading.Lock()
+        self.streams = []
+        self.problems = []
+
+    def __call__(self, target, status, reply):
+        if not target.endswith(".DescribeTasks") or status != 200:
+            return
+        try:
+            tasks = json.loads(reply).get("tasks", [])
+        except ValueError as e:
+            self.problems.append(f"DescribeTasks answer is not JSON: {e}")
+            return
+        for task in tasks:
+            task_id = task.get("taskArn", "").rsplit("/", 1)[-1]
+            for c in task.get("containers", []):
+                if (task.get("lastStatus") == "STOPPED" and c.get("name") == "app"
+                        and c.get("exitCode") not in (None, 0)):
+                    self.write(f"{LOG_PREFIX}/app/{task_id}")
+
+    def write(self, stream):
+        with self.lock:
+            if stream in self.streams:
+                return
+            try:
+                self.logs.create_log_stream(logGroupName=CRASH_GROUP, logStreamName=stream)
+                now = int(time.time() * 1000)
+                self.logs.put_log_events(
+                    logGroupName=CRASH_GROUP, logStreamName=stream,
+                    logEvents=[{"timestamp": now + i, "message": line}
+                               for i, line in enumerate(CRASH_LINES)])
+                self.streams.append(stream)
+            except Exception as e:  # noqa: BLE001 - reported by the check
+                self.problems.append(f"{stream}: {error_code(e)}: {e}")
+
+
 def set_up(endpoint):
-    """Create the ECS objects, the IAM users and the role while auth is still
-    off. Returns {user: (access_key_id, secret)}."""
+    """Create the ECS objects, the ECR repository with the image the service
+    runs, the log groups, the IAM users and the role while auth is still off.
+    Returns {user: (access_key_id, secret)}."""
     harness.create_service(endpoint, CLUSTER, SERVICE, FAMILY, [
         harness.container("app", OLD_IMAGE, 128),
         harness.container("sidecar", SIDECAR_IMAGE, 64, essential=False),
     ], desired=1)
+    boto("ecr", endpoint).create_repository(repositoryName=REPO.split("/", 1)[1])
+    harness.ecr_push(endpoint, OLD_IMAGE)
 
     set_up_codedeploy(endpoint)
+    set_up_logging(endpoint)
 
     iam = boto("iam", endpoint)
     keys = {}
@@ -229,8 +356,26 @@ def set_up(endpoint):
         keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
     iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(ROLE_TRUST))
     iam.put_role_policy(RoleName=ROLE_NAME, PolicyName="ecs-deploy",
-                        PolicyDocument=json.dumps(allow(DEPLOYER_ACTIONS)))
+                        PolicyDocument=json.dumps(allow(DEPLOYER_ACTIONS + OPTIONAL_ACTIONS)))
     return keys
+
+
+def set_up_logging(endpoint):
+    """Two services whose app logs with awslogs: LOGGED to a group moto has,
+    LOST to one it has not (and ECS would not create: no
+    awslogs-create-group); and CRASH_GROUP, where the fake ECS's app logs."""
+    logs = boto("logs", endpoint)
+    for group in (LOGGED_GROUP, CRASH_GROUP):
+        logs.create_log_group(logGroupName=group)
+    ecs = boto("ecs", endpoint)
+    for service, group in ((LOGGED, LOGGED_GROUP), (LOST, LOST_GROUP)):
+        options = {"awslogs-group": group, "awslogs-region": REGION,
+                   "awslogs-stream-prefix": LOG_PREFIX}
+        ecs.register_task_definition(family=service, containerDefinitions=[harness.container(
+            "app", OLD_IMAGE, 128, logConfiguration={"logDriver": "awslogs",
+                                                     "options": options})])
+        ecs.create_service(cluster=CLUSTER, serviceName=service,
+                           taskDefinition=f"{service}:1", desiredCount=0)
 
 
 def set_up_codedeploy(endpoint):
@@ -333,6 +478,32 @@ def of_service(records, service):
     return [r for r in records if service_of(r) == service]
 
 
+def of_target(records, prefix):
+    """The requests to one API, by their X-Amz-Target, whatever they were
+    signed for."""
+    return [r for r in records if r["headers"].get("x-amz-target", "").startswith(prefix)]
+
+
+def calls(records, operation):
+    return [r for r in records if op_name(r) == operation]
+
+
+def request(record):
+    """A JSON request's body as data."""
+    try:
+        return json.loads(record.get("body") or b"{}")
+    except ValueError:
+        return {}
+
+
+def answered(records):
+    return ", ".join(f"{op_name(r)} {r['status']}" for r in records) or "no request"
+
+
+def lines_with(out, text):
+    return [line for line in out.splitlines() if text in line]
+
+
 def xml_values(data, *names):
     """The text of the first element with each local name, namespace ignored."""
     found = {}
@@ -391,22 +562,37 @@ class Harness:
 
     def env(self, **overrides):
         """The binary's environment: IMDS always points at our fake, and is
-        off unless a run switches it on (overrides set to None are removed)."""
+        off unless a run switches it on; ECR and CloudWatch Logs go through
+        the relay to moto, like ECS (overrides set to None are removed)."""
         return harness.environment({
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
+            "AWS_ENDPOINT_URL_ECR": self.proxy.url,
+            "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": self.proxy.url,
         }, **overrides)
 
     def keys_env(self, user, secret=None):
         key, user_secret = self.keys[user]
         return self.env(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret or user_secret)
 
-    def run(self, env, args=()):
-        """One deploy of a new tag. Returns (exit code, output, records)."""
+    def next_image(self, push=True):
+        """A new tag of REPO, pushed to moto's ECR by the pusher (CI) unless
+        `push` is false."""
         self.tag += 1
-        self.image = f"{REPO}:v{self.tag}"
-        args = harness.WebService.deploy_args(self.proxy.url, self.image) + list(args)
+        image = f"{REPO}:v{self.tag}"
+        if push:
+            harness.ecr_push(self.moto.url, image, *self.keys["pusher"])
+        return image
+
+    def run(self, env, args=(), push=True, service=SERVICE):
+        """One deploy of a new tag to `service`. Returns (exit code, output,
+        records)."""
+        image = self.next_image(push)
+        if service == SERVICE:
+            self.image = image
+        args = harness.WebService.deploy_args(self.proxy.url, image) + list(args)
+        args[args.index("-n") + 1] = service
         code, out, took = harness.run_binary(self.binary, args, env)
         records = self.proxy.take()
         # Whatever STS handed out during the run is as secret as our own keys.
@@ -429,13 +615,19 @@ class Harness:
         self.check(label, not leaked, "output shows no secret key or session token",
                    f"{len(leaked)} secret(s) printed")
 
-    def deploy(self, label, env, args=()):
-        """A run that must succeed and register the next revision. Returns the
-        recorded requests for the caller's own checks."""
+    def deploy(self, label, env, args=(), warns=False):
+        """A run that must succeed and register the next revision, and make
+        every check before it (no "could not check" line) unless `warns`
+        (the caller checks the warning then). Returns the recorded requests
+        for the caller's own checks."""
         code, out, records = self.run(env, args)
         self.check(label, code == 0, f"exits 0 ({self.took:.1f} s)", f"exit status {code}")
         self.check_no_secrets(label, out)
         self.check_registered(label)
+        if not warns:
+            said = lines_with(out, "could not check")
+            self.check(label, not said, "made every check (no 'could not check' line)",
+                       "; ".join(said))
         return records
 
     def refused(self, label, env, expect_code, denied_op, args=()):
@@ -495,17 +687,19 @@ class Harness:
             self.check(label, False, "task definitions can be listed", f"{error_code(e)}: {e}")
 
     def check_signed_with(self, label, records, key, token, source):
-        """Every ECS call was signed with `key`, carrying `token` as
-        X-Amz-Security-Token (or none when `token` is None)."""
-        ecs = of_service(records, "ecs")
+        """Every ECS, ECR and CloudWatch Logs call was signed with `key`,
+        carrying `token` as X-Amz-Security-Token (or none when `token` is
+        None)."""
+        signed = [r for prefix in (TARGET_PREFIX, ECR_TARGET_PREFIX, LOGS_TARGET_PREFIX)
+                  for r in of_target(records, prefix)]
         used = sorted({(auth_fields(r).get("key"), r["headers"].get("x-amz-security-token"))
-                       for r in ecs})
+                       for r in signed})
         self.check(label, used == [(key, token)],
-                   f"all {len(ecs)} ECS calls signed with {source}"
+                   f"all {len(signed)} ECS, ECR and Logs calls signed with {source}"
                    + (" and its session token" if token else ", no session token"),
                    "; ".join(f"key {k or '(none)'} {'with' if t else 'without'} a token"
                              + (" (not the expected one)" if t and t != token else "")
-                             for k, t in used) or "no ECS call was made")
+                             for k, t in used) or "no ECS, ECR or Logs call was made")
 
 
 def check_fixtures(report, moto, imds, container, keys):
@@ -556,6 +750,7 @@ def check_signing(h):
             f"x-amz-target signed ({', '.join(ops(ecs)) or 'none'})",
             "; ".join(problems) or "no request reached the server")
     h.check_signed_with(label, records, key, None, "the deployer's key")
+    check_image_lookup(h, label, records)
 
     # A plausible wrong secret: same length and alphabet as a real one.
     wrong = secret[:-4] + ("AAAA" if not secret.endswith("AAAA") else "BBBB")
@@ -565,6 +760,213 @@ def check_signing(h):
     h.refused("user without ecs:DescribeTaskDefinition", h.keys_env("nobody"),
               "AccessDenied", "DescribeTaskDefinition")
     h.check_registered_nothing("refused runs")
+
+
+def check_image_lookup(h, label, records):
+    """The run's one DescribeImages: SigV4 for REGION/ecr (the scope checked
+    here, the signature and ecr:DescribeImages by moto, which answered 200),
+    about the image deployed, before anything was registered."""
+    ecr = of_target(records, ECR_TARGET_PREFIX)
+    problems = signing_problems(ecr, "ecr", ECR_TARGET_PREFIX)
+    h.check(label, ecr and not problems,
+            f"ECR requests are SigV4 for {REGION}/ecr with host, x-amz-date, x-amz-target "
+            f"signed ({', '.join(ops(ecr)) or 'none'})",
+            "; ".join(problems) or "no ECR request reached the server")
+    lookups = calls(ecr, "DescribeImages")
+    repository, tag = h.image.split("/", 1)[1].rsplit(":", 1)
+    want = {"registryId": ACCOUNT, "repositoryName": repository, "imageIds": [{"imageTag": tag}]}
+    h.check(label, len(lookups) == 1 and lookups[0]["status"] == 200
+            and request(lookups[0]) == want,
+            f"one DescribeImages of {repository}:{tag} in {ACCOUNT}, accepted by moto (200)",
+            f"{answered(ecr)}; asked {[request(r) for r in lookups]}")
+    order = ops(records)
+    h.check(label, "DescribeImages" in order and "RegisterTaskDefinition" in order
+            and order.index("DescribeImages") < order.index("RegisterTaskDefinition"),
+            "the image was looked up before anything was registered", f"calls: {', '.join(order)}")
+
+
+def check_images(h):
+    """A tag that was never pushed stops the run before anything is written
+    (exit 13); a user without ecr:DescribeImages gets one warning line and
+    the deploy goes on."""
+    label = "a tag never pushed to ECR"
+    code, out, records = h.run(h.keys_env("deployer"), push=False)
+    h.check(label, code == 13, f"exits 13 ({h.took:.1f} s)", f"exit status {code}")
+    h.check(label, "is not in ECR" in out and "ImageNotFoundException" in out
+            and "nothing was registered" in out,
+            "says the image is not in ECR (ImageNotFoundException) and nothing was registered")
+    h.check_no_secrets(label, out)
+    lookups = calls(records, "DescribeImages")
+    h.check(label, len(lookups) == 1 and lookups[0]["status"] == 400
+            and service_of(lookups[0]) == "ecr",
+            "moto answered the one DescribeImages, signed for ecr, with 400",
+            answered(of_target(records, ECR_TARGET_PREFIX)))
+    h.check(label, not calls(records, "RegisterTaskDefinition")
+            and not calls(records, "UpdateService"),
+            "neither RegisterTaskDefinition nor UpdateService was called",
+            f"calls: {', '.join(ops(records))}")
+    h.check_registered_nothing(label)
+
+    label = "user without ecr:DescribeImages"
+    records = h.deploy(label, h.keys_env("no-image-check"), warns=True)
+    said = lines_with(h.out, "could not check that")
+    image = h.image.split("/", 1)[1]
+    h.check(label, len(said) == 1 and f"could not check that {image} in registry {ACCOUNT} "
+            f"({REGION}) exists" in said[0] and "AccessDenied" in said[0],
+            f"one warning line: could not check that {image} … exists (AccessDenied)",
+            "; ".join(said) or "no such line")
+    lookups = calls(records, "DescribeImages")
+    h.check(label, [r["status"] for r in lookups] == [403],
+            "moto refused DescribeImages once (403), not retried", answered(lookups))
+
+
+def check_log_groups(h):
+    """The log group a new revision's awslogs driver needs (ECS will not
+    create it) is looked up before anything is written: there, the deploy
+    goes on; missing, exit 1 and nothing registered; a user who may not
+    look gets one warning line and the deploy goes on."""
+    keys = h.keys["deployer"]
+
+    def revisions(family):
+        return harness.active_revisions(h.moto.url, family, *keys)
+
+    def group_lookups(label, records, group, status):
+        lookups = calls(records, "DescribeLogGroups")
+        problems = signing_problems(lookups, "logs", LOGS_TARGET_PREFIX)
+        h.check(label, [r["status"] for r in lookups] == [status] and not problems
+                and request(lookups[0]).get("logGroupNamePrefix") == group,
+                f"one DescribeLogGroups of {group}, SigV4 for {REGION}/logs, answered "
+                f"{status} by moto", "; ".join(problems) or answered(lookups))
+
+    label = f"awslogs group {LOGGED_GROUP} exists"
+    code, out, records = h.run(h.keys_env("deployer"), service=LOGGED)
+    h.check(label, code == 0, f"exits 0 ({h.took:.1f} s)", f"exit status {code}")
+    h.check(label, not lines_with(out, "could not check"), "made every check",
+            "; ".join(lines_with(out, "could not check")))
+    group_lookups(label, records, LOGGED_GROUP, 200)
+    h.check(label, revisions(LOGGED) == [1, 2], f"registered {LOGGED}:2",
+            f"ACTIVE revisions: {revisions(LOGGED)}")
+
+    label = f"awslogs group {LOST_GROUP} missing"
+    code, out, records = h.run(h.keys_env("deployer"), service=LOST)
+    h.check(label, code == 1, f"exits 1 ({h.took:.1f} s)", f"exit status {code}")
+    h.check(label, f"the log group {LOST_GROUP} ({REGION}) that the new revision logs to does "
+            "not exist" in out, "says the group does not exist")
+    group_lookups(label, records, LOST_GROUP, 200)
+    h.check(label, not calls(records, "RegisterTaskDefinition") and revisions(LOST) == [1],
+            "registered nothing (no RegisterTaskDefinition; moto has only "
+            f"{LOST}:1)", f"calls: {', '.join(ops(records))}; revisions {revisions(LOST)}")
+
+    label = f"user without logs:DescribeLogGroups, group {LOST_GROUP} missing"
+    code, out, records = h.run(h.keys_env("no-log-groups"), service=LOST)
+    h.check(label, code == 0, f"exits 0: the deploy goes on ({h.took:.1f} s)",
+            f"exit status {code}")
+    said = lines_with(out, "could not check")
+    h.check(label, len(said) == 1 and f"could not check that log group {LOST_GROUP} "
+            f"({REGION}) exists" in said[0] and "AccessDenied" in said[0],
+            "one warning line: could not check that log group … exists (AccessDenied)",
+            "; ".join(said) or "no such line")
+    group_lookups(label, records, LOST_GROUP, 403)
+    h.check(label, revisions(LOST) == [1, 2], f"registered {LOST}:2",
+            f"ACTIVE revisions: {revisions(LOST)}")
+
+
+def check_crash_logs(h, fake_server):
+    """A deploy whose task crashes, its log read from moto (see the module
+    doc): ECS calls go to fake-ecs-server, whose app logs to CRASH_GROUP and
+    whose rollout fails at once; ECR and CloudWatch Logs calls go to moto.
+    With logs:GetLogEvents the crashed container's last lines are in the text,
+    the JSON and the step summary; without it, exit 1 all the same, with
+    ECS's reason and one line about the log. Returns the records of the
+    calls that went to moto, for the model check."""
+    logger = CrashLogger(h.moto.url, h.keys["app-logger"])
+    args = ["--services", "2", "--desired", "1", "--fail-after", "0",
+            "--log-group", CRASH_GROUP, "--image", OLD_IMAGE]
+    for user in ("deployer", "no-log-reader"):
+        args += ["--accept-access-key", h.keys[user][0]]
+    with FakeEcsServer(fake_server, *args) as fake, \
+            RecordingProxy(h.moto.port, fake.port, logger) as relay, \
+            tempfile.TemporaryDirectory() as work:
+
+        def run(label, user, service, json_output=False, **extra_env):
+            """One deploy of a new tag to `service` as `user`, which must
+            fail; (its text, its JSON document or '', its GetLogEvents)."""
+            image = h.next_image()
+            env = dict(h.keys_env(user), AWS_ENDPOINT_URL_ECR=relay.url,
+                       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=relay.url, **extra_env)
+            stdout = os.path.join(work, f"{service}.out")
+            code, err, took = harness.run_binary(h.binary, [
+                "-c", CLUSTER, "-n", service, "-i", image, "-r", REGION,
+                "--endpoint-url", relay.url, "-t", "60", "--poll-interval", "0.2",
+                *(["--output", "json"] if json_output else [])], env, stdout_path=stdout)
+            with open(stdout, errors="replace") as f:
+                document = f.read()
+            # With --output json the text is on stderr, else on stdout.
+            out, document = (err, document) if json_output else (err + document, "")
+            h.out, h.took = out + document, took
+            h.check(label, code == 1, f"exits 1 ({took:.1f} s)", f"exit status {code}")
+            h.check_no_secrets(label, h.out)
+            records = relay.take()
+            ecs = of_target(records, TARGET_PREFIX)
+            others = [r for r in records if r not in ecs]
+            h.check(label, ecs and all(r["upstream"] == "fake ECS" for r in ecs)
+                    and all(r["upstream"] == "moto" for r in others),
+                    f"{len(ecs)} ECS calls went to the fake ECS, the other {len(others)} "
+                    f"({', '.join(sorted(set(ops(others))))}) to moto")
+            reads = calls(records, "GetLogEvents")
+            problems = signing_problems(reads, "logs", LOGS_TARGET_PREFIX)
+            h.check(label, len(reads) == 1 and not problems
+                    and request(reads[0]).get("logGroupName") == CRASH_GROUP
+                    and request(reads[0]).get("logStreamName") in logger.streams,
+                    f"one GetLogEvents of {CRASH_GROUP}, stream {LOG_PREFIX}/app/<the crashed "
+                    f"task>, SigV4 for {REGION}/logs",
+                    "; ".join(problems) or f"{answered(reads)}; asked "
+                    f"{[request(r) for r in reads]}; crashed streams {logger.streams}")
+            return out, document, reads
+
+        label = "failing deploy, crashed container's log readable"
+        summary = os.path.join(work, "summary.md")
+        open(summary, "w").close()
+        out, document, reads = run(label, "deployer", "s1", json_output=True,
+                                   GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=summary)
+        fatal = CRASH_LINES[-1]
+        h.check(label, logger.streams and not logger.problems,
+                f"the crashed app's lines were put into moto ({', '.join(logger.streams)})",
+                "; ".join(logger.problems) or "no task crashed")
+        h.check(label, [r["status"] for r in reads] == [200], "moto accepted GetLogEvents (200)",
+                answered(reads))
+        h.check(label, "log lines of app (task " in out
+                and all(f"  | {line}" in out for line in CRASH_LINES),
+                f"the text shows the app's last lines, '{fatal}' among them")
+        h.check(label, f"last log line of app: {fatal}" in out
+                and any(line.startswith("::error ") and fatal in line
+                        for line in out.splitlines()),
+                "the error line and the annotation end with it")
+        try:
+            logs = json.loads(document)["services"][0]["logs"]
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            logs = f"no services[0].logs in the JSON ({type(e).__name__}: {e})"
+        h.check(label, isinstance(logs, list) and logs and logs[0].get("container") == "app"
+                and logs[0].get("lines") == CRASH_LINES,
+                "the JSON's services[0].logs[0] holds app's lines", f"logs: {logs}")
+        with open(summary, errors="replace") as f:
+            text = f.read()
+        h.check(label, "Last log lines of `app`" in text and fatal in text,
+                "the step summary shows them", f"summary: {text[-1500:]!r}")
+
+        label = "failing deploy, user without logs:GetLogEvents"
+        out, _, reads = run(label, "no-log-reader", "s2")
+        h.check(label, [r["status"] for r in reads] == [403],
+                "moto refused GetLogEvents (403), not retried", answered(reads))
+        h.check(label, CRASH_REASON in out, f"shows ECS's reason ({CRASH_REASON})")
+        about = [line for line in out.splitlines() if "log" in line.lower()
+                 and ("of app" in line or "GetLogEvents" in line)]
+        h.check(label, len(about) == 1 and "could not read the log of app" in about[0]
+                and "AccessDenied" in about[0],
+                "one line about the log: could not read the log of app (AccessDenied)",
+                "; ".join(about) or "no such line")
+        h.check(label, fatal not in out, "shows no log line")
+        return [r for r in relay.seen if r["upstream"] == "moto"]
 
 
 def check_profile(h, workdir):
@@ -672,6 +1074,7 @@ def check_codedeploy(h):
     run waits until its -t and exits 1."""
     label = "CODE_DEPLOY service"
     image = f"{REPO}:cd{uuid.uuid4().hex[:8]}"
+    harness.ecr_push(h.moto.url, image, *h.keys["pusher"])
     env = dict(h.keys_env("cd-deployer"), AWS_ENDPOINT_URL_CODEDEPLOY=h.proxy.url)
     args = ["-c", CLUSTER, "-n", CD_SERVICE, "-i", image, "-r", REGION,
             "--endpoint-url", h.proxy.url, "-t", "2", "--poll-interval", "0.5",
@@ -759,7 +1162,7 @@ def check_models(report, records):
                  f"{version} but for {quirks} quirks of moto's (moto_quirk)", "; ".join(unknown))
 
 
-def run_checks(report, binary, moto, servers):
+def run_checks(report, binary, fake_server, moto, servers):
     """All checks against the started `moto`; the fakes are entered into
     `servers` (an ExitStack), which stops them."""
     keys = set_up(moto.url)
@@ -782,27 +1185,37 @@ def run_checks(report, binary, moto, servers):
     check_fixtures(report, moto, imds, container, keys)
 
     h = Harness(report, binary, moto, proxy, imds, keys)
-    h.secrets.update([imds.creds["SecretAccessKey"], imds.creds["Token"],
-                      container.creds["SecretAccessKey"], container.creds["Token"],
-                      container.auth_token])
+    role_secrets = [imds.creds["SecretAccessKey"], imds.creds["Token"],
+                    container.creds["SecretAccessKey"], container.creds["Token"],
+                    container.auth_token]
+    h.secrets.update(role_secrets)
     check_signing(h)
+    check_images(h)
+    check_log_groups(h)
+    at_moto = check_crash_logs(h, fake_server)
     with tempfile.TemporaryDirectory() as workdir:
         check_profile(h, workdir)
     check_imds(h, imds.creds)
     check_container(h, container)
     check_assume_role(h)
     check_codedeploy(h)
-    check_models(report, proxy.seen)
+    check_models(report, proxy.seen + at_moto)
 
 
 def main():
-    opts, binary = harness.parse_args(NAME, harness.argument_parser(__doc__))
+    parser = harness.argument_parser(__doc__)
+    parser.add_argument("--fake-server", default=os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target", "debug",
+        "fake-ecs-server"), help="fake-ecs-server (cargo build -p fake-ecs --bin "
+        "fake-ecs-server), for the failing deploy (default: target/debug/fake-ecs-server)")
+    opts, binary = harness.parse_args(NAME, parser)
+    fake_server = harness.executable(opts.fake_server, NAME)
     model_check.require_pinned_botocore(NAME)
     report = harness.Report(NAME)
     # The ExitStack stops every server once the failure (if any) is reported.
     with contextlib.ExitStack() as servers, harness.reported(report, "moto setup"):
         moto = servers.enter_context(harness.MotoServer(opts.moto_server))
-        run_checks(report, binary, moto, servers)
+        run_checks(report, binary, fake_server, moto, servers)
     return report.summary()
 
 
