@@ -142,11 +142,15 @@ def moto_quirk(problem):
     """What the pinned models find in moto 5.2.1's answers, which is moto's, not
     ecs-deploy's: its CodeDeploy answers carry null for each member it has no
     value for (real CodeDeploy leaves them out), and GetDeployment's createTime
-    as text, not epoch seconds. ecs-deploy reads those answers all the same."""
-    return problem.startswith("codedeploy ") and (
+    as text, not epoch seconds; its DescribeLogGroups answers "nextToken": null
+    on the last page (real CloudWatch Logs leaves it out). ecs-deploy reads
+    those answers all the same."""
+    return (problem.startswith("codedeploy ") and (
         problem.endswith("got null")
         or problem.endswith("deploymentInfo.createTime: expected a timestamp as epoch seconds "
-                            "(Timestamp), got a string"))
+                            "(Timestamp), got a string"))) or (
+        problem == "logs DescribeLogGroups: response.nextToken: expected a string (NextToken), "
+                   "got null")
 
 # The minimal IAM policy for a plain image deploy. The README quotes this list;
 # if ecs-deploy starts calling another action, this check fails with
