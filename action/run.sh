@@ -138,13 +138,13 @@ split_words() {
   if $in_word; then words+=("$word"); fi
 }
 
-# Whether the flags so far deploy to a service: not -d, and not the answer
-# to a paused deployment.
+# Whether the flags so far deploy to a service: not -d, not the answer to a
+# paused deployment, not a wait for (or the undoing of) one started elsewhere.
 deploys_to_a_service() {
   local flag
   for flag in "${args[@]}"; do
     case "$flag" in
-      -d | --task-definition | --task-definition=* | --continue-deployment | --rollback-deployment) return 1 ;;
+      -d | --task-definition | --task-definition=* | --continue-deployment | --rollback-deployment | --wait-only) return 1 ;;
     esac
   done
 }
@@ -232,11 +232,14 @@ switch "${INPUT_WAIT_FOR_SUCCESS_CMD:-}" "${INPUT_WAIT_FOR_SUCCESS:-}" --wait-fo
 switch "${INPUT_COPY_TASK_DEFINITION_TAGS_CMD:-}" "${INPUT_COPY_TASK_DEFINITION_TAGS:-}" --copy-task-definition-tags
 switch "" "${INPUT_VERBOSE:-}" --verbose
 pair "" "${INPUT_WAIT_UNTIL:-}" --wait-until
+switch "" "${INPUT_WAIT_ONLY:-}" --wait-only
+switch "" "${INPUT_ROLLBACK:-}" --rollback-deployment
 split_words "${INPUT_ARGS:-}"
 args+=("${words[@]}")
 # Upstream's action always passes --min 100 --max 200, which mean something
-# only to a deploy to a service: -d (with or without --run-task) and the
-# answer to a paused deployment refuse them, so there they are left out. A
+# only to a deploy to a service: -d (with or without --run-task), the answer
+# to a paused deployment, --wait-only and --rollback-deployment refuse them,
+# so there they are left out. A
 # percentage the workflow sets is passed whatever the run.
 min_default="" max_default=""
 if deploys_to_a_service; then min_default=100 max_default=200; fi

@@ -665,3 +665,30 @@ async fn an_action_pinned_by_sha_checks_the_download_against_its_own_tree() {
     run.assert_stderr_has("set the version input");
     assert_eq!(result_of(&file), "error");
 }
+
+#[tokio::test]
+async fn wait_only_and_rollback_inputs_deploy_nothing_themselves() {
+    // After terraform apply: wait for what the service runs (nothing here).
+    let fake = fake().await;
+    let dir = TempDir::new("action-elsewhere");
+    let file = dir.write("outputs", "");
+    let elsewhere = [("IMAGE_CMD", ""), ("BINARY", BINARY)];
+    let mut inputs = vec![("WAIT_ONLY", "true")];
+    inputs.extend(elsewhere);
+    let run = run_command(action(&fake, &file, &inputs)).await;
+    run.assert_code(0);
+    run.assert_stderr_has("Nothing to wait for: the service runs web:1");
+    assert_eq!(result_of(&file), "success");
+    assert_eq!(fake.count("UpdateService"), 0);
+
+    // Undo the last deployment: back to web:1 after a deploy of web:2.
+    deploy_v2(&fake, &[]).await.assert_code(0);
+    let file = dir.write("outputs-rollback", "");
+    let mut inputs = vec![("ROLLBACK", "true")];
+    inputs.extend(elsewhere);
+    let run = run_command(action(&fake, &file, &inputs)).await;
+    run.assert_code(0);
+    run.assert_stderr_has("The way back: web:2 to web:1");
+    assert_eq!(result_of(&file), "rolled_back");
+    assert_eq!(service_revision(&fake, SERVICE), "web:1");
+}
