@@ -30,7 +30,9 @@
 //!
 //! 1. leaves: `account` (account id, region, credentials, ARNs), `script` (the public scripts
 //!    and faults), `sha256`, `front` (the raw TCP front), `auth` (the SigV4 shape check);
-//! 2. the data model: `service_deployment` (the records of service deployments, strategies),
+//! 2. the data model: `deployment_configuration` (what a deploymentConfiguration asks of a
+//!    ROLLING deployment: the circuit breaker's threshold and reset), `service_deployment`
+//!    (the records of service deployments, strategies),
 //!    `logs` (CloudWatch Logs: groups, streams, events, and what the `awslogs` driver of a
 //!    failing container writes), `ecr` (ECR repositories and images),
 //!    `model` (clock, ids, task definitions, tasks and the logs they write to, services, and
@@ -51,6 +53,7 @@ mod account;
 mod auth;
 mod codedeploy;
 mod codedeploy_ops;
+mod deployment_configuration;
 mod dispatch;
 mod ecr;
 mod ecr_ops;

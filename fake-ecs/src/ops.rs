@@ -7,6 +7,7 @@ use std::ops::RangeInclusive;
 use serde_json::{json, Map, Value};
 
 use crate::account::arn;
+use crate::deployment_configuration::THRESHOLD_TYPES;
 use crate::model::{
     tags_json, Eni, Script, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE, REGISTERED_BY,
     RUNNING, STOPPED,
@@ -405,6 +406,7 @@ fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
             if let Some(current) = config.as_object_mut() {
                 current.extend(update.clone());
             }
+            check_deployment_configuration(update)?;
         }
         Some(_) => return Err(wrong_type("deploymentConfiguration", "an object")),
     }
@@ -454,6 +456,70 @@ fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
         }
     }
     Ok(json!({"service": state.world.render_service(&state.services[i], false)}))
+}
+
+/// The member `key` of `object`, which is at `path` in the request, and its path.
+fn member<'a>(object: &'a Input, path: &str, key: &str) -> (Option<&'a Value>, String) {
+    (object.get(key), format!("{path}.{key}"))
+}
+
+/// A structure member: an object (SerializationException if it is another type).
+pub(crate) fn structure<'a>(value: &'a Value, path: &str) -> Result<&'a Input, ApiError> {
+    value
+        .as_object()
+        .ok_or_else(|| wrong_type(path, "an object"))
+}
+
+/// The members of a `deploymentConfiguration` sent to UpdateService that the fake acts on
+/// besides the strategy, checked as ECS checks them: `deploymentCircuitBreaker` (`enable` and
+/// `rollback` required; `resetOnHealthyTask`; `thresholdConfiguration` with a `type` of
+/// [`THRESHOLD_TYPES`] and a `value` that is not negative).
+pub(crate) fn check_deployment_configuration(update: &Input) -> Result<(), ApiError> {
+    const PATH: &str = "deploymentConfiguration";
+    let boolean = |value: Option<&Value>, path: &str| match value {
+        None | Some(Value::Bool(_)) => Ok(value.and_then(Value::as_bool)),
+        Some(_) => Err(wrong_type(path, "a boolean")),
+    };
+    let integer = |value: Option<&Value>, path: &str| match value {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| wrong_type(path, "an integer")),
+    };
+    let choice = |value: Option<&Value>, path: &str, allowed: &[&str]| match value {
+        None => Ok(None),
+        Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Err(violates(
+            path,
+            &format!("'{s}'"),
+            &format!("satisfy enum value set: [{}]", allowed.join(", ")),
+        )),
+        Some(_) => Err(wrong_type(path, "a string")),
+    };
+    if let Some(breaker) = update.get("deploymentCircuitBreaker") {
+        let path = format!("{PATH}.deploymentCircuitBreaker");
+        let breaker = structure(breaker, &path)?;
+        for key in ["enable", "rollback"] {
+            let (value, at) = member(breaker, &path, key);
+            required(boolean(value, &at)?, &at)?;
+        }
+        let (value, at) = member(breaker, &path, "resetOnHealthyTask");
+        boolean(value, &at)?;
+        if let (Some(threshold), at) = member(breaker, &path, "thresholdConfiguration") {
+            let threshold = structure(threshold, &at)?;
+            let (kind, kind_at) = member(threshold, &at, "type");
+            required(choice(kind, &kind_at, &THRESHOLD_TYPES)?, &kind_at)?;
+            let (value, value_at) = member(threshold, &at, "value");
+            let value = required(integer(value, &value_at)?, &value_at)?;
+            if value < 0 {
+                return Err(invalid(format!(
+                    "Invalid {value_at} {value}: the failure threshold cannot be negative."
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The service and index of the service deployment `serviceDeploymentArn` names;
