@@ -1,6 +1,7 @@
 //! What a service's `deploymentConfiguration` asks of a ROLLING deployment besides its
-//! strategy: the tunable deployment circuit breaker (its failure threshold, whether a healthy
-//! task resets its failure count, whether it rolls back). Read leniently: a value ECS would refuse (a test may seed one with
+//! strategy: the early success criteria, and the tunable deployment circuit breaker (its
+//! failure threshold, whether a healthy task resets its failure count, whether it rolls
+//! back). Read leniently: a value ECS would refuse (a test may seed one with
 //! `FakeEcs::set_deployment_configuration`, to see what a client makes of it) reads as the
 //! default. UpdateService checks what it is sent (`ops::check_deployment_configuration`).
 
@@ -8,6 +9,55 @@ use serde_json::Value;
 
 /// The `ThresholdType`s of the model.
 pub(crate) const THRESHOLD_TYPES: [&str; 3] = ["COUNT", "BOUNDED_PERCENT", "UNBOUNDED_PERCENT"];
+/// The `ServiceRevisionCleanup`s of the model.
+pub(crate) const CLEANUPS: [&str; 2] = ["BLOCKING", "DEFERRED"];
+
+/// `earlySuccessCriteria.sourceServiceRevisionCleanup`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Cleanup {
+    /// BLOCKING: the source revisions' tasks are removed before the deployment is SUCCESSFUL.
+    Blocking,
+    /// DEFERRED: the deployment is SUCCESSFUL, then the source revisions' tasks drain.
+    Deferred,
+}
+
+/// `earlySuccessCriteria` that is enabled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct EarlySuccess {
+    /// `healthyPercent`: the share of the desired tasks the target revision must run.
+    pub(crate) healthy_percent: u32,
+    /// `sourceServiceRevisionCleanup`.
+    pub(crate) cleanup: Cleanup,
+}
+
+impl EarlySuccess {
+    /// The early success criteria of a deploymentConfiguration: `None` unless `enable` is
+    /// true with a `healthyPercent` of 0 to 100 and a `sourceServiceRevisionCleanup`.
+    pub(crate) fn of(config: &Value) -> Option<EarlySuccess> {
+        let criteria = &config["earlySuccessCriteria"];
+        if criteria["enable"].as_bool() != Some(true) {
+            return None;
+        }
+        let healthy_percent = criteria["healthyPercent"]
+            .as_u64()
+            .filter(|percent| *percent <= 100)?;
+        let cleanup = match criteria["sourceServiceRevisionCleanup"].as_str()? {
+            "BLOCKING" => Cleanup::Blocking,
+            "DEFERRED" => Cleanup::Deferred,
+            _ => return None,
+        };
+        Some(EarlySuccess {
+            healthy_percent: healthy_percent as u32,
+            cleanup,
+        })
+    }
+
+    /// How many tasks of the target revision must run, out of `desired`: `healthyPercent` of
+    /// it, rounded up.
+    pub(crate) fn needed(self, desired: u32) -> u32 {
+        (u64::from(desired) * u64::from(self.healthy_percent)).div_ceil(100) as u32
+    }
+}
 
 /// `deploymentCircuitBreaker.thresholdConfiguration` as (type, value), when it is readable.
 fn threshold_configuration(config: &Value) -> Option<(&str, u64)> {

@@ -31,7 +31,8 @@
 //! 1. leaves: `account` (account id, region, credentials, ARNs), `script` (the public scripts
 //!    and faults), `sha256`, `front` (the raw TCP front), `auth` (the SigV4 shape check);
 //! 2. the data model: `deployment_configuration` (what a deploymentConfiguration asks of a
-//!    ROLLING deployment: the circuit breaker's threshold and reset), `service_deployment`
+//!    ROLLING deployment: early success, the circuit breaker's threshold and reset),
+//!    `service_deployment`
 //!    (the records of service deployments, strategies),
 //!    `logs` (CloudWatch Logs: groups, streams, events, and what the `awslogs` driver of a
 //!    failing container writes), `ecr` (ECR repositories and images),

@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 use serde_json::{json, Map, Value};
 
 use crate::account::arn;
-use crate::deployment_configuration::THRESHOLD_TYPES;
+use crate::deployment_configuration::{CLEANUPS, THRESHOLD_TYPES};
 use crate::model::{
     tags_json, Eni, Script, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE, REGISTERED_BY,
     RUNNING, STOPPED,
@@ -406,7 +406,7 @@ fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
             if let Some(current) = config.as_object_mut() {
                 current.extend(update.clone());
             }
-            check_deployment_configuration(update)?;
+            check_deployment_configuration(update, &config)?;
         }
         Some(_) => return Err(wrong_type("deploymentConfiguration", "an object")),
     }
@@ -473,8 +473,15 @@ pub(crate) fn structure<'a>(value: &'a Value, path: &str) -> Result<&'a Input, A
 /// The members of a `deploymentConfiguration` sent to UpdateService that the fake acts on
 /// besides the strategy, checked as ECS checks them: `deploymentCircuitBreaker` (`enable` and
 /// `rollback` required; `resetOnHealthyTask`; `thresholdConfiguration` with a `type` of
-/// [`THRESHOLD_TYPES`] and a `value` that is not negative).
-pub(crate) fn check_deployment_configuration(update: &Input) -> Result<(), ApiError> {
+/// [`THRESHOLD_TYPES`] and a `value` that is not negative) and `earlySuccessCriteria`
+/// (`enable` required; `healthyPercent` 0 to 100; `sourceServiceRevisionCleanup` of
+/// [`CLEANUPS`]; when enabled both are required, the strategy of `merged` (the service's
+/// configuration with the update merged in) must be ROLLING, and `healthyPercent` must not be
+/// below its `minimumHealthyPercent`).
+pub(crate) fn check_deployment_configuration(
+    update: &Input,
+    merged: &Value,
+) -> Result<(), ApiError> {
     const PATH: &str = "deploymentConfiguration";
     let boolean = |value: Option<&Value>, path: &str| match value {
         None | Some(Value::Bool(_)) => Ok(value.and_then(Value::as_bool)),
@@ -515,6 +522,42 @@ pub(crate) fn check_deployment_configuration(update: &Input) -> Result<(), ApiEr
             if value < 0 {
                 return Err(invalid(format!(
                     "Invalid {value_at} {value}: the failure threshold cannot be negative."
+                )));
+            }
+        }
+    }
+    if let Some(criteria) = update.get("earlySuccessCriteria") {
+        let path = format!("{PATH}.earlySuccessCriteria");
+        let criteria = structure(criteria, &path)?;
+        let (enable, at) = member(criteria, &path, "enable");
+        let enable = required(boolean(enable, &at)?, &at)?;
+        let (percent, percent_at) = member(criteria, &path, "healthyPercent");
+        let percent = integer(percent, &percent_at)?;
+        if let Some(p) = percent.filter(|p| !(0..=100).contains(p)) {
+            let bound = if p < 0 {
+                "have value greater than or equal to 0"
+            } else {
+                "have value less than or equal to 100"
+            };
+            return Err(violates(&percent_at, &format!("'{p}'"), bound));
+        }
+        let (cleanup, at) = member(criteria, &path, "sourceServiceRevisionCleanup");
+        let cleanup = choice(cleanup, &at, &CLEANUPS)?;
+        if enable {
+            let (Some(percent), Some(_)) = (percent, cleanup) else {
+                return Err(invalid(
+                    "earlySuccessCriteria needs healthyPercent and sourceServiceRevisionCleanup when enable is true.",
+                ));
+            };
+            if Strategy::of(merged) != Some(Strategy::Rolling) {
+                return Err(invalid(
+                    "earlySuccessCriteria can only be enabled for the ROLLING deployment strategy.",
+                ));
+            }
+            let minimum = merged["minimumHealthyPercent"].as_i64().unwrap_or(100);
+            if percent < minimum {
+                return Err(invalid(format!(
+                    "earlySuccessCriteria.healthyPercent ({percent}) must be greater than or equal to minimumHealthyPercent ({minimum})."
                 )));
             }
         }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::deployment_configuration::{circuit_breaker_rolls_back, sets_threshold};
+use crate::deployment_configuration::{
+    circuit_breaker_rolls_back, sets_threshold, Cleanup, EarlySuccess,
+};
 use crate::model::{
     Deployment, Progress, Service, Step, Stopping, World, ACTIVE, PRIMARY, RUNNING, STOPPED,
 };
@@ -389,6 +391,7 @@ pub(crate) fn advance(world: &mut World, service: &mut Service) {
         None if !progress.plan.is_empty() => staged_step(world, service, &mut progress),
         None => {
             let done = step(world, service, &mut progress);
+            succeed_early(world, service, &progress);
             follow_rolling(world, service, &progress, done);
             done
         }
@@ -775,6 +778,40 @@ fn previous_revision_arn(service: &Service, p: &Progress) -> String {
         .or(sources.first())
         .map(|r| r.arn.clone())
         .unwrap_or_default()
+}
+
+/// After a poll of a ROLLING deployment whose deploymentConfiguration enables early success
+/// criteria: once the deployment runs `healthyPercent` of its desired tasks, its service
+/// deployment is SUCCESSFUL; with BLOCKING cleanup the other deployments' tasks stop and their
+/// entries go first. The deployment itself goes on as its script says.
+fn succeed_early(world: &mut World, service: &mut Service, p: &Progress) {
+    let id = p.deployment_id.as_str();
+    let Some(sd) = service.service_deployments.last() else {
+        return;
+    };
+    if sd.is_final() || rolling_back(service, p) {
+        return;
+    }
+    let Some(criteria) = EarlySuccess::of(sd.configuration()) else {
+        return;
+    };
+    let Some(d) = service.deployments.iter().find(|d| d.id == id) else {
+        return;
+    };
+    if d.rollout_state == Some("FAILED") || world.running_of(id) < criteria.needed(d.desired) {
+        return;
+    }
+    if criteria.cleanup == Cleanup::Blocking {
+        let others = old_running(world, service, id);
+        stop_tasks(world, service, others, |d| d.id != id);
+        service.deployments.retain(|d| d.id == id);
+    }
+    let now = world.now();
+    if let Some(sd) = service.service_deployments.last_mut() {
+        refresh(sd, world, &service.deployments);
+        sd.enter(now, SCALE_UP);
+        sd.succeed(now);
+    }
 }
 
 /// After a poll of a ROLLING deployment, its service deployment follows what the poll did:

@@ -87,10 +87,10 @@ impl Fault {
 /// (DescribeServiceDeployments) that follows it. The variants before [`Rollout::Staged`] are
 /// for ROLLING services (no `deploymentConfiguration.strategy`, or ROLLING): the record is
 /// PENDING at UpdateService, IN_PROGRESS with lifecycleStage SCALE_UP from the first poll,
-/// SUCCESSFUL (CLEAN_UP) on the poll the deployment completes, STOPPED (statusReason =
-/// rolloutStateReason) on the poll it fails, ROLLBACK_IN_PROGRESS and then
-/// ROLLBACK_SUCCESSFUL for a circuit-breaker rollback; with a desired count of 0 it is
-/// SUCCESSFUL on the first poll. The last four variants are for
+/// SUCCESSFUL (CLEAN_UP) on the poll the deployment completes (or earlier, see early success
+/// below), STOPPED (statusReason = rolloutStateReason) on the poll it fails,
+/// ROLLBACK_IN_PROGRESS and then ROLLBACK_SUCCESSFUL for a circuit-breaker rollback; with a
+/// desired count of 0 it is SUCCESSFUL on the first poll. The last four variants are for
 /// BLUE_GREEN, LINEAR and CANARY services ([`Rollout::is_staged`]). UpdateService answers 400
 /// `FakeEcsScriptError` when the variant does not fit the strategy.
 ///
@@ -102,11 +102,32 @@ impl Fault {
 /// count, 3 to 200). Its `failureCount` is the new deployment's `failedTasks`, except that
 /// when a task of the new revision turns RUNNING (healthy), the count starts again from 0 —
 /// unless `resetOnHealthyTask` is false (see [`Rollout::FlakyTasks`]).
+///
+/// **Early success** (a ROLLING rollout whose deploymentConfiguration has
+/// `earlySuccessCriteria {enable: true, healthyPercent, sourceServiceRevisionCleanup}`): on
+/// the first poll after which the new deployment runs at least `healthyPercent` % of its
+/// desired tasks (rounded up; 0 % is the first poll), the service deployment is SUCCESSFUL
+/// (lifecycleStage CLEAN_UP; the fake models no bake for ROLLING, so there is none to wait
+/// for), whatever the variant (one that never runs a task never gets there; a deployment
+/// that failed or is rolled back does not). With `sourceServiceRevisionCleanup: BLOCKING`
+/// every task of the older deployments stops and their `deployments[]` entries go on that
+/// same poll, before SUCCESSFUL; with `DEFERRED` they stay (ACTIVE, rolloutState as before)
+/// and drain as the variant says. Either way the new deployment goes on starting tasks as the
+/// variant says, its rolloutState IN_PROGRESS until it completes (COMPLETED, "has reached a
+/// steady state"): only the service deployment is early. The record's counts are frozen at
+/// SUCCESSFUL, as for any finished service deployment.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Rollout {
     /// Each poll moves more tasks of the new deployment to RUNNING (and stops old ones); after
     /// `polls` polls all desired tasks run, rolloutState is COMPLETED, the old deployment is
     /// gone and the events say "deployment completed" and "has reached a steady state".
+    ///
+    /// Poll k of `polls` finds ⌊desired·k/`polls`⌋ new tasks RUNNING and as many old ones
+    /// stopped. With early success criteria (see above) the service deployment is SUCCESSFUL
+    /// on the first poll where that reaches `healthyPercent`: e.g. 4 desired tasks, `polls:
+    /// 4`, `healthyPercent: 50` make it SUCCESSFUL on poll 2, with (DEFERRED) 2 new and 2
+    /// old tasks running and both `deployments[]` entries there, or (BLOCKING) the 2 old
+    /// tasks stopped and the old entry gone; the new deployment completes on poll 4.
     Complete {
         /// Polls until the deployment is complete (0 counts as 1).
         polls: u32,

@@ -1621,7 +1621,7 @@ fn a_healthy_task_resets_the_failure_count_unless_told_otherwise() {
 }
 
 #[test]
-fn update_service_checks_the_circuit_breaker() {
+fn update_service_checks_the_circuit_breaker_and_early_success_criteria() {
     let (mut state, _, v2) = setup();
     let refused = |config: Value| {
         json!({"cluster": "prod", "service": "web", "taskDefinition": v2,
@@ -1654,12 +1654,60 @@ fn update_service_checks_the_circuit_breaker() {
             "InvalidParameterException",
             "1 validation error detected: Value null at 'deploymentConfiguration.deploymentCircuitBreaker.thresholdConfiguration.value' failed to satisfy constraint: Member must not be null",
         ),
+        (
+            json!({"earlySuccessCriteria": {"healthyPercent": 50}}),
+            "InvalidParameterException",
+            "1 validation error detected: Value null at 'deploymentConfiguration.earlySuccessCriteria.enable' failed to satisfy constraint: Member must not be null",
+        ),
+        (
+            json!({"earlySuccessCriteria": {"enable": true, "healthyPercent": 101,
+                   "sourceServiceRevisionCleanup": "DEFERRED"}}),
+            "InvalidParameterException",
+            "1 validation error detected: Value '101' at 'deploymentConfiguration.earlySuccessCriteria.healthyPercent' failed to satisfy constraint: Member must have value less than or equal to 100",
+        ),
+        (
+            json!({"earlySuccessCriteria": {"enable": true, "healthyPercent": 100,
+                   "sourceServiceRevisionCleanup": "LATER"}}),
+            "InvalidParameterException",
+            "1 validation error detected: Value 'LATER' at 'deploymentConfiguration.earlySuccessCriteria.sourceServiceRevisionCleanup' failed to satisfy constraint: Member must satisfy enum value set: [BLOCKING, DEFERRED]",
+        ),
+        (
+            json!({"earlySuccessCriteria": {"enable": true, "healthyPercent": 100}}),
+            "InvalidParameterException",
+            "earlySuccessCriteria needs healthyPercent and sourceServiceRevisionCleanup when enable is true.",
+        ),
+        (
+            json!({"earlySuccessCriteria": {"enable": true, "healthyPercent": 50,
+                   "sourceServiceRevisionCleanup": "BLOCKING"}}),
+            "InvalidParameterException",
+            "earlySuccessCriteria.healthyPercent (50) must be greater than or equal to minimumHealthyPercent (100).",
+        ),
+        (
+            json!({"strategy": "BLUE_GREEN", "earlySuccessCriteria": {"enable": true,
+                   "healthyPercent": 100, "sourceServiceRevisionCleanup": "BLOCKING"}}),
+            "InvalidParameterException",
+            "earlySuccessCriteria can only be enabled for the ROLLING deployment strategy.",
+        ),
     ];
     for (config, code, message) in cases {
         let reply = state.handle(&signed("UpdateService", AUTH_OK, &refused(config.clone())));
         assert_eq!(body(&reply)["message"], message, "{config}");
         assert_eq!(failed("UpdateService", reply, 400), code, "{config}");
     }
-    // Nothing was deployed.
+    // Nothing was deployed; a disabled criteria needs nothing else, and a lower
+    // minimumHealthyPercent lets 50 % through.
     assert!(state.service_deployments_json("prod", "web").is_empty());
+    ok(
+        &mut state,
+        "UpdateService",
+        json!({"cluster": "prod", "service": "web",
+               "deploymentConfiguration": {"earlySuccessCriteria": {"enable": false}}}),
+    );
+    let config = json!({"minimumHealthyPercent": 50, "earlySuccessCriteria": {"enable": true,
+                        "healthyPercent": 50, "sourceServiceRevisionCleanup": "DEFERRED"}});
+    let sd = deploy_with(&mut state, &v2, 2, config);
+    assert_eq!(
+        sd["deploymentConfiguration"]["earlySuccessCriteria"]["healthyPercent"],
+        50
+    );
 }
