@@ -295,7 +295,10 @@ impl FakeEcs {
     /// Merge these keys into the service's `deploymentConfiguration` (as UpdateService's
     /// `deploymentConfiguration` does), e.g. `{"strategy": "CANARY", "canaryConfiguration":
     /// {"canaryPercent": 10.0}, "alarms": {"alarmNames": ["web-5xx"], "enable": true,
-    /// "rollback": true}}`. No `strategy` means ROLLING.
+    /// "rollback": true}}`. No `strategy` means ROLLING. What a ROLLING rollout makes of
+    /// `earlySuccessCriteria` and of `deploymentCircuitBreaker` (`thresholdConfiguration`,
+    /// `resetOnHealthyTask`, `rollback`) is told on [`Rollout`]. Unlike UpdateService, this
+    /// does not check those values: a value ECS would refuse reads as the default.
     ///
     /// Panics if the service is unknown, `config` is not an object or names an unknown
     /// strategy.

@@ -198,6 +198,11 @@ fn http_body(reply: &str) -> Value {
     serde_json::from_str(body).unwrap()
 }
 
+/// One signed ECS call over HTTP that must succeed; its JSON reply.
+async fn http_ok(fake: &FakeEcs, operation: &str, body: Value) -> Value {
+    http_body(&http_call(fake, operation, &body).await)
+}
+
 fn messages(service: &Value) -> Vec<String> {
     service["events"]
         .as_array()

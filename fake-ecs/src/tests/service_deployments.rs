@@ -1259,11 +1259,6 @@ async fn the_transcript_has_one_json_line_per_answered_request() {
     assert_eq!(lines[2]["response"]["__type"], "AccessDeniedException");
 }
 
-/// One signed call over HTTP that must succeed; its JSON reply.
-async fn http_ok(fake: &FakeEcs, operation: &str, body: Value) -> Value {
-    http_body(&http_call(fake, operation, &body).await)
-}
-
 /// DescribeServices over HTTP naming `service` in `prod`, `n` times; the last description.
 async fn http_polls(fake: &FakeEcs, service: &str, n: usize) -> Value {
     let input = json!({"cluster": "prod", "services": [service]});
@@ -1709,5 +1704,72 @@ fn update_service_checks_the_circuit_breaker_and_early_success_criteria() {
     assert_eq!(
         sd["deploymentConfiguration"]["earlySuccessCriteria"]["healthyPercent"],
         50
+    );
+}
+
+/// Early success and a tunable circuit breaker over real HTTP, for the transcript that
+/// scripts/model_check.py checks: the deploymentConfiguration UpdateService is sent, and the
+/// service deployments and services it answers.
+#[tokio::test]
+async fn early_success_and_thresholds_over_http() {
+    let fake = FakeEcs::start().await;
+    fake.add_cluster("prod");
+    let v1 = fake.seed_task_definition(web("acct/repo:v1"), vec![]);
+    let v2 = fake.seed_task_definition(web("acct/repo:v2"), vec![]);
+    fake.add_service("prod", "web", &v1, 4);
+    fake.set_rollouts(
+        "prod",
+        "web",
+        vec![
+            Rollout::Complete { polls: 4 },
+            Rollout::FlakyTasks {
+                reason: "Essential container in task exited".into(),
+            },
+        ],
+    );
+    let config = json!({
+        "minimumHealthyPercent": 50,
+        "maximumPercent": 200,
+        "earlySuccessCriteria": {"enable": true, "healthyPercent": 50,
+                                 "sourceServiceRevisionCleanup": "DEFERRED"},
+        "deploymentCircuitBreaker": {"enable": true, "rollback": true, "resetOnHealthyTask": false,
+                                     "thresholdConfiguration": {"type": "COUNT", "value": 2}}
+    });
+    let update = |td: &str| {
+        json!({"cluster": "prod", "service": "web", "taskDefinition": td,
+               "deploymentConfiguration": config})
+    };
+    let updated = http_ok(&fake, "UpdateService", update(&v2)).await;
+    let arn = updated["service"]["currentServiceDeployment"].clone();
+    let during = http_polls(&fake, "web", 2).await;
+    assert_eq!(during["deployments"].as_array().unwrap().len(), 2);
+    let described = http_ok(
+        &fake,
+        "DescribeServiceDeployments",
+        json!({"serviceDeploymentArns": [arn]}),
+    )
+    .await;
+    let sd = &described["serviceDeployments"][0];
+    assert_eq!(sd["status"], "SUCCESSFUL");
+    assert_eq!(
+        sd["deploymentConfiguration"]["earlySuccessCriteria"],
+        config["earlySuccessCriteria"]
+    );
+    http_polls(&fake, "web", 2).await;
+    // Flaky tasks trip the breaker at 2 failures without the reset, and it rolls back.
+    let updated = http_ok(&fake, "UpdateService", update(&v1)).await;
+    let arn = updated["service"]["currentServiceDeployment"].clone();
+    http_polls(&fake, "web", 4).await;
+    let described = http_ok(
+        &fake,
+        "DescribeServiceDeployments",
+        json!({"serviceDeploymentArns": [arn]}),
+    )
+    .await;
+    let sd = &described["serviceDeployments"][0];
+    assert_eq!(sd["status"], "ROLLBACK_SUCCESSFUL");
+    assert_eq!(
+        sd["deploymentCircuitBreaker"],
+        json!({"status": "TRIGGERED", "failureCount": 2, "threshold": 2})
     );
 }
