@@ -15,6 +15,7 @@ use crate::{
 };
 
 mod codedeploy;
+mod express;
 mod http;
 mod logs_ecr;
 mod requests;
