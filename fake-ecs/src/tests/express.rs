@@ -699,3 +699,20 @@ async fn express_operations_over_http() {
         switched["service"]["targetConfiguration"]
     );
 }
+
+#[test]
+fn a_denied_express_operation_names_the_service() {
+    let mut state = express();
+    state.deny("UpdateExpressGatewayService");
+    let input = json!({"serviceArn": SHOP, "primaryContainer": primary("1.1.0")});
+    let reply = state.handle(&signed("UpdateExpressGatewayService", AUTH_OK, &input));
+    assert_eq!(
+        body(&reply)["message"],
+        format!("User: arn:aws:iam::123456789012:user/ecs-deploy-tests is not authorized to perform: ecs:UpdateExpressGatewayService on resource: {SHOP} because no identity-based policy allows the ecs:UpdateExpressGatewayService action")
+    );
+    assert_eq!(
+        failed("UpdateExpressGatewayService", reply, 400),
+        "AccessDeniedException"
+    );
+    assert_eq!(state.active_revisions("prod-shop"), [1]);
+}
