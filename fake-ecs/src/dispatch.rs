@@ -17,7 +17,7 @@ use crate::auth::{self, AuthError};
 use crate::model::REGISTERED_BY;
 use crate::script::Fault;
 use crate::state::{Recorded, State};
-use crate::{codedeploy_ops, ecr, ecr_ops, front, logs, logs_ops, ops};
+use crate::{codedeploy_ops, ecr, ecr_ops, express_ops, front, logs, logs_ops, ops};
 
 /// The `X-Amz-Target` prefix of every ECS operation.
 pub(crate) const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113.";
@@ -202,6 +202,7 @@ fn ecs_resource(body: &Value) -> String {
     };
     text("serviceDeploymentArn")
         .or_else(|| first("serviceDeploymentArns"))
+        .or_else(|| text("serviceArn"))
         .map(str::to_string)
         .or_else(|| text("service").map(service_arn))
         .or_else(|| first("services").map(service_arn))
@@ -358,6 +359,9 @@ impl State {
             );
         };
         let answered = match api {
+            Api::Ecs if express_ops::OPERATIONS.contains(&operation) => {
+                express_ops::call(self, operation, &input)
+            }
             Api::Ecs => ops::call(self, operation, &input),
             Api::CodeDeploy => codedeploy_ops::call(self, operation, &input),
             Api::Logs => logs_ops::call(self, operation, &input),

@@ -5,7 +5,9 @@
 //! every request by its `X-Amz-Target` header in the shape real ECS uses (bodies start from
 //! the templates in `fixtures/ecs/`), checks the shape of the SigV4 `Authorization` header,
 //! advances a scripted [`Rollout`] each time `DescribeServices` names a service, and a
-//! scripted [`TaskRun`] each time `DescribeTasks` names a task started by `RunTask`.
+//! scripted [`TaskRun`] each time `DescribeTasks` names a task started by `RunTask`. Services
+//! ECS manages in Express Mode (see [`FakeEcs::add_express_service`]) are deployed with
+//! `UpdateExpressGatewayService`.
 //!
 //! Requests whose `X-Amz-Target` starts with `CodeDeploy_20141006.` (signed for the service
 //! `codedeploy`) go to the CodeDeploy side: applications, deployment groups of CODE_DEPLOY
@@ -30,8 +32,11 @@
 //!
 //! 1. leaves: `account` (account id, region, credentials, ARNs), `script` (the public scripts
 //!    and faults), `sha256`, `front` (the raw TCP front), `auth` (the SigV4 shape check);
-//! 2. the data model: `service_deployment` (the records of service deployments, strategies),
-//!    `logs` (CloudWatch Logs: groups, streams, events, and what the `awslogs` driver of a
+//! 2. the data model: `deployment_configuration` (what a deploymentConfiguration asks of a
+//!    ROLLING deployment: early success, the circuit breaker's threshold and reset),
+//!    `service_deployment` (the records of service deployments, strategies), `express` (an
+//!    Express Mode service's configurations, and the task definition ECS makes of a primary
+//!    container), `logs` (CloudWatch Logs: groups, streams, events, and what the `awslogs` driver of a
 //!    failing container writes), `ecr` (ECR repositories and images),
 //!    `model` (clock, ids, task definitions, tasks and the logs they write to, services, and
 //!    their ECS-shaped JSON);
@@ -39,21 +44,26 @@
 //!    (CodeDeploy's groups, and deployments that replace a service's task set);
 //! 4. `state`: `State`, everything the fake knows, and how [`FakeEcs`] seeds and reads it;
 //! 5. the operations on it: `ops` (ECS, and the input checks every API shares),
-//!    `codedeploy_ops` (CodeDeploy), `logs_ops` (CloudWatch Logs), `ecr_ops` (ECR);
+//!    `express_ops` (ECS's Express Mode operations, which start deployments as UpdateService
+//!    does), `codedeploy_ops` (CodeDeploy), `logs_ops` (CloudWatch Logs), `ecr_ops` (ECR);
 //! 6. `dispatch`: `State::handle`, which checks one request, answers a fault or a denial or
 //!    dispatches it by its `X-Amz-Target`, and writes its transcript line;
 //! 7. this root: [`FakeEcs`] on wiremock, and the re-exports.
 //!
 //! `State`'s methods are defined in the layer that can provide them: most in `state`,
-//! `seed_task_definition` in `ops` (it runs RegisterTaskDefinition), `handle` in `dispatch`.
+//! `seed_task_definition` in `ops` (it runs RegisterTaskDefinition), `add_express_service` in
+//! `express_ops` (it does too), `handle` in `dispatch`.
 
 mod account;
 mod auth;
 mod codedeploy;
 mod codedeploy_ops;
+mod deployment_configuration;
 mod dispatch;
 mod ecr;
 mod ecr_ops;
+mod express;
+mod express_ops;
 mod front;
 mod logs;
 mod logs_ops;
@@ -205,6 +215,70 @@ impl FakeEcs {
             .add_service(cluster, name, task_definition_arn, desired);
     }
 
+    /// An Express Mode service (`resourceManagementType: ECS`, managed by ECS from an express
+    /// configuration): like [`FakeEcs::add_service`] (ACTIVE, controller ECS, ROLLING, `desired`
+    /// tasks running one PRIMARY deployment, on FARGATE capacity), plus its express
+    /// configuration; returns the service ARN.
+    ///
+    /// `configuration` is an `ExpressGatewayServiceConfiguration` without what ECS fills in
+    /// (`serviceRevisionArn`, `taskDefinitionArn`, `ingressPaths`, `createdAt`), either with a
+    /// `primaryContainer` (e.g. `{"primaryContainer": {"image": …, "containerPort": 8080,
+    /// "environment": […], "secrets": […], "command": […], "awsLogsConfiguration":
+    /// {"logGroup": …, "logStreamPrefix": …}, "repositoryCredentials": {…}}, "cpu": "256",
+    /// "memory": "512", "executionRoleArn": …, "healthCheckPath": "/health"}`) or naming a
+    /// customer task definition as `taskDefinitionArn` (an ARN or `family:revision`). For a
+    /// primary container the fake registers the task definition ECS would, in the family
+    /// `{cluster}-{name}`: FARGATE, awsvpc, the configuration's cpu and memory (default "256"
+    /// and "512", which the configuration then shows), roles and cpuArchitecture, and one
+    /// essential container `Main` made of the primary container (its image, command,
+    /// environment, secrets and repositoryCredentials, one TCP port mapping `main` of its
+    /// containerPort, default 80, and its awsLogsConfiguration as the awslogs driver with
+    /// `awslogs-create-group`); what the primary container does not say, the container does
+    /// not have. A customer task definition must exist, be ACTIVE and be what the model asks
+    /// of one: a container `Main` with a single TCP port mapping that has a containerPort and
+    /// a name, and FARGATE compatibility.
+    ///
+    /// DescribeExpressGatewayService answers the service: `activeConfigurations` are the
+    /// configurations of the service revisions its `deployments[]` run, oldest first (during
+    /// a deployment the source, then the target), each with its `serviceRevisionArn`,
+    /// `taskDefinitionArn`, the chosen members, `ingressPaths` (a PUBLIC endpoint) and
+    /// `createdAt`; `currentDeployment` is the newest service deployment. An
+    /// UpdateExpressGatewayService builds the new configuration from the PRIMARY deployment's
+    /// with the members it sends replaced (a `primaryContainer` replaced whole; a
+    /// `taskDefinitionArn` drops the members the task definition says), registers a new
+    /// revision of the family from a primary container (or takes the customer task
+    /// definition, or keeps the customer one it had), and starts a deployment of it exactly as
+    /// UpdateService does for a ROLLING service: the scripted [`Rollout`] (see
+    /// [`FakeEcs::set_rollout`]), `deployments[]`, a service deployment and
+    /// `currentServiceDeployment`, a new service revision, events; it advances on
+    /// DescribeServices, and StopServiceDeployment rolls it back as any. UpdateService refuses
+    /// a `taskDefinition` for the service (400 InvalidParameterException); its
+    /// `forceNewDeployment` runs the PRIMARY deployment's configuration again in a new service
+    /// revision.
+    ///
+    /// Panics as [`FakeEcs::add_service`] does, if `configuration` has members an
+    /// `ExpressGatewayServiceConfiguration` is not given, or if UpdateExpressGatewayService
+    /// would refuse it (and if it has neither a primary container nor a task definition).
+    pub fn add_express_service(
+        &self,
+        cluster: &str,
+        name: &str,
+        configuration: Value,
+        desired: u32,
+    ) -> String {
+        self.state()
+            .add_express_service(cluster, name, configuration, desired)
+    }
+
+    /// The configuration of an Express service that its PRIMARY deployment runs (the target
+    /// of a deployment under way, or what a rollback went back to), as
+    /// DescribeExpressGatewayService renders it in `activeConfigurations`.
+    ///
+    /// Panics if the service is unknown, no Express service, or runs no deployment (INACTIVE).
+    pub fn express_configuration(&self, cluster: &str, name: &str) -> Value {
+        self.state().express_configuration(cluster, name)
+    }
+
     /// Mark a service INACTIVE (deleted): its tasks stop and its deployments go away.
     ///
     /// Panics if the service is unknown.
@@ -291,7 +365,10 @@ impl FakeEcs {
     /// Merge these keys into the service's `deploymentConfiguration` (as UpdateService's
     /// `deploymentConfiguration` does), e.g. `{"strategy": "CANARY", "canaryConfiguration":
     /// {"canaryPercent": 10.0}, "alarms": {"alarmNames": ["web-5xx"], "enable": true,
-    /// "rollback": true}}`. No `strategy` means ROLLING.
+    /// "rollback": true}}`. No `strategy` means ROLLING. What a ROLLING rollout makes of
+    /// `earlySuccessCriteria` and of `deploymentCircuitBreaker` (`thresholdConfiguration`,
+    /// `resetOnHealthyTask`, `rollback`) is told on [`Rollout`]. Unlike UpdateService, this
+    /// does not check those values: a value ECS would refuse reads as the default.
     ///
     /// Panics if the service is unknown, `config` is not an object or names an unknown
     /// strategy.

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use crate::account::arn;
+use crate::express::Express;
 use crate::logs::Logs;
 use crate::script::{Rollout, TaskRun};
 use crate::service_deployment::{ServiceDeployment, CLEAN_UP, SCALE_UP};
@@ -309,6 +310,9 @@ pub(crate) struct Service {
     pub(crate) extra_fields: Map<String, Value>,
     /// When the newest timed rollout ends, by the wall clock (see `FakeEcs::rollout_due`).
     pub(crate) rollout_due: Option<Duration>,
+    /// For a service ECS manages in Express Mode (`resourceManagementType: ECS`), its express
+    /// configurations.
+    pub(crate) express: Option<Express>,
 }
 
 /// The default deployment controller.
@@ -352,7 +356,13 @@ impl Service {
 /// The keys of a service description the fake computes, which `FakeEcs::set_service_fields`
 /// may not set.
 pub(crate) fn is_computed_service_key(key: &str) -> bool {
-    SERVICE_KEYS.contains(&key) || key == "taskSets" || key == "currentServiceDeployment"
+    SERVICE_KEYS.contains(&key)
+        || [
+            "taskSets",
+            "currentServiceDeployment",
+            "resourceManagementType",
+        ]
+        .contains(&key)
 }
 
 /// One container of a task.
@@ -814,6 +824,9 @@ impl World {
             .collect();
         m.insert("events".into(), Value::Array(events));
         m.insert("createdAt".into(), json!(s.created_at));
+        if s.express.is_some() {
+            m.insert("resourceManagementType".into(), json!("ECS"));
+        }
         if with_tags {
             m.insert("tags".into(), tags_json(&s.tags));
         }

@@ -7,12 +7,13 @@ use std::ops::RangeInclusive;
 use serde_json::{json, Map, Value};
 
 use crate::account::arn;
+use crate::deployment_configuration::{CLEANUPS, THRESHOLD_TYPES};
 use crate::model::{
-    tags_json, Eni, Script, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE, REGISTERED_BY,
-    RUNNING, STOPPED,
+    tags_json, Eni, Script, Service, TaskDef, World, ACTIVE, ECS_CONTROLLER, INACTIVE,
+    REGISTERED_BY, RUNNING, STOPPED,
 };
 use crate::rollout;
-use crate::script::TaskRun;
+use crate::script::{Rollout, TaskRun};
 use crate::service_deployment::{Strategy, STATUSES};
 use crate::state::State;
 
@@ -33,7 +34,8 @@ pub(crate) fn err(code: &'static str, message: impl Into<String>) -> ApiError {
     }
 }
 
-fn client(message: impl Into<String>) -> ApiError {
+/// A ClientException.
+pub(crate) fn client(message: impl Into<String>) -> ApiError {
     err("ClientException", message)
 }
 
@@ -383,6 +385,11 @@ fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
     if state.services[i].status != ACTIVE {
         return Err(err("ServiceNotActiveException", "Service was not ACTIVE."));
     }
+    if state.services[i].express.is_some() && input.contains_key("taskDefinition") {
+        return Err(invalid(format!(
+            "The service {name} is managed by Amazon ECS Express Mode (resourceManagementType ECS): its task definition cannot be changed with UpdateService. Use UpdateExpressGatewayService."
+        )));
+    }
     let task_definition = match opt_str(input, "taskDefinition")? {
         None => None,
         Some(reference) => {
@@ -405,6 +412,7 @@ fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
             if let Some(current) = config.as_object_mut() {
                 current.extend(update.clone());
             }
+            check_deployment_configuration(update, &config)?;
         }
         Some(_) => return Err(wrong_type("deploymentConfiguration", "an object")),
     }
@@ -434,10 +442,7 @@ fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
     let new_task_definition = task_definition.filter(|td| Some(td) != current.as_ref());
     let deploy = new_task_definition.or(if force { current } else { None });
     let rollout = match &deploy {
-        Some(_) => Some(
-            rollout::next_rollout(service, &config)
-                .map_err(|message| err("FakeEcsScriptError", message))?,
-        ),
+        Some(_) => Some(scripted_rollout(service, &config)?),
         None => None,
     };
     service.deployment_configuration = config;
@@ -445,7 +450,15 @@ fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
         service.desired = d;
     }
     match deploy.zip(rollout) {
-        Some((td, rollout)) => rollout::begin(&mut state.world, service, &td, rollout),
+        Some((td, rollout)) => {
+            let from = service.deployments.first().map(|d| d.revision_arn.clone());
+            rollout::begin(&mut state.world, service, &td, rollout);
+            // An Express service's forced deployment runs its configuration again.
+            let to = service.deployments[0].revision_arn.clone();
+            if let (Some(express), Some(from)) = (service.express.as_mut(), from) {
+                express.redeploy(&from, to, now);
+            }
+        }
         None => {
             if let (Some(d), Some(primary)) = (desired, service.deployments.first_mut()) {
                 primary.desired = d;
@@ -454,6 +467,149 @@ fn update_service(state: &mut State, input: &Input) -> Result<Value, ApiError> {
         }
     }
     Ok(json!({"service": state.world.render_service(&state.services[i], false)}))
+}
+
+/// The rollout the next deployment of `service` under the deploymentConfiguration `config`
+/// follows (see `rollout::next_rollout`): what UpdateService, and whatever else starts a
+/// deployment, passes to `rollout::begin`. 400 FakeEcsScriptError if the scripted one does not
+/// fit the strategy.
+pub(crate) fn scripted_rollout(service: &Service, config: &Value) -> Result<Rollout, ApiError> {
+    rollout::next_rollout(service, config).map_err(|message| err("FakeEcsScriptError", message))
+}
+
+/// The member `key` of `object`, which is at `path` in the request, and its path.
+pub(crate) fn member<'a>(object: &'a Input, path: &str, key: &str) -> (Option<&'a Value>, String) {
+    (object.get(key), format!("{path}.{key}"))
+}
+
+/// A structure member: an object (SerializationException if it is another type).
+pub(crate) fn structure<'a>(value: &'a Value, path: &str) -> Result<&'a Input, ApiError> {
+    value
+        .as_object()
+        .ok_or_else(|| wrong_type(path, "an object"))
+}
+
+/// An optional boolean member at `path` (SerializationException if it is another type).
+pub(crate) fn bool_at(value: Option<&Value>, path: &str) -> Result<Option<bool>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(wrong_type(path, "a boolean")),
+    }
+}
+
+/// An optional integer member at `path` (SerializationException if it is another type).
+pub(crate) fn int_at(value: Option<&Value>, path: &str) -> Result<Option<i64>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| wrong_type(path, "an integer")),
+    }
+}
+
+/// An optional string member at `path` (SerializationException if it is another type).
+pub(crate) fn str_at<'a>(
+    value: Option<&'a Value>,
+    path: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(wrong_type(path, "a string")),
+    }
+}
+
+/// An optional string member at `path` that must be one of the model's enum values
+/// `allowed`, refused in AWS's words.
+pub(crate) fn enum_at<'a>(
+    value: Option<&'a Value>,
+    path: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, ApiError> {
+    match str_at(value, path)? {
+        Some(s) if !allowed.contains(&s) => Err(violates(
+            path,
+            &format!("'{s}'"),
+            &format!("satisfy enum value set: [{}]", allowed.join(", ")),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The members of a `deploymentConfiguration` sent to UpdateService that the fake acts on
+/// besides the strategy, checked as ECS checks them: `deploymentCircuitBreaker` (`enable` and
+/// `rollback` required; `resetOnHealthyTask`; `thresholdConfiguration` with a `type` of
+/// [`THRESHOLD_TYPES`] and a `value` that is not negative) and `earlySuccessCriteria`
+/// (`enable` required; `healthyPercent` 0 to 100; `sourceServiceRevisionCleanup` of
+/// [`CLEANUPS`]; when enabled both are required, the strategy of `merged` (the service's
+/// configuration with the update merged in) must be ROLLING, and `healthyPercent` must not be
+/// below its `minimumHealthyPercent`).
+pub(crate) fn check_deployment_configuration(
+    update: &Input,
+    merged: &Value,
+) -> Result<(), ApiError> {
+    const PATH: &str = "deploymentConfiguration";
+    if let Some(breaker) = update.get("deploymentCircuitBreaker") {
+        let path = format!("{PATH}.deploymentCircuitBreaker");
+        let breaker = structure(breaker, &path)?;
+        for key in ["enable", "rollback"] {
+            let (value, at) = member(breaker, &path, key);
+            required(bool_at(value, &at)?, &at)?;
+        }
+        let (value, at) = member(breaker, &path, "resetOnHealthyTask");
+        bool_at(value, &at)?;
+        if let (Some(threshold), at) = member(breaker, &path, "thresholdConfiguration") {
+            let threshold = structure(threshold, &at)?;
+            let (kind, kind_at) = member(threshold, &at, "type");
+            required(enum_at(kind, &kind_at, &THRESHOLD_TYPES)?, &kind_at)?;
+            let (value, value_at) = member(threshold, &at, "value");
+            let value = required(int_at(value, &value_at)?, &value_at)?;
+            if value < 0 {
+                return Err(invalid(format!(
+                    "Invalid {value_at} {value}: the failure threshold cannot be negative."
+                )));
+            }
+        }
+    }
+    if let Some(criteria) = update.get("earlySuccessCriteria") {
+        let path = format!("{PATH}.earlySuccessCriteria");
+        let criteria = structure(criteria, &path)?;
+        let (enable, at) = member(criteria, &path, "enable");
+        let enable = required(bool_at(enable, &at)?, &at)?;
+        let (percent, percent_at) = member(criteria, &path, "healthyPercent");
+        let percent = int_at(percent, &percent_at)?;
+        if let Some(p) = percent.filter(|p| !(0..=100).contains(p)) {
+            let bound = if p < 0 {
+                "have value greater than or equal to 0"
+            } else {
+                "have value less than or equal to 100"
+            };
+            return Err(violates(&percent_at, &format!("'{p}'"), bound));
+        }
+        let (cleanup, at) = member(criteria, &path, "sourceServiceRevisionCleanup");
+        let cleanup = enum_at(cleanup, &at, &CLEANUPS)?;
+        if enable {
+            let (Some(percent), Some(_)) = (percent, cleanup) else {
+                return Err(invalid(
+                    "earlySuccessCriteria needs healthyPercent and sourceServiceRevisionCleanup when enable is true.",
+                ));
+            };
+            if Strategy::of(merged) != Some(Strategy::Rolling) {
+                return Err(invalid(
+                    "earlySuccessCriteria can only be enabled for the ROLLING deployment strategy.",
+                ));
+            }
+            let minimum = merged["minimumHealthyPercent"].as_i64().unwrap_or(100);
+            if percent < minimum {
+                return Err(invalid(format!(
+                    "earlySuccessCriteria.healthyPercent ({percent}) must be greater than or equal to minimumHealthyPercent ({minimum})."
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The service and index of the service deployment `serviceDeploymentArn` names;

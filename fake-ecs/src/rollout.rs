@@ -4,13 +4,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::deployment_configuration::{
+    circuit_breaker_rolls_back, sets_threshold, Cleanup, EarlySuccess,
+};
 use crate::model::{
     Deployment, Progress, Service, Step, Stopping, World, ACTIVE, PRIMARY, RUNNING, STOPPED,
 };
 use crate::script::Rollout;
 use crate::service_deployment::{
-    rolling_threshold, Revision, ServiceDeployment, Strategy, MONITORING, ROLLBACK_IN_PROGRESS,
-    SCALE_UP,
+    Revision, ServiceDeployment, Strategy, MONITORING, ROLLBACK_IN_PROGRESS, SCALE_UP,
 };
 
 /// The rolloutStateReason of a deployment the circuit breaker failed.
@@ -206,7 +208,7 @@ pub(crate) fn next_rollout(service: &Service, config: &Value) -> Result<Rollout,
     if rollout.is_staged() != staged {
         let name = config["strategy"].as_str().unwrap_or("ROLLING");
         return Err(format!(
-            "fake-ecs: {rollout:?} does not fit the {name} deployment strategy of service {}: use Complete, CompleteWithoutRolloutState, SlowDrain, TasksFail, CircuitBreakerRollback, Stuck, CompleteAfter or FailAfter for ROLLING, Staged, AlarmInBake, CircuitBreakerInScaleUp or PauseAt for BLUE_GREEN, LINEAR and CANARY.",
+            "fake-ecs: {rollout:?} does not fit the {name} deployment strategy of service {}: use Complete, CompleteWithoutRolloutState, SlowDrain, TasksFail, CircuitBreakerRollback, FlakyTasks, Stuck, CompleteAfter or FailAfter for ROLLING, Staged, AlarmInBake, CircuitBreakerInScaleUp or PauseAt for BLUE_GREEN, LINEAR and CANARY.",
             service.name
         ));
     }
@@ -257,10 +259,7 @@ fn refresh(sd: &mut ServiceDeployment, world: &World, deployments: &[Deployment]
     }
     refresh_revision(&mut sd.target, world, deployments);
     if let Some(d) = deployments.iter().find(|d| d.id == sd.target.deployment_id) {
-        sd.circuit_breaker.failure_count = d.failed;
-        if sd.circuit_breaker.threshold == 0 {
-            sd.circuit_breaker.threshold = rolling_threshold(d.desired);
-        }
+        sd.count_failures(d.failed, world.running_of(&d.id));
     }
 }
 
@@ -342,7 +341,10 @@ pub(crate) fn begin(
         &service.deployment_configuration,
         strategy,
         sources,
-        Revision::new(revision_arn, id.clone()),
+        Revision {
+            requested: service.desired,
+            ..Revision::new(revision_arn, id.clone())
+        },
         now,
     );
     match rollout {
@@ -389,6 +391,7 @@ pub(crate) fn advance(world: &mut World, service: &mut Service) {
         None if !progress.plan.is_empty() => staged_step(world, service, &mut progress),
         None => {
             let done = step(world, service, &mut progress);
+            succeed_early(world, service, &progress);
             follow_rolling(world, service, &progress, done);
             done
         }
@@ -461,16 +464,16 @@ fn step(world: &mut World, service: &mut Service, p: &mut Progress) -> bool {
             reason,
         } => fail(world, service, p, polls.max(1), tasks_per_poll, &reason),
         Rollout::CircuitBreakerRollback { polls } => {
-            if p.polls <= polls.max(1) {
-                if fail(world, service, p, polls.max(1), 1, ROLLBACK_TASK_REASON) {
-                    roll_back(world, service, p);
-                }
-                false
-            } else {
+            if rolling_back(service, p) {
                 complete(world, service, &id, true);
-                true
+                return true;
             }
+            if fail(world, service, p, polls.max(1), 1, ROLLBACK_TASK_REASON) {
+                roll_back(world, service, p);
+            }
+            false
         }
+        Rollout::FlakyTasks { reason } => flaky(world, service, p, desired, &reason),
         Rollout::Stuck => {
             hold(world, service, &id, desired);
             false
@@ -482,6 +485,15 @@ fn step(world: &mut World, service: &mut Service, p: &mut Progress) -> bool {
         | Rollout::CircuitBreakerInScaleUp { .. }
         | Rollout::PauseAt { .. } => progress(world, service, p, p.polls, 2, 0, true),
     }
+}
+
+/// Whether the circuit breaker rolled the deployment back: the script drives another
+/// deployment than the target of the service deployment.
+fn rolling_back(service: &Service, p: &Progress) -> bool {
+    service
+        .service_deployments
+        .last()
+        .is_some_and(|sd| sd.target.deployment_id != p.deployment_id)
 }
 
 /// A poll that moves nothing: all `desired` tasks of the deployment pending.
@@ -548,8 +560,9 @@ fn progress(
     false
 }
 
-/// Start and stop `per_poll` failing tasks; after `polls` polls the deployment FAILS.
-/// True when it failed on this poll.
+/// Start and stop `per_poll` failing tasks; the deployment FAILS after `polls` polls, or
+/// where the deploymentConfiguration sets a `thresholdConfiguration`, on the poll its
+/// failures reach the circuit breaker's threshold. True when it failed on this poll.
 fn fail(
     world: &mut World,
     service: &mut Service,
@@ -562,11 +575,78 @@ fn fail(
     if !start_failing_tasks(world, service, id, per_poll, reason) {
         return false;
     }
-    let failed_now = p.polls >= polls;
+    let sets_threshold = service
+        .service_deployments
+        .last()
+        .is_some_and(|sd| sets_threshold(sd.configuration()));
+    let failed_now = if sets_threshold {
+        failures_reach_threshold(service, id)
+    } else {
+        p.polls >= polls
+    };
     if failed_now {
         mark_failed(world, service, id);
     }
     failed_now
+}
+
+/// One poll of [`Rollout::FlakyTasks`]: a task fails (odd polls) or turns healthy and
+/// replaces an old one (even polls); true when the rollout is over.
+fn flaky(
+    world: &mut World,
+    service: &mut Service,
+    p: &mut Progress,
+    desired: u32,
+    reason: &str,
+) -> bool {
+    let id = p.deployment_id.clone();
+    if rolling_back(service, p) {
+        complete(world, service, &id, true);
+        return true;
+    }
+    if p.polls % 2 == 1 {
+        start_failing_tasks(world, service, &id, 1, reason);
+        if failures_reach_threshold(service, &id) {
+            mark_failed(world, service, &id);
+            let rolls_back = service
+                .service_deployments
+                .last()
+                .is_some_and(|sd| circuit_breaker_rolls_back(sd.configuration()));
+            if rolls_back {
+                roll_back(world, service, p);
+            }
+            return !rolls_back;
+        }
+    } else {
+        start_tasks(world, service, &id, 1);
+        stop_tasks(world, service, 1, |d| d.id != id);
+    }
+    let running = world.running_of(&id);
+    if running >= desired {
+        complete(world, service, &id, true);
+        return true;
+    }
+    let now = world.now();
+    if let Some(d) = service.deployment_mut(&id) {
+        d.pending = desired - running;
+        d.updated_at = now;
+    }
+    false
+}
+
+/// Whether the failed tasks of the deployment `id` (the target of the service deployment
+/// under way) reach its circuit breaker's threshold, counted since a task last turned healthy
+/// where resetOnHealthyTask says so.
+fn failures_reach_threshold(service: &Service, id: &str) -> bool {
+    let failed = service
+        .deployments
+        .iter()
+        .find(|d| d.id == id)
+        .map_or(0, |d| d.failed);
+    service.service_deployments.last().is_some_and(|sd| {
+        sd.target.deployment_id == id
+            && sd.failures_since_reset(failed) >= sd.circuit_breaker.threshold
+    })
 }
 
 /// Start `n` tasks of a deployment that stop at once (stoppedReason `reason`, stopCode
@@ -698,6 +778,40 @@ fn previous_revision_arn(service: &Service, p: &Progress) -> String {
         .or(sources.first())
         .map(|r| r.arn.clone())
         .unwrap_or_default()
+}
+
+/// After a poll of a ROLLING deployment whose deploymentConfiguration enables early success
+/// criteria: once the deployment runs `healthyPercent` of its desired tasks, its service
+/// deployment is SUCCESSFUL; with BLOCKING cleanup the other deployments' tasks stop and their
+/// entries go first. The deployment itself goes on as its script says.
+fn succeed_early(world: &mut World, service: &mut Service, p: &Progress) {
+    let id = p.deployment_id.as_str();
+    let Some(sd) = service.service_deployments.last() else {
+        return;
+    };
+    if sd.is_final() || rolling_back(service, p) {
+        return;
+    }
+    let Some(criteria) = EarlySuccess::of(sd.configuration()) else {
+        return;
+    };
+    let Some(d) = service.deployments.iter().find(|d| d.id == id) else {
+        return;
+    };
+    if d.rollout_state == Some("FAILED") || world.running_of(id) < criteria.needed(d.desired) {
+        return;
+    }
+    if criteria.cleanup == Cleanup::Blocking {
+        let others = old_running(world, service, id);
+        stop_tasks(world, service, others, |d| d.id != id);
+        service.deployments.retain(|d| d.id == id);
+    }
+    let now = world.now();
+    if let Some(sd) = service.service_deployments.last_mut() {
+        refresh(sd, world, &service.deployments);
+        sd.enter(now, SCALE_UP);
+        sd.succeed(now);
+    }
 }
 
 /// After a poll of a ROLLING deployment, its service deployment follows what the poll did:

@@ -84,19 +84,50 @@ impl Fault {
 /// that names the service (see [`FakeEcs::set_rollout`](crate::FakeEcs::set_rollout)).
 ///
 /// Every deployment of an `ECS`-controller service also has a service deployment record
-/// (DescribeServiceDeployments) that follows it. The first six variants are for ROLLING
-/// services (no `deploymentConfiguration.strategy`, or ROLLING): the record is PENDING at
-/// UpdateService, IN_PROGRESS with lifecycleStage SCALE_UP from the first poll, SUCCESSFUL
-/// (CLEAN_UP) on the poll the deployment completes, STOPPED (statusReason = rolloutStateReason)
-/// on the poll it fails, ROLLBACK_IN_PROGRESS and then ROLLBACK_SUCCESSFUL for a circuit-breaker
-/// rollback; with a desired count of 0 it is SUCCESSFUL on the first poll. The last four
-/// variants are for BLUE_GREEN, LINEAR and CANARY services ([`Rollout::is_staged`]).
-/// UpdateService answers 400 `FakeEcsScriptError` when the variant does not fit the strategy.
+/// (DescribeServiceDeployments) that follows it. The variants before [`Rollout::Staged`] are
+/// for ROLLING services (no `deploymentConfiguration.strategy`, or ROLLING): the record is
+/// PENDING at UpdateService, IN_PROGRESS with lifecycleStage SCALE_UP from the first poll,
+/// SUCCESSFUL (CLEAN_UP) on the poll the deployment completes (or earlier, see early success
+/// below), STOPPED (statusReason = rolloutStateReason) on the poll it fails,
+/// ROLLBACK_IN_PROGRESS and then ROLLBACK_SUCCESSFUL for a circuit-breaker rollback; with a
+/// desired count of 0 it is SUCCESSFUL on the first poll. The last four variants are for
+/// BLUE_GREEN, LINEAR and CANARY services ([`Rollout::is_staged`]). UpdateService answers 400
+/// `FakeEcsScriptError` when the variant does not fit the strategy.
+///
+/// The record's `deploymentCircuitBreaker.threshold` is computed when the deployment begins
+/// from `deploymentConfiguration.deploymentCircuitBreaker.thresholdConfiguration` and the
+/// desired count, as the model documents it: COUNT: `value`; BOUNDED_PERCENT: `value` % of the
+/// desired count (rounded up), at least 3 and at most 200; UNBOUNDED_PERCENT: `value` % of the
+/// desired count (rounded up), not bounded; without one BOUNDED_PERCENT 50 (half the desired
+/// count, 3 to 200). Its `failureCount` is the new deployment's `failedTasks`, except that
+/// when a task of the new revision turns RUNNING (healthy), the count starts again from 0 —
+/// unless `resetOnHealthyTask` is false (see [`Rollout::FlakyTasks`]).
+///
+/// **Early success** (a ROLLING rollout whose deploymentConfiguration has
+/// `earlySuccessCriteria {enable: true, healthyPercent, sourceServiceRevisionCleanup}`): on
+/// the first poll after which the new deployment runs at least `healthyPercent` % of its
+/// desired tasks (rounded up; 0 % is the first poll), the service deployment is SUCCESSFUL
+/// (lifecycleStage CLEAN_UP; the fake models no bake for ROLLING, so there is none to wait
+/// for), whatever the variant (one that never runs a task never gets there; a deployment
+/// that failed or is rolled back does not). With `sourceServiceRevisionCleanup: BLOCKING`
+/// every task of the older deployments stops and their `deployments[]` entries go on that
+/// same poll, before SUCCESSFUL; with `DEFERRED` they stay (ACTIVE, rolloutState as before)
+/// and drain as the variant says. Either way the new deployment goes on starting tasks as the
+/// variant says, its rolloutState IN_PROGRESS until it completes (COMPLETED, "has reached a
+/// steady state"): only the service deployment is early. The record's counts are frozen at
+/// SUCCESSFUL, as for any finished service deployment.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Rollout {
     /// Each poll moves more tasks of the new deployment to RUNNING (and stops old ones); after
     /// `polls` polls all desired tasks run, rolloutState is COMPLETED, the old deployment is
     /// gone and the events say "deployment completed" and "has reached a steady state".
+    ///
+    /// Poll k of `polls` finds ⌊desired·k/`polls`⌋ new tasks RUNNING and as many old ones
+    /// stopped. With early success criteria (see above) the service deployment is SUCCESSFUL
+    /// on the first poll where that reaches `healthyPercent`: e.g. 4 desired tasks, `polls:
+    /// 4`, `healthyPercent: 50` make it SUCCESSFUL on poll 2, with (DEFERRED) 2 new and 2
+    /// old tasks running and both `deployments[]` entries there, or (BLOCKING) the 2 old
+    /// tasks stopped and the old entry gone; the new deployment completes on poll 4.
     Complete {
         /// Polls until the deployment is complete (0 counts as 1).
         polls: u32,
@@ -119,20 +150,45 @@ pub enum Rollout {
     /// `reason`, stopCode EssentialContainerExited, the essential container exits 1 with
     /// `reason`); failedTasks counts up; after `polls` polls rolloutState is FAILED with
     /// "ECS deployment circuit breaker: tasks failed to start." and an event says so.
+    ///
+    /// Where the deploymentConfiguration sets a circuit breaker `thresholdConfiguration`,
+    /// the threshold decides instead of `polls`: the deployment fails on the poll whose
+    /// failures reach the service deployment's `deploymentCircuitBreaker.threshold`.
     TasksFail {
-        /// Polls until the deployment fails (0 counts as 1).
+        /// Polls until the deployment fails (0 counts as 1), unless a `thresholdConfiguration`
+        /// decides.
         polls: u32,
         /// Tasks that start and stop on each poll.
         tasks_per_poll: u32,
         /// The stoppedReason of each failed task and the reason of its essential container.
         reason: String,
     },
-    /// Like [`Rollout::TasksFail`] (one task a poll), then the circuit breaker rolls back: the
-    /// deployment becomes ACTIVE with rolloutState FAILED and a new PRIMARY deployment of the
-    /// previous task definition appears (IN_PROGRESS, COMPLETED on the next poll).
+    /// Like [`Rollout::TasksFail`] (one task a poll; a `thresholdConfiguration` decides as
+    /// there), then the circuit breaker rolls back: the deployment becomes ACTIVE with
+    /// rolloutState FAILED and a new PRIMARY deployment of the previous task definition
+    /// appears (IN_PROGRESS, COMPLETED on the next poll).
     CircuitBreakerRollback {
-        /// Polls until the deployment fails and the rollback starts (0 counts as 1).
+        /// Polls until the deployment fails and the rollback starts (0 counts as 1), unless a
+        /// `thresholdConfiguration` decides.
         polls: u32,
+    },
+    /// Tasks of the new deployment alternately fail and turn healthy, one a poll: on odd
+    /// polls one starts and stops at once (as in [`Rollout::TasksFail`], with `reason`;
+    /// failedTasks counts it), on even polls one starts and stays RUNNING, and one old task
+    /// stops. A healthy task sets the circuit breaker's failureCount back to 0 unless
+    /// `deploymentCircuitBreaker.resetOnHealthyTask` is false. On the poll where failureCount
+    /// reaches the threshold the circuit breaker trips: rolloutState FAILED and the service
+    /// deployment STOPPED as for TasksFail, or, where `deploymentCircuitBreaker.rollback` is
+    /// true, a rollback as in [`Rollout::CircuitBreakerRollback`]. Once all desired tasks run
+    /// the deployment completes as [`Rollout::Complete`] does (after 2·desired polls, if the
+    /// circuit breaker never trips).
+    ///
+    /// E.g. 3 desired tasks and `thresholdConfiguration {type: COUNT, value: 2}`: with the
+    /// default reset the failureCount goes 1, 0, 1, 0, 1, 0 and the deployment completes on
+    /// poll 6; with `resetOnHealthyTask: false` it goes 1, 1, 2 and trips on poll 3.
+    FlakyTasks {
+        /// The stoppedReason of each failed task and the reason of its essential container.
+        reason: String,
     },
     /// Never progresses: pendingCount stays at the desired count, rolloutState IN_PROGRESS.
     Stuck,

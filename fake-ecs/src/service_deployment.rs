@@ -5,6 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::account::arn;
+use crate::deployment_configuration::{circuit_breaker_threshold, resets_on_healthy_task};
 
 pub(crate) const PENDING: &str = "PENDING";
 pub(crate) const IN_PROGRESS: &str = "IN_PROGRESS";
@@ -168,6 +169,10 @@ pub(crate) struct CircuitBreaker {
     pub(crate) status: &'static str,
     pub(crate) threshold: u32,
     pub(crate) failure_count: u32,
+    /// The target's failed tasks when the count was last reset (a task turned healthy).
+    failure_base: u32,
+    /// The target's running tasks when the count was last taken.
+    healthy: u32,
 }
 
 /// The CloudWatch alarms as the service deployment reports them.
@@ -204,15 +209,10 @@ pub(crate) struct ServiceDeployment {
     pub(crate) alarms: Alarms,
 }
 
-/// The circuit breaker's failure threshold ECS computes: half the desired count, at least 3
-/// and at most 200.
-pub(crate) fn rolling_threshold(desired: u32) -> u32 {
-    desired.div_ceil(2).clamp(3, 200)
-}
-
 impl ServiceDeployment {
     /// A PENDING service deployment from `sources` to `target`, with a copy of the service's
-    /// deploymentConfiguration.
+    /// deploymentConfiguration; the circuit breaker's threshold is for a deployment of
+    /// `target.requested` tasks.
     pub(crate) fn new(
         cluster: &str,
         service: &str,
@@ -229,6 +229,7 @@ impl ServiceDeployment {
             .unwrap_or(&target.deployment_id)
             .to_string();
         let enabled = |object: &str| config[object]["enable"].as_bool().unwrap_or(false);
+        let threshold = circuit_breaker_threshold(config, target.requested);
         let alarm_names: Vec<String> = config["alarms"]["alarmNames"]
             .as_array()
             .into_iter()
@@ -261,8 +262,10 @@ impl ServiceDeployment {
                 } else {
                     DISABLED
                 },
-                threshold: 0,
+                threshold,
                 failure_count: 0,
+                failure_base: 0,
+                healthy: 0,
             },
             alarms: Alarms {
                 status: if enabled("alarms") && !alarm_names.is_empty() {
@@ -274,6 +277,31 @@ impl ServiceDeployment {
                 triggered: Vec::new(),
             },
         }
+    }
+
+    /// The deploymentConfiguration the deployment began with.
+    pub(crate) fn configuration(&self) -> &Value {
+        &self.deployment_configuration
+    }
+
+    /// The circuit breaker's failure count if the target revision has had `failed` tasks
+    /// fail in all: those since a task last turned healthy, where resetOnHealthyTask (true
+    /// unless it says false) resets the count, else all of them.
+    pub(crate) fn failures_since_reset(&self, failed: u32) -> u32 {
+        failed.saturating_sub(self.circuit_breaker.failure_base)
+    }
+
+    /// Take the circuit breaker's failure count: the target revision has had `failed` tasks
+    /// fail in all and runs `healthy` tasks now; more healthy tasks than last time reset the
+    /// count to 0 where resetOnHealthyTask says so.
+    pub(crate) fn count_failures(&mut self, failed: u32, healthy: u32) {
+        let resets = resets_on_healthy_task(&self.deployment_configuration);
+        let breaker = &mut self.circuit_breaker;
+        if resets && healthy > breaker.healthy {
+            breaker.failure_base = failed;
+        }
+        breaker.healthy = healthy;
+        breaker.failure_count = failed.saturating_sub(breaker.failure_base);
     }
 
     /// Over: SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED.

@@ -117,6 +117,19 @@ impl State {
         task_definition: &str,
         desired: u32,
     ) {
+        self.seed_service(cluster, name, task_definition, desired, Map::new());
+    }
+
+    /// A service as `FakeEcs::add_service` makes it, with these raw keys merged into its
+    /// description from the start (see `FakeEcs::set_service_fields`); its index.
+    pub(crate) fn seed_service(
+        &mut self,
+        cluster: &str,
+        name: &str,
+        task_definition: &str,
+        desired: u32,
+        extra_fields: Map<String, Value>,
+    ) -> usize {
         self.add_cluster(cluster);
         let td = self.expect_task_def(task_definition).arn();
         if let Some(i) = self.find_service(cluster, name) {
@@ -153,12 +166,14 @@ impl State {
             controller: ECS_CONTROLLER,
             omit_current_service_deployment: false,
             service_deployments: Vec::new(),
-            extra_fields: Map::new(),
+            extra_fields,
             rollout_due: None,
+            express: None,
         };
         self.world.tick();
         rollout::complete(&mut self.world, &mut service, &id, true);
         self.services.push(service);
+        self.services.len() - 1
     }
 
     pub(crate) fn deactivate_service(&mut self, cluster: &str, name: &str) {

@@ -15,6 +15,7 @@ use crate::{
 };
 
 mod codedeploy;
+mod express;
 mod http;
 mod logs_ecr;
 mod requests;
@@ -196,6 +197,11 @@ fn http_body(reply: &str) -> Value {
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     let (_, body) = reply.split_once("\r\n\r\n").unwrap();
     serde_json::from_str(body).unwrap()
+}
+
+/// One signed ECS call over HTTP that must succeed; its JSON reply.
+async fn http_ok(fake: &FakeEcs, operation: &str, body: Value) -> Value {
+    http_body(&http_call(fake, operation, &body).await)
 }
 
 fn messages(service: &Value) -> Vec<String> {

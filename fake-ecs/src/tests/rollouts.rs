@@ -448,3 +448,139 @@ fn ids_and_timestamps_are_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+/// `prod/web` with 4 tasks of web:1 running, then web:2 deployed with `Rollout::Complete
+/// { polls: 4 }` and early success criteria of 50 % with this cleanup.
+fn early_success(cleanup: &str) -> State {
+    let (mut state, _, v2) = setup();
+    ok(
+        &mut state,
+        "UpdateService",
+        json!({"cluster": "prod", "service": "web", "desiredCount": 4}),
+    );
+    assert_eq!(poll(&mut state)["runningCount"], 4);
+    state.set_rollouts("prod", "web", vec![Rollout::Complete { polls: 4 }]);
+    let config = json!({"minimumHealthyPercent": 50, "earlySuccessCriteria": {
+        "enable": true, "healthyPercent": 50, "sourceServiceRevisionCleanup": cleanup}});
+    ok(
+        &mut state,
+        "UpdateService",
+        json!({"cluster": "prod", "service": "web", "taskDefinition": v2,
+               "deploymentConfiguration": config}),
+    );
+    state
+}
+
+/// The newest service deployment of `prod/web`: status, and the running tasks of its target
+/// and of its source revision.
+fn early_record(state: &State) -> (String, u64, u64) {
+    let sd = &state.service_deployments_json("prod", "web")[0];
+    (
+        sd["status"].as_str().unwrap().to_string(),
+        sd["targetServiceRevision"]["runningTaskCount"]
+            .as_u64()
+            .unwrap(),
+        sd["sourceServiceRevisions"][0]["runningTaskCount"]
+            .as_u64()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn early_success_deferred_is_successful_while_the_old_deployment_drains() {
+    let mut state = early_success("DEFERRED");
+    let first = poll(&mut state);
+    assert_eq!(
+        deployment_summary(&first),
+        [
+            (s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 1),
+            (s("ACTIVE"), s("web:1"), Some(s("COMPLETED")), 3)
+        ]
+    );
+    assert_eq!(early_record(&state), (s("IN_PROGRESS"), 1, 3));
+    // Half the desired tasks run: SUCCESSFUL, with both deployments still there.
+    let second = poll(&mut state);
+    assert_eq!(
+        deployment_summary(&second),
+        [
+            (s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 2),
+            (s("ACTIVE"), s("web:1"), Some(s("COMPLETED")), 2)
+        ]
+    );
+    assert_eq!(early_record(&state), (s("SUCCESSFUL"), 2, 2));
+    let sd = &state.service_deployments_json("prod", "web")[0];
+    assert_eq!(sd["lifecycleStage"], "CLEAN_UP");
+    assert!(sd["finishedAt"].is_f64());
+    let third = poll(&mut state);
+    assert_eq!(
+        deployment_summary(&third),
+        [
+            (s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 3),
+            (s("ACTIVE"), s("web:1"), Some(s("COMPLETED")), 1)
+        ]
+    );
+    // The record is final: its counts stay as they were at SUCCESSFUL.
+    assert_eq!(early_record(&state), (s("SUCCESSFUL"), 2, 2));
+    let done = poll(&mut state);
+    assert_eq!(
+        deployment_summary(&done),
+        [(s("PRIMARY"), s("web:2"), Some(s("COMPLETED")), 4)]
+    );
+    assert_eq!(
+        done["events"][0]["message"],
+        "(service web) has reached a steady state."
+    );
+    assert_eq!(state.service_deployments_json("prod", "web").len(), 1);
+}
+
+#[test]
+fn early_success_blocking_removes_the_old_tasks_first() {
+    let mut state = early_success("BLOCKING");
+    poll(&mut state);
+    assert_eq!(early_record(&state), (s("IN_PROGRESS"), 1, 3));
+    let second = poll(&mut state);
+    assert_eq!(
+        deployment_summary(&second),
+        [(s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 2)]
+    );
+    assert_eq!(second["deployments"][0]["pendingCount"], 2);
+    assert_eq!(early_record(&state), (s("SUCCESSFUL"), 2, 0));
+    assert!(messages(&second)[0].starts_with("(service web) has stopped 2 running tasks: (task "));
+    let third = poll(&mut state);
+    assert_eq!(
+        deployment_summary(&third),
+        [(s("PRIMARY"), s("web:2"), Some(s("IN_PROGRESS")), 3)]
+    );
+    let done = poll(&mut state);
+    assert_eq!(
+        deployment_summary(&done),
+        [(s("PRIMARY"), s("web:2"), Some(s("COMPLETED")), 4)]
+    );
+    assert_eq!(early_record(&state), (s("SUCCESSFUL"), 2, 0));
+}
+
+#[test]
+fn early_success_never_comes_to_a_deployment_that_runs_no_task() {
+    let (mut state, _, v2) = setup();
+    state.set_rollouts(
+        "prod",
+        "web",
+        vec![Rollout::TasksFail {
+            polls: 2,
+            tasks_per_poll: 1,
+            reason: "CannotPullContainerError: not found".into(),
+        }],
+    );
+    let config = json!({"minimumHealthyPercent": 0, "earlySuccessCriteria": {
+        "enable": true, "healthyPercent": 1, "sourceServiceRevisionCleanup": "DEFERRED"}});
+    ok(
+        &mut state,
+        "UpdateService",
+        json!({"cluster": "prod", "service": "web", "taskDefinition": v2,
+               "deploymentConfiguration": config}),
+    );
+    poll(&mut state);
+    assert_eq!(early_record(&state).0, "IN_PROGRESS");
+    poll(&mut state);
+    assert_eq!(early_record(&state).0, "STOPPED");
+}

@@ -1259,11 +1259,6 @@ async fn the_transcript_has_one_json_line_per_answered_request() {
     assert_eq!(lines[2]["response"]["__type"], "AccessDeniedException");
 }
 
-/// One signed call over HTTP that must succeed; its JSON reply.
-async fn http_ok(fake: &FakeEcs, operation: &str, body: Value) -> Value {
-    http_body(&http_call(fake, operation, &body).await)
-}
-
 /// DescribeServices over HTTP naming `service` in `prod`, `n` times; the last description.
 async fn http_polls(fake: &FakeEcs, service: &str, n: usize) -> Value {
     let input = json!({"cluster": "prod", "services": [service]});
@@ -1407,4 +1402,374 @@ async fn service_deployment_operations_over_http() {
     fake.set_deployment_controller("prod", "api", "CODE_DEPLOY");
     let code_deploy = http_polls(&fake, "api", 1).await;
     assert_eq!(code_deploy["taskSets"][0]["status"], "PRIMARY");
+}
+
+/// Deploy `task_definition` to `prod/web` with `desiredCount` `desired` and this
+/// deploymentConfiguration (merged into the service's); the new service deployment.
+fn deploy_with(state: &mut State, task_definition: &str, desired: u32, config: Value) -> Value {
+    let input = json!({"cluster": "prod", "service": "web", "taskDefinition": task_definition,
+                       "desiredCount": desired, "deploymentConfiguration": config});
+    ok(state, "UpdateService", input);
+    newest(state)
+}
+
+/// A deploymentCircuitBreaker with this thresholdConfiguration (and resetOnHealthyTask and
+/// rollback as given).
+fn breaker(kind: &str, value: i64, reset: bool, rollback: bool) -> Value {
+    json!({"deploymentCircuitBreaker": {"enable": true, "rollback": rollback,
+           "resetOnHealthyTask": reset, "thresholdConfiguration": {"type": kind, "value": value}}})
+}
+
+#[test]
+fn the_circuit_breaker_threshold_follows_the_threshold_configuration() {
+    let (mut state, v1, v2) = setup();
+    let default = json!({"deploymentCircuitBreaker": {"enable": true, "rollback": true}});
+    let cases = [
+        (default.clone(), 2, 3),
+        (default, 9, 5),
+        (breaker("BOUNDED_PERCENT", 50, true, true), 10, 5),
+        (breaker("BOUNDED_PERCENT", 10, true, true), 10, 3),
+        (breaker("BOUNDED_PERCENT", 100, true, true), 500, 200),
+        (breaker("UNBOUNDED_PERCENT", 10, true, true), 10, 1),
+        (breaker("UNBOUNDED_PERCENT", 25, true, true), 9, 3),
+        (breaker("UNBOUNDED_PERCENT", 100, true, true), 500, 500),
+        (breaker("COUNT", 7, true, true), 500, 7),
+        (breaker("COUNT", 1, true, true), 2, 1),
+    ];
+    for (i, (config, desired, threshold)) in cases.into_iter().enumerate() {
+        let td = if i % 2 == 0 { &v2 } else { &v1 };
+        let sd = deploy_with(&mut state, td, desired, config.clone());
+        assert_eq!(
+            sd["deploymentCircuitBreaker"],
+            json!({"status": "MONITORING", "failureCount": 0, "threshold": threshold}),
+            "{config} with {desired} desired"
+        );
+        assert_eq!(
+            sd["deploymentConfiguration"]["deploymentCircuitBreaker"],
+            config["deploymentCircuitBreaker"]
+        );
+    }
+}
+
+#[test]
+fn a_threshold_configuration_decides_when_failing_tasks_trip_the_circuit_breaker() {
+    let (mut state, v1, v2) = setup();
+    state.set_rollout(
+        "prod",
+        "web",
+        Rollout::TasksFail {
+            polls: 1,
+            tasks_per_poll: 2,
+            reason: "CannotPullContainerError: not found".into(),
+        },
+    );
+    deploy_with(&mut state, &v2, 2, breaker("COUNT", 5, true, false));
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        let service = poll(&mut state);
+        let sd = newest(&state);
+        counts.push((
+            sd["status"].as_str().unwrap().to_string(),
+            sd["deploymentCircuitBreaker"]["failureCount"]
+                .as_u64()
+                .unwrap(),
+            service["deployments"][0]["rolloutState"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
+    }
+    assert_eq!(
+        counts,
+        [
+            (s("IN_PROGRESS"), 2, s("IN_PROGRESS")),
+            (s("IN_PROGRESS"), 4, s("IN_PROGRESS")),
+            (s("STOPPED"), 6, s("FAILED"))
+        ]
+    );
+    assert_eq!(
+        newest(&state)["deploymentCircuitBreaker"],
+        json!({"status": "TRIGGERED", "failureCount": 6, "threshold": 5})
+    );
+
+    // One task a poll, 100 % of 2 desired: the rollback starts on the second failure.
+    let (mut state, _, _) = setup();
+    state.set_rollout("prod", "web", Rollout::CircuitBreakerRollback { polls: 1 });
+    deploy_with(
+        &mut state,
+        &v2,
+        2,
+        breaker("UNBOUNDED_PERCENT", 100, true, true),
+    );
+    poll(&mut state);
+    assert_eq!(
+        status_and_stage(&newest(&state)),
+        (s("IN_PROGRESS"), s("SCALE_UP"))
+    );
+    let rolled = poll(&mut state);
+    let sd = newest(&state);
+    assert_eq!(sd["status"], "ROLLBACK_IN_PROGRESS");
+    assert_eq!(
+        sd["deploymentCircuitBreaker"],
+        json!({"status": "TRIGGERED", "failureCount": 2, "threshold": 2})
+    );
+    assert_eq!(rolled["taskDefinition"], v1);
+    let back = poll(&mut state);
+    assert_eq!(newest(&state)["status"], "ROLLBACK_SUCCESSFUL");
+    assert_eq!(
+        deployment_summary(&back),
+        [(s("PRIMARY"), s("web:1"), Some(s("COMPLETED")), 2)]
+    );
+}
+
+/// Poll `prod/web` `n` times: the newest service deployment's (status, failureCount) after
+/// each poll.
+fn failure_counts(state: &mut State, n: usize) -> Vec<(String, u64)> {
+    (0..n)
+        .map(|_| {
+            poll(state);
+            let sd = newest(state);
+            (
+                sd["status"].as_str().unwrap().to_string(),
+                sd["deploymentCircuitBreaker"]["failureCount"]
+                    .as_u64()
+                    .unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_healthy_task_resets_the_failure_count_unless_told_otherwise() {
+    let flaky = Rollout::FlakyTasks {
+        reason: "Essential container in task exited".into(),
+    };
+    // By default a healthy task resets the count: a threshold of 2 is never reached.
+    let (mut state, _, v2) = setup();
+    state.set_rollout("prod", "web", flaky.clone());
+    let config = json!({"deploymentCircuitBreaker": {"enable": true, "rollback": false,
+                        "thresholdConfiguration": {"type": "COUNT", "value": 2}}});
+    deploy_with(&mut state, &v2, 3, config);
+    let in_progress = |n| (s("IN_PROGRESS"), n);
+    assert_eq!(
+        failure_counts(&mut state, 6),
+        [
+            in_progress(1),
+            in_progress(0),
+            in_progress(1),
+            in_progress(0),
+            in_progress(1),
+            (s("SUCCESSFUL"), 0)
+        ]
+    );
+    let done = poll(&mut state);
+    assert_eq!(
+        deployment_summary(&done),
+        [(s("PRIMARY"), s("web:2"), Some(s("COMPLETED")), 3)]
+    );
+    assert_eq!(done["deployments"][0]["failedTasks"], 3);
+    assert_eq!(
+        newest(&state)["deploymentCircuitBreaker"]["status"],
+        "MONITORING_COMPLETE"
+    );
+
+    // Without the reset the second failure trips it; rollback: false fails the deployment.
+    let (mut state, _, v2) = setup();
+    state.set_rollout("prod", "web", flaky.clone());
+    deploy_with(&mut state, &v2, 3, breaker("COUNT", 2, false, false));
+    assert_eq!(
+        failure_counts(&mut state, 3),
+        [in_progress(1), in_progress(1), (s("STOPPED"), 2)]
+    );
+    let failed = poll(&mut state);
+    assert_eq!(
+        deployment_summary(&failed),
+        [
+            (s("PRIMARY"), s("web:2"), Some(s("FAILED")), 1),
+            (s("ACTIVE"), s("web:1"), Some(s("COMPLETED")), 1)
+        ]
+    );
+    assert_eq!(
+        newest(&state)["deploymentCircuitBreaker"]["status"],
+        "TRIGGERED"
+    );
+
+    // rollback: true rolls back to the previous revision.
+    let (mut state, v1, v2) = setup();
+    state.set_rollout("prod", "web", flaky);
+    deploy_with(&mut state, &v2, 3, breaker("COUNT", 2, false, true));
+    assert_eq!(
+        failure_counts(&mut state, 4),
+        [
+            in_progress(1),
+            in_progress(1),
+            (s("ROLLBACK_IN_PROGRESS"), 2),
+            (s("ROLLBACK_SUCCESSFUL"), 2)
+        ]
+    );
+    let back = poll(&mut state);
+    assert_eq!(back["taskDefinition"], v1);
+    assert_eq!(
+        deployment_summary(&back),
+        [(s("PRIMARY"), s("web:1"), Some(s("COMPLETED")), 3)]
+    );
+}
+
+#[test]
+fn update_service_checks_the_circuit_breaker_and_early_success_criteria() {
+    let (mut state, _, v2) = setup();
+    let refused = |config: Value| {
+        json!({"cluster": "prod", "service": "web", "taskDefinition": v2,
+               "deploymentConfiguration": config})
+    };
+    let cases = [
+        (
+            json!({"deploymentCircuitBreaker": {"enable": true}}),
+            "InvalidParameterException",
+            "1 validation error detected: Value null at 'deploymentConfiguration.deploymentCircuitBreaker.rollback' failed to satisfy constraint: Member must not be null",
+        ),
+        (
+            json!({"deploymentCircuitBreaker": {"enable": true, "rollback": "yes"}}),
+            "SerializationException",
+            "'deploymentConfiguration.deploymentCircuitBreaker.rollback' must be a boolean.",
+        ),
+        (
+            breaker("PERCENT", 5, true, true),
+            "InvalidParameterException",
+            "1 validation error detected: Value 'PERCENT' at 'deploymentConfiguration.deploymentCircuitBreaker.thresholdConfiguration.type' failed to satisfy constraint: Member must satisfy enum value set: [COUNT, BOUNDED_PERCENT, UNBOUNDED_PERCENT]",
+        ),
+        (
+            breaker("COUNT", -1, true, true),
+            "InvalidParameterException",
+            "Invalid deploymentConfiguration.deploymentCircuitBreaker.thresholdConfiguration.value -1: the failure threshold cannot be negative.",
+        ),
+        (
+            json!({"deploymentCircuitBreaker": {"enable": true, "rollback": true,
+                   "thresholdConfiguration": {"type": "COUNT"}}}),
+            "InvalidParameterException",
+            "1 validation error detected: Value null at 'deploymentConfiguration.deploymentCircuitBreaker.thresholdConfiguration.value' failed to satisfy constraint: Member must not be null",
+        ),
+        (
+            json!({"earlySuccessCriteria": {"healthyPercent": 50}}),
+            "InvalidParameterException",
+            "1 validation error detected: Value null at 'deploymentConfiguration.earlySuccessCriteria.enable' failed to satisfy constraint: Member must not be null",
+        ),
+        (
+            json!({"earlySuccessCriteria": {"enable": true, "healthyPercent": 101,
+                   "sourceServiceRevisionCleanup": "DEFERRED"}}),
+            "InvalidParameterException",
+            "1 validation error detected: Value '101' at 'deploymentConfiguration.earlySuccessCriteria.healthyPercent' failed to satisfy constraint: Member must have value less than or equal to 100",
+        ),
+        (
+            json!({"earlySuccessCriteria": {"enable": true, "healthyPercent": 100,
+                   "sourceServiceRevisionCleanup": "LATER"}}),
+            "InvalidParameterException",
+            "1 validation error detected: Value 'LATER' at 'deploymentConfiguration.earlySuccessCriteria.sourceServiceRevisionCleanup' failed to satisfy constraint: Member must satisfy enum value set: [BLOCKING, DEFERRED]",
+        ),
+        (
+            json!({"earlySuccessCriteria": {"enable": true, "healthyPercent": 100}}),
+            "InvalidParameterException",
+            "earlySuccessCriteria needs healthyPercent and sourceServiceRevisionCleanup when enable is true.",
+        ),
+        (
+            json!({"earlySuccessCriteria": {"enable": true, "healthyPercent": 50,
+                   "sourceServiceRevisionCleanup": "BLOCKING"}}),
+            "InvalidParameterException",
+            "earlySuccessCriteria.healthyPercent (50) must be greater than or equal to minimumHealthyPercent (100).",
+        ),
+        (
+            json!({"strategy": "BLUE_GREEN", "earlySuccessCriteria": {"enable": true,
+                   "healthyPercent": 100, "sourceServiceRevisionCleanup": "BLOCKING"}}),
+            "InvalidParameterException",
+            "earlySuccessCriteria can only be enabled for the ROLLING deployment strategy.",
+        ),
+    ];
+    for (config, code, message) in cases {
+        let reply = state.handle(&signed("UpdateService", AUTH_OK, &refused(config.clone())));
+        assert_eq!(body(&reply)["message"], message, "{config}");
+        assert_eq!(failed("UpdateService", reply, 400), code, "{config}");
+    }
+    // Nothing was deployed; a disabled criteria needs nothing else, and a lower
+    // minimumHealthyPercent lets 50 % through.
+    assert!(state.service_deployments_json("prod", "web").is_empty());
+    ok(
+        &mut state,
+        "UpdateService",
+        json!({"cluster": "prod", "service": "web",
+               "deploymentConfiguration": {"earlySuccessCriteria": {"enable": false}}}),
+    );
+    let config = json!({"minimumHealthyPercent": 50, "earlySuccessCriteria": {"enable": true,
+                        "healthyPercent": 50, "sourceServiceRevisionCleanup": "DEFERRED"}});
+    let sd = deploy_with(&mut state, &v2, 2, config);
+    assert_eq!(
+        sd["deploymentConfiguration"]["earlySuccessCriteria"]["healthyPercent"],
+        50
+    );
+}
+
+/// Early success and a tunable circuit breaker over real HTTP, for the transcript that
+/// scripts/model_check.py checks: the deploymentConfiguration UpdateService is sent, and the
+/// service deployments and services it answers.
+#[tokio::test]
+async fn early_success_and_thresholds_over_http() {
+    let fake = FakeEcs::start().await;
+    fake.add_cluster("prod");
+    let v1 = fake.seed_task_definition(web("acct/repo:v1"), vec![]);
+    let v2 = fake.seed_task_definition(web("acct/repo:v2"), vec![]);
+    fake.add_service("prod", "web", &v1, 4);
+    fake.set_rollouts(
+        "prod",
+        "web",
+        vec![
+            Rollout::Complete { polls: 4 },
+            Rollout::FlakyTasks {
+                reason: "Essential container in task exited".into(),
+            },
+        ],
+    );
+    let config = json!({
+        "minimumHealthyPercent": 50,
+        "maximumPercent": 200,
+        "earlySuccessCriteria": {"enable": true, "healthyPercent": 50,
+                                 "sourceServiceRevisionCleanup": "DEFERRED"},
+        "deploymentCircuitBreaker": {"enable": true, "rollback": true, "resetOnHealthyTask": false,
+                                     "thresholdConfiguration": {"type": "COUNT", "value": 2}}
+    });
+    let update = |td: &str| {
+        json!({"cluster": "prod", "service": "web", "taskDefinition": td,
+               "deploymentConfiguration": config})
+    };
+    let updated = http_ok(&fake, "UpdateService", update(&v2)).await;
+    let arn = updated["service"]["currentServiceDeployment"].clone();
+    let during = http_polls(&fake, "web", 2).await;
+    assert_eq!(during["deployments"].as_array().unwrap().len(), 2);
+    let described = http_ok(
+        &fake,
+        "DescribeServiceDeployments",
+        json!({"serviceDeploymentArns": [arn]}),
+    )
+    .await;
+    let sd = &described["serviceDeployments"][0];
+    assert_eq!(sd["status"], "SUCCESSFUL");
+    assert_eq!(
+        sd["deploymentConfiguration"]["earlySuccessCriteria"],
+        config["earlySuccessCriteria"]
+    );
+    http_polls(&fake, "web", 2).await;
+    // Flaky tasks trip the breaker at 2 failures without the reset, and it rolls back.
+    let updated = http_ok(&fake, "UpdateService", update(&v1)).await;
+    let arn = updated["service"]["currentServiceDeployment"].clone();
+    http_polls(&fake, "web", 4).await;
+    let described = http_ok(
+        &fake,
+        "DescribeServiceDeployments",
+        json!({"serviceDeploymentArns": [arn]}),
+    )
+    .await;
+    let sd = &described["serviceDeployments"][0];
+    assert_eq!(sd["status"], "ROLLBACK_SUCCESSFUL");
+    assert_eq!(
+        sd["deploymentCircuitBreaker"],
+        json!({"status": "TRIGGERED", "failureCount": 2, "threshold": 2})
+    );
 }
