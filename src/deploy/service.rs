@@ -454,7 +454,11 @@ impl Run<'_> {
             );
             return Ok(None);
         }
-        let Some(watch) = Watch::from_update(&reply, new, &plan.current) else {
+        let found = match plan.express {
+            Some(_) => Watch::after_update(&reply, new, &plan.current),
+            None => Watch::from_update(&reply, new, &plan.current),
+        };
+        let Some(watch) = found else {
             return Err(Error::aws(format!(
                 "ECS accepted the update of '{name}' but shows no PRIMARY deployment of {new}; check the service in the console."
             )));

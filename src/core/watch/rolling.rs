@@ -30,6 +30,25 @@ impl Watch {
     }
 }
 
+impl Watch {
+    /// The deployment running `task_definition` in a description read after
+    /// an update whose answer shows no service (an Express one): the
+    /// PRIMARY one, else — ECS may have rolled back by then — any.
+    pub fn after_update(service: &Service, task_definition: &str, previous: &str) -> Option<Watch> {
+        Watch::from_update(service, task_definition, previous).or_else(|| {
+            service
+                .deployments
+                .iter()
+                .find(|d| d.task_definition == task_definition)
+                .map(|d| Watch {
+                    deployment_id: d.id.clone(),
+                    task_definition: d.task_definition.clone(),
+                    previous_task_definition: previous.to_string(),
+                })
+        })
+    }
+}
+
 /// When a rollout counts as finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DoneRule {
@@ -291,5 +310,15 @@ mod tests {
         );
         assert_eq!(Watch::from_update(&s, NEW, OLD), Some(watch()));
         assert_eq!(Watch::from_update(&s, OLD, OLD), None);
+        // Described after an Express update, once ECS rolled back: found.
+        let rolled_back = service(
+            2,
+            json!([
+                deployment("ecs-svc/3", "PRIMARY", OLD, 0, 2),
+                with_state(deployment("ecs-svc/2", "ACTIVE", NEW, 0, 2), "FAILED"),
+            ]),
+        );
+        assert_eq!(Watch::from_update(&rolled_back, NEW, OLD), None);
+        assert_eq!(Watch::after_update(&rolled_back, NEW, OLD), Some(watch()));
     }
 }
