@@ -485,7 +485,8 @@ impl Deployment {
         };
         if i == INSTALL && self.replacement.is_none() {
             let id = world.deployment_id();
-            let revision_arn = world.service_revision_arn(&service.cluster, &service.name);
+            let revision_arn =
+                world.service_revision_arn(&service.cluster, &service.name, task_definition);
             let desired = service.desired;
             service.deployments.push(model::Deployment {
                 id: id.clone(),

@@ -8,7 +8,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use wiremock::http::Method;
 use wiremock::Request;
 
@@ -333,6 +333,36 @@ impl State {
     }
 
     /// The real answer to a well-signed request.
+    /// Runs an operation on the state as another client would (see
+    /// [`crate::FakeEcs::call_as_another_client`]).
+    pub(crate) fn call_as_another_client(
+        &mut self,
+        target: &str,
+        input: &Map<String, Value>,
+    ) -> Result<Value, String> {
+        let (api, operation) = Api::of_target(target);
+        self.run(api, operation, input)
+            .map_err(|e| format!("{}: {}", e.code, e.message))
+    }
+
+    /// Runs one operation of `api` on the state.
+    fn run(
+        &mut self,
+        api: Api,
+        operation: &str,
+        input: &Map<String, Value>,
+    ) -> Result<Value, ops::ApiError> {
+        match api {
+            Api::Ecs if express_ops::OPERATIONS.contains(&operation) => {
+                express_ops::call(self, operation, input)
+            }
+            Api::Ecs => ops::call(self, operation, input),
+            Api::CodeDeploy => codedeploy_ops::call(self, operation, input),
+            Api::Logs => logs_ops::call(self, operation, input),
+            Api::Ecr => ecr_ops::call(self, operation, input),
+        }
+    }
+
     fn answer(
         &mut self,
         target: &str,
@@ -358,15 +388,7 @@ impl State {
                 "The request body is not a JSON object.",
             );
         };
-        let answered = match api {
-            Api::Ecs if express_ops::OPERATIONS.contains(&operation) => {
-                express_ops::call(self, operation, &input)
-            }
-            Api::Ecs => ops::call(self, operation, &input),
-            Api::CodeDeploy => codedeploy_ops::call(self, operation, &input),
-            Api::Logs => logs_ops::call(self, operation, &input),
-            Api::Ecr => ecr_ops::call(self, operation, &input),
-        };
+        let answered = self.run(api, operation, &input);
         match answered {
             Ok(mut value) => {
                 if let Some(text) = &self.injected_text {

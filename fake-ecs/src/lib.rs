@@ -572,6 +572,18 @@ impl FakeEcs {
         state.services[state.expect_service(cluster, service)].rollout_due
     }
 
+    /// Runs `operation` (an ECS operation, or a CodeDeploy one named with its
+    /// `CodeDeploy_20141006.` prefix) with `input` on the fake's state as another client
+    /// would — Terraform, CDK, the console — so that a test can start a deployment the
+    /// client under test did not: answered like a request (an error as its code and message),
+    /// but not recorded among [`FakeEcs::requests`] nor written to the transcript.
+    pub fn call_as_another_client(&self, operation: &str, input: Value) -> Result<Value, String> {
+        let Value::Object(input) = input else {
+            return Err("the input is not a JSON object".into());
+        };
+        self.state().call_as_another_client(operation, &input)
+    }
+
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.state().requests.clone()

@@ -433,6 +433,16 @@ impl Task {
 }
 
 /// Everything but the services: clocks, counters, task definitions, tasks, and the CloudWatch
+/// A service revision: the task definition (and the rest of the service's
+/// configuration, which the fake does not vary) one deployment of a service runs.
+pub(crate) struct ServiceRevision {
+    pub(crate) arn: String,
+    pub(crate) service_arn: String,
+    pub(crate) cluster_arn: String,
+    pub(crate) task_definition: String,
+    pub(crate) created_at: f64,
+}
+
 /// Logs the tasks write to.
 pub(crate) struct World {
     now: f64,
@@ -440,8 +450,8 @@ pub(crate) struct World {
     /// when `None`, else frozen at this reading (tests move it by hand).
     wall: Option<Duration>,
     seq: u64,
-    /// Service revisions made so far.
-    revisions: u64,
+    /// Service revisions made so far: what DescribeServiceRevisions describes.
+    pub(crate) service_revisions: Vec<ServiceRevision>,
     pub(crate) task_defs: Vec<TaskDef>,
     pub(crate) tasks: Vec<Task>,
     pub(crate) templates: Templates,
@@ -463,7 +473,7 @@ impl World {
             now: BASE_EPOCH,
             wall: None,
             seq: 0,
-            revisions: 0,
+            service_revisions: Vec::new(),
             task_defs: Vec::new(),
             tasks: Vec::new(),
             templates: Templates::load(),
@@ -536,13 +546,26 @@ impl World {
         )
     }
 
-    /// A new service revision of a service: `service-revision/{cluster}/{service}/{n}`.
-    pub(crate) fn service_revision_arn(&mut self, cluster: &str, service: &str) -> String {
-        self.revisions += 1;
-        arn(&format!(
+    /// A new service revision of a service, running `task_definition`:
+    /// `service-revision/{cluster}/{service}/{n}`.
+    pub(crate) fn service_revision_arn(
+        &mut self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> String {
+        let revision_arn = arn(&format!(
             "service-revision/{cluster}/{service}/{}",
-            self.revisions
-        ))
+            self.service_revisions.len() + 1
+        ));
+        self.service_revisions.push(ServiceRevision {
+            arn: revision_arn.clone(),
+            service_arn: arn(&format!("service/{cluster}/{service}")),
+            cluster_arn: arn(&format!("cluster/{cluster}")),
+            task_definition: task_definition.to_string(),
+            created_at: self.now,
+        });
+        revision_arn
     }
 
     /// Find a revision by ARN, `family:revision`, or `family` (the latest ACTIVE revision).

@@ -321,6 +321,7 @@ pub(crate) fn call(state: &mut State, operation: &str, input: &Input) -> Result<
         "TagResource" => tag_resource(state, input),
         "ListServiceDeployments" => list_service_deployments(state, input),
         "DescribeServiceDeployments" => describe_service_deployments(state, input),
+        "DescribeServiceRevisions" => describe_service_revisions(state, input),
         "StopServiceDeployment" => stop_service_deployment(state, input),
         "ContinueServiceDeployment" => continue_service_deployment(state, input),
         _ => Err(err(
@@ -702,6 +703,33 @@ fn describe_service_deployments(state: &State, input: &Input) -> Result<Value, A
         }
     }
     Ok(json!({"serviceDeployments": found, "failures": failures}))
+}
+
+fn describe_service_revisions(state: &State, input: &Input) -> Result<Value, ApiError> {
+    let arns = bounded_list(
+        input,
+        "serviceRevisionArns",
+        20,
+        "ServiceRevisionArns cannot have more than 20 elements.",
+    )?;
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for arn in arns {
+        if !arn.starts_with("arn:aws:ecs:") || !arn.contains(":service-revision/") {
+            return Err(invalid(format!("Invalid service revision ARN: {arn}")));
+        }
+        match state.world.service_revisions.iter().find(|r| r.arn == arn) {
+            Some(revision) => found.push(json!({
+                "serviceRevisionArn": revision.arn,
+                "serviceArn": revision.service_arn,
+                "clusterArn": revision.cluster_arn,
+                "taskDefinition": revision.task_definition,
+                "createdAt": revision.created_at,
+            })),
+            None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
+        }
+    }
+    Ok(json!({"serviceRevisions": found, "failures": failures}))
 }
 
 fn stop_service_deployment(state: &mut State, input: &Input) -> Result<Value, ApiError> {

@@ -317,7 +317,7 @@ pub(crate) fn begin(
         }
     }
     let id = world.deployment_id();
-    let revision_arn = world.service_revision_arn(&service.cluster, &service.name);
+    let revision_arn = world.service_revision_arn(&service.cluster, &service.name, task_definition);
     service.deployments.insert(
         0,
         Deployment {

@@ -137,7 +137,7 @@ impl State {
         }
         self.world.tick();
         let id = self.world.deployment_id();
-        let revision_arn = self.world.service_revision_arn(cluster, name);
+        let revision_arn = self.world.service_revision_arn(cluster, name, &td);
         let now = self.world.now();
         let mut service = Service {
             cluster: cluster.to_string(),

@@ -188,3 +188,31 @@ fn raw_faults_need_the_front() {
     let fake = runtime.block_on(FakeEcs::start());
     fake.inject_faults("DescribeServices", vec![Fault::ResetMidBody]);
 }
+
+#[tokio::test]
+async fn another_client_can_start_a_deployment_unrecorded() {
+    let fake = FakeEcs::start().await;
+    fake.add_cluster("prod");
+    let v1 = fake.seed_task_definition(web("acct/repo:v1"), vec![]);
+    let v2 = fake.seed_task_definition(web("acct/repo:v2"), vec![]);
+    fake.add_service("prod", "web", &v1, 2);
+    let answer = fake
+        .call_as_another_client(
+            "UpdateService",
+            json!({"cluster": "prod", "service": "web", "taskDefinition": v2}),
+        )
+        .unwrap();
+    assert_eq!(answer["service"]["taskDefinition"], v2.as_str());
+    assert_eq!(fake.service("prod", "web")["taskDefinition"], v2.as_str());
+    assert!(fake.requests().is_empty(), "not recorded");
+    let refused = fake
+        .call_as_another_client(
+            "UpdateService",
+            json!({"cluster": "prod", "service": "nope"}),
+        )
+        .unwrap_err();
+    assert!(
+        refused.starts_with("ServiceNotFoundException: "),
+        "{refused}"
+    );
+}

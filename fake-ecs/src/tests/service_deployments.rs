@@ -1773,3 +1773,47 @@ async fn early_success_and_thresholds_over_http() {
         json!({"status": "TRIGGERED", "failureCount": 2, "threshold": 2})
     );
 }
+
+#[test]
+fn describe_service_revisions_names_the_task_definition_each_revision_runs() {
+    let (mut state, v1, v2) = setup();
+    update(&mut state, &v2);
+    poll(&mut state);
+    let sd = newest(&state);
+    let target = sd["targetServiceRevision"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let source = sd["sourceServiceRevisions"][0]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let missing = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/web/999";
+    let reply = ok(
+        &mut state,
+        "DescribeServiceRevisions",
+        json!({"serviceRevisionArns": [target, source, missing]}),
+    );
+    let described: Vec<(String, String)> = reply["serviceRevisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["serviceRevisionArn"].as_str().unwrap().to_string(),
+                r["taskDefinition"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(described, [(target, v2), (source, v1)]);
+    assert_eq!(
+        reply["failures"],
+        json!([{"arn": missing, "reason": "MISSING"}])
+    );
+    for bad in [json!({}), json!({"serviceRevisionArns": ["not-an-arn"]})] {
+        assert_eq!(
+            fails(&mut state, "DescribeServiceRevisions", bad, 400),
+            "InvalidParameterException"
+        );
+    }
+}
