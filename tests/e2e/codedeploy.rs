@@ -7,12 +7,12 @@ use crate::common::*;
 use fake_ecs::{CodeDeployRun, DeploymentGroupOptions, FakeEcs, Fault};
 use serde_json::{json, Value};
 
-const APP: &str = "shop";
-const GROUP: &str = "web-dg";
+pub(crate) const APP: &str = "shop";
+pub(crate) const GROUP: &str = "web-dg";
 
 /// The fake with `web` turned into a CODE_DEPLOY service behind a load
 /// balancer (container `app`, port 80), and `GROUP` of `APP` deploying it.
-async fn codedeploy_fake(options: DeploymentGroupOptions) -> FakeEcs {
+pub(crate) async fn codedeploy_fake(options: DeploymentGroupOptions) -> FakeEcs {
     as_codedeploy(fake().await, options)
 }
 

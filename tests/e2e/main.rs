@@ -12,6 +12,7 @@ mod compat;
 mod credentials;
 mod deploy;
 mod diagnosis;
+mod elsewhere;
 mod express;
 mod hostile;
 mod readme;
