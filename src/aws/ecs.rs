@@ -246,8 +246,26 @@ impl Ecs {
         cluster: &str,
         deployment_id: &str,
     ) -> Result<Vec<String>, AwsError> {
-        let input =
-            json!({"cluster": cluster, "startedBy": deployment_id, "desiredStatus": "STOPPED"});
+        self.list_stopped(cluster, "startedBy", deployment_id).await
+    }
+
+    /// ARNs of the stopped tasks of a service, whichever deployment
+    /// started them (ECS keeps them about an hour), all pages.
+    pub async fn stopped_tasks_of_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        self.list_stopped(cluster, "serviceName", service).await
+    }
+
+    async fn list_stopped(
+        &self,
+        cluster: &str,
+        filter: &str,
+        value: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        let input = json!({"cluster": cluster, filter: value, "desiredStatus": "STOPPED"});
         self.api.list_all("ListTasks", input, "taskArns").await
     }
 

@@ -136,13 +136,17 @@ impl Run<'_> {
         }
         let (target, source) = self.revisions_of(&deployment).await;
         let target = target.unwrap_or(runs);
+        let deployment_id = match service
+            .deployments
+            .iter()
+            .find(|d| d.task_definition == target)
+        {
+            Some(d) => Some(d.id.clone()),
+            None => self.deployment_that_ran(&service, &target).await,
+        };
         let watch = Watch {
-            deployment_id: service
-                .deployments
-                .iter()
-                .find(|d| d.task_definition == target)
-                .or(service.primary())
-                .map(|d| d.id.clone())
+            deployment_id: deployment_id
+                .or_else(|| service.primary().map(|d| d.id.clone()))
                 .unwrap_or_default(),
             task_definition: target,
             previous_task_definition: source.clone().unwrap_or_default(),
@@ -162,6 +166,32 @@ impl Run<'_> {
             }),
             replaced: source.unwrap_or_default(),
         }
+    }
+
+    /// The id (`ecs-svc/…`) of the deployment that ran `task_definition`
+    /// in `service` and is gone from its `deployments[]` — a deployment
+    /// that failed and was rolled back before anyone looked — as the
+    /// `startedBy` of a stopped task of that revision, so that the reasons
+    /// its tasks stopped can be told. Best effort: `None` where none of
+    /// the first hundred stopped tasks ECS lists ran it, or ECS refuses.
+    async fn deployment_that_ran(
+        &self,
+        service: &Service,
+        task_definition: &str,
+    ) -> Option<String> {
+        const LOOKED_AT: usize = 100;
+        let ecs = &self.d.ecs;
+        let mut arns = ecs
+            .stopped_tasks_of_service(self.cluster, &service.service_name)
+            .await
+            .ok()?;
+        arns.truncate(LOOKED_AT);
+        let tasks = ecs.describe_tasks(self.cluster, &arns).await.ok()?;
+        tasks.iter().find_map(|task| {
+            let started_by = task["startedBy"].as_str()?;
+            (task["taskDefinitionArn"] == task_definition && started_by.starts_with("ecs-svc/"))
+                .then(|| started_by.to_string())
+        })
     }
 
     /// The service's newest service deployment, described; `None` where

@@ -129,6 +129,8 @@ async fn a_circuit_breaker_rollback_seen_after_the_fact_fails_the_step() {
     let run = wait_only(&fake, &["--output", "json"]).await;
     run.assert_code(1);
     run.assert_stderr_has("circuit breaker");
+    // Its tasks stopped before the look, and still say why.
+    run.assert_stderr_has("stopped: CannotPullContainerError");
     let json = json_result(&run);
     assert_eq!(json["result"], "ecs_rolled_back");
     assert_eq!(json["services"][0]["result"], "ecs_rolled_back");
