@@ -21,6 +21,8 @@ Usage:
   ecs-deploy -c CLUSTER -n SERVICE -i IMAGE [options]     deploy to a service
   ecs-deploy -d TASK_DEFINITION -i IMAGE [options]        register a new revision only
   ecs-deploy -d TASK_DEFINITION -i IMAGE --run-task ...   ... and run it as a one-off task
+  ecs-deploy -c CLUSTER -n SERVICE --wait-only            wait for one started elsewhere
+  ecs-deploy -c CLUSTER -n SERVICE --rollback-deployment  undo its last deployment
 
 Target (one of -n and -d):
   -c, --cluster NAME             ECS cluster (required with -n; with --run-task, else

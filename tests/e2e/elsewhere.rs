@@ -6,6 +6,7 @@
 
 use crate::codedeploy::{codedeploy_fake, APP, GROUP};
 use crate::common::*;
+use crate::readme::policy_statement;
 use fake_ecs::{CodeDeployRun, DeploymentGroupOptions, FakeEcs, Rollout};
 use serde_json::json;
 
@@ -50,6 +51,20 @@ fn writes(fake: &FakeEcs) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that every call the tool made is an action of the README's
+/// read-only `WaitOnly` IAM statement.
+#[track_caller]
+fn assert_read_only(fake: &FakeEcs) {
+    let allowed = policy_statement("WaitOnly");
+    for request in fake.requests() {
+        let action = format!("{}:{}", request.service, request.operation);
+        assert!(
+            allowed.contains(&action),
+            "{action} is not in the README's WaitOnly statement {allowed:?}"
+        );
+    }
+}
+
 async fn wait_only(fake: &FakeEcs, extra: &[&str]) -> Run {
     let mut args = vec!["-c", CLUSTER, "-n", SERVICE, "--wait-only"];
     args.extend_from_slice(extra);
@@ -71,7 +86,7 @@ async fn nothing_in_progress_is_nothing_to_wait_for() {
     let json = json_result(&run);
     assert_eq!(json["result"], "success");
     assert_eq!(json["services"][0]["task_definition"], TD1);
-    assert_eq!(writes(&fake), Vec::<String>::new());
+    assert_read_only(&fake);
 }
 
 #[tokio::test]
@@ -92,7 +107,7 @@ async fn a_deployment_started_elsewhere_is_waited_for_until_it_is_done() {
     assert_eq!(service["previous_task_definition"], TD1);
     assert!(service["service_deployment_arn"].is_string(), "{service}");
     // Nothing registered, nothing updated: only looked at.
-    assert_eq!(writes(&fake), Vec::<String>::new());
+    assert_read_only(&fake);
     assert_eq!(fake.active_revisions("web"), vec![1, 2]);
 }
 
@@ -111,7 +126,7 @@ async fn without_the_service_deployment_api_the_primary_deployment_is_waited_for
     run.assert_code(0);
     run.assert_stdout_has(&format!("Waiting for deployment {primary} of web:2"));
     assert_eq!(service_revision(&fake, SERVICE), "web:2");
-    assert_eq!(writes(&fake), Vec::<String>::new());
+    assert_read_only(&fake);
 }
 
 #[tokio::test]
@@ -134,7 +149,7 @@ async fn a_circuit_breaker_rollback_seen_after_the_fact_fails_the_step() {
     let json = json_result(&run);
     assert_eq!(json["result"], "ecs_rolled_back");
     assert_eq!(json["services"][0]["result"], "ecs_rolled_back");
-    assert_eq!(writes(&fake), Vec::<String>::new());
+    assert_read_only(&fake);
 }
 
 #[tokio::test]
@@ -208,7 +223,7 @@ async fn a_codedeploy_deployment_started_elsewhere_is_waited_for() {
     let json = json_result(&run);
     assert_eq!(json["result"], "success");
     assert_eq!(json["services"][0]["deployment_id"], id.as_str());
-    assert_eq!(writes(&fake), Vec::<String>::new());
+    assert_read_only(&fake);
 
     // One that fails is the step's failure, with CodeDeploy's reason.
     let fake = codedeploy_fake(DeploymentGroupOptions::default()).await;
@@ -224,7 +239,7 @@ async fn a_codedeploy_deployment_started_elsewhere_is_waited_for() {
     let run = wait_only(&fake, &[]).await;
     run.assert_code(1);
     run.assert_stderr_has("smoke test: GET /health answered 500");
-    assert_eq!(writes(&fake), Vec::<String>::new());
+    assert_read_only(&fake);
 }
 
 #[tokio::test]

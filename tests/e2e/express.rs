@@ -209,3 +209,31 @@ async fn a_count_threshold_trips_the_circuit_breaker_where_it_says() {
         "failed at the threshold, not after 10 polls"
     );
 }
+
+#[tokio::test]
+async fn wait_only_follows_an_express_deployment_another_client_started() {
+    let fake = express_fake().await;
+    let arn = fake.service(CLUSTER, SHOP)["serviceArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut container = primary_container();
+    container["image"] = json!(format!("{EXPRESS_REPO}:v2"));
+    fake.call_as_another_client(
+        "UpdateExpressGatewayService",
+        json!({"serviceArn": arn, "primaryContainer": container}),
+    )
+    .expect("the console's update is accepted");
+    let run = deploy(&fake, &["-c", CLUSTER, "-n", SHOP, "--wait-only"]).await;
+    run.assert_code(0);
+    run.assert_stdout_has("of prod-shop:2 (ROLLING, started elsewhere)");
+    run.assert_stdout_has("Service deployment successful.");
+    let image = &fake.express_configuration(CLUSTER, SHOP)["primaryContainer"]["image"];
+    assert_eq!(image, &json!(format!("{EXPRESS_REPO}:v2")));
+    let sent: Vec<String> = operations(&fake);
+    assert!(
+        sent.iter()
+            .all(|op| op.starts_with("Describe") || op.starts_with("List")),
+        "{sent:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The README against the tree: its list of source files is every source
 //! file and nothing else, and its benchmark table is `bench/results.md`
-//! (what `make bench` wrote last), not numbers typed by hand.
+//! (what `make bench` wrote last), not numbers typed by hand; the IAM
+//! statements it shows, for tests that hold runs to them.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -21,6 +22,26 @@ const TOP_LEVEL_SOURCES: [&str; 1] = ["build.rs"];
 
 fn readme() -> String {
     std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap()
+}
+
+/// The actions of the IAM statement the README shows with this `Sid`, in
+/// a ```json block of its own.
+pub(crate) fn policy_statement(sid: &str) -> Vec<String> {
+    let text = readme();
+    let marker = format!("\"Sid\": \"{sid}\"");
+    let at = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("README shows no statement {sid}"));
+    let start = text[..at].rfind("```json\n").unwrap() + "```json\n".len();
+    let end = at + text[at..].find("```").unwrap();
+    let statement: serde_json::Value = serde_json::from_str(&text[start..end])
+        .unwrap_or_else(|e| panic!("README's statement {sid} is not JSON: {e}"));
+    statement["Action"]
+        .as_array()
+        .unwrap_or_else(|| panic!("README's statement {sid} lists no actions"))
+        .iter()
+        .map(|action| action.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The text between `<!-- {name}:begin…-->` and `<!-- {name}:end -->`.
