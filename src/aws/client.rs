@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::http::{innermost_cause, read_body, xml_element, BodyError, MAX_REPLY_BYTES};
 use super::identity::ProvideCredentials;
+use super::pace::Pacer;
 use super::sign::{signing_headers, Unsigned};
 use crate::error::Error;
 use crate::files;
@@ -55,6 +56,8 @@ pub struct Client {
     credentials: Option<Rc<dyn ProvideCredentials>>,
     verbose: bool,
     jitter: Cell<u64>,
+    /// ECS's token buckets, for a client of ECS ([`Client::paced`]).
+    pacer: Option<Pacer>,
 }
 
 /// Why an AWS call failed.
@@ -113,15 +116,23 @@ impl AwsError {
         }
     }
 
+    /// Whether the service said "slow down": a throttling code, or 429.
+    pub fn is_throttling(&self) -> bool {
+        match self {
+            AwsError::Service { status, code, .. } => {
+                *status == 429 || THROTTLING_CODES.contains(&code.as_str())
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the service refused the request itself (a 4xx that is not
     /// throttling: no permission, an operation this endpoint does not know,
     /// a bad parameter), as opposed to failing to answer it.
     pub fn is_refusal(&self) -> bool {
         match self {
-            AwsError::Service { status, code, .. } => {
-                (400..500).contains(status)
-                    && *status != 429
-                    && !THROTTLING_CODES.contains(&code.as_str())
+            AwsError::Service { status, .. } => {
+                (400..500).contains(status) && !self.is_throttling()
             }
             _ => false,
         }
@@ -153,9 +164,7 @@ impl AwsError {
     fn is_retryable(&self, idempotent: bool) -> bool {
         if !idempotent {
             return match self {
-                AwsError::Service { status, code, .. } => {
-                    *status == 429 || THROTTLING_CODES.contains(&code.as_str())
-                }
+                AwsError::Service { .. } => self.is_throttling(),
                 AwsError::Transport {
                     retryable, sent, ..
                 } => *retryable && !sent,
@@ -164,8 +173,8 @@ impl AwsError {
         }
         match self {
             AwsError::Service { status, code, .. } => {
-                matches!(status, 429 | 500 | 502 | 503 | 504)
-                    || THROTTLING_CODES.contains(&code.as_str())
+                matches!(status, 500 | 502 | 503 | 504)
+                    || self.is_throttling()
                     || code.starts_with("RequestTimeout")
             }
             AwsError::BadReply { .. } => true,
@@ -337,6 +346,16 @@ impl Client {
             credentials,
             verbose,
             jitter: Cell::new(seed | 1),
+            pacer: None,
+        }
+    }
+
+    /// The client, its calls paced to stay within ECS's token buckets
+    /// ([`Pacer`]): for the ECS endpoint.
+    pub fn paced(self) -> Client {
+        Client {
+            pacer: Some(Pacer::default()),
+            ..self
         }
     }
 
@@ -388,6 +407,10 @@ impl Client {
     ) -> Result<T, AwsError> {
         let mut attempt = 1;
         loop {
+            let paced = match &self.pacer {
+                Some(pacer) => pacer.take(operation).await,
+                None => Duration::ZERO,
+            };
             let started = Instant::now();
             let (status, result) = match self.attempt(operation, headers, body).await {
                 Ok((status, reply)) => (
@@ -409,16 +432,26 @@ impl Client {
                     (status, Err(e))
                 }
             };
+            if let (Some(pacer), Err(e)) = (&self.pacer, &result) {
+                if e.is_throttling() {
+                    pacer.throttled(operation);
+                }
+            }
             if self.verbose {
                 let unreadable = if matches!(result, Err(AwsError::BadReply { .. })) {
                     " (unreadable answer)"
                 } else {
                     ""
                 };
+                let paced = if paced.as_millis() > 0 {
+                    format!(" (after {} ms within ECS's rate limits)", paced.as_millis())
+                } else {
+                    String::new()
+                };
                 safe::write_line(
                     Stream::Stderr,
                     &format!(
-                        "[aws] {operation} {} attempt {attempt} {} ms{unreadable}",
+                        "[aws] {operation} {} attempt {attempt} {} ms{unreadable}{paced}",
                         status.trim_end(),
                         started.elapsed().as_millis()
                     ),

@@ -19,6 +19,8 @@ pub mod http;
 pub mod identity;
 /// Typed CloudWatch Logs operations: a log's last lines, whether a group exists.
 pub mod logs;
+/// ECS's token buckets, kept on our side: every ECS call paced within them.
+mod pace;
 /// Region and endpoints.
 pub mod region;
 mod sign;
@@ -166,7 +168,7 @@ pub async fn connect(
     };
     let credentials = credentials::resolve(options, &ctx).await?;
     Ok(Connection {
-        ecs: Client::new(ecs_http, ecs_endpoint, Some(credentials.clone()), verbose),
+        ecs: Client::new(ecs_http, ecs_endpoint, Some(credentials.clone()), verbose).paced(),
         codedeploy: Client::new(
             codedeploy_http,
             codedeploy_endpoint,

@@ -173,7 +173,7 @@ impl Run<'_> {
         );
         let content = serde_json::to_string(appspec).expect("JSON serialises");
         let journal = self.d.journal;
-        journal.sending(
+        let sending = journal.sending(
             "CodeDeploy",
             format!(
                 "creating a CodeDeploy deployment of service '{name}' ({}/{})",
@@ -196,7 +196,7 @@ impl Run<'_> {
                         id
                     }
                     None => {
-                        journal.settled();
+                        sending.settled();
                         return Err(Error::aws(format!(
                         "{e}. The request may have reached CodeDeploy; check for a deployment of {}/{}: {}",
                         group.application,
@@ -211,11 +211,11 @@ impl Run<'_> {
                 }
             }
             Err(e) => {
-                journal.settled();
+                sending.settled();
                 return Err(Error::from(e));
             }
         };
-        journal.changed(format!(
+        sending.changed(format!(
             "CodeDeploy deployment {id} of service '{name}' to {}",
             short_revision(new)
         ));

@@ -177,18 +177,18 @@ impl<'a> Run<'a> {
         }
         let request = self.update_request(service, None, true);
         let journal = self.d.journal;
-        journal.sending(
+        let sending = journal.sending(
             "ECS",
             format!("changing the settings of service '{service}'"),
         );
         match self.d.ecs.update_service(&request).await {
             Ok(_) => {
-                journal.changed(format!("changed the settings of service '{service}'"));
+                sending.changed(format!("changed the settings of service '{service}'"));
                 self.say(service, "Service settings updated (-D, -m, -M).");
                 Ok(())
             }
             Err(e) => {
-                journal.settled();
+                sending.settled();
                 Err(Error::from(e))
             }
         }
@@ -206,7 +206,7 @@ impl<'a> Run<'a> {
         let request = self.update_request(service, Some(task_definition), with_settings);
         let revision = short_revision(task_definition);
         let journal = self.d.journal;
-        journal.sending("ECS", format!("pointing service '{service}' at {revision}"));
+        let sending = journal.sending("ECS", format!("pointing service '{service}' at {revision}"));
         let sent = self.d.ecs.update_service(&request);
         let result = match deadline {
             Some(deadline) => deadline.bound("UpdateService", sent).await,
@@ -222,7 +222,7 @@ impl<'a> Run<'a> {
                     now
                 }
                 seen => {
-                    journal.settled();
+                    sending.settled();
                     let now = seen
                         .and_then(|s| s.task_definition)
                         .map_or("an unknown revision".to_string(), |td| {
@@ -235,11 +235,11 @@ impl<'a> Run<'a> {
                 }
             },
             Err(e) => {
-                journal.settled();
+                sending.settled();
                 return Err(Error::from(e));
             }
         };
-        journal.changed(format!("service '{service}' points at {revision}"));
+        sending.changed(format!("service '{service}' points at {revision}"));
         Ok(reply)
     }
     /// The service as ECS describes it now, if it can be read.

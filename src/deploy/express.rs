@@ -112,11 +112,11 @@ impl Run<'_> {
         let name = &before.service_name;
         let input = express::update_input(&before.service_arn, target);
         let journal = self.d.journal;
-        journal.sending("ECS", format!("updating Express service '{name}'"));
+        let sending = journal.sending("ECS", format!("updating Express service '{name}'"));
         let rolled_out = match self.d.ecs.update_express_service(&input).await {
             Ok(rolled_out) => rolled_out,
             Err(e) => {
-                journal.settled();
+                sending.settled();
                 let hint = if e.may_have_acted() {
                     format!(
                         ". The request may have reached ECS and started a deployment; check it with: {}",
@@ -144,7 +144,7 @@ impl Run<'_> {
                     "ECS accepted the update of Express service '{name}' but names no task definition it rolls out; check the service in the console."
                 ))
             })?;
-        journal.changed(format!(
+        sending.changed(format!(
             "Express service '{name}' rolls out {}",
             short_revision(&new)
         ));

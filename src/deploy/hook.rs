@@ -177,7 +177,7 @@ impl Run<'_> {
         let name = service.service_name.clone();
         let arn = deployment.service_deployment_arn.clone();
         let journal = self.d.journal;
-        journal.sending(
+        let sending = journal.sending(
             "ECS",
             format!("answering hook {hook_id} of service '{name}' with CONTINUE"),
         );
@@ -187,10 +187,10 @@ impl Run<'_> {
             .continue_service_deployment(&arn, &hook_id, "CONTINUE")
             .await
         {
-            journal.settled();
+            sending.settled();
             return Err(Error::from(e));
         }
-        journal.changed(format!(
+        sending.changed(format!(
             "answered hook {hook_id} of service '{name}' with CONTINUE"
         ));
         self.say(

@@ -4,35 +4,67 @@
 
 use std::cell::{Cell, RefCell};
 
-/// What a run has changed so far, the write it is in the middle of, and
+/// What a run has changed so far, the writes it is in the middle of, and
 /// what it is waiting for: the message when a signal stops it.
 #[derive(Default)]
 pub struct Journal {
     changed: RefCell<Vec<String>>,
-    /// The write in flight, and the AWS service it went to.
-    sending: RefCell<Option<(&'static str, String)>>,
+    /// The writes in flight (several when services are updated together),
+    /// each with its number and the AWS service it went to.
+    sending: RefCell<Vec<(u64, &'static str, String)>>,
+    sent: Cell<u64>,
     in_progress: RefCell<Vec<String>>,
     rolling_back: Cell<bool>,
 }
 
+/// A write in flight, as [`Journal::sending`] noted it: it ends as a change
+/// ([`Sending::changed`]) or as nothing done ([`Sending::settled`]). One
+/// that is simply dropped stays in flight, as it should when an interrupt
+/// drops the run in the middle of it.
+#[must_use = "a write in flight ends as changed or settled"]
+pub struct Sending<'j> {
+    journal: &'j Journal,
+    number: u64,
+}
+
+impl Sending<'_> {
+    /// The write went through: it changed `what`.
+    pub fn changed(self, what: String) {
+        self.end();
+        self.journal.changed(what);
+    }
+
+    /// The write failed: AWS did not act on it, or the error message says
+    /// that it may have.
+    pub fn settled(self) {
+        self.end();
+    }
+
+    fn end(&self) {
+        self.journal
+            .sending
+            .borrow_mut()
+            .retain(|(number, _, _)| *number != self.number);
+    }
+}
+
 impl Journal {
-    /// Notes a change made in AWS (and that the write in flight is over).
+    /// Notes a change made in AWS.
     pub fn changed(&self, what: String) {
-        self.sending.replace(None);
         self.changed.borrow_mut().push(what);
     }
 
     /// Notes a write about to be sent to `api` ("ECS", "CodeDeploy"), which
     /// may take effect even when its answer never comes: "registering a new
     /// revision of web".
-    pub fn sending(&self, api: &'static str, what: String) {
-        self.sending.replace(Some((api, what)));
-    }
-
-    /// The write in flight failed: ECS did not act on it, or the error
-    /// message says that it may have.
-    pub fn settled(&self) {
-        self.sending.replace(None);
+    pub fn sending(&self, api: &'static str, what: String) -> Sending<'_> {
+        let number = self.sent.get() + 1;
+        self.sent.set(number);
+        self.sending.borrow_mut().push((number, api, what));
+        Sending {
+            journal: self,
+            number,
+        }
     }
 
     /// Replaces the lines about what is still going on.
@@ -54,7 +86,7 @@ impl Journal {
         } else {
             format!("{signal} received. Changed so far: {}.", changed.join("; "))
         };
-        if let Some((api, what)) = self.sending.borrow().as_ref() {
+        for (_, api, what) in self.sending.borrow().iter() {
             message.push_str(&format!(
                 "\nIt came while {what}: the request may have reached {api} and taken effect."
             ));
@@ -144,7 +176,7 @@ mod tests {
             journal.interrupted("SIGHUP"),
             "SIGHUP received before anything was changed in AWS.\nNothing was rolled back."
         );
-        journal.sending("ECS", "registering a new revision of web".into());
+        let registering = journal.sending("ECS", "registering a new revision of web".into());
         let message = journal.interrupted("Ctrl-C");
         assert!(
             message.contains(
@@ -152,13 +184,19 @@ mod tests {
             ),
             "{message}"
         );
-        journal.sending("CodeDeploy", "creating a deployment of web".into());
+        // Writes to several services go out together: each is named.
+        let creating = journal.sending("CodeDeploy", "creating a deployment of web".into());
         let message = journal.interrupted("SIGINT");
         assert!(
-            message.contains("the request may have reached CodeDeploy"),
+            message.contains("revision of web: the request may have reached ECS"),
             "{message}"
         );
-        journal.changed("registered web:2".into());
+        assert!(
+            message.contains("deployment of web: the request may have reached CodeDeploy"),
+            "{message}"
+        );
+        registering.changed("registered web:2".into());
+        creating.settled();
         journal.rolling_back();
         let message = journal.interrupted("SIGTERM");
         assert!(!message.contains("may have reached"), "{message}");

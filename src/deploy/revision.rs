@@ -190,12 +190,13 @@ impl Deployer<'_> {
             });
         }
         let family = prepared.input["family"].as_str().unwrap_or("the family");
-        self.journal
+        let sending = self
+            .journal
             .sending("ECS", format!("registering a new revision of {family}"));
         let registered = match self.ecs.register_task_definition(&prepared.input).await {
             Ok(registered) => registered,
             Err(e) => {
-                self.journal.settled();
+                sending.settled();
                 let hint = if e.may_have_acted() {
                     format!(
                         ". The request reached ECS, so a new revision of {family} may have been registered all the same (nothing points at it); see: {}",
@@ -212,7 +213,7 @@ impl Deployer<'_> {
         };
         let arn = registered.arn().to_string();
         self.out.say(format!("New task definition: {arn}"));
-        self.journal.changed(format!("registered {arn}"));
+        sending.changed(format!("registered {arn}"));
         // Where its containers log, should its tasks fail.
         self.revisions
             .borrow_mut()

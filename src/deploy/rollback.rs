@@ -280,7 +280,7 @@ impl Run<'_> {
         hook_id: &str,
     ) -> Result<Tracked, NoRollback> {
         let journal = self.d.journal;
-        journal.sending(
+        let sending = journal.sending(
             "ECS",
             format!(
                 "answering hook {hook_id} of service '{}' with ROLLBACK",
@@ -293,12 +293,12 @@ impl Run<'_> {
             .continue_service_deployment(arn, hook_id, "ROLLBACK")
             .await;
         if let Err(e) = answered {
-            journal.settled();
+            sending.settled();
             return Err(NoRollback::failed(format!(
                 "Rollback failed before it started: {e}"
             )));
         }
-        journal.changed(format!(
+        sending.changed(format!(
             "answered hook {hook_id} of service '{}' with ROLLBACK",
             t.name
         ));
@@ -331,14 +331,14 @@ impl Run<'_> {
         deadline: Deadline,
     ) -> Result<Stopped, NoRollback> {
         let journal = self.d.journal;
-        journal.sending(
+        let sending = journal.sending(
             "ECS",
             format!("asking ECS to roll back service deployment {arn}"),
         );
         let stop = self.d.ecs.roll_back_service_deployment(arn);
         let error = match deadline.bound("StopServiceDeployment", stop).await {
             Ok(()) => {
-                journal.changed(format!(
+                sending.changed(format!(
                     "asked ECS to roll back service '{service}' (StopServiceDeployment ROLLBACK)"
                 ));
                 self.say(
@@ -349,7 +349,7 @@ impl Run<'_> {
             }
             Err(e) => e,
         };
-        journal.settled();
+        sending.settled();
         let arns = [arn.to_string()];
         let look = self.d.ecs.describe_service_deployments(&arns);
         let now = match deadline.bound("DescribeServiceDeployments", look).await {
@@ -464,14 +464,14 @@ impl Run<'_> {
         deadline: Deadline,
     ) -> Result<Tracked, NoRollback> {
         let journal = self.d.journal;
-        journal.sending(
+        let sending = journal.sending(
             "CodeDeploy",
             format!("stopping CodeDeploy deployment {deployment_id}"),
         );
         let stop = self.d.codedeploy.stop_and_roll_back(deployment_id);
         match deadline.bound("StopDeployment", stop).await {
             Ok(()) => {
-                journal.changed(format!(
+                sending.changed(format!(
                     "stopped CodeDeploy deployment {deployment_id} with rollback"
                 ));
                 self.say(
@@ -480,7 +480,7 @@ impl Run<'_> {
                 );
             }
             Err(error) => {
-                journal.settled();
+                sending.settled();
                 let look = self.d.codedeploy.deployment(deployment_id);
                 let now = deadline.bound("GetDeployment", look).await;
                 match now.as_ref().map(|(d, _)| d) {

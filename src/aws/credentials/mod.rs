@@ -56,26 +56,42 @@ impl ProvideCredentials for Fixed {
 struct Cached {
     source: Box<dyn ProvideCredentials>,
     current: RefCell<Option<Credentials>>,
+    /// Held while the source is asked: calls made together (the services of
+    /// a run are described, updated and polled in parallel) share one
+    /// refresh instead of each asking STS or the metadata service.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl ProvideCredentials for Cached {
     fn provide(&self) -> CredentialsFuture<'_> {
         Box::pin(async move {
+            let fresh = |now| {
+                self.current
+                    .borrow()
+                    .clone()
+                    .filter(|credentials| is_fresh(credentials, now))
+            };
+            if let Some(credentials) = fresh(SystemTime::now()) {
+                return Ok(credentials);
+            }
+            let _refreshing = self.refreshing.lock().await;
             let now = SystemTime::now();
-            let cached = self.current.borrow().clone();
-            match cached {
-                Some(credentials) if is_fresh(&credentials, now) => Ok(credentials),
-                cached => match self.source.provide().await {
-                    Ok(credentials) => {
-                        self.current.replace(Some(credentials.clone()));
-                        Ok(credentials)
-                    }
-                    // A failed early refresh is no reason to stop signing
-                    // with credentials that are still valid.
-                    Err(e) => cached
-                        .filter(|c| c.expiry().is_some_and(|expiry| expiry > now))
-                        .ok_or(e),
-                },
+            if let Some(credentials) = fresh(now) {
+                return Ok(credentials);
+            }
+            match self.source.provide().await {
+                Ok(credentials) => {
+                    self.current.replace(Some(credentials.clone()));
+                    Ok(credentials)
+                }
+                // A failed early refresh is no reason to stop signing with
+                // credentials that are still valid.
+                Err(e) => self
+                    .current
+                    .borrow()
+                    .clone()
+                    .filter(|c| c.expiry().is_some_and(|expiry| expiry > now))
+                    .ok_or(e),
             }
         })
     }
@@ -91,6 +107,7 @@ fn cached(source: impl ProvideCredentials + 'static) -> Rc<dyn ProvideCredential
     Rc::new(Cached {
         source: Box::new(source),
         current: RefCell::new(None),
+        refreshing: tokio::sync::Mutex::new(()),
     })
 }
 
@@ -702,6 +719,43 @@ mod tests {
         assert_eq!(long, ["K1", "K1", "K1"]);
         let keys = keys(cached(Counting(RefCell::new(0), Duration::from_secs(60))));
         assert_eq!(keys, ["K1", "K2", "K3"]);
+    }
+
+    #[test]
+    fn calls_made_together_share_one_refresh() {
+        struct Slow(RefCell<u32>);
+        impl ProvideCredentials for Slow {
+            fn provide(&self) -> CredentialsFuture<'_> {
+                Box::pin(async move {
+                    *self.0.borrow_mut() += 1;
+                    // The metadata service takes its time: the others wait.
+                    tokio::task::yield_now().await;
+                    let n = *self.0.borrow();
+                    let expiry = SystemTime::now() + Duration::from_secs(3600);
+                    Ok(Credentials::new(
+                        format!("K{n}"),
+                        "s",
+                        None,
+                        Some(expiry),
+                        "test",
+                    ))
+                })
+            }
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let provider = cached(Slow(RefCell::new(0)));
+        let key = || async {
+            provider
+                .provide()
+                .await
+                .unwrap()
+                .access_key_id()
+                .to_string()
+        };
+        let keys = runtime.block_on(async { tokio::join!(key(), key(), key(), key()) });
+        assert_eq!(keys, ("K1".into(), "K1".into(), "K1".into(), "K1".into()));
     }
 
     #[test]

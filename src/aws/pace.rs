@@ -1,0 +1,238 @@
+//! ECS's request throttling, kept on our side of the wire: ECS gives each
+//! account, per region, one token bucket per category of actions (AWS,
+//! "Request throttling for the Amazon ECS API"), and answers
+//! `ThrottlingException` when one is empty. A run of many services would
+//! empty them — `UpdateService` refills at 5 a second, a
+//! `RegisterTaskDefinition` at 1 — so every ECS call waits here for a token
+//! of a bucket modelled on ECS's, and a run that is throttled anyway (other
+//! clients of the account share the buckets) slows all its calls down.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// A category of ECS actions that share one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Category {
+    ServiceRead,
+    ServiceModify,
+    ServiceDeployments,
+    ServiceRevisions,
+    TaskDefinitionRead,
+    TaskDefinitionModify,
+    ClusterResourceRead,
+    ClusterResourceModify,
+    TagModify,
+}
+
+impl Category {
+    /// The category of an ECS action the tool calls. AWS's page lists no
+    /// category for the newer service-deployment writes and the Express
+    /// actions; they are paced with the ones they are most like
+    /// (writes that start or change a deployment with `UpdateService`,
+    /// reads with `DescribeServices`), the cautious reading.
+    fn of(operation: &str) -> Option<Category> {
+        Some(match operation {
+            "DescribeServices" | "ListServices" | "DescribeExpressGatewayService" => {
+                Category::ServiceRead
+            }
+            "UpdateService"
+            | "StopServiceDeployment"
+            | "ContinueServiceDeployment"
+            | "UpdateExpressGatewayService" => Category::ServiceModify,
+            "DescribeServiceDeployments" | "ListServiceDeployments" => Category::ServiceDeployments,
+            "DescribeServiceRevisions" => Category::ServiceRevisions,
+            "DescribeTaskDefinition" | "ListTaskDefinitions" => Category::TaskDefinitionRead,
+            "RegisterTaskDefinition" | "DeregisterTaskDefinition" => Category::TaskDefinitionModify,
+            "DescribeTasks" | "ListTasks" => Category::ClusterResourceRead,
+            "RunTask" => Category::ClusterResourceModify,
+            "TagResource" => Category::TagModify,
+            _ => return None,
+        })
+    }
+
+    /// The bucket's capacity (the burst) and its refill rate per second
+    /// (the sustained rate), as AWS documents them for every region.
+    fn limits(self) -> (f64, f64) {
+        match self {
+            Category::ServiceRead => (100.0, 20.0),
+            Category::ServiceModify => (50.0, 5.0),
+            Category::ServiceDeployments => (50.0, 20.0),
+            Category::ServiceRevisions => (50.0, 20.0),
+            Category::TaskDefinitionRead => (50.0, 20.0),
+            Category::TaskDefinitionModify => (20.0, 1.0),
+            Category::ClusterResourceRead => (100.0, 20.0),
+            Category::ClusterResourceModify => (100.0, 40.0),
+            Category::TagModify => (20.0, 10.0),
+        }
+    }
+}
+
+/// How far a throttled run slows down at most: a sixteenth of the rates.
+const SLOWEST: f64 = 1.0 / 16.0;
+/// Throttlings this close to the last slowdown are of calls sent before it.
+const TOGETHER: Duration = Duration::from_secs(1);
+/// How long a run takes to come back to the full rates after its last
+/// throttling, linearly.
+const RECOVERY: Duration = Duration::from_secs(20);
+
+/// One bucket as this run believes it stands.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// The buckets of one account and region, as one run sees them; every ECS
+/// call takes a token first ([`Pacer::take`]).
+pub struct Pacer {
+    buckets: RefCell<HashMap<Category, Bucket>>,
+    /// The share of the documented rates the run allows itself, and since
+    /// when: halved by each throttling, back to 1 over [`RECOVERY`].
+    slowdown: RefCell<(f64, Instant)>,
+}
+
+impl Default for Pacer {
+    fn default() -> Pacer {
+        Pacer {
+            buckets: RefCell::default(),
+            slowdown: RefCell::new((1.0, Instant::now())),
+        }
+    }
+}
+
+impl Pacer {
+    /// Waits until `operation`'s bucket has a token, and takes it; how
+    /// long it waited. Operations of no known category go at once.
+    pub async fn take(&self, operation: &str) -> Duration {
+        let Some(category) = Category::of(operation) else {
+            return Duration::ZERO;
+        };
+        let started = Instant::now();
+        loop {
+            let wait = self.try_take(category, Instant::now());
+            if wait.is_zero() {
+                return started.elapsed();
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// ECS throttled `operation` all the same (the account's other clients
+    /// share its buckets, or they were emptier than this run assumed):
+    /// its bucket is empty, and every call of the run slows down.
+    pub fn throttled(&self, operation: &str) {
+        self.throttled_at(operation, Instant::now());
+    }
+
+    fn throttled_at(&self, operation: &str, now: Instant) {
+        if let Some(category) = Category::of(operation) {
+            self.buckets.borrow_mut().insert(
+                category,
+                Bucket {
+                    tokens: 0.0,
+                    at: now,
+                },
+            );
+        }
+        let (_, since) = *self.slowdown.borrow();
+        let share = self.share(now);
+        // Calls in flight together are throttled together: one slowdown.
+        if share == 1.0 || now.saturating_duration_since(since) >= TOGETHER {
+            self.slowdown.replace(((share / 2.0).max(SLOWEST), now));
+        }
+    }
+
+    /// The share of the documented rates allowed `now`.
+    fn share(&self, now: Instant) -> f64 {
+        let (share, since) = *self.slowdown.borrow();
+        let recovered = now.saturating_duration_since(since).as_secs_f64() / RECOVERY.as_secs_f64();
+        (share + recovered).min(1.0)
+    }
+
+    /// Takes a token of `category`'s bucket if it has one (zero wait), else
+    /// says how long until it will.
+    fn try_take(&self, category: Category, now: Instant) -> Duration {
+        let (capacity, rate) = category.limits();
+        let rate = rate * self.share(now);
+        let mut buckets = self.buckets.borrow_mut();
+        // A bucket never seen is assumed full, as ECS's is when the account
+        // has been quiet.
+        let bucket = buckets.entry(category).or_insert(Bucket {
+            tokens: capacity,
+            at: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - bucket.tokens) / rate)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(pacer: &Pacer, category: Category, now: Instant) -> usize {
+        (0..1000)
+            .take_while(|_| pacer.try_take(category, now).is_zero())
+            .count()
+    }
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_sustained_rate() {
+        let pacer = Pacer::default();
+        let now = Instant::now();
+        assert_eq!(drain(&pacer, Category::ServiceModify, now), 50);
+        // UpdateService refills at 5 a second: the next token in 0.2 s.
+        let wait = pacer.try_take(Category::ServiceModify, now);
+        assert!((wait.as_secs_f64() - 0.2).abs() < 1e-9, "{wait:?}");
+        let later = now + Duration::from_secs(2);
+        assert_eq!(drain(&pacer, Category::ServiceModify, later), 10);
+        // Registrations: 20, then one a second.
+        assert_eq!(drain(&pacer, Category::TaskDefinitionModify, now), 20);
+        let wait = pacer.try_take(Category::TaskDefinitionModify, now);
+        assert!((wait.as_secs_f64() - 1.0).abs() < 1e-9, "{wait:?}");
+    }
+
+    #[test]
+    fn categories_are_separate_buckets_and_actions_share_theirs() {
+        let pacer = Pacer::default();
+        let now = Instant::now();
+        assert_eq!(drain(&pacer, Category::ServiceModify, now), 50);
+        assert!(pacer.try_take(Category::ServiceRead, now).is_zero());
+        assert_eq!(
+            Category::of("StopServiceDeployment"),
+            Category::of("UpdateService")
+        );
+        assert_eq!(Category::of("ListTasks"), Category::of("DescribeTasks"));
+        assert_eq!(Category::of("GetDeployment"), None);
+    }
+
+    #[test]
+    fn a_throttled_run_slows_down_and_recovers() {
+        let pacer = Pacer::default();
+        let now = Instant::now();
+        pacer.throttled_at("DescribeServices", now);
+        assert_eq!(pacer.share(now), 0.5);
+        // The throttled bucket is empty: at half of 20 a second, a token in 0.1 s.
+        let wait = pacer.try_take(Category::ServiceRead, now);
+        assert!((wait.as_secs_f64() - 0.1).abs() < 1e-9, "{wait:?}");
+        // Other buckets keep their tokens but refill at the lower rate.
+        assert!(pacer.try_take(Category::ServiceModify, now).is_zero());
+        // Calls throttled together slow the run down once.
+        pacer.throttled_at("UpdateService", now + TOGETHER / 2);
+        assert_eq!(pacer.share(now), 0.5);
+        let mut at = now;
+        for _ in 0..10 {
+            at += TOGETHER;
+            pacer.throttled_at("UpdateService", at);
+        }
+        assert!(pacer.share(at) < 2.0 * SLOWEST, "{}", pacer.share(at));
+        assert_eq!(pacer.share(at + RECOVERY), 1.0);
+    }
+}
