@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::api::{is_object, list_of, names_the_one_asked, Api};
 use crate::aws::client::{AwsError, Client};
+use crate::aws::in_parallel;
 use crate::core::service::Service;
 use crate::core::taskdef;
 use crate::core::watch::service_deployment::ServiceDeployment;
@@ -149,16 +150,19 @@ impl Ecs {
         cluster: &str,
         names: &[String],
     ) -> Result<Described, AwsError> {
-        let mut described = Described::default();
-        for chunk in names.chunks(DESCRIBE_SERVICES_LIMIT) {
-            let reply = self
-                .api
+        let replies = in_parallel(names.chunks(DESCRIBE_SERVICES_LIMIT), |chunk| async move {
+            self.api
                 .read(
                     "DescribeServices",
                     &json!({"cluster": cluster, "services": chunk}),
                     &|reply| accounts_for(reply, chunk),
                 )
-                .await?;
+                .await
+        })
+        .await;
+        let mut described = Described::default();
+        for reply in replies {
+            let reply = reply?;
             for service in reply["services"].as_array().into_iter().flatten() {
                 described
                     .services
@@ -275,10 +279,8 @@ impl Ecs {
         cluster: &str,
         arns: &[String],
     ) -> Result<Vec<Value>, AwsError> {
-        let mut tasks = Vec::new();
-        for chunk in arns.chunks(DESCRIBE_TASKS_LIMIT) {
-            let reply = self
-                .api
+        let replies = in_parallel(arns.chunks(DESCRIBE_TASKS_LIMIT), |chunk| async move {
+            self.api
                 .read(
                     "DescribeTasks",
                     &json!({"cluster": cluster, "tasks": chunk}),
@@ -296,8 +298,12 @@ impl Ecs {
                         }
                     },
                 )
-                .await?;
-            tasks.extend(reply["tasks"].as_array().cloned().unwrap_or_default());
+                .await
+        })
+        .await;
+        let mut tasks = Vec::new();
+        for reply in replies {
+            tasks.extend(reply?["tasks"].as_array().cloned().unwrap_or_default());
         }
         Ok(tasks)
     }
@@ -432,16 +438,22 @@ impl Ecs {
         &self,
         arns: &[String],
     ) -> Result<Vec<ServiceDeployment>, AwsError> {
+        let replies = in_parallel(
+            arns.chunks(DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT),
+            |chunk| async move {
+                self.api
+                    .read(
+                        "DescribeServiceDeployments",
+                        &json!({"serviceDeploymentArns": chunk}),
+                        &|reply| deployments_account_for(reply, chunk),
+                    )
+                    .await
+            },
+        )
+        .await;
         let mut described = Vec::new();
-        for chunk in arns.chunks(DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT) {
-            let reply = self
-                .api
-                .read(
-                    "DescribeServiceDeployments",
-                    &json!({"serviceDeploymentArns": chunk}),
-                    &|reply| deployments_account_for(reply, chunk),
-                )
-                .await?;
+        for reply in replies {
+            let reply = reply?;
             for deployment in reply["serviceDeployments"].as_array().into_iter().flatten() {
                 described.push(serde_json::from_value(deployment.clone()).map_err(|e| {
                     AwsError::bad_reply(

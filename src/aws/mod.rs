@@ -28,6 +28,7 @@ mod sign;
 pub mod sts;
 
 use std::cell::OnceCell;
+use std::future::Future;
 use std::rc::Rc;
 
 use self::client::{Client, Endpoint, Route};
@@ -35,6 +36,27 @@ use self::credentials::{Context, Imds, ProfileFiles};
 use self::identity::ProvideCredentials;
 use crate::error::{exit, Error};
 use crate::request::AwsOptions;
+
+/// How many calls a run has in flight at once: enough to hide the round
+/// trips of a many-service run, few enough for one small connection pool
+/// (ECS's buckets, not this, set the pace: [`pace`]).
+pub const IN_FLIGHT: usize = 8;
+
+/// Runs `call` on each item, at most [`IN_FLIGHT`] at once, and returns the
+/// results in the items' order, so that what a run prints of them does not
+/// depend on which answer came first.
+pub async fn in_parallel<I, T, F>(items: I, call: impl FnMut(I::Item) -> F) -> Vec<T>
+where
+    I: IntoIterator,
+    F: Future<Output = T>,
+{
+    use futures_util::stream::{self, StreamExt};
+    stream::iter(items)
+        .map(call)
+        .buffered(IN_FLIGHT)
+        .collect()
+        .await
+}
 
 /// What a run talks to: ECS and CodeDeploy, in one region, with one
 /// credentials provider (so temporary credentials are fetched once for

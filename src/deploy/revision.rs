@@ -48,6 +48,14 @@ pub struct Revision {
     pub images: BTreeMap<String, String>,
 }
 
+/// What a new revision is built from, read: a revision ECS described
+/// (`arn`), or `--task-definition-file`.
+pub struct Base {
+    arn: Option<String>,
+    description: Value,
+    tags: Vec<Value>,
+}
+
 /// A new revision worked out but not registered yet: everything a run can
 /// check is checked before its first write.
 pub struct Prepared {
@@ -85,50 +93,77 @@ impl Deployer<'_> {
         file: Option<&BaseFile>,
         announce: bool,
     ) -> Result<Option<Prepared>, Error> {
+        match self.read_base(current, file).await? {
+            Some(base) => self.prepare(base, announce).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The base of the new revision of a service running `current`, read
+    /// (the only call [`Deployer::prepare_revision`] makes, so that a run
+    /// over many services reads them all at once); `None` when there is
+    /// nothing to change.
+    pub async fn read_base(
+        &self,
+        current: &str,
+        file: Option<&BaseFile>,
+    ) -> Result<Option<Base>, Error> {
         let config = self.config;
         let has_env = !config.set_env.is_empty() || !config.unset_env.is_empty();
         if config.change == ImageChange::Unchanged && file.is_none() && !has_env {
             return Ok(None);
         }
-        let (base, tags) = match file {
-            Some(file) => {
-                self.out.say("Base task definition: --task-definition-file");
-                (file.description.clone(), file.tags.clone())
-            }
+        Ok(Some(match file {
+            Some(file) => Base {
+                arn: None,
+                description: file.description.clone(),
+                tags: file.tags.clone(),
+            },
             None => {
                 let name = self.base_of(current, None);
                 let described = self
                     .ecs
                     .describe_task_definition(name, config.copy_tags)
                     .await?;
-                if config.use_latest_task_definition {
-                    self.out
-                        .say(format!("Latest task definition: {}", described.arn()));
-                } else if announce {
-                    self.out
-                        .say(format!("Current task definition: {}", described.arn()));
+                Base {
+                    arn: Some(described.arn().to_string()),
+                    description: described.description,
+                    tags: described.tags,
                 }
-                (described.description, described.tags)
             }
-        };
-        let before = taskdef::registration_input(&base);
+        }))
+    }
+
+    /// The new revision made of `base`: the changes applied, said (and in
+    /// a dry run shown as a diff); see [`Deployer::prepare_revision`].
+    pub fn prepare(&self, base: Base, announce: bool) -> Result<Prepared, Error> {
+        let config = self.config;
+        match &base.arn {
+            None => self.out.say("Base task definition: --task-definition-file"),
+            Some(arn) if config.use_latest_task_definition => {
+                self.out.say(format!("Latest task definition: {arn}"))
+            }
+            Some(arn) if announce => self.out.say(format!("Current task definition: {arn}")),
+            Some(_) => {}
+        }
+        let before = taskdef::registration_input(&base.description);
         let mut input = before.clone();
         let applied = self.apply_changes(|changes| taskdef::apply(&mut input, changes))?;
-        if config.copy_tags && !tags.is_empty() {
-            input["tags"] = Value::Array(tags);
+        if config.copy_tags && !base.tags.is_empty() {
+            input["tags"] = Value::Array(base.tags);
         }
         if config.dry_run {
-            self.show_diff(&base, &before, &input);
+            self.show_diff(&base.description, &before, &input);
         }
         let images = taskdef::container_images(&input).into_iter().collect();
         let mut new_images: Vec<String> = applied.images.iter().map(|c| c.to.clone()).collect();
         new_images.sort();
         new_images.dedup();
-        Ok(Some(Prepared {
+        Ok(Prepared {
             input,
             images,
             new_images,
-        }))
+        })
     }
 
     /// Applies the run's changes (`-i`/`-to`, `--container`, `--env`,
@@ -181,7 +216,8 @@ impl Deployer<'_> {
         Ok(applied)
     }
 
-    /// Registers a prepared revision (in a dry run, only says it would).
+    /// Registers a prepared revision (in a dry run, only says it would);
+    /// the caller says so, in the order of its services.
     pub async fn register(&self, prepared: Prepared) -> Result<Revision, Error> {
         if self.config.dry_run {
             return Ok(Revision {
@@ -212,7 +248,6 @@ impl Deployer<'_> {
             }
         };
         let arn = registered.arn().to_string();
-        self.out.say(format!("New task definition: {arn}"));
         sending.changed(format!("registered {arn}"));
         // Where its containers log, should its tasks fail.
         self.revisions
@@ -222,6 +257,13 @@ impl Deployer<'_> {
             arn: Some(arn),
             images: prepared.images,
         })
+    }
+
+    /// Says which revision was registered (nothing in a dry run).
+    pub fn say_registered(&self, revision: &Revision) {
+        if let Some(arn) = &revision.arn {
+            self.out.say(format!("New task definition: {arn}"));
+        }
     }
 
     /// Prints the unified diff of the revision a dry run would register,
@@ -272,6 +314,7 @@ impl Deployer<'_> {
             .expect("-d always has a change or a file");
         self.preflight(&[&prepared]).await?;
         let revision = self.register(prepared).await?;
+        self.say_registered(&revision);
         let family = taskdef::family_of(&current).to_string();
         let Some(arn) = revision.arn else {
             if let Some(keep) = self.config.max_definitions {

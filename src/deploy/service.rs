@@ -5,17 +5,18 @@
 //! roll every updated service back, each the way its model allows. One
 //! service is the common case of this.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
 use super::context::Run;
-use super::revision::{BaseFile, Prepared, Revision};
+use super::revision::{Base, BaseFile, Prepared, Revision};
 use super::rollback::Updated;
 use super::watch::{Followed, Tracked};
 use super::{Deadline, Deployer};
 use crate::aws::codedeploy::DeploymentGroup;
+use crate::aws::in_parallel;
 use crate::core::conclusion;
 use crate::core::express::{self as express_mode, ExpressConfiguration};
 use crate::core::model::{Model, ModelOptions};
@@ -120,20 +121,32 @@ impl Run<'_> {
 
     /// Checks every service and works out every new revision (one per base
     /// revision) before the first write, so that a mistake stops the run
-    /// with nothing changed; then registers them.
+    /// with nothing changed; then registers them. What needs no call is
+    /// checked first, for every service; the revisions they run are read
+    /// together, and the new ones registered together.
     async fn plan(
         &self,
         names: &[String],
         file: Option<&BaseFile>,
         report: &mut Report,
     ) -> Result<Vec<Plan>, Error> {
-        let befores = self.current_services(names).await?;
-        let mut prepared: Vec<(String, Option<Prepared>)> = Vec::new();
         let mut checked = Vec::new();
-        for before in befores {
+        for before in self.current_services(names).await? {
             let model = self.model_of(&before)?;
             let bake = self.bake_of(&before, model)?;
             self.check_options(&before.service_name, model)?;
+            checked.push((before, model, bake));
+        }
+        // An Express service's base is known only once its configuration
+        // is read: it is read in turn, below.
+        let currents = checked
+            .iter()
+            .filter(|(before, _, _)| !before.is_express())
+            .filter_map(|(before, _, _)| before.task_definition.as_deref());
+        let mut bases = self.read_bases(currents, file).await;
+        let mut prepared: Vec<(String, Option<Prepared>)> = Vec::new();
+        let mut plans = Vec::new();
+        for (before, model, bake) in checked {
             let codedeploy = match model {
                 Model::CodeDeploy => {
                     let group = self.deployment_group(&before).await?;
@@ -166,10 +179,14 @@ impl Run<'_> {
                 .as_ref()
                 .filter(|b| !prepared.iter().any(|(p, _)| p == *b))
             {
-                let revision = self.d.prepare_revision(&current, file, false).await?;
+                let read = match bases.remove(base) {
+                    Some(read) => read?,
+                    None => self.d.read_base(&current, file).await?,
+                };
+                let revision = read.map(|b| self.d.prepare(b, false)).transpose()?;
                 prepared.push((base.clone(), revision));
             }
-            checked.push(Plan {
+            plans.push(Plan {
                 before,
                 model,
                 bake,
@@ -182,15 +199,23 @@ impl Run<'_> {
         }
         let to_register: Vec<&Prepared> = prepared.iter().filter_map(|(_, p)| p.as_ref()).collect();
         self.d.preflight(&to_register).await?;
-        let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
-        for (base, revision) in prepared {
+        let registered = in_parallel(prepared, |(base, revision)| async move {
             let registered = match revision {
-                Some(revision) => Some(self.d.register(revision).await?),
+                Some(revision) => Some(self.d.register(revision).await),
                 None => None,
             };
-            revisions.insert(base, registered);
+            (base, registered)
+        })
+        .await;
+        let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
+        for (base, registered) in registered {
+            let revision = registered.transpose()?;
+            if let Some(revision) = &revision {
+                self.d.say_registered(revision);
+            }
+            revisions.insert(base, revision);
         }
-        for plan in &mut checked {
+        for plan in &mut plans {
             plan.revision = plan.base.as_ref().and_then(|base| revisions[base].clone());
             let service_report = report.service(&plan.before.service_name);
             service_report.previous_task_definition = Some(plan.current.clone());
@@ -200,7 +225,30 @@ impl Run<'_> {
             }
             service_report.strategy = Some(plan.name());
         }
-        Ok(checked)
+        Ok(plans)
+    }
+
+    /// The bases of the new revisions of services running `currents`, each
+    /// distinct one read once, all at once; a base's error is the error of
+    /// the first service whose turn comes to it.
+    async fn read_bases<'c>(
+        &self,
+        currents: impl Iterator<Item = &'c str>,
+        file: Option<&BaseFile>,
+    ) -> HashMap<String, Result<Option<Base>, Error>> {
+        let mut distinct: Vec<(String, &str)> = Vec::new();
+        for current in currents {
+            let base = self.d.base_of(current, file);
+            if !distinct.iter().any(|(b, _)| b == base) {
+                distinct.push((base.to_string(), current));
+            }
+        }
+        in_parallel(distinct, |(base, current)| async move {
+            (base, self.d.read_base(current, file).await)
+        })
+        .await
+        .into_iter()
+        .collect()
     }
 
     /// How `service` is deployed; a model this tool cannot deploy stops
