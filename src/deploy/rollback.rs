@@ -53,25 +53,6 @@ impl NoRollback {
 }
 
 impl Run<'_> {
-    /// The update (or CodeDeploy deployment) of `name`, unless it failed
-    /// after others went through (`updated`, `tracked` so far): then those
-    /// are dealt with first.
-    pub(super) async fn midway<T>(
-        &self,
-        name: &str,
-        result: Result<T, Error>,
-        updated: &[Updated],
-        tracked: &[Tracked],
-        report: &mut Report,
-    ) -> Result<T, Error> {
-        match result {
-            Err(error) if !updated.is_empty() => Err(self
-                .update_failed_midway(name, error, updated, tracked, report)
-                .await),
-            result => result,
-        }
-    }
-
     /// An update failed after others went through: those services already
     /// point at their new revisions (or have a CodeDeploy deployment going).
     /// Rolls them back when asked.

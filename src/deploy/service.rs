@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::context::Run;
@@ -50,6 +51,14 @@ impl Plan {
             None => self.model.name().to_string(),
         }
     }
+}
+
+/// What a service's update deploys: a revision (`UpdateService`, or a
+/// CodeDeploy deployment), or an Express service's configuration.
+#[derive(Clone)]
+enum Target {
+    Revision(String),
+    Express(ExpressConfiguration),
 }
 
 /// What a service's update sent: an `UpdateService` (ECS's answer), or a
@@ -381,21 +390,46 @@ impl Run<'_> {
 
     /// Points every service at its new revision (a CODE_DEPLOY one: creates
     /// its CodeDeploy deployment), and sets up the watch of each deployment
-    /// that has tasks to roll out. An update that fails after others went
-    /// through ends the run with those dealt with (`midway`).
+    /// that has tasks to roll out. The `UpdateService` calls go out
+    /// together; CodeDeploy deployments and Express updates, which say more
+    /// as they go, one at a time, in order. Once one fails no other is
+    /// sent, and the run ends with those that went through dealt with
+    /// (`update_failed_midway`).
     async fn update_all(
         &self,
         plans: Vec<Plan>,
         deadline: Deadline,
         report: &mut Report,
     ) -> Result<(Vec<Updated>, Vec<Tracked>), Error> {
+        let targets: Vec<Target> = plans.iter().map(|plan| self.target(plan)).collect();
+        let failed = Cell::new(false);
+        let together = in_parallel(plans.iter().zip(&targets), |(plan, target)| {
+            let failed = &failed;
+            async move {
+                match plan.codedeploy.is_none() && matches!(target, Target::Revision(_)) {
+                    true if !failed.get() => Some(self.send(plan, target, failed).await),
+                    _ => None,
+                }
+            }
+        })
+        .await;
         let mut updated = Vec::new();
         let mut tracked = Vec::new();
-        for plan in plans {
+        let mut first_failure = None;
+        for ((plan, target), sent) in plans.iter().zip(&targets).zip(together) {
+            let (started, sent) = match sent {
+                Some(sent) => sent,
+                None if failed.get() => continue,
+                None => self.send(plan, target, &failed).await,
+            };
             let name = plan.before.service_name.clone();
-            let started = Instant::now();
-            let sent = self.send(&plan).await;
-            let (sent, new) = self.midway(&name, sent, &updated, &tracked, report).await?;
+            let (sent, new) = match sent {
+                Ok(sent) => sent,
+                Err(error) => {
+                    first_failure.get_or_insert((name, error));
+                    continue;
+                }
+            };
             updated.push(Updated {
                 name: name.clone(),
                 previous: plan.current.clone(),
@@ -405,7 +439,7 @@ impl Run<'_> {
             report.service(&name).task_definition = Some(new.clone());
             let watched = match sent {
                 Sent::Deployment(t) => Ok(Some(*t)),
-                Sent::Update(reply) => self.watch_update(&plan, *reply, &new, deadline).await,
+                Sent::Update(reply) => self.watch_update(plan, *reply, &new, deadline).await,
             };
             match watched {
                 Ok(Some(t)) => {
@@ -416,43 +450,58 @@ impl Run<'_> {
                 }
                 Ok(None) => report.service(&name).result = Outcome::Success,
                 Err(error) => {
-                    return Err(self
-                        .update_failed_midway(&name, error, &updated, &tracked, report)
-                        .await)
+                    failed.set(true);
+                    first_failure.get_or_insert((name, error));
                 }
             }
         }
-        Ok((updated, tracked))
+        match first_failure {
+            None => Ok((updated, tracked)),
+            Some((_, error)) if updated.is_empty() => Err(error),
+            Some((name, error)) => Err(self
+                .update_failed_midway(&name, error, &updated, &tracked, report)
+                .await),
+        }
+    }
+
+    /// What a plan's write deploys, said in the services' order before
+    /// any is sent.
+    fn target(&self, plan: &Plan) -> Target {
+        match &plan.express {
+            Some(ExpressConfiguration::TaskDefinition(_)) => Target::Express(
+                ExpressConfiguration::TaskDefinition(self.revision_to_deploy(plan)),
+            ),
+            Some(primary) => Target::Express(primary.clone()),
+            None => Target::Revision(self.revision_to_deploy(plan)),
+        }
     }
 
     /// The write that deploys a plan — `UpdateService`, a CodeDeploy
-    /// deployment, an Express service's update — and the revision it
-    /// rolls out.
-    async fn send(&self, plan: &Plan) -> Result<(Sent, String), Error> {
-        match (&plan.codedeploy, &plan.express) {
-            (Some(group), _) => {
-                let new = self.revision_to_deploy(plan);
-                let t = self.start_codedeploy(plan, group, &new).await?;
-                Ok((Sent::Deployment(Box::new(t)), new))
-            }
-            (None, Some(express)) => {
-                let target = match express {
-                    ExpressConfiguration::TaskDefinition(_) => {
-                        ExpressConfiguration::TaskDefinition(self.revision_to_deploy(plan))
-                    }
-                    primary => primary.clone(),
-                };
-                let (reply, new) = self.update_express(&plan.before, &target).await?;
-                Ok((Sent::Update(Box::new(reply)), new))
-            }
-            (None, None) => {
-                let new = self.revision_to_deploy(plan);
-                let reply = self
-                    .update(&plan.before.service_name, &new, true, None)
-                    .await?;
-                Ok((Sent::Update(Box::new(reply)), new))
-            }
-        }
+    /// deployment, an Express service's update — when it started, and the
+    /// revision it rolls out; a failure is noted in `failed`.
+    async fn send(
+        &self,
+        plan: &Plan,
+        target: &Target,
+        failed: &Cell<bool>,
+    ) -> (Instant, Result<(Sent, String), Error>) {
+        let started = Instant::now();
+        let sent = match (&plan.codedeploy, target) {
+            (_, Target::Express(target)) => self
+                .update_express(&plan.before, target)
+                .await
+                .map(|(reply, new)| (Sent::Update(Box::new(reply)), new)),
+            (Some(group), Target::Revision(new)) => self
+                .start_codedeploy(plan, group, new)
+                .await
+                .map(|t| (Sent::Deployment(Box::new(t)), new.clone())),
+            (None, Target::Revision(new)) => self
+                .update(&plan.before.service_name, new, true, None)
+                .await
+                .map(|reply| (Sent::Update(Box::new(reply)), new.clone())),
+        };
+        failed.set(failed.get() || sent.is_err());
+        (started, sent)
     }
 
     /// The revision a plan deploys: its new one, else (`--force-new-deployment`
