@@ -250,7 +250,8 @@ impl Ecs {
         cluster: &str,
         deployment_id: &str,
     ) -> Result<Vec<String>, AwsError> {
-        self.list_stopped(cluster, "startedBy", deployment_id).await
+        self.list_stopped(cluster, Some(("startedBy", deployment_id)))
+            .await
     }
 
     /// ARNs of the stopped tasks of a service, whichever deployment
@@ -260,16 +261,24 @@ impl Ecs {
         cluster: &str,
         service: &str,
     ) -> Result<Vec<String>, AwsError> {
-        self.list_stopped(cluster, "serviceName", service).await
+        self.list_stopped(cluster, Some(("serviceName", service)))
+            .await
+    }
+
+    /// ARNs of every stopped task of the cluster, all pages.
+    pub async fn stopped_tasks_in_cluster(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
+        self.list_stopped(cluster, None).await
     }
 
     async fn list_stopped(
         &self,
         cluster: &str,
-        filter: &str,
-        value: &str,
+        filter: Option<(&str, &str)>,
     ) -> Result<Vec<String>, AwsError> {
-        let input = json!({"cluster": cluster, filter: value, "desiredStatus": "STOPPED"});
+        let mut input = json!({"cluster": cluster, "desiredStatus": "STOPPED"});
+        if let Some((name, value)) = filter {
+            input[name] = json!(value);
+        }
         self.api.list_all("ListTasks", input, "taskArns").await
     }
 

@@ -1,9 +1,13 @@
 //! Watching deployments until they end: one loop for every service of a run
 //! (one `DescribeServices` per ten services, one `DescribeServiceDeployments`
-//! per twenty), each judged by its model's rules, every call bounded by the
-//! deadline; progress lines for what changed; the stopped tasks' reasons.
+//! per twenty, all sent together), each judged by its model's rules, every
+//! call bounded by the deadline; progress lines for what changed; the
+//! stopped tasks' reasons (one look per poll, for every service).
 
+use std::collections::HashSet;
 use std::time::Instant;
+
+use serde_json::Value;
 
 use super::context::{describe_service, Run};
 use super::Deadline;
@@ -398,8 +402,16 @@ impl Run<'_> {
         // The last answer, and the polls without one since.
         let mut last_seen = Instant::now();
         let mut blind: Option<(u32, String)> = None;
+        // Stopped tasks described in this wait: each is described once.
+        let mut described = HashSet::new();
         loop {
-            for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
+            let mut looks = Vec::new();
+            let mut failures = Vec::new();
+            for (i, t) in tracked
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, t)| t.ended.is_none())
+            {
                 self.report_progress(t);
                 let mut tasks_stopped = false;
                 for event in t.progress.new_events(&t.latest) {
@@ -428,11 +440,15 @@ impl Run<'_> {
                 // more at the end of a failed rollout so the reasons are complete.
                 let new_failures = t.progress.has_new_failed_tasks(&t.latest, &t.watch);
                 if !t.rolling_back && (new_failures || tasks_stopped || failure.is_some()) {
-                    self.report_stopped_tasks(t, deadline).await;
+                    looks.push(i);
                 }
-                if let Some(failure) = failure {
-                    t.ended = Some(Ended::Failed(failure, t.stopped.summary()));
-                }
+                failures.extend(failure.map(|failure| (i, failure)));
+            }
+            self.report_stopped_tasks(tracked, &looks, &mut described, deadline)
+                .await;
+            for (i, failure) in failures {
+                let t = &mut tracked[i];
+                t.ended = Some(Ended::Failed(failure, t.stopped.summary()));
             }
             let any_failed = tracked
                 .iter()
@@ -478,37 +494,46 @@ impl Run<'_> {
             .filter(|t| t.ended.is_none())
             .map(|t| t.name.clone())
             .collect();
-        let services = self.d.ecs.describe_services(self.cluster, &pending);
-        let described = deadline.bound("DescribeServices", services).await?;
         let arns: Vec<String> = tracked
             .iter()
             .filter(|t| t.ended.is_none())
             .filter_map(|t| t.service_deployment.as_ref().map(|f| f.arn.clone()))
             .collect();
-        let deployments = if arns.is_empty() {
-            Vec::new()
-        } else {
-            let call = self.d.ecs.describe_service_deployments(&arns);
-            match deadline.bound("DescribeServiceDeployments", call).await {
-                Ok(deployments) => deployments,
-                Err(e) if e.is_refusal() => {
-                    self.d.service_deployments_refused.set(true);
-                    for t in tracked
-                        .iter_mut()
-                        .filter(|t| t.service_deployment.is_some())
-                    {
-                        let line = self.without_api(
-                            &e.to_string(),
-                            t.model,
-                            &t.latest.deployment_configuration,
-                        );
-                        self.say(&t.name, line);
-                        t.service_deployment = None;
-                    }
-                    Vec::new()
+        // The services and their service deployments, read together.
+        let services = self.d.ecs.describe_services(self.cluster, &pending);
+        let service_deployments = async {
+            match arns.is_empty() {
+                true => Ok(Vec::new()),
+                false => {
+                    let call = self.d.ecs.describe_service_deployments(&arns);
+                    deadline.bound("DescribeServiceDeployments", call).await
                 }
-                Err(e) => return Err(e),
             }
+        };
+        let (described, service_deployments) = tokio::join!(
+            deadline.bound("DescribeServices", services),
+            service_deployments
+        );
+        let described = described?;
+        let deployments = match service_deployments {
+            Ok(deployments) => deployments,
+            Err(e) if e.is_refusal() => {
+                self.d.service_deployments_refused.set(true);
+                for t in tracked
+                    .iter_mut()
+                    .filter(|t| t.service_deployment.is_some())
+                {
+                    let line = self.without_api(
+                        &e.to_string(),
+                        t.model,
+                        &t.latest.deployment_configuration,
+                    );
+                    self.say(&t.name, line);
+                    t.service_deployment = None;
+                }
+                Vec::new()
+            }
+            Err(e) => return Err(e),
         };
         for t in tracked.iter_mut().filter(|t| t.ended.is_none()) {
             if let Some(followed) = &mut t.codedeploy {
@@ -770,30 +795,66 @@ impl Run<'_> {
         }
     }
 
-    /// Prints why newly stopped tasks of a deployment stopped. A failure to
-    /// look them up is reported but does not end the wait.
-    async fn report_stopped_tasks(&self, t: &mut Tracked, deadline: Deadline) {
-        if t.watch.deployment_id.is_empty() {
-            // A CodeDeploy replacement task set not seen yet: no tasks yet.
+    /// Prints why newly stopped tasks stopped, for the deployments at
+    /// `looks` (indexes into `tracked`) and any other deployment watched
+    /// whose tasks the look finds: one deployment's own stopped tasks, or,
+    /// when several are to be looked at, the cluster's in one look, each
+    /// task described once in the wait (`described`). A failure to look
+    /// them up is reported but does not end the wait.
+    async fn report_stopped_tasks(
+        &self,
+        tracked: &mut [Tracked],
+        looks: &[usize],
+        described: &mut HashSet<String>,
+        deadline: Deadline,
+    ) {
+        // A CodeDeploy replacement task set not seen yet has no tasks yet.
+        let ids: Vec<&str> = looks
+            .iter()
+            .map(|&i| tracked[i].watch.deployment_id.as_str())
+            .filter(|id| !id.is_empty())
+            .collect();
+        if ids.is_empty() {
             return;
         }
         let ecs = &self.d.ecs;
         let tasks = async {
-            let arns = ecs
-                .stopped_tasks(self.cluster, &t.watch.deployment_id)
-                .await?;
-            let fresh = t.progress.unreported_tasks(arns);
+            let arns = match ids.as_slice() {
+                [one] => ecs.stopped_tasks(self.cluster, one).await?,
+                _ => ecs.stopped_tasks_in_cluster(self.cluster).await?,
+            };
+            let fresh: Vec<String> = arns
+                .into_iter()
+                .filter(|arn| described.insert(arn.clone()))
+                .collect();
             ecs.describe_tasks(self.cluster, &fresh).await
         };
         match deadline.bound("the stopped-task lookup", tasks).await {
             Ok(tasks) => {
-                for line in t.stopped.add(&tasks) {
-                    self.progress(&t.name, line);
+                for t in tracked
+                    .iter_mut()
+                    .filter(|t| t.ended.is_none() && !t.rolling_back)
+                {
+                    let theirs: Vec<Value> = tasks
+                        .iter()
+                        .filter(|task| task["startedBy"] == t.watch.deployment_id.as_str())
+                        .cloned()
+                        .collect();
+                    for line in t.stopped.add(&theirs) {
+                        self.progress(&t.name, line);
+                    }
                 }
             }
-            Err(e) => self.progress(&t.name, format!("could not read the stopped tasks: {e}")),
+            Err(e) => {
+                for &i in looks {
+                    let line = format!("could not read the stopped tasks: {e}");
+                    self.progress(&tracked[i].name, line);
+                }
+            }
         }
-        self.report_failure_logs(t, deadline).await;
+        for &i in looks {
+            self.report_failure_logs(&mut tracked[i], deadline).await;
+        }
     }
 
     /// Reads and prints the logs of the first task of each new kind of

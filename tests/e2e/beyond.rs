@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use fake_ecs::{FakeEcs, Fault, Rollout};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const WRITES: [&str; 4] = [
     "RegisterTaskDefinition",
@@ -425,4 +425,48 @@ async fn one_failure_is_enough_to_start_rolling_back_all() {
     );
     assert_eq!(web["rollback"]["status"], "completed");
     assert_eq!(json["services"][1]["rollback"]["status"], "completed");
+}
+
+#[tokio::test]
+async fn the_stopped_tasks_of_several_services_are_one_look_a_poll() {
+    let fake = two_services().await;
+    for (service, reason) in [
+        (SERVICE, "web ran out of memory"),
+        ("worker", "worker config is bad"),
+    ] {
+        let rollout = Rollout::TasksFail {
+            polls: 3,
+            tasks_per_poll: 1,
+            reason: reason.into(),
+        };
+        fake.set_rollout(CLUSTER, service, rollout);
+    }
+    let run = deploy_both(&fake, &[]).await;
+    run.assert_code(1);
+    run.assert_stdout_has("stopped: web ran out of memory");
+    run.assert_stdout_has("stopped: worker config is bad");
+    let bodies = |operation: &str| -> Vec<Value> {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.operation == operation)
+            .map(|r| r.body)
+            .collect()
+    };
+    // Both services' tasks stop on the same polls: one look at the
+    // cluster's stopped tasks serves both.
+    let lists = bodies("ListTasks");
+    assert!(!lists.is_empty());
+    for list in &lists {
+        assert_eq!(list["desiredStatus"], "STOPPED");
+        assert!(list.get("startedBy").is_none(), "{list}");
+    }
+    assert!(lists.len() < fake.count("DescribeServices"), "{lists:?}");
+    // And each stopped task is described once.
+    let described: Vec<String> = bodies("DescribeTasks")
+        .iter()
+        .flat_map(|b| b["tasks"].as_array().unwrap().clone())
+        .map(|arn| arn.as_str().unwrap().to_string())
+        .collect();
+    let distinct: std::collections::HashSet<&String> = described.iter().collect();
+    assert_eq!(distinct.len(), described.len(), "{described:?}");
 }

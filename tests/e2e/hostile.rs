@@ -751,7 +751,8 @@ async fn a_stop_that_conflicts_follows_the_rollback_ecs_already_runs() {
         },
     );
     fake.inject_faults("StopServiceDeployment", vec![Fault::ResetMidBody]);
-    let run = deploy_v2(&fake, &["--enable-rollback", "-t", "1", "--output", "json"]).await;
+    // The retry's backoff (up to 1 s) comes out of the rollback's deadline.
+    let run = deploy_v2(&fake, &["--enable-rollback", "-t", "2", "--output", "json"]).await;
     run.assert_code(1);
     run.assert_stderr_has("ECS is already rolling the deployment back");
     run.assert_stderr_has("Rolled back: the service runs web:1 again.");

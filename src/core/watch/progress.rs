@@ -1,5 +1,5 @@
 //! Remembers what has been reported of a service, so that each poll prints
-//! only what changed: task counts, new service events, newly stopped tasks.
+//! only what changed: task counts, new service events, new failures.
 
 use std::collections::HashSet;
 
@@ -8,12 +8,11 @@ use crate::core::service::Service;
 use crate::core::taskdef::short_revision;
 
 /// Remembers what has been reported so far, so that each poll prints only
-/// what changed: task counts, new service events, newly stopped tasks.
+/// what changed: task counts, new service events, new failures.
 #[derive(Debug, Default)]
 pub struct Progress {
     last_counts: Option<(u32, u32, u32)>,
     seen_events: HashSet<String>,
-    reported_tasks: HashSet<String>,
     last_failed_tasks: u32,
 }
 
@@ -78,13 +77,6 @@ impl Progress {
         self.last_failed_tasks = self.last_failed_tasks.max(failed);
         grew
     }
-
-    /// Keeps the task ARNs not reported yet, and marks them reported.
-    pub fn unreported_tasks(&mut self, arns: Vec<String>) -> Vec<String> {
-        arns.into_iter()
-            .filter(|arn| self.reported_tasks.insert(arn.clone()))
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -127,13 +119,5 @@ mod tests {
         now.deployments[0].failed_tasks = 2;
         assert!(progress.has_new_failed_tasks(&now, &watch()));
         assert!(!progress.has_new_failed_tasks(&now, &watch()));
-        assert_eq!(
-            progress.unreported_tasks(vec!["a".into(), "b".into()]),
-            ["a", "b"]
-        );
-        assert_eq!(
-            progress.unreported_tasks(vec!["b".into(), "c".into()]),
-            ["c"]
-        );
     }
 }
