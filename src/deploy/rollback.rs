@@ -9,7 +9,8 @@ use super::watch::{Followed, FollowedCodeDeploy, Tracked};
 use super::Deadline;
 use crate::aws::client::AwsError;
 use crate::aws::codedeploy::ACTIVE_STATUSES;
-use crate::core::conclusion::{self, Conclusion, Deployed, Next, Undo, Watched};
+use crate::aws::in_parallel;
+use crate::core::conclusion::{self, Conclusion, Deployed, Next, ServiceConclusion, Undo, Watched};
 use crate::core::model::Model;
 use crate::core::report::{Outcome, Report, Rollback, RollbackStatus};
 use crate::core::taskdef::short_revision;
@@ -105,8 +106,9 @@ impl Run<'_> {
 
     /// Carries out what `conclusion` decided for each service: the lines
     /// and report of those left as they are, and every rollback it asks
-    /// for, sent and then waited for with a deadline of its own. Returns
-    /// what became of each, a line per service.
+    /// for, sent together (what they say printed in the services' order)
+    /// and then waited for with a deadline of its own. Returns what became
+    /// of each, a line per service.
     pub(super) async fn carry_out(
         &self,
         conclusion: &Conclusion,
@@ -114,28 +116,46 @@ impl Run<'_> {
         watched: &[Tracked],
         report: &mut Report,
     ) -> Vec<String> {
-        let mut lines = Vec::new();
-        let mut rollbacks = Vec::new();
         // The rollback's own deadline, as long as the deploy's.
         let deadline = Deadline::after(self.timeout);
-        for decided in &conclusion.services {
-            let u = updated
-                .iter()
-                .find(|u| u.name == decided.service)
-                .expect("a conclusion is about updated services");
-            let left = match &decided.next {
-                Next::Keep => continue,
-                Next::Leave { status, why } => NoRollback {
+        let decisions: Vec<(&Updated, &ServiceConclusion)> = conclusion
+            .services
+            .iter()
+            .filter(|decided| !matches!(decided.next, Next::Keep))
+            .map(|decided| {
+                let u = updated
+                    .iter()
+                    .find(|u| u.name == decided.service)
+                    .expect("a conclusion is about updated services");
+                (u, decided)
+            })
+            .collect();
+        let started = in_parallel(&decisions, |(u, decided)| async move {
+            let Next::RollBack { to, undo } = &decided.next else {
+                return None;
+            };
+            let t = watched.iter().find(|t| t.name == u.name);
+            let start = async {
+                self.say(
+                    &u.name,
+                    format!("Rolling back to {to} (deadline {} s)", deadline.seconds()),
+                );
+                self.start_rollback(u, t, undo, deadline).await
+            };
+            Some(self.d.out.hold(start).await)
+        })
+        .await;
+        let mut lines = Vec::new();
+        let mut rollbacks = Vec::new();
+        for ((u, decided), started) in decisions.into_iter().zip(started) {
+            let left = match (&decided.next, started) {
+                (Next::Leave { status, why }, _) => NoRollback {
                     status: *status,
                     why: why.clone(),
                 },
-                Next::RollBack { to, undo } => {
-                    self.say(
-                        &u.name,
-                        format!("Rolling back to {to} (deadline {} s)", deadline.seconds()),
-                    );
-                    let t = watched.iter().find(|t| t.name == u.name);
-                    match self.start_rollback(u, t, undo, deadline).await {
+                (Next::RollBack { to, .. }, Some((started, said))) => {
+                    self.d.out.release(said);
+                    match started {
                         Ok(rollback) => {
                             self.d.journal.rolling_back();
                             report.service(&u.name).rollback = Some(Rollback {
@@ -150,6 +170,7 @@ impl Run<'_> {
                         Err(left) => left,
                     }
                 }
+                _ => unreachable!("every rollback was started"),
             };
             lines.push(self.prefixed(&u.name, &left.why));
             report.service(&u.name).rollback = Some(Rollback {

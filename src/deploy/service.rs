@@ -390,9 +390,8 @@ impl Run<'_> {
 
     /// Points every service at its new revision (a CODE_DEPLOY one: creates
     /// its CodeDeploy deployment), and sets up the watch of each deployment
-    /// that has tasks to roll out. The `UpdateService` calls go out
-    /// together; CodeDeploy deployments and Express updates, which say more
-    /// as they go, one at a time, in order. Once one fails no other is
+    /// that has tasks to roll out. The writes go out together, what they
+    /// say is printed in the services' order; once one fails no other is
     /// sent, and the run ends with those that went through dealt with
     /// (`update_failed_midway`).
     async fn update_all(
@@ -403,12 +402,12 @@ impl Run<'_> {
     ) -> Result<(Vec<Updated>, Vec<Tracked>), Error> {
         let targets: Vec<Target> = plans.iter().map(|plan| self.target(plan)).collect();
         let failed = Cell::new(false);
-        let together = in_parallel(plans.iter().zip(&targets), |(plan, target)| {
+        let sent = in_parallel(plans.iter().zip(&targets), |(plan, target)| {
             let failed = &failed;
             async move {
-                match plan.codedeploy.is_none() && matches!(target, Target::Revision(_)) {
-                    true if !failed.get() => Some(self.send(plan, target, failed).await),
-                    _ => None,
+                match failed.get() {
+                    true => None,
+                    false => Some(self.d.out.hold(self.send(plan, target, failed)).await),
                 }
             }
         })
@@ -416,12 +415,12 @@ impl Run<'_> {
         let mut updated = Vec::new();
         let mut tracked = Vec::new();
         let mut first_failure = None;
-        for ((plan, target), sent) in plans.iter().zip(&targets).zip(together) {
-            let (started, sent) = match sent {
-                Some(sent) => sent,
-                None if failed.get() => continue,
-                None => self.send(plan, target, &failed).await,
+        for (plan, sent) in plans.iter().zip(sent) {
+            // Not sent: an update before it failed.
+            let Some(((started, sent), lines)) = sent else {
+                continue;
             };
+            self.d.out.release(lines);
             let name = plan.before.service_name.clone();
             let (sent, new) = match sent {
                 Ok(sent) => sent,

@@ -7,7 +7,8 @@ pub mod report;
 /// Untrusted text made safe to print; best-effort writes.
 pub mod safe;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -18,6 +19,11 @@ use crate::request::OutputFormat;
 const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
 const RESET: &str = "\x1b[0m";
+
+tokio::task_local! {
+    /// The lines [`Reporter::hold`] holds back for the work it runs.
+    static HELD: RefCell<Vec<String>>;
+}
 
 /// Prints progress. Lines inherited from the bash script ("Using image
 /// name: …") are printed as they are; lines of the wait carry the seconds
@@ -64,7 +70,34 @@ impl Reporter {
     }
 
     fn line(&self, text: &str) {
-        safe::write_line(self.stream(), text);
+        self.write(safe::guard(text));
+    }
+
+    /// Writes text already guarded, unless the work printing it is held.
+    fn write(&self, text: String) {
+        let mut text = Some(text);
+        let _unheld = HELD.try_with(|held| held.borrow_mut().extend(text.take()));
+        if let Some(text) = text {
+            safe::write_raw(self.stream(), &text);
+        }
+    }
+
+    /// Runs `work`, holding back every line it prints: its result, and the
+    /// lines for [`Reporter::release`]. Work done in parallel (the services
+    /// of a run) so prints in a set order, not in the order answers come.
+    pub async fn hold<T>(&self, work: impl Future<Output = T>) -> (T, Vec<String>) {
+        HELD.scope(RefCell::new(Vec::new()), async {
+            let value = work.await;
+            (value, HELD.with(|held| held.take()))
+        })
+        .await
+    }
+
+    /// Prints lines [`Reporter::hold`] held back.
+    pub fn release(&self, lines: Vec<String>) {
+        for line in lines {
+            self.write(line);
+        }
     }
 
     /// A plain line.
@@ -76,7 +109,7 @@ impl Reporter {
     pub fn success(&self, line: impl AsRef<str>) {
         if self.color {
             let text = safe::guard(line.as_ref());
-            safe::write_raw(self.stream(), &format!("{GREEN}{text}{RESET}"));
+            self.write(format!("{GREEN}{text}{RESET}"));
         } else {
             self.line(line.as_ref());
         }
@@ -159,6 +192,31 @@ fn escape_workflow_command(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_work_gives_its_lines_back_in_order() {
+        let reporter = Reporter::new(Instant::now(), OutputFormat::Text, &|_| None);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let work = |name: &'static str| {
+            let reporter = &reporter;
+            async move {
+                reporter.say(format!("{name} sent"));
+                tokio::task::yield_now().await;
+                reporter.say(format!("{name} answered \x1b[31m"));
+                name
+            }
+        };
+        let (first, second) = runtime.block_on(async {
+            tokio::join!(reporter.hold(work("web")), reporter.hold(work("worker")))
+        });
+        assert_eq!(
+            first,
+            ("web", vec!["web sent".into(), "web answered [31m".into()])
+        );
+        assert_eq!(second.1, ["worker sent", "worker answered [31m"]);
+    }
 
     #[test]
     fn workflow_commands_are_escaped() {
