@@ -149,7 +149,7 @@ FAKE_SERVER := target/debug/fake-ecs-server
 
 ## ecs-deploy against fabfuel's ecs-deploy and `aws ecs` + jq on the fake ECS:
 ## round trips against the floor, one deploy, many services, wait reaction.
-## Writes bench/results.md and copies it into the README (about 5 minutes).
+## Writes bench/results.md and copies it into the README (about 9 minutes).
 bench: musl fake-server
 	python3 scripts/bench.py --binary $(MUSL_BIN) --fake-server $(FAKE_SERVER)
 	python3 scripts/readme.py

@@ -34,6 +34,13 @@ of the user's configuration. Runs of different tools alternate.
      poll at most ceil(N/10) DescribeServices and ceil(N/20)
      DescribeServiceDeployments; stopped-task lookups (ListTasks) no more
      often than the fake reported stopped tasks; peak RSS <= 10 MB at 50.
+     ecs-deploy alone also deploys 1, 10, 50 and 200 services through the
+     front at RTT_S, the fake throttling as ECS does (fake-ecs-server
+     --throttle: AWS's token buckets): wall time and its ratio to one
+     service, the most requests in flight at once (as the front saw them)
+     and the ThrottlingException answers (as the fake counted them). Targets:
+     50 services within 1.5x and 200 within 2x the time of one, no
+     ThrottlingException, peak RSS <= 10 MB at 200.
   4. Wait reaction: from the moment the fake's rollout completes (or fails),
      and from the poll that saw it, to the tool's exit, polling every second
      (--poll-interval 1, --sleep-time 1; the aws waiter polls every 15 s and
@@ -43,12 +50,14 @@ of the user's configuration. Runs of different tools alternate.
     python3 scripts/bench.py --binary target/x86_64-unknown-linux-musl/release/ecs-deploy \\
         --fake-server target/debug/fake-ecs-server
 
---quick makes fewer runs, measures the peers at one service only and writes
-target/bench-quick.md (not bench/results.md). The 50-service loops of the
-peers take about four minutes more than the rest together, so they run only
-with --peers-at-50. Installs what is missing when it can (fabfuel's tool into
-target/bench-venv, aws-cli v1 with pip, jq and GNU time with apt-get as
-root). Exit status 1 when a run fails or a target of ecs-deploy is missed.
+--quick makes fewer runs, measures the peers at one service only, ecs-deploy
+at RTT_S at 1 and 10 services only, and writes target/bench-quick.md (not
+bench/results.md). The 50-service loops of the peers take about four minutes
+more than the rest together, so they run only with --peers-at-50. Installs
+what is missing when it can (fabfuel's tool into target/bench-venv, aws-cli
+v1 with pip, jq and GNU time with apt-get as root). Exit status 1 when a run
+fails (at RTT_S with the fake throttling, a failed run is reported in its row
+instead) or a target of ecs-deploy is missed.
 """
 
 import argparse
@@ -82,6 +91,10 @@ TARGET_RATIO = 20
 TARGET_SIZE = 4 * 1024 * 1024   # bytes
 TARGET_RSS = 10 * 1000 * 1000   # bytes
 TARGET_SCALE = 1.5              # 50 services against one
+# Services ecs-deploy deploys at RTT_S with the fake's throttling on (table 3),
+# and how many times one service's wall time each may take.
+FAR_COUNTS, FAR_COUNTS_QUICK = (1, 10, 50, 200), (1, 10)
+TARGET_FAR_SCALE = {50: 1.5, 200: 2.0}
 # fake-ecs-server's services have the three containers of harness.three_containers.
 REPO, SIDECARS, CLUSTER = h.REPO, h.SIDECARS, h.CLUSTER
 
@@ -292,20 +305,58 @@ def many_services(bench, counts, peer_counts):
     """[(N, label, Run, records, stats)] with all N services deployed."""
     found = []
     for n in counts:
-        services = [f"s{i}" for i in range(1, n + 1)]
         for c in bench.contenders:
             if c is not bench.contenders[0] and n not in peer_counts:
                 continue
-            args = ("--services", str(n), "--desired", str(DESIRED),
-                    "--complete-after", str(ROLLOUT_S))
-            with fake_behind_front(bench, *args) as (fake, front):
-                image = bench.images.next(fake)
-                result = run(c, front.url, services, image, bench, rss=True,
-                             timeout=60 + n * 30)
-                checked(c, result, fake, services, image)
-                found.append((n, c.label, result, front.take(), fake.stats()))
+            result, records, stats, problem = many_run(bench, c, n, timeout=60 + n * 30)
+            if problem:
+                raise RuntimeError(problem)
+            found.append((n, c.label, result, records, stats))
             print(f"{NAME}: {n} services: {c.label} {seconds(result.took)}", flush=True)
     return found
+
+
+def many_services_far(bench, counts):
+    """{N: (Run, records, stats, what went wrong or '')}: ecs-deploy deploying
+    N services through the front at RTT_S, the fake throttling as ECS does. A
+    run that fails is reported, not fatal: being throttled into a failure is
+    one of the things measured."""
+    ours = bench.contenders[0]
+    found = {}
+    for n in counts:
+        found[n] = many_run(bench, ours, n, "--throttle", rtt=RTT_S, timeout=120 + n * 3)
+        result, records, stats, problem = found[n]
+        print(f"{NAME}: {n} services at {RTT_S * 1000:.0f} ms, throttled like ECS: "
+              f"{ours.label} {seconds(result.took)}{' FAILED' if problem else ''}, "
+              f"{stats['throttled']} ThrottlingException, at most {in_flight(records)} "
+              "requests in flight", flush=True)
+        if problem:
+            print(f"{NAME}: {problem}", file=sys.stderr, flush=True)
+    return found
+
+
+def many_run(bench, c, n, *args, rtt=0.0, timeout):
+    """`c` deploying a new image to N services (DESIRED tasks each, every
+    rollout taking ROLLOUT_S) of a fresh fake-ecs-server with `args` too,
+    through a front `rtt` away: (Run, the front's records, the fake's stats,
+    why the run did not do its job or '')."""
+    services = [f"s{i}" for i in range(1, n + 1)]
+    args = ("--services", str(n), "--desired", str(DESIRED),
+            "--complete-after", str(ROLLOUT_S), *args)
+    with fake_behind_front(bench, *args, rtt=rtt) as (fake, front):
+        image = bench.images.next(fake)
+        result = run(c, front.url, services, image, bench, rss=True, timeout=timeout)
+        try:
+            checked(c, result, fake, services, image)
+            problem = ""
+        except RuntimeError as e:
+            problem = str(e)
+        return result, front.take(), fake.stats(), problem
+
+
+def in_flight(records):
+    """The most requests the front held at once."""
+    return max((r["in_flight"] for r in records), default=0)
 
 
 def polls(records):
@@ -333,19 +384,54 @@ def poll_cell(counter):
     return " + ".join(f"{n} {SHORT.get(op, op)}" for op, n in counter.items()) or "–"
 
 
-def table_many(found):
+def table_many(found, far):
+    ms = f"{RTT_S * 1000:.0f} ms"
     lines = [
         "| services | | wall time to all complete | against 1 service | API requests "
-        "| busiest poll of the last wait | peak RSS |",
-        "|---:|---|---:|---:|---:|---|---:|",
+        f"| busiest poll of the last wait | peak RSS | wall time at {ms}, throttled "
+        f"| against 1 service at {ms} | most requests in flight | ThrottlingException |",
+        "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     one = {label: r.took for n, label, r, _, _ in found if n == 1}
-    for n, label, result, records, _ in found:
-        busiest = max(polls(records), key=lambda c: sum(c.values()), default=Counter())
-        lines.append(f"| {n} | {label} | **{seconds(result.took)}** "
-                     f"| {result.took / one[label]:.2f}× | {len(records)} "
-                     f"| {poll_cell(busiest)} | {megabytes(result.rss_kib)} |")
-    return lines, many_targets([f for f in found if f[1] == tools.OURS])
+    rows = {(n, label): (result, records) for n, label, result, records, _ in found}
+    rows.update({(n, tools.OURS): None for n in far if (n, tools.OURS) not in rows})
+    for (n, label), near in sorted(rows.items(), key=lambda row: row[0][0]):
+        cells = ["–"] * 4
+        rss = []
+        if near:
+            result, records = near
+            busiest = max(polls(records), key=lambda c: sum(c.values()), default=Counter())
+            cells = [f"**{seconds(result.took)}**", f"{result.took / one[label]:.2f}×",
+                     str(len(records)), poll_cell(busiest)]
+            rss.append(result.rss_kib)
+        far_cells = ["–"] * 4
+        if label == tools.OURS and n in far:
+            result, records, stats, _ = far[n]
+            far_cells = [f"**{far_time(far[n])}**", far_ratio(far, n), str(in_flight(records)),
+                         str(stats["throttled"])]
+            rss.append(result.rss_kib)
+        peak = max(rss, key=lambda kib: kib or 0)
+        lines.append(f"| {n} | {label} | " + " | ".join(cells) + f" | {megabytes(peak)} | "
+                     + " | ".join(far_cells) + " |")
+    return lines, many_targets([f for f in found if f[1] == tools.OURS]) + far_targets(far)
+
+
+def far_time(run_found):
+    result, _, _, problem = run_found
+    return f"failed ({seconds(result.took)})" if problem else seconds(result.took)
+
+
+def far_scale(far, n):
+    """N services' wall time at RTT_S against one service's; None if either
+    run failed."""
+    if far[n][3] or far[1][3]:
+        return None
+    return far[n][0].took / far[1][0].took
+
+
+def far_ratio(far, n):
+    scale = far_scale(far, n)
+    return "–" if scale is None else f"{scale:.2f}×"
 
 
 def many_targets(ours):
@@ -366,6 +452,30 @@ def many_targets(ours):
             ("stopped-task lookups only after tasks stopped", lookups),
             (f"peak RSS ≤ 10 MB at {largest} services",
              by_n[largest][0].rss_kib * 1024 <= TARGET_RSS)]
+
+
+def far_targets(far):
+    """Whether ecs-deploy's runs at RTT_S, the fake throttling, met theirs."""
+    ms = f"{RTT_S * 1000:.0f} ms"
+    targets = []
+    for n, limit in TARGET_FAR_SCALE.items():
+        if n in far:
+            scale = far_scale(far, n)
+            told = "a run failed" if scale is None else f"{scale:.2f}×"
+            targets.append((f"{n} services ≤ {limit}× one at {ms} ({told})",
+                            scale is not None and scale <= limit))
+    throttled = sum(stats["throttled"] for _, _, stats, _ in far.values())
+    failed = [str(n) for n, (_, _, _, problem) in far.items() if problem]
+    targets.append((f"no ThrottlingException with the fake's buckets on ({throttled})",
+                    throttled == 0))
+    if failed:
+        targets.append((f"every run at {ms} done (failed at {', '.join(failed)} services)",
+                        False))
+    largest = max(far)
+    rss = far[largest][0].rss_kib
+    targets.append((f"peak RSS ≤ 10 MB at {largest} services at {ms}",
+                    bool(rss) and rss * 1024 <= TARGET_RSS))
+    return targets
 
 
 # --- 4. wait reaction ----------------------------------------------------------
@@ -558,14 +668,22 @@ def section_one_deploy(bench, opts):
 
 def section_many(bench, opts):
     peers = (1,) if opts.quick else (1, 10, 50) if opts.peers_at_50 else (1, 10)
-    lines, targets = table_many(many_services(bench, (1, 10, 50), peers))
+    far_counts = FAR_COUNTS_QUICK if opts.quick else FAR_COUNTS
+    lines, targets = table_many(many_services(bench, (1, 10, 50), peers),
+                                many_services_far(bench, far_counts))
     left_out = [str(n) for n in (10, 50) if n not in peers]
     skipped = (f"; the other tools at {' and '.join(left_out)} services: not run "
                "(--peers-at-50 runs them)") if left_out else ""
+    ms = f"{RTT_S * 1000:.0f} ms"
+    far = ", ".join(map(str, far_counts[:-1])) + f" and {far_counts[-1]}"
     return (f"3. Many services, {DESIRED} tasks each, every rollout taking {ROLLOUT_S:.0f} s "
             f"in the fake, polling every {POLL_S} s; ecs-deploy in one run, the others in a "
             f"loop{skipped}. A poll: the requests between two pauses, DS DescribeServices, DSD "
-            "DescribeServiceDeployments, LT ListTasks, DT DescribeTasks", lines, targets)
+            "DescribeServiceDeployments, LT ListTasks, DT DescribeTasks. Throttled: ecs-deploy "
+            f"alone at {far} services through the front of table 1 ({ms} per connection and "
+            "per request), the fake throttling as ECS does (AWS's token bucket per category "
+            "of actions); requests in flight as the front saw them, ThrottlingException as "
+            "the fake answered them; peak RSS: the larger of a row's runs", lines, targets)
 
 
 def section_reactions(bench, opts):

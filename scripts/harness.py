@@ -949,29 +949,45 @@ class _LatencyHandler(Handler):
         owner = self.owner
         body = self.read_body()
         operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
-        owner.keep({"t": time.monotonic(), "at": time.time(),
-                    "connection": self.connection_number, "operation": operation})
-        time.sleep(owner.rtt)  # the request's round trip
-        relay(self, owner.upstream_port, body)
+        in_flight = owner.arrived()
+        try:
+            owner.keep({"t": time.monotonic(), "at": time.time(),
+                        "connection": self.connection_number, "operation": operation,
+                        "in_flight": in_flight})
+            time.sleep(owner.rtt)  # the request's round trip
+            relay(self, owner.upstream_port, body)
+        finally:
+            owner.answered()
 
     do_GET = do_POST = do_PUT = forward
+
+
+class _LatencyServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # A client with a pool opens several connections at once: past a full
+    # listen queue Linux drops the SYN, and the client tries again a second
+    # later, which would be counted as round trips.
+    request_queue_size = 128
 
 
 class LatencyFront(Background):
     """http://127.0.0.1:PORT in front of a plain HTTP server on loopback that
     keeps connections alive and adds `rtt` seconds to each new connection
-    (its handshake) and to each request, as a network `rtt` away would.
-    Records every request as {"t" (time.monotonic()), "at" (time.time()),
-    "connection" (1, 2, … in the order they were opened), "operation" (the
-    X-Amz-Target's operation)}; take() hands them over."""
+    (its handshake) and to each request, as a network `rtt` away would. Each
+    connection has a thread of its own, so requests on several connections
+    are in flight at once, as they would be on the network. Records every
+    request as {"t" (time.monotonic()), "at" (time.time()), "connection" (1,
+    2, … in the order they were opened), "operation" (the X-Amz-Target's
+    operation), "in_flight" (the requests it held when this one arrived, this
+    one included, until their answers were sent: the most of a run is the
+    most at once)}; take() hands them over."""
 
     def __init__(self, upstream_port, rtt=0.0):
         self.upstream_port = upstream_port
         self.rtt = rtt
         self.connections = 0
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _LatencyHandler)
-        server.daemon_threads = True
-        super().__init__(server)
+        self.in_flight = 0
+        super().__init__(_LatencyServer(("127.0.0.1", 0), _LatencyHandler))
         self.url = f"http://127.0.0.1:{self.port}"
 
     def opened(self):
@@ -979,6 +995,17 @@ class LatencyFront(Background):
         with self.lock:
             self.connections += 1
             return self.connections
+
+    def arrived(self):
+        """Counts a request in flight; how many are, this one included."""
+        with self.lock:
+            self.in_flight += 1
+            return self.in_flight
+
+    def answered(self):
+        """A request's answer is sent (or failed): one fewer in flight."""
+        with self.lock:
+            self.in_flight -= 1
 
 
 # --- the machine and its tools ----------------------------------------------

@@ -1,12 +1,13 @@
 //! How the fake answers one HTTP request ([`State::handle`]): it records it, checks it (POST /,
-//! the SigV4 header shape, the access key), answers an injected fault or a denied operation if
-//! there is one, else dispatches it by its `X-Amz-Target` to the operations of its API (ECS,
-//! CodeDeploy, CloudWatch Logs, ECR); and writes the transcript line.
+//! the SigV4 header shape, the access key), answers an injected fault, a throttled ECS call or a
+//! denied operation if there is one, else dispatches it by its `X-Amz-Target` to the operations
+//! of its API (ECS, CodeDeploy, CloudWatch Logs, ECR); and writes the transcript line.
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
+use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 use wiremock::http::Method;
@@ -92,6 +93,8 @@ pub(crate) struct Reply {
     pub(crate) body: String,
     /// Whether an injected [`Fault`] or [`State::deny`] made (or broke) this answer.
     pub(crate) fault: bool,
+    /// Whether the call's token bucket was empty (see `FakeEcs::throttle_like_ecs`).
+    pub(crate) throttled: bool,
 }
 
 impl Reply {
@@ -102,6 +105,7 @@ impl Reply {
             headers: Vec::new(),
             body: body.to_string(),
             fault: false,
+            throttled: false,
         }
     }
 
@@ -110,6 +114,11 @@ impl Reply {
         let mut reply = Reply::json(status, &json!({"__type": code, "message": message}));
         reply.headers.push(("x-amzn-errortype".into(), code.into()));
         reply
+    }
+
+    /// What ECS answers a call over its rate: HTTP 400 `ThrottlingException`.
+    fn throttling() -> Reply {
+        Reply::error(400, "ThrottlingException", "Rate exceeded")
     }
 
     /// The canned reply of a fault; `None` for faults that let the request through
@@ -131,13 +140,14 @@ impl Reply {
                 reply.headers.push(("location".into(), location));
                 reply
             }
-            Fault::Throttle => Reply::error(400, "ThrottlingException", "Rate exceeded"),
+            Fault::Throttle => Reply::throttling(),
             Fault::ServiceUnavailable => Reply {
                 status: 503,
                 content_type: "text/html".into(),
                 headers: Vec::new(),
                 body: "<html><body><b>Http/1.1 Service Unavailable</b></body> </html>".into(),
                 fault: false,
+                throttled: false,
             },
             Fault::Raw {
                 status,
@@ -149,6 +159,7 @@ impl Reply {
                 headers: Vec::new(),
                 body,
                 fault: false,
+                throttled: false,
             },
         })
     }
@@ -256,8 +267,12 @@ impl State {
             access_key: auth::access_key(&request.headers),
             security_token: auth::header(&request.headers, "x-amz-security-token")
                 .map(str::to_string),
+            throttled: false,
         });
         let mut reply = self.dispatch(request, target, api, &operation, body.clone());
+        if let Some(recorded) = self.requests.last_mut() {
+            recorded.throttled = reply.throttled;
+        }
         let request_id = self.world.uuid();
         reply.headers.push(("x-amzn-requestid".into(), request_id));
         if let Some(path) = &self.transcript {
@@ -301,6 +316,14 @@ impl State {
         if let Some(mut reply) = fault.as_ref().and_then(Reply::fault) {
             reply.fault = true;
             return reply;
+        }
+        let ecs_operation = target.strip_prefix(TARGET_PREFIX);
+        if let (Some(buckets), Some(operation)) = (&mut self.throttle, ecs_operation) {
+            if !buckets.take(operation, Instant::now()) {
+                let mut reply = Reply::throttling();
+                reply.throttled = true;
+                return reply;
+            }
         }
         if self.denied.iter().any(|d| d == operation) {
             let resource = match api {

@@ -25,13 +25,16 @@
 //! Everything is deterministic: ids come from counters and timestamps from a fake clock that
 //! ticks once per request (see [`FakeEcs::set_epoch`]), never from the wall clock — except the
 //! progress of the two timed rollouts, [`Rollout::CompleteAfter`] and [`Rollout::FailAfter`],
-//! which benchmarks use so that tools polling at different paces meet the same rollout.
+//! which benchmarks use so that tools polling at different paces meet the same rollout, and
+//! ECS's request throttling, off unless [`FakeEcs::throttle_like_ecs`] turns it on: token
+//! buckets refilled by the wall clock, as ECS's are.
 //!
 //! The modules are layered. Each imports only from the layers below its own and, within its
 //! layer, from those named before it, so no two import each other:
 //!
 //! 1. leaves: `account` (account id, region, credentials, ARNs), `script` (the public scripts
-//!    and faults), `sha256`, `front` (the raw TCP front), `auth` (the SigV4 shape check);
+//!    and faults), `sha256`, `front` (the raw TCP front), `auth` (the SigV4 shape check),
+//!    `throttle` (ECS's token buckets per category of actions);
 //! 2. the data model: `deployment_configuration` (what a deploymentConfiguration asks of a
 //!    ROLLING deployment: early success, the circuit breaker's threshold and reset),
 //!    `service_deployment` (the records of service deployments, strategies), `express` (an
@@ -46,8 +49,8 @@
 //! 5. the operations on it: `ops` (ECS, and the input checks every API shares),
 //!    `express_ops` (ECS's Express Mode operations, which start deployments as UpdateService
 //!    does), `codedeploy_ops` (CodeDeploy), `logs_ops` (CloudWatch Logs), `ecr_ops` (ECR);
-//! 6. `dispatch`: `State::handle`, which checks one request, answers a fault or a denial or
-//!    dispatches it by its `X-Amz-Target`, and writes its transcript line;
+//! 6. `dispatch`: `State::handle`, which checks one request, answers a fault, a throttled call
+//!    or a denial or dispatches it by its `X-Amz-Target`, and writes its transcript line;
 //! 7. this root: [`FakeEcs`] on wiremock, and the re-exports.
 //!
 //! `State`'s methods are defined in the layer that can provide them: most in `state`,
@@ -76,17 +79,19 @@ mod sha256;
 mod state;
 #[cfg(test)]
 mod tests;
+mod throttle;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use state::State;
+use throttle::Buckets;
 
 pub use account::{ACCESS_KEY, ACCOUNT, REGION, SECRET_KEY};
 pub use script::{
@@ -339,6 +344,35 @@ impl FakeEcs {
     /// refuses new APIs, or do without an optional one. The name is matched in every API.
     pub fn deny(&self, operation: &str) {
         self.state().deny(operation);
+    }
+
+    /// From now on, throttle ECS requests as ECS does: every request whose `X-Amz-Target` starts
+    /// with `AmazonEC2ContainerServiceV20141113.` (CodeDeploy, CloudWatch Logs and ECR are not
+    /// throttled) takes a token from the bucket of its action's category, as AWS's page "Request
+    /// throttling for the Amazon ECS API" sizes them for every Region: e.g. Service read actions
+    /// (DescribeServices, ListServices) 100 tokens refilled at 20 a second, Service modify
+    /// actions (CreateService, DeleteService, UpdateService) 50 at 5, Task definition modify
+    /// actions (RegisterTaskDefinition, DeregisterTaskDefinition) 20 at 1, Task definition read
+    /// actions 50 at 20, Cluster resource read actions (DescribeTasks, ListTasks, …) 100 at 20,
+    /// Service deployment actions (DescribeServiceDeployments, ListServiceDeployments) 50 at 20.
+    /// One set of buckets for the fake (its one account and Region), all full now; each refills
+    /// continuously by the wall clock (not the fake clock, which ticks per request) at its
+    /// sustained rate, up to its burst.
+    ///
+    /// A call whose bucket is empty is answered exactly as [`Fault::Throttle`] answers (HTTP 400
+    /// `ThrottlingException`, "Rate exceeded") without acting on the state, and takes no token;
+    /// [`Recorded::throttled`] marks it. The order of checks: the signature and access key (a
+    /// rejected request takes no token), then injected faults (a faulted call takes none), then
+    /// the bucket, then [`FakeEcs::deny`].
+    ///
+    /// ECS actions the page does not list share, by the fake's own assumption, the bucket of the
+    /// listed category they are most like: StopServiceDeployment, ContinueServiceDeployment and
+    /// UpdateExpressGatewayService that of Service modify actions (they change a service's
+    /// deployment as UpdateService does), DescribeExpressGatewayService that of Service read
+    /// actions. Operations ECS does not have are not throttled. Seeding methods and
+    /// [`FakeEcs::call_as_another_client`] take no token.
+    pub fn throttle_like_ecs(&self) {
+        self.state().throttle = Some(Buckets::full(Instant::now()));
     }
 
     /// Append every request answered from now on to `path` (instead of the file named by

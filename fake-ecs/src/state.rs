@@ -1,8 +1,9 @@
 //! Everything the fake knows, in one [`State`]: the ECS world (with CloudWatch Logs) and
-//! services, the CodeDeploy side, the ECR registry, what tests scripted (faults, denied operations, task runs)
-//! and the requests received; and how `FakeEcs` and the tests seed and read it. Two layers
-//! above add the `State` methods they need: `ops.rs` seeds a task definition (it runs
-//! RegisterTaskDefinition) and `dispatch.rs` answers a request (`State::handle`).
+//! services, the CodeDeploy side, the ECR registry, what tests scripted (faults, denied
+//! operations, task runs), ECS's token buckets when it throttles, and the requests received;
+//! and how `FakeEcs` and the tests seed and read it. Two layers above add the `State` methods
+//! they need: `ops.rs` seeds a task definition (it runs RegisterTaskDefinition) and
+//! `dispatch.rs` answers a request (`State::handle`).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use crate::model::{
 use crate::rollout;
 use crate::script::{DeploymentGroupOptions, Fault, Rollout, TaskRun};
 use crate::service_deployment::{ServiceDeployment, Strategy};
+use crate::throttle::Buckets;
 
 /// One request the fake received, in arrival order (rejected ones included).
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +38,10 @@ pub struct Recorded {
     pub access_key: Option<String>,
     /// The `X-Amz-Security-Token` header, when present.
     pub security_token: Option<String>,
+    /// Whether it was answered `ThrottlingException` because its token bucket was empty (see
+    /// [`FakeEcs::throttle_like_ecs`](crate::FakeEcs::throttle_like_ecs)); an injected
+    /// [`Fault::Throttle`] does not count.
+    pub throttled: bool,
 }
 
 /// Panics unless ECR could name a repository so.
@@ -66,6 +72,8 @@ pub(crate) struct State {
     pub(crate) ecr: Ecr,
     /// The file every answered request is appended to as one JSON line (see `FakeEcs::start`).
     pub(crate) transcript: Option<PathBuf>,
+    /// ECS's token buckets, when the fake throttles (see `FakeEcs::throttle_like_ecs`).
+    pub(crate) throttle: Option<Buckets>,
 }
 
 impl State {
@@ -83,6 +91,7 @@ impl State {
             codedeploy: CodeDeploy::default(),
             ecr: Ecr::default(),
             transcript: None,
+            throttle: None,
         }
     }
 

@@ -4,7 +4,7 @@
 //! ```text
 //! fake-ecs-server [--cluster NAME] [--services N] [--desired N] [--image IMAGE]
 //!                 [--complete-after SECONDS | --fail-after SECONDS] [--log-group NAME]
-//!                 [--accept-access-key KEY]...
+//!                 [--accept-access-key KEY]... [--throttle]
 //! ```
 //!
 //! Seeds a cluster (default `ci`) with services `s1` … `sN` (default 1), each running its own
@@ -21,14 +21,17 @@
 //! us-east-1, stream prefix `ecs`) instead of the log router, and the fake's CloudWatch Logs
 //! has that group. `--accept-access-key KEY` (repeatable) makes the fake accept requests
 //! signed with KEY besides its own key (the fake checks the shape of a signature only), e.g.
-//! those of a moto user whose other calls go to moto.
+//! those of a moto user whose other calls go to moto. `--throttle` makes the fake throttle ECS
+//! requests as ECS does (`FakeEcs::throttle_like_ecs`: AWS's token buckets per category of
+//! actions, refilled by the wall clock).
 //!
 //! Prints one JSON line `{"url", "access_key", "secret_key", "region"}` once it serves on
 //! 127.0.0.1. Then each line on standard input is a command answered by one JSON line:
-//! `stats` answers the requests counted by operation and every service as it stands (without
-//! advancing its rollout); `push IMAGE` pushes IMAGE (a repository of the fake's registry and
-//! a tag) to the fake's ECR and answers `{"digest"}`. The end of standard input stops the
-//! server.
+//! `stats` answers the requests counted by operation (`counts`), how many were answered
+//! ThrottlingException because their bucket was empty (`throttled`, and by operation
+//! `throttledCounts`) and every service as it stands (without advancing its rollout);
+//! `push IMAGE` pushes IMAGE (a repository of the fake's registry and a tag) to the fake's ECR
+//! and answers `{"digest"}`. The end of standard input stops the server.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -55,11 +58,12 @@ struct Options {
     rollout: Option<Rollout>,
     log_group: Option<String>,
     access_keys: Vec<String>,
+    throttle: bool,
 }
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!("fake-ecs-server: {problem}");
-    eprintln!("usage: fake-ecs-server [--cluster NAME] [--services N] [--desired N] [--image IMAGE] [--complete-after SECONDS | --fail-after SECONDS] [--log-group NAME] [--accept-access-key KEY]...");
+    eprintln!("usage: fake-ecs-server [--cluster NAME] [--services N] [--desired N] [--image IMAGE] [--complete-after SECONDS | --fail-after SECONDS] [--log-group NAME] [--accept-access-key KEY]... [--throttle]");
     ExitCode::from(3)
 }
 
@@ -72,9 +76,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
         rollout: None,
         log_group: None,
         access_keys: Vec::new(),
+        throttle: false,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
+        if flag == "--throttle" {
+            options.throttle = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = || {
             value
@@ -174,6 +183,9 @@ fn seed(fake: &FakeEcs, options: &Options) -> Vec<String> {
     for key in &options.access_keys {
         fake.accept_access_key(key);
     }
+    if options.throttle {
+        fake.throttle_like_ecs();
+    }
     if ecr_image(&options.image).is_ok() {
         let _ = push(fake, &options.image);
     }
@@ -194,12 +206,17 @@ fn seed(fake: &FakeEcs, options: &Options) -> Vec<String> {
         .collect()
 }
 
-/// The requests by operation, and each service: the task definition it runs, the images of
-/// its containers, its PRIMARY deployment's rolloutState, when its timed rollout ends (seconds
-/// since the Unix epoch) and how many "has stopped" events it has.
+/// The requests by operation, the throttled ones (in all and by operation), and each service:
+/// the task definition it runs, the images of its containers, its PRIMARY deployment's
+/// rolloutState, when its timed rollout ends (seconds since the Unix epoch) and how many "has
+/// stopped" events it has.
 fn stats(fake: &FakeEcs, cluster: &str, names: &[String]) -> Value {
     let mut counts = BTreeMap::new();
+    let mut throttled = BTreeMap::new();
     for request in fake.requests() {
+        if request.throttled {
+            *throttled.entry(request.operation.clone()).or_insert(0u64) += 1;
+        }
         *counts.entry(request.operation).or_insert(0u64) += 1;
     }
     let services: serde_json::Map<String, Value> = names
@@ -242,7 +259,12 @@ fn stats(fake: &FakeEcs, cluster: &str, names: &[String]) -> Value {
             (name.clone(), value)
         })
         .collect();
-    json!({"counts": counts, "services": services})
+    json!({
+        "counts": counts,
+        "throttled": throttled.values().sum::<u64>(),
+        "throttledCounts": throttled,
+        "services": services,
+    })
 }
 
 fn say(line: &Value) {

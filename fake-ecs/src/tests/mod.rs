@@ -23,6 +23,7 @@ mod rollouts;
 mod run_task;
 mod service_deployments;
 mod task_definitions;
+mod throttling;
 
 const AUTH_OK: &str = "AWS4-HMAC-SHA256 Credential=AKIAFAKEECSDEPLOY001/20250101/us-east-1/ecs/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
