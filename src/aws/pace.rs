@@ -70,6 +70,12 @@ impl Category {
 
 /// How far a throttled run slows down at most: a sixteenth of the rates.
 const SLOWEST: f64 = 1.0 / 16.0;
+/// How much later than this run's first call of a burst ECS may take its
+/// token (the call's way to ECS, a connection opened on the way): a bucket
+/// that drops below full starts refilling that much later here, so that
+/// this run never counts on a token ECS has not refilled yet. It costs a
+/// run that outgrows a burst this much once, not on every call.
+const LAG: Duration = Duration::from_millis(500);
 /// Throttlings this close to the last slowdown are of calls sent before it.
 const TOGETHER: Duration = Duration::from_secs(1);
 /// How long a run takes to come back to the full rates after its last
@@ -163,13 +169,16 @@ impl Pacer {
         });
         let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64((1.0 - bucket.tokens) / rate)
+        bucket.at = bucket.at.max(now);
+        if bucket.tokens < 1.0 {
+            let refilled = bucket.at + Duration::from_secs_f64((1.0 - bucket.tokens) / rate);
+            return refilled.saturating_duration_since(now);
         }
+        if bucket.tokens == capacity {
+            bucket.at = now + LAG;
+        }
+        bucket.tokens -= 1.0;
+        Duration::ZERO
     }
 }
 
@@ -188,15 +197,20 @@ mod tests {
         let pacer = Pacer::default();
         let now = Instant::now();
         assert_eq!(drain(&pacer, Category::ServiceModify, now), 50);
-        // UpdateService refills at 5 a second: the next token in 0.2 s.
+        // UpdateService refills at 5 a second (counted from LAG after the
+        // burst began): the next token 0.2 s after that.
         let wait = pacer.try_take(Category::ServiceModify, now);
-        assert!((wait.as_secs_f64() - 0.2).abs() < 1e-9, "{wait:?}");
-        let later = now + Duration::from_secs(2);
+        assert_eq!(wait, LAG + Duration::from_millis(200));
+        let later = now + LAG + Duration::from_secs(2);
         assert_eq!(drain(&pacer, Category::ServiceModify, later), 10);
+        assert_eq!(
+            pacer.try_take(Category::ServiceModify, later),
+            Duration::from_millis(200)
+        );
         // Registrations: 20, then one a second.
         assert_eq!(drain(&pacer, Category::TaskDefinitionModify, now), 20);
         let wait = pacer.try_take(Category::TaskDefinitionModify, now);
-        assert!((wait.as_secs_f64() - 1.0).abs() < 1e-9, "{wait:?}");
+        assert_eq!(wait, LAG + Duration::from_secs(1));
     }
 
     #[test]
@@ -221,7 +235,7 @@ mod tests {
         assert_eq!(pacer.share(now), 0.5);
         // The throttled bucket is empty: at half of 20 a second, a token in 0.1 s.
         let wait = pacer.try_take(Category::ServiceRead, now);
-        assert!((wait.as_secs_f64() - 0.1).abs() < 1e-9, "{wait:?}");
+        assert_eq!(wait, Duration::from_millis(100));
         // Other buckets keep their tokens but refill at the lower rate.
         assert!(pacer.try_take(Category::ServiceModify, now).is_zero());
         // Calls throttled together slow the run down once.

@@ -16,4 +16,5 @@ mod elsewhere;
 mod express;
 mod hostile;
 mod readme;
+mod scale;
 mod strategies;
