@@ -407,12 +407,15 @@ impl Client {
     ) -> Result<T, AwsError> {
         let mut attempt = 1;
         loop {
-            let paced = match &self.pacer {
-                Some(pacer) => pacer.take(operation).await,
-                None => Duration::ZERO,
+            let token = match &self.pacer {
+                Some(pacer) => Some(pacer.take(operation).await),
+                None => None,
             };
             let started = Instant::now();
-            let (status, result) = match self.attempt(operation, headers, body).await {
+            let answer = self.attempt(operation, headers, body).await;
+            // Answered: a burst the token began refills from now.
+            let paced = token.map_or(Duration::ZERO, |token| token.waited);
+            let (status, result) = match answer {
                 Ok((status, reply)) => (
                     status.to_string(),
                     accept(&reply).map_err(|problem| AwsError::BadReply {

@@ -70,12 +70,8 @@ impl Category {
 
 /// How far a throttled run slows down at most: a sixteenth of the rates.
 const SLOWEST: f64 = 1.0 / 16.0;
-/// How much later than this run's first call of a burst ECS may take its
-/// token (the call's way to ECS, a connection opened on the way): a bucket
-/// that drops below full starts refilling that much later here, so that
-/// this run never counts on a token ECS has not refilled yet. It costs a
-/// run that outgrows a burst this much once, not on every call.
-const LAG: Duration = Duration::from_millis(500);
+/// How often a call waiting for a burst's first answer looks again.
+const AWAITING_ANSWER: Duration = Duration::from_millis(10);
 /// Throttlings this close to the last slowdown are of calls sent before it.
 const TOGETHER: Duration = Duration::from_secs(1);
 /// How long a run takes to come back to the full rates after its last
@@ -85,7 +81,30 @@ const RECOVERY: Duration = Duration::from_secs(20);
 /// One bucket as this run believes it stands.
 struct Bucket {
     tokens: f64,
+    /// Refilled up to here.
     at: Instant,
+    /// A call took a full bucket's first token and has not been answered:
+    /// ECS's bucket refills from when ECS took that token, which this run
+    /// cannot see, so this one does not refill before the answer says it
+    /// was taken ([`Taken`]).
+    awaiting_answer: bool,
+}
+
+/// A token taken ([`Pacer::take`]), held until the call is answered.
+pub struct Taken<'p> {
+    /// How long the call waited for it.
+    pub waited: Duration,
+    /// The bucket whose refill waits for this call's answer, if any.
+    opened: Option<(&'p Pacer, Category)>,
+}
+
+impl Drop for Taken<'_> {
+    /// The call was answered (or abandoned): a burst it began refills from now.
+    fn drop(&mut self) {
+        if let Some((pacer, category)) = self.opened {
+            pacer.answered(category, Instant::now());
+        }
+    }
 }
 
 /// The buckets of one account and region, as one run sees them; every ECS
@@ -107,19 +126,37 @@ impl Default for Pacer {
 }
 
 impl Pacer {
-    /// Waits until `operation`'s bucket has a token, and takes it; how
-    /// long it waited. Operations of no known category go at once.
-    pub async fn take(&self, operation: &str) -> Duration {
-        let Some(category) = Category::of(operation) else {
-            return Duration::ZERO;
-        };
+    /// Waits until `operation`'s bucket has a token, and takes it, to be
+    /// held until the call is answered. Operations of no known category go
+    /// at once.
+    pub async fn take(&self, operation: &str) -> Taken<'_> {
         let started = Instant::now();
+        let Some(category) = Category::of(operation) else {
+            return Taken {
+                waited: Duration::ZERO,
+                opened: None,
+            };
+        };
         loop {
-            let wait = self.try_take(category, Instant::now());
-            if wait.is_zero() {
-                return started.elapsed();
+            match self.try_take(category, Instant::now()) {
+                Ok(opened) => {
+                    return Taken {
+                        waited: started.elapsed(),
+                        opened: opened.then_some((self, category)),
+                    }
+                }
+                Err(wait) => tokio::time::sleep(wait).await,
             }
-            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The call that took a full bucket's first token was answered at `now`.
+    fn answered(&self, category: Category, now: Instant) {
+        if let Some(bucket) = self.buckets.borrow_mut().get_mut(&category) {
+            if bucket.awaiting_answer {
+                bucket.awaiting_answer = false;
+                bucket.at = now;
+            }
         }
     }
 
@@ -137,6 +174,7 @@ impl Pacer {
                 Bucket {
                     tokens: 0.0,
                     at: now,
+                    awaiting_answer: false,
                 },
             );
         }
@@ -155,9 +193,9 @@ impl Pacer {
         (share + recovered).min(1.0)
     }
 
-    /// Takes a token of `category`'s bucket if it has one (zero wait), else
-    /// says how long until it will.
-    fn try_take(&self, category: Category, now: Instant) -> Duration {
+    /// Takes a token of `category`'s bucket if it has one — whether it was
+    /// a full bucket's first — else says how long until it will.
+    fn try_take(&self, category: Category, now: Instant) -> Result<bool, Duration> {
         let (capacity, rate) = category.limits();
         let rate = rate * self.share(now);
         let mut buckets = self.buckets.borrow_mut();
@@ -166,19 +204,23 @@ impl Pacer {
         let bucket = buckets.entry(category).or_insert(Bucket {
             tokens: capacity,
             at: now,
+            awaiting_answer: false,
         });
-        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
-        bucket.at = bucket.at.max(now);
+        if !bucket.awaiting_answer {
+            let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+            bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
+            bucket.at = now;
+        }
         if bucket.tokens < 1.0 {
-            let refilled = bucket.at + Duration::from_secs_f64((1.0 - bucket.tokens) / rate);
-            return refilled.saturating_duration_since(now);
+            return Err(match bucket.awaiting_answer {
+                true => AWAITING_ANSWER,
+                false => Duration::from_secs_f64((1.0 - bucket.tokens) / rate),
+            });
         }
-        if bucket.tokens == capacity {
-            bucket.at = now + LAG;
-        }
+        let opens = bucket.tokens == capacity;
+        bucket.awaiting_answer |= opens;
         bucket.tokens -= 1.0;
-        Duration::ZERO
+        Ok(opens)
     }
 }
 
@@ -188,29 +230,56 @@ mod tests {
 
     fn drain(pacer: &Pacer, category: Category, now: Instant) -> usize {
         (0..1000)
-            .take_while(|_| pacer.try_take(category, now).is_zero())
+            .take_while(|_| pacer.try_take(category, now).is_ok())
             .count()
     }
 
     #[test]
-    fn a_bucket_allows_its_burst_then_its_sustained_rate() {
+    fn a_bucket_allows_its_burst_then_its_sustained_rate_from_the_first_answer() {
         let pacer = Pacer::default();
         let now = Instant::now();
-        assert_eq!(drain(&pacer, Category::ServiceModify, now), 50);
-        // UpdateService refills at 5 a second (counted from LAG after the
-        // burst began): the next token 0.2 s after that.
-        let wait = pacer.try_take(Category::ServiceModify, now);
-        assert_eq!(wait, LAG + Duration::from_millis(200));
-        let later = now + LAG + Duration::from_secs(2);
-        assert_eq!(drain(&pacer, Category::ServiceModify, later), 10);
+        // The first token of a full bucket opens a burst.
+        assert_eq!(pacer.try_take(Category::ServiceModify, now), Ok(true));
+        assert_eq!(drain(&pacer, Category::ServiceModify, now), 49);
+        // No refill before that first call is answered.
+        let later = now + Duration::from_secs(1);
         assert_eq!(
             pacer.try_take(Category::ServiceModify, later),
-            Duration::from_millis(200)
+            Err(AWAITING_ANSWER)
         );
+        pacer.answered(Category::ServiceModify, later);
+        // Then UpdateService refills at 5 a second.
+        assert_eq!(
+            pacer.try_take(Category::ServiceModify, later),
+            Err(Duration::from_millis(200))
+        );
+        let after = later + Duration::from_secs(2);
+        assert_eq!(drain(&pacer, Category::ServiceModify, after), 10);
         // Registrations: 20, then one a second.
         assert_eq!(drain(&pacer, Category::TaskDefinitionModify, now), 20);
-        let wait = pacer.try_take(Category::TaskDefinitionModify, now);
-        assert_eq!(wait, LAG + Duration::from_secs(1));
+        pacer.answered(Category::TaskDefinitionModify, now);
+        assert_eq!(
+            pacer.try_take(Category::TaskDefinitionModify, now),
+            Err(Duration::from_secs(1))
+        );
+    }
+
+    #[test]
+    fn a_token_held_until_the_answer_starts_the_refill_when_dropped() {
+        let pacer = Pacer::default();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let first = runtime.block_on(pacer.take("RegisterTaskDefinition"));
+        assert!(first.opened.is_some());
+        let second = runtime.block_on(pacer.take("DeregisterTaskDefinition"));
+        assert!(second.opened.is_none(), "one bucket, one burst");
+        assert!(pacer.buckets.borrow()[&Category::TaskDefinitionModify].awaiting_answer);
+        drop(first);
+        assert!(!pacer.buckets.borrow()[&Category::TaskDefinitionModify].awaiting_answer);
+        let other = runtime.block_on(pacer.take("GetDeployment"));
+        assert!(other.opened.is_none() && other.waited.is_zero());
     }
 
     #[test]
@@ -218,7 +287,7 @@ mod tests {
         let pacer = Pacer::default();
         let now = Instant::now();
         assert_eq!(drain(&pacer, Category::ServiceModify, now), 50);
-        assert!(pacer.try_take(Category::ServiceRead, now).is_zero());
+        assert_eq!(pacer.try_take(Category::ServiceRead, now), Ok(true));
         assert_eq!(
             Category::of("StopServiceDeployment"),
             Category::of("UpdateService")
@@ -234,10 +303,12 @@ mod tests {
         pacer.throttled_at("DescribeServices", now);
         assert_eq!(pacer.share(now), 0.5);
         // The throttled bucket is empty: at half of 20 a second, a token in 0.1 s.
-        let wait = pacer.try_take(Category::ServiceRead, now);
-        assert_eq!(wait, Duration::from_millis(100));
+        assert_eq!(
+            pacer.try_take(Category::ServiceRead, now),
+            Err(Duration::from_millis(100))
+        );
         // Other buckets keep their tokens but refill at the lower rate.
-        assert!(pacer.try_take(Category::ServiceModify, now).is_zero());
+        assert!(pacer.try_take(Category::ServiceModify, now).is_ok());
         // Calls throttled together slow the run down once.
         pacer.throttled_at("UpdateService", now + TOGETHER / 2);
         assert_eq!(pacer.share(now), 0.5);
