@@ -150,30 +150,37 @@ impl Ecs {
         cluster: &str,
         names: &[String],
     ) -> Result<Described, AwsError> {
-        let replies = in_parallel(names.chunks(DESCRIBE_SERVICES_LIMIT), |chunk| async move {
-            self.api
+        // Each answer is read into services as it comes: a large run holds
+        // the services, not the JSON of every answer.
+        let parts = in_parallel(names.chunks(DESCRIBE_SERVICES_LIMIT), |chunk| async move {
+            let mut reply = self
+                .api
                 .read(
                     "DescribeServices",
                     &json!({"cluster": cluster, "services": chunk}),
                     &|reply| accounts_for(reply, chunk),
                 )
-                .await
-        })
-        .await;
-        let mut described = Described::default();
-        for reply in replies {
-            let reply = reply?;
-            for service in reply["services"].as_array().into_iter().flatten() {
-                described
-                    .services
-                    .push(parse("DescribeServices", service.clone())?);
+                .await?;
+            let mut part = Described::default();
+            if let Value::Array(services) = reply["services"].take() {
+                for service in services {
+                    part.services.push(parse("DescribeServices", service)?);
+                }
             }
             for failure in reply["failures"].as_array().into_iter().flatten() {
-                described.failures.push((
+                part.failures.push((
                     failure["arn"].as_str().unwrap_or_default().to_string(),
                     failure["reason"].as_str().unwrap_or("MISSING").to_string(),
                 ));
             }
+            Ok::<_, AwsError>(part)
+        })
+        .await;
+        let mut described = Described::default();
+        for part in parts {
+            let part = part?;
+            described.services.extend(part.services);
+            described.failures.extend(part.failures);
         }
         Ok(described)
     }
@@ -288,6 +295,18 @@ impl Ecs {
         cluster: &str,
         arns: &[String],
     ) -> Result<Vec<Value>, AwsError> {
+        self.describe_tasks_where(cluster, arns, &|_| true).await
+    }
+
+    /// The tasks among `arns` that `keep` keeps, described: each answer is
+    /// sorted as it comes, so that a look at many tasks (a cluster's
+    /// stopped tasks) holds only those it wants.
+    pub async fn describe_tasks_where(
+        &self,
+        cluster: &str,
+        arns: &[String],
+        keep: &dyn Fn(&Value) -> bool,
+    ) -> Result<Vec<Value>, AwsError> {
         let replies = in_parallel(arns.chunks(DESCRIBE_TASKS_LIMIT), |chunk| async move {
             self.api
                 .read(
@@ -308,11 +327,15 @@ impl Ecs {
                     },
                 )
                 .await
+                .map(|mut reply| match reply["tasks"].take() {
+                    Value::Array(tasks) => tasks.into_iter().filter(|t| keep(t)).collect(),
+                    _ => Vec::new(),
+                })
         })
         .await;
         let mut tasks = Vec::new();
-        for reply in replies {
-            tasks.extend(reply?["tasks"].as_array().cloned().unwrap_or_default());
+        for kept in replies {
+            tasks.extend(kept?);
         }
         Ok(tasks)
     }
@@ -447,30 +470,37 @@ impl Ecs {
         &self,
         arns: &[String],
     ) -> Result<Vec<ServiceDeployment>, AwsError> {
-        let replies = in_parallel(
+        let parts = in_parallel(
             arns.chunks(DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT),
             |chunk| async move {
-                self.api
+                let mut reply = self
+                    .api
                     .read(
                         "DescribeServiceDeployments",
                         &json!({"serviceDeploymentArns": chunk}),
                         &|reply| deployments_account_for(reply, chunk),
                     )
-                    .await
+                    .await?;
+                let Value::Array(deployments) = reply["serviceDeployments"].take() else {
+                    return Ok(Vec::new());
+                };
+                deployments
+                    .into_iter()
+                    .map(|deployment| {
+                        serde_json::from_value(deployment).map_err(|e| {
+                            AwsError::bad_reply(
+                                "DescribeServiceDeployments",
+                                format!("unexpected service deployment: {e}"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<ServiceDeployment>, AwsError>>()
             },
         )
         .await;
         let mut described = Vec::new();
-        for reply in replies {
-            let reply = reply?;
-            for deployment in reply["serviceDeployments"].as_array().into_iter().flatten() {
-                described.push(serde_json::from_value(deployment.clone()).map_err(|e| {
-                    AwsError::bad_reply(
-                        "DescribeServiceDeployments",
-                        format!("unexpected service deployment: {e}"),
-                    )
-                })?);
-            }
+        for part in parts {
+            described.extend(part?);
         }
         Ok(described)
     }

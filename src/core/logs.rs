@@ -180,6 +180,28 @@ pub fn cut(line: &str) -> String {
     }
 }
 
+/// What of a revision the diagnosis reads — each container's name,
+/// whether it is essential, and where it logs — so that a run can keep it
+/// for every revision it registers (hundreds, in a large run) at a fraction
+/// of the whole task definition's size.
+pub fn log_view(task_definition: &Value) -> Value {
+    let containers: Vec<Value> = task_definition["containerDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let mut view = serde_json::Map::new();
+            for key in ["name", "essential", "logConfiguration"] {
+                if let Some(value) = c.get(key) {
+                    view.insert(key.to_string(), value.clone());
+                }
+            }
+            Value::Object(view)
+        })
+        .collect();
+    serde_json::json!({ "containerDefinitions": containers })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +250,27 @@ mod tests {
             "the log of router goes to the awsfirelens log driver: not read here"
         );
         assert_eq!(stream("web", "app", "abc123"), "web/app/abc123");
+    }
+
+    #[test]
+    fn the_log_view_of_a_revision_tells_what_the_whole_does() {
+        let mut td = revision();
+        td["family"] = json!("web");
+        td["containerDefinitions"][0]["essential"] = json!(false);
+        td["containerDefinitions"][0]["environment"] = json!([{"name": "A", "value": "1"}]);
+        let view = log_view(&td);
+        for container in ["app", "worker", "bare", "router", "sidecar", "missing"] {
+            assert_eq!(
+                LogSource::of(&view, container),
+                LogSource::of(&td, container)
+            );
+        }
+        assert_eq!(
+            crate::core::tasks::essential_containers(&view),
+            crate::core::tasks::essential_containers(&td)
+        );
+        assert_eq!(view["containerDefinitions"][0].get("environment"), None);
+        assert_eq!(view.get("family"), None);
     }
 
     #[test]

@@ -60,18 +60,19 @@ impl Deployer<'_> {
         (read, notes)
     }
 
-    /// A revision as ECS describes it: registered by this run, or described
-    /// once.
+    /// What the diagnosis reads of a revision ([`logs::log_view`]): kept
+    /// when this run registered it, else described once.
     pub(super) async fn revision(&self, arn: &str, deadline: Deadline) -> Result<Value, AwsError> {
         if let Some(known) = self.revisions.borrow().get(arn) {
             return Ok(known.clone());
         }
         let described = self.ecs.describe_task_definition(arn, false);
         let described = deadline.bound("DescribeTaskDefinition", described).await?;
+        let view = logs::log_view(&described.description);
         self.revisions
             .borrow_mut()
-            .insert(arn.to_string(), described.description.clone());
-        Ok(described.description)
+            .insert(arn.to_string(), view.clone());
+        Ok(view)
     }
 
     /// The last `--log-lines` lines of a stream.

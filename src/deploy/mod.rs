@@ -54,8 +54,9 @@ pub struct Deployer<'a> {
     pub codedeploy: CodeDeploy,
     /// Clients of CloudWatch Logs and ECR, in the region each is needed in.
     pub others: Clients,
-    /// Revisions described for their log configuration, by ARN: each is
-    /// described once however many of its tasks fail.
+    /// What the diagnosis reads of revisions (their containers' log
+    /// configuration), by ARN: each is described once however many of its
+    /// tasks fail.
     pub revisions: RefCell<HashMap<String, Value>>,
     pub config: &'a Config,
     pub region: String,

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::Deployer;
 use crate::core::diff;
+use crate::core::logs;
 use crate::core::report::{Outcome, Report};
 use crate::core::shell::command_line;
 use crate::core::taskdef::{self, short_revision, Applied, Changes, TargetError};
@@ -252,7 +253,7 @@ impl Deployer<'_> {
         // Where its containers log, should its tasks fail.
         self.revisions
             .borrow_mut()
-            .insert(arn.clone(), registered.description);
+            .insert(arn.clone(), logs::log_view(&registered.description));
         Ok(Revision {
             arn: Some(arn),
             images: prepared.images,

@@ -4,6 +4,8 @@
 //! ROLLBACK, CodeDeploy's StopDeployment) where it can, else with UpdateService,
 //! and waiting for it; and what is said of a failure left as it is.
 
+use std::collections::HashSet;
+
 use super::context::Run;
 use super::watch::{Followed, FollowedCodeDeploy, Tracked};
 use super::Deadline;
@@ -180,7 +182,8 @@ impl Run<'_> {
                 reason: decided.ecs_rollback_reason.clone(),
             });
         }
-        self.wait(&mut rollbacks, false, deadline).await;
+        self.wait(&mut rollbacks, false, deadline, HashSet::new())
+            .await;
         lines.extend(self.record_rollbacks(&rollbacks, report));
         lines
     }

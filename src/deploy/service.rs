@@ -5,7 +5,7 @@
 //! roll every updated service back, each the way its model allows. One
 //! service is the common case of this.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 use std::cell::Cell;
@@ -119,13 +119,27 @@ impl Run<'_> {
         deadline: Deadline,
         report: &mut Report,
     ) -> Result<(), Error> {
+        let stopped_before = match plans.len() {
+            1 => HashSet::new(),
+            _ => self.stopped_before().await,
+        };
         let (updated, mut tracked) = self.update_all(plans, deadline, report).await?;
         self.d.out.group("Waiting for the deployment");
         // With a rollback to come, one failure is enough to stop waiting.
-        self.wait(&mut tracked, self.d.config.enable_rollback, deadline)
+        let rolls_back = self.d.config.enable_rollback;
+        self.wait(&mut tracked, rolls_back, deadline, stopped_before)
             .await;
         self.d.out.end_group();
         self.conclude(&updated, &tracked, deadline, report).await
+    }
+
+    /// The cluster's stopped tasks before any service is updated: a wait
+    /// over several services looks at the cluster's stopped tasks, and
+    /// these (up to an hour of any service's) are not its to describe.
+    /// Best effort: none where ECS does not list them.
+    async fn stopped_before(&self) -> HashSet<String> {
+        let listed = self.d.ecs.stopped_tasks_in_cluster(self.cluster).await;
+        listed.unwrap_or_default().into_iter().collect()
     }
 
     /// Checks every service and works out every new revision (one per base

@@ -1,8 +1,9 @@
 //! Watching deployments until they end: one loop for every service of a run
 //! (one `DescribeServices` per ten services, one `DescribeServiceDeployments`
-//! per twenty, all sent together), each judged by its model's rules, every
-//! call bounded by the deadline; progress lines for what changed; the
-//! stopped tasks' reasons (one look per poll, for every service).
+//! per twenty, each kind's batches sent together), each judged by its
+//! model's rules, every call bounded by the deadline; progress lines for
+//! what changed; the stopped tasks' reasons (one look per poll, for every
+//! service).
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -392,18 +393,21 @@ impl Run<'_> {
     /// the client's retries) is not the end of a deployment, but a wait that
     /// sees nothing until the deadline says so. Between polls the journal
     /// says where each service stands, for the message an interrupt prints.
+    /// `stopped_before` are the cluster's stopped tasks from before the
+    /// deployments began, never worth describing.
     pub(super) async fn wait(
         &self,
         tracked: &mut [Tracked],
         stop_at_first_failure: bool,
         deadline: Deadline,
+        stopped_before: HashSet<String>,
     ) {
         let config = self.d.config;
         // The last answer, and the polls without one since.
         let mut last_seen = Instant::now();
         let mut blind: Option<(u32, String)> = None;
         // Stopped tasks described in this wait: each is described once.
-        let mut described = HashSet::new();
+        let mut described = stopped_before;
         loop {
             let mut looks = Vec::new();
             let mut failures = Vec::new();
@@ -499,22 +503,19 @@ impl Run<'_> {
             .filter(|t| t.ended.is_none())
             .filter_map(|t| t.service_deployment.as_ref().map(|f| f.arn.clone()))
             .collect();
-        // The services and their service deployments, read together.
+        // The services first, then their service deployments: a service
+        // deployment read after its service is never older than it (read
+        // together, a deployment the service shows done could still be in
+        // progress in its record, and cost a poll).
         let services = self.d.ecs.describe_services(self.cluster, &pending);
-        let service_deployments = async {
-            match arns.is_empty() {
-                true => Ok(Vec::new()),
-                false => {
-                    let call = self.d.ecs.describe_service_deployments(&arns);
-                    deadline.bound("DescribeServiceDeployments", call).await
-                }
+        let described = deadline.bound("DescribeServices", services).await?;
+        let service_deployments = match arns.is_empty() {
+            true => Ok(Vec::new()),
+            false => {
+                let call = self.d.ecs.describe_service_deployments(&arns);
+                deadline.bound("DescribeServiceDeployments", call).await
             }
         };
-        let (described, service_deployments) = tokio::join!(
-            deadline.bound("DescribeServices", services),
-            service_deployments
-        );
-        let described = described?;
         let deployments = match service_deployments {
             Ok(deployments) => deployments,
             Err(e) if e.is_refusal() => {
@@ -818,6 +819,12 @@ impl Run<'_> {
             return;
         }
         let ecs = &self.d.ecs;
+        let watched: Vec<&str> = tracked
+            .iter()
+            .filter(|t| t.ended.is_none() && !t.rolling_back)
+            .map(|t| t.watch.deployment_id.as_str())
+            .collect();
+        let ours = |task: &Value| watched.iter().any(|id| task["startedBy"] == *id);
         let tasks = async {
             let arns = match ids.as_slice() {
                 [one] => ecs.stopped_tasks(self.cluster, one).await?,
@@ -827,7 +834,7 @@ impl Run<'_> {
                 .into_iter()
                 .filter(|arn| described.insert(arn.clone()))
                 .collect();
-            ecs.describe_tasks(self.cluster, &fresh).await
+            ecs.describe_tasks_where(self.cluster, &fresh, &ours).await
         };
         match deadline.bound("the stopped-task lookup", tasks).await {
             Ok(tasks) => {
