@@ -89,6 +89,16 @@ impl Error {
         }
     }
 
+    /// The same error, with `lines` after its message (what else went wrong
+    /// in the same step).
+    pub fn with_lines(mut self, lines: impl IntoIterator<Item = String>) -> Error {
+        for line in lines {
+            self.message.push('\n');
+            self.message.push_str(&line);
+        }
+        self
+    }
+
     /// The process exit status for this error.
     pub fn exit_code(&self) -> u8 {
         self.exit_code

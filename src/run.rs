@@ -115,6 +115,7 @@ async fn execute(
         codedeploy: CodeDeploy::new(connection.codedeploy),
         others: connection.others,
         revisions: RefCell::default(),
+        stopped: RefCell::default(),
         config,
         region: connection.region,
         poll_interval,

@@ -20,7 +20,7 @@ pub mod identity;
 /// Typed CloudWatch Logs operations: a log's last lines, whether a group exists.
 pub mod logs;
 /// ECS's token buckets, kept on our side: every ECS call paced within them.
-mod pace;
+pub mod pace;
 /// Region and endpoints.
 pub mod region;
 mod sign;
@@ -29,6 +29,8 @@ pub mod sts;
 
 use std::cell::OnceCell;
 use std::future::Future;
+
+use futures_util::stream::{self, Stream, StreamExt};
 use std::rc::Rc;
 
 use self::client::{Client, Endpoint, Route};
@@ -50,12 +52,20 @@ where
     I: IntoIterator,
     F: Future<Output = T>,
 {
-    use futures_util::stream::{self, StreamExt};
-    stream::iter(items)
-        .map(call)
-        .buffered(IN_FLIGHT)
-        .collect()
-        .await
+    in_parallel_stream(items, call).collect().await
+}
+
+/// [`in_parallel`], its results one at a time in the items' order as they
+/// come, so that a long phase of a run can say how it goes.
+pub fn in_parallel_stream<I, T, F>(
+    items: I,
+    call: impl FnMut(I::Item) -> F,
+) -> impl Stream<Item = T>
+where
+    I: IntoIterator,
+    F: Future<Output = T>,
+{
+    stream::iter(items).map(call).buffered(IN_FLIGHT)
 }
 
 /// What a run talks to: ECS and CodeDeploy, in one region, with one

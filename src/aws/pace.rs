@@ -7,7 +7,7 @@
 //! of a bucket modelled on ECS's, and a run that is throttled anyway (other
 //! clients of the account share the buckets) slows all its calls down.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -70,6 +70,17 @@ impl Category {
 
 /// How far a throttled run slows down at most: a sixteenth of the rates.
 const SLOWEST: f64 = 1.0 / 16.0;
+/// The least time ECS's buckets allow `calls` calls of `operation` from
+/// full, for a line that tells a large run what it waits for; zero within
+/// the burst, or for an operation of no known category.
+pub fn floor(operation: &str, calls: usize) -> Duration {
+    let Some(category) = Category::of(operation) else {
+        return Duration::ZERO;
+    };
+    let (capacity, rate) = category.limits();
+    Duration::from_secs_f64((calls as f64 - capacity).max(0.0) / rate)
+}
+
 /// How often a call waiting for a burst's first answer looks again.
 const AWAITING_ANSWER: Duration = Duration::from_millis(10);
 /// Throttlings this close to the last slowdown are of calls sent before it.
@@ -86,23 +97,24 @@ struct Bucket {
     /// A call took a full bucket's first token and has not been answered:
     /// ECS's bucket refills from when ECS took that token, which this run
     /// cannot see, so this one does not refill before the answer says it
-    /// was taken ([`Taken`]).
-    awaiting_answer: bool,
+    /// was taken ([`Taken`]): the number of the burst it began.
+    awaiting_answer: Option<u64>,
 }
 
 /// A token taken ([`Pacer::take`]), held until the call is answered.
 pub struct Taken<'p> {
     /// How long the call waited for it.
     pub waited: Duration,
-    /// The bucket whose refill waits for this call's answer, if any.
-    opened: Option<(&'p Pacer, Category)>,
+    /// The bucket whose refill waits for this call's answer, if any, and
+    /// the burst the call began.
+    opened: Option<(&'p Pacer, Category, u64)>,
 }
 
 impl Drop for Taken<'_> {
     /// The call was answered (or abandoned): a burst it began refills from now.
     fn drop(&mut self) {
-        if let Some((pacer, category)) = self.opened {
-            pacer.answered(category, Instant::now());
+        if let Some((pacer, category, burst)) = self.opened {
+            pacer.answered(category, burst, Instant::now());
         }
     }
 }
@@ -114,6 +126,8 @@ pub struct Pacer {
     /// The share of the documented rates the run allows itself, and since
     /// when: halved by each throttling, back to 1 over [`RECOVERY`].
     slowdown: RefCell<(f64, Instant)>,
+    /// Bursts begun so far, to number them.
+    bursts: Cell<u64>,
 }
 
 impl Default for Pacer {
@@ -121,6 +135,7 @@ impl Default for Pacer {
         Pacer {
             buckets: RefCell::default(),
             slowdown: RefCell::new((1.0, Instant::now())),
+            bursts: Cell::new(0),
         }
     }
 }
@@ -139,10 +154,10 @@ impl Pacer {
         };
         loop {
             match self.try_take(category, Instant::now()) {
-                Ok(opened) => {
+                Ok(burst) => {
                     return Taken {
                         waited: started.elapsed(),
-                        opened: opened.then_some((self, category)),
+                        opened: burst.map(|burst| (self, category, burst)),
                     }
                 }
                 Err(wait) => tokio::time::sleep(wait).await,
@@ -150,11 +165,12 @@ impl Pacer {
         }
     }
 
-    /// The call that took a full bucket's first token was answered at `now`.
-    fn answered(&self, category: Category, now: Instant) {
+    /// The call that began `burst` of a bucket was answered at `now` (an
+    /// answer to a burst the bucket has since left behind changes nothing).
+    fn answered(&self, category: Category, burst: u64, now: Instant) {
         if let Some(bucket) = self.buckets.borrow_mut().get_mut(&category) {
-            if bucket.awaiting_answer {
-                bucket.awaiting_answer = false;
+            if bucket.awaiting_answer == Some(burst) {
+                bucket.awaiting_answer = None;
                 bucket.at = now;
             }
         }
@@ -174,7 +190,7 @@ impl Pacer {
                 Bucket {
                     tokens: 0.0,
                     at: now,
-                    awaiting_answer: false,
+                    awaiting_answer: None,
                 },
             );
         }
@@ -193,9 +209,10 @@ impl Pacer {
         (share + recovered).min(1.0)
     }
 
-    /// Takes a token of `category`'s bucket if it has one — whether it was
-    /// a full bucket's first — else says how long until it will.
-    fn try_take(&self, category: Category, now: Instant) -> Result<bool, Duration> {
+    /// Takes a token of `category`'s bucket if it has one — and the number
+    /// of the burst it begins, if it was a full bucket's first — else says
+    /// how long until it will.
+    fn try_take(&self, category: Category, now: Instant) -> Result<Option<u64>, Duration> {
         let (capacity, rate) = category.limits();
         let rate = rate * self.share(now);
         let mut buckets = self.buckets.borrow_mut();
@@ -204,23 +221,27 @@ impl Pacer {
         let bucket = buckets.entry(category).or_insert(Bucket {
             tokens: capacity,
             at: now,
-            awaiting_answer: false,
+            awaiting_answer: None,
         });
-        if !bucket.awaiting_answer {
+        if bucket.awaiting_answer.is_none() {
             let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
             bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
             bucket.at = now;
         }
         if bucket.tokens < 1.0 {
             return Err(match bucket.awaiting_answer {
-                true => AWAITING_ANSWER,
-                false => Duration::from_secs_f64((1.0 - bucket.tokens) / rate),
+                Some(_) => AWAITING_ANSWER,
+                None => Duration::from_secs_f64((1.0 - bucket.tokens) / rate),
             });
         }
-        let opens = bucket.tokens == capacity;
-        bucket.awaiting_answer |= opens;
         bucket.tokens -= 1.0;
-        Ok(opens)
+        if bucket.tokens + 1.0 < capacity {
+            return Ok(None);
+        }
+        let burst = self.bursts.get() + 1;
+        self.bursts.set(burst);
+        bucket.awaiting_answer = Some(burst);
+        Ok(Some(burst))
     }
 }
 
@@ -239,7 +260,7 @@ mod tests {
         let pacer = Pacer::default();
         let now = Instant::now();
         // The first token of a full bucket opens a burst.
-        assert_eq!(pacer.try_take(Category::ServiceModify, now), Ok(true));
+        assert_eq!(pacer.try_take(Category::ServiceModify, now), Ok(Some(1)));
         assert_eq!(drain(&pacer, Category::ServiceModify, now), 49);
         // No refill before that first call is answered.
         let later = now + Duration::from_secs(1);
@@ -247,7 +268,13 @@ mod tests {
             pacer.try_take(Category::ServiceModify, later),
             Err(AWAITING_ANSWER)
         );
-        pacer.answered(Category::ServiceModify, later);
+        // An answer to another burst is not this one's.
+        pacer.answered(Category::ServiceModify, 7, later);
+        assert_eq!(
+            pacer.try_take(Category::ServiceModify, later),
+            Err(AWAITING_ANSWER)
+        );
+        pacer.answered(Category::ServiceModify, 1, later);
         // Then UpdateService refills at 5 a second.
         assert_eq!(
             pacer.try_take(Category::ServiceModify, later),
@@ -257,7 +284,7 @@ mod tests {
         assert_eq!(drain(&pacer, Category::ServiceModify, after), 10);
         // Registrations: 20, then one a second.
         assert_eq!(drain(&pacer, Category::TaskDefinitionModify, now), 20);
-        pacer.answered(Category::TaskDefinitionModify, now);
+        pacer.answered(Category::TaskDefinitionModify, 2, now);
         assert_eq!(
             pacer.try_take(Category::TaskDefinitionModify, now),
             Err(Duration::from_secs(1))
@@ -275,11 +302,23 @@ mod tests {
         assert!(first.opened.is_some());
         let second = runtime.block_on(pacer.take("DeregisterTaskDefinition"));
         assert!(second.opened.is_none(), "one bucket, one burst");
-        assert!(pacer.buckets.borrow()[&Category::TaskDefinitionModify].awaiting_answer);
+        let awaiting = || pacer.buckets.borrow()[&Category::TaskDefinitionModify].awaiting_answer;
+        assert_eq!(awaiting(), Some(1));
         drop(first);
-        assert!(!pacer.buckets.borrow()[&Category::TaskDefinitionModify].awaiting_answer);
+        assert_eq!(awaiting(), None);
         let other = runtime.block_on(pacer.take("GetDeployment"));
         assert!(other.opened.is_none() && other.waited.is_zero());
+    }
+
+    #[test]
+    fn the_floor_of_many_calls_is_what_exceeds_the_burst_at_the_sustained_rate() {
+        assert_eq!(floor("RegisterTaskDefinition", 20), Duration::ZERO);
+        assert_eq!(
+            floor("RegisterTaskDefinition", 200),
+            Duration::from_secs(180)
+        );
+        assert_eq!(floor("UpdateService", 200), Duration::from_secs(30));
+        assert_eq!(floor("GetDeployment", 1000), Duration::ZERO);
     }
 
     #[test]
@@ -287,7 +326,7 @@ mod tests {
         let pacer = Pacer::default();
         let now = Instant::now();
         assert_eq!(drain(&pacer, Category::ServiceModify, now), 50);
-        assert_eq!(pacer.try_take(Category::ServiceRead, now), Ok(true));
+        assert_eq!(pacer.try_take(Category::ServiceRead, now), Ok(Some(2)));
         assert_eq!(
             Category::of("StopServiceDeployment"),
             Category::of("UpdateService")

@@ -5,8 +5,6 @@
 //! report), rolling it back on failure with `--enable-rollback`. Nothing is
 //! written before a rollback, and nothing is registered.
 
-use std::collections::HashSet;
-
 use super::context::Run;
 use super::rollback::Updated;
 use super::watch::{Followed, FollowedCodeDeploy, Tracked};
@@ -96,13 +94,8 @@ pub async fn wait_only(
         return Ok(());
     }
     d.out.group("Waiting for the deployment");
-    run.wait(
-        &mut tracked,
-        d.config.enable_rollback,
-        deadline,
-        HashSet::new(),
-    )
-    .await;
+    run.wait(&mut tracked, d.config.enable_rollback, deadline)
+        .await;
     d.out.end_group();
     run.conclude(&updated, &tracked, deadline, report).await
 }

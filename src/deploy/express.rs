@@ -10,7 +10,6 @@ use serde_json::Value;
 use super::context::Run;
 use crate::core::express::{self, ExpressConfiguration};
 use crate::core::service::Service;
-use crate::core::taskdef::short_revision;
 use crate::error::{exit, Error};
 
 impl Run<'_> {
@@ -128,6 +127,7 @@ impl Run<'_> {
                 return Err(Error::aws(format!("{e}{hint}")));
             }
         };
+        sending.changed(format!("updated Express service '{name}'"));
         let described = self
             .d
             .ecs
@@ -144,10 +144,6 @@ impl Run<'_> {
                     "ECS accepted the update of Express service '{name}' but names no task definition it rolls out; check the service in the console."
                 ))
             })?;
-        sending.changed(format!(
-            "Express service '{name}' rolls out {}",
-            short_revision(&new)
-        ));
         Ok((service, new))
     }
 }

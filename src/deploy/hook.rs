@@ -5,7 +5,6 @@
 //! `CONTINUE` (`ContinueServiceDeployment`) and the deployments are watched
 //! until they succeed. (`--rollback-deployment` is `undo`'s.)
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use super::context::Run;
@@ -73,8 +72,7 @@ pub async fn continue_paused(
     }
     if !tracked.is_empty() {
         d.out.group("Waiting for the deployment");
-        run.wait(&mut tracked, false, deadline, HashSet::new())
-            .await;
+        run.wait(&mut tracked, false, deadline).await;
         d.out.end_group();
     }
     run.conclude_answer(&tracked, &refused, report)

@@ -64,6 +64,9 @@ pub struct Deployer<'a> {
     pub poll_interval: Duration,
     pub out: &'a Reporter,
     pub journal: &'a Journal,
+    /// The cluster's stopped tasks this run knows of: each is described
+    /// once, however many waits look at them.
+    pub stopped: RefCell<watch::KnownStopped>,
     /// Set once ECS refused the service-deployment API: not asked again
     /// (nor warned about again) in this run.
     pub service_deployments_refused: Cell<bool>,

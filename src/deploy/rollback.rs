@@ -4,14 +4,12 @@
 //! ROLLBACK, CodeDeploy's StopDeployment) where it can, else with UpdateService,
 //! and waiting for it; and what is said of a failure left as it is.
 
-use std::collections::HashSet;
-
 use super::context::Run;
 use super::watch::{Followed, FollowedCodeDeploy, Tracked};
 use super::Deadline;
 use crate::aws::client::AwsError;
 use crate::aws::codedeploy::ACTIVE_STATUSES;
-use crate::aws::in_parallel;
+use crate::aws::in_parallel_stream;
 use crate::core::conclusion::{self, Conclusion, Deployed, Next, ServiceConclusion, Undo, Watched};
 use crate::core::model::Model;
 use crate::core::report::{Outcome, Report, Rollback, RollbackStatus};
@@ -19,6 +17,7 @@ use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::Watch;
 use crate::core::watch::service_deployment::{self, ServiceDeployment};
 use crate::error::Error;
+use futures_util::StreamExt;
 
 /// A service this run updated (or, CODE_DEPLOY, created a deployment of).
 pub(super) struct Updated {
@@ -56,18 +55,20 @@ impl NoRollback {
 }
 
 impl Run<'_> {
-    /// An update failed after others went through: those services already
-    /// point at their new revisions (or have a CodeDeploy deployment going).
-    /// Rolls them back when asked.
+    /// Updates failed after others went through (`failures`, each with its
+    /// service): those services already point at their new revisions (or
+    /// have a CodeDeploy deployment going). Rolls them back when asked.
     pub(super) async fn update_failed_midway(
         &self,
-        name: &str,
-        error: Error,
+        failures: Vec<(String, Error)>,
         updated: &[Updated],
         tracked: &[Tracked],
         report: &mut Report,
     ) -> Error {
-        let mut message = vec![format!("Updating service '{name}' failed: {error}")];
+        let mut message: Vec<String> = failures
+            .iter()
+            .map(|(name, error)| format!("Updating service '{name}' failed: {error}"))
+            .collect();
         if self.d.config.enable_rollback {
             let deployed = self.deployed(updated, tracked);
             let conclusion = conclusion::after_failed_update(&deployed);
@@ -132,7 +133,7 @@ impl Run<'_> {
                 (u, decided)
             })
             .collect();
-        let started = in_parallel(&decisions, |(u, decided)| async move {
+        let started = in_parallel_stream(&decisions, |(u, decided)| async move {
             let Next::RollBack { to, undo } = &decided.next else {
                 return None;
             };
@@ -142,14 +143,21 @@ impl Run<'_> {
                     &u.name,
                     format!("Rolling back to {to} (deadline {} s)", deadline.seconds()),
                 );
-                self.start_rollback(u, t, undo, deadline).await
+                let started = self.start_rollback(u, t, undo, deadline).await;
+                if started.is_ok() {
+                    self.d.journal.rolling_back();
+                }
+                started
             };
             Some(self.d.out.hold(start).await)
-        })
-        .await;
+        });
+        let mut started = std::pin::pin!(started);
         let mut lines = Vec::new();
         let mut rollbacks = Vec::new();
-        for ((u, decided), started) in decisions.into_iter().zip(started) {
+        // Every rollback asked for was started.
+        let mut all_started = true;
+        for &(u, decided) in &decisions {
+            let started = started.next().await.expect("one start for every decision");
             let left = match (&decided.next, started) {
                 (Next::Leave { status, why }, _) => NoRollback {
                     status: *status,
@@ -159,7 +167,6 @@ impl Run<'_> {
                     self.d.out.release(said);
                     match started {
                         Ok(rollback) => {
-                            self.d.journal.rolling_back();
                             report.service(&u.name).rollback = Some(Rollback {
                                 to: to.clone(),
                                 status: RollbackStatus::InProgress,
@@ -169,7 +176,10 @@ impl Run<'_> {
                             rollbacks.push(rollback);
                             continue;
                         }
-                        Err(left) => left,
+                        Err(left) => {
+                            all_started = false;
+                            left
+                        }
                     }
                 }
                 _ => unreachable!("every rollback was started"),
@@ -182,14 +192,19 @@ impl Run<'_> {
                 reason: decided.ecs_rollback_reason.clone(),
             });
         }
-        self.wait(&mut rollbacks, false, deadline, HashSet::new())
-            .await;
-        lines.extend(self.record_rollbacks(&rollbacks, report));
+        self.wait(&mut rollbacks, false, deadline).await;
+        lines.extend(self.record_rollbacks(&rollbacks, all_started, report));
         lines
     }
 
-    /// What became of each rollback waited for: its line, and the report.
-    fn record_rollbacks(&self, rollbacks: &[Tracked], report: &mut Report) -> Vec<String> {
+    /// What became of each rollback waited for: its line, and the report
+    /// (rolled back as a whole only when `all_started` and all completed).
+    fn record_rollbacks(
+        &self,
+        rollbacks: &[Tracked],
+        all_started: bool,
+        report: &mut Report,
+    ) -> Vec<String> {
         let mut lines = Vec::new();
         let mut all_completed = true;
         for t in rollbacks {
@@ -215,7 +230,7 @@ impl Run<'_> {
             });
             lines.push(self.prefixed(&t.name, &line));
         }
-        if !rollbacks.is_empty() && all_completed {
+        if !rollbacks.is_empty() && all_completed && all_started {
             report.result = Outcome::RolledBack;
         }
         lines

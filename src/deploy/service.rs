@@ -5,7 +5,7 @@
 //! roll every updated service back, each the way its model allows. One
 //! service is the common case of this.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 use std::cell::Cell;
@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use super::context::Run;
 use super::revision::{Base, BaseFile, Prepared, Revision};
 use super::rollback::Updated;
-use super::watch::{Followed, Tracked};
+use super::watch::{Followed, KnownStopped, Tracked};
 use super::{Deadline, Deployer};
 use crate::aws::codedeploy::DeploymentGroup;
-use crate::aws::in_parallel;
+use crate::aws::{in_parallel, in_parallel_stream, pace};
 use crate::core::conclusion;
 use crate::core::express::{self as express_mode, ExpressConfiguration};
 use crate::core::model::{Model, ModelOptions};
@@ -27,6 +27,7 @@ use crate::core::taskdef;
 use crate::core::taskdef::short_revision;
 use crate::core::watch::rolling::{DoneRule, Watch};
 use crate::error::{exit, Error};
+use futures_util::StreamExt;
 
 /// Deploys to `names` in `cluster`; `appspec` is the `--codedeploy-appspec`
 /// file, for CODE_DEPLOY services.
@@ -59,6 +60,19 @@ impl Plan {
 enum Target {
     Revision(String),
     Express(ExpressConfiguration),
+}
+
+/// What became of one service's update.
+enum UpdateOutcome {
+    /// Not sent: an update before it failed.
+    NotSent,
+    Failed(Error),
+    /// Sent, rolling out `new`: the watch of its deployment (none where
+    /// nothing will run), or why it cannot be watched.
+    Sent {
+        new: String,
+        watched: Result<Option<Box<Tracked>>, Error>,
+    },
 }
 
 /// What a service's update sent: an `UpdateService` (ECS's answer), or a
@@ -119,27 +133,26 @@ impl Run<'_> {
         deadline: Deadline,
         report: &mut Report,
     ) -> Result<(), Error> {
-        let stopped_before = match plans.len() {
-            1 => HashSet::new(),
-            _ => self.stopped_before().await,
-        };
+        if plans.len() > 1 {
+            self.note_stopped_before().await;
+        }
         let (updated, mut tracked) = self.update_all(plans, deadline, report).await?;
         self.d.out.group("Waiting for the deployment");
         // With a rollback to come, one failure is enough to stop waiting.
-        let rolls_back = self.d.config.enable_rollback;
-        self.wait(&mut tracked, rolls_back, deadline, stopped_before)
+        self.wait(&mut tracked, self.d.config.enable_rollback, deadline)
             .await;
         self.d.out.end_group();
         self.conclude(&updated, &tracked, deadline, report).await
     }
 
-    /// The cluster's stopped tasks before any service is updated: a wait
-    /// over several services looks at the cluster's stopped tasks, and
-    /// these (up to an hour of any service's) are not its to describe.
-    /// Best effort: none where ECS does not list them.
-    async fn stopped_before(&self) -> HashSet<String> {
-        let listed = self.d.ecs.stopped_tasks_in_cluster(self.cluster).await;
-        listed.unwrap_or_default().into_iter().collect()
+    /// Notes the cluster's stopped tasks before any service is updated: a
+    /// wait over several services may look at the cluster's stopped tasks,
+    /// and these (up to an hour of any service's) are not its to describe.
+    /// Best effort: none noted where ECS does not list them.
+    async fn note_stopped_before(&self) {
+        if let Ok(arns) = self.d.ecs.stopped_tasks_in_cluster(self.cluster).await {
+            self.d.stopped.replace(KnownStopped::before(arns));
+        }
     }
 
     /// Checks every service and works out every new revision (one per base
@@ -222,22 +235,7 @@ impl Run<'_> {
         }
         let to_register: Vec<&Prepared> = prepared.iter().filter_map(|(_, p)| p.as_ref()).collect();
         self.d.preflight(&to_register).await?;
-        let registered = in_parallel(prepared, |(base, revision)| async move {
-            let registered = match revision {
-                Some(revision) => Some(self.d.register(revision).await),
-                None => None,
-            };
-            (base, registered)
-        })
-        .await;
-        let mut revisions: BTreeMap<String, Option<Revision>> = BTreeMap::new();
-        for (base, registered) in registered {
-            let revision = registered.transpose()?;
-            if let Some(revision) = &revision {
-                self.d.say_registered(revision);
-            }
-            revisions.insert(base, revision);
-        }
+        let revisions = self.register_all(prepared).await?;
         for plan in &mut plans {
             plan.revision = plan.base.as_ref().and_then(|base| revisions[base].clone());
             let service_report = report.service(&plan.before.service_name);
@@ -249,6 +247,72 @@ impl Run<'_> {
             service_report.strategy = Some(plan.name());
         }
         Ok(plans)
+    }
+
+    /// Registers the new revisions (`None` for a base with nothing to
+    /// change) together, saying each in order as it comes; once one fails
+    /// no further one starts, and the error names those registered anyway.
+    async fn register_all(
+        &self,
+        prepared: Vec<(String, Option<Prepared>)>,
+    ) -> Result<BTreeMap<String, Option<Revision>>, Error> {
+        let count = prepared.iter().filter(|(_, p)| p.is_some()).count();
+        self.say_rate_limit(
+            "RegisterTaskDefinition",
+            count,
+            "new revisions are registered",
+        );
+        let failed = Cell::new(false);
+        let registrations = in_parallel_stream(prepared, |(base, revision)| {
+            let failed = &failed;
+            async move {
+                let registered = match revision {
+                    None => Some(Ok(None)),
+                    Some(_) if failed.get() => None,
+                    Some(revision) => {
+                        let registered = self.d.register(revision).await;
+                        failed.set(failed.get() || registered.is_err());
+                        Some(registered.map(Some))
+                    }
+                };
+                (base, registered)
+            }
+        });
+        let mut registrations = std::pin::pin!(registrations);
+        let mut revisions = BTreeMap::new();
+        let mut errors = Vec::new();
+        while let Some((base, registered)) = registrations.next().await {
+            match registered {
+                // Not sent: a registration before it failed.
+                None => {}
+                Some(Ok(revision)) => {
+                    if let Some(revision) = &revision {
+                        self.d.say_registered(revision);
+                    }
+                    revisions.insert(base, revision);
+                }
+                Some(Err(error)) => errors.push(error),
+            }
+        }
+        let mut errors = errors.into_iter();
+        let Some(first) = errors.next() else {
+            return Ok(revisions);
+        };
+        let unused: Vec<String> = revisions
+            .values()
+            .flatten()
+            .filter_map(|r| r.arn.clone())
+            .collect();
+        let mut more: Vec<String> = errors
+            .map(|e| format!("Registering failed too: {e}"))
+            .collect();
+        if !unused.is_empty() {
+            more.push(format!(
+                "Registered all the same, and used by no service: {}.",
+                unused.join(", ")
+            ));
+        }
+        Err(first.with_lines(more))
     }
 
     /// The bases of the new revisions of services running `currents`, each
@@ -404,10 +468,11 @@ impl Run<'_> {
 
     /// Points every service at its new revision (a CODE_DEPLOY one: creates
     /// its CodeDeploy deployment), and sets up the watch of each deployment
-    /// that has tasks to roll out. The writes go out together, what they
-    /// say is printed in the services' order; once one fails no other is
-    /// sent, and the run ends with those that went through dealt with
-    /// (`update_failed_midway`).
+    /// that has tasks to roll out. The writes go out together (a few at
+    /// once), and what each says is printed in the
+    /// services' order as they end. Once one fails no further one starts
+    /// (those already on their way end as they do), and the run ends with
+    /// every service that was updated dealt with (`update_failed_midway`).
     async fn update_all(
         &self,
         plans: Vec<Plan>,
@@ -415,33 +480,37 @@ impl Run<'_> {
         report: &mut Report,
     ) -> Result<(Vec<Updated>, Vec<Tracked>), Error> {
         let targets: Vec<Target> = plans.iter().map(|plan| self.target(plan)).collect();
+        self.say_rate_limit("UpdateService", plans.len(), "services are updated");
         let failed = Cell::new(false);
-        let sent = in_parallel(plans.iter().zip(&targets), |(plan, target)| {
+        let outcomes = in_parallel_stream(plans.iter().zip(&targets), |(plan, target)| {
             let failed = &failed;
             async move {
                 match failed.get() {
-                    true => None,
-                    false => Some(self.d.out.hold(self.send(plan, target, failed)).await),
+                    true => (UpdateOutcome::NotSent, Vec::new()),
+                    false => {
+                        let update = self.update_one(plan, target, deadline);
+                        let (outcome, lines) = self.d.out.hold(update).await;
+                        failed.set(failed.get() || matches!(outcome, UpdateOutcome::Failed(_)));
+                        (outcome, lines)
+                    }
                 }
             }
-        })
-        .await;
+        });
+        let mut outcomes = std::pin::pin!(outcomes);
         let mut updated = Vec::new();
         let mut tracked = Vec::new();
-        let mut first_failure = None;
-        for (plan, sent) in plans.iter().zip(sent) {
-            // Not sent: an update before it failed.
-            let Some(((started, sent), lines)) = sent else {
-                continue;
-            };
+        let mut failures = Vec::new();
+        for plan in &plans {
+            let (outcome, lines) = outcomes.next().await.expect("an outcome for every plan");
             self.d.out.release(lines);
             let name = plan.before.service_name.clone();
-            let (sent, new) = match sent {
-                Ok(sent) => sent,
-                Err(error) => {
-                    first_failure.get_or_insert((name, error));
+            let (new, watched) = match outcome {
+                UpdateOutcome::NotSent => continue,
+                UpdateOutcome::Failed(error) => {
+                    failures.push((name, error));
                     continue;
                 }
+                UpdateOutcome::Sent { new, watched } => (new, watched),
             };
             updated.push(Updated {
                 name: name.clone(),
@@ -449,31 +518,61 @@ impl Run<'_> {
                 new: new.clone(),
                 codedeploy: plan.codedeploy.is_some(),
             });
-            report.service(&name).task_definition = Some(new.clone());
-            let watched = match sent {
-                Sent::Deployment(t) => Ok(Some(*t)),
-                Sent::Update(reply) => self.watch_update(plan, *reply, &new, deadline).await,
-            };
+            report.service(&name).task_definition = Some(new);
             match watched {
                 Ok(Some(t)) => {
                     report.service(&name).deployment_id = Some(t.deployment_id());
                     report.service(&name).service_deployment_arn =
                         t.service_deployment.as_ref().map(|f| f.arn.clone());
-                    tracked.push(Tracked { started, ..t });
+                    tracked.push(*t);
                 }
                 Ok(None) => report.service(&name).result = Outcome::Success,
-                Err(error) => {
-                    failed.set(true);
-                    first_failure.get_or_insert((name, error));
-                }
+                Err(error) => failures.push((name, error)),
             }
         }
-        match first_failure {
-            None => Ok((updated, tracked)),
-            Some((_, error)) if updated.is_empty() => Err(error),
-            Some((name, error)) => Err(self
-                .update_failed_midway(&name, error, &updated, &tracked, report)
-                .await),
+        if failures.is_empty() {
+            return Ok((updated, tracked));
+        }
+        if updated.is_empty() {
+            let mut failures = failures.into_iter();
+            let (_, first) = failures.next().expect("a failure");
+            return Err(first
+                .with_lines(failures.map(|(name, error)| {
+                    format!("Updating service '{name}' failed too: {error}")
+                })));
+        }
+        Err(self
+            .update_failed_midway(failures, &updated, &tracked, report)
+            .await)
+    }
+
+    /// One service's write and the watch of what it started.
+    async fn update_one(&self, plan: &Plan, target: &Target, deadline: Deadline) -> UpdateOutcome {
+        let started = Instant::now();
+        let (sent, new) = match self.send(plan, target).await {
+            Ok(sent) => sent,
+            Err(error) => return UpdateOutcome::Failed(error),
+        };
+        let watched = match sent {
+            Sent::Deployment(t) => Ok(Some(*t)),
+            Sent::Update(reply) => self.watch_update(plan, *reply, &new, deadline).await,
+        };
+        UpdateOutcome::Sent {
+            watched: watched.map(|t| t.map(|t| Box::new(Tracked { started, ..t }))),
+            new,
+        }
+    }
+
+    /// A line before a phase of `calls` calls of `operation` that ECS's
+    /// rate limit makes take a while (a CI log otherwise shows nothing
+    /// until the phase ends).
+    fn say_rate_limit(&self, operation: &str, calls: usize, what: &str) {
+        let floor = pace::floor(operation, calls);
+        if floor >= Duration::from_secs(10) {
+            self.d.out.say(format!(
+                "{calls} {what}: ECS's rate limit for {operation} makes that take at least {} s.",
+                floor.as_secs()
+            ));
         }
     }
 
@@ -490,16 +589,10 @@ impl Run<'_> {
     }
 
     /// The write that deploys a plan — `UpdateService`, a CodeDeploy
-    /// deployment, an Express service's update — when it started, and the
-    /// revision it rolls out; a failure is noted in `failed`.
-    async fn send(
-        &self,
-        plan: &Plan,
-        target: &Target,
-        failed: &Cell<bool>,
-    ) -> (Instant, Result<(Sent, String), Error>) {
-        let started = Instant::now();
-        let sent = match (&plan.codedeploy, target) {
+    /// deployment, an Express service's update — and the revision it
+    /// rolls out.
+    async fn send(&self, plan: &Plan, target: &Target) -> Result<(Sent, String), Error> {
+        match (&plan.codedeploy, target) {
             (_, Target::Express(target)) => self
                 .update_express(&plan.before, target)
                 .await
@@ -512,9 +605,7 @@ impl Run<'_> {
                 .update(&plan.before.service_name, new, true, None)
                 .await
                 .map(|reply| (Sent::Update(Box::new(reply)), new.clone())),
-        };
-        failed.set(failed.get() || sent.is_err());
-        (started, sent)
+        }
     }
 
     /// The revision a plan deploys: its new one, else (`--force-new-deployment`

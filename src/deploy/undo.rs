@@ -95,7 +95,14 @@ pub async fn roll_back_last(
     }
     let lines = run.carry_out(&conclusion, &updated, &watched, report).await;
     if report.result == Outcome::RolledBack {
-        d.out.success("Service deployment rolled back.");
+        for line in lines {
+            d.out.say(line);
+        }
+        d.out.success(if run.several {
+            "Service deployments rolled back."
+        } else {
+            "Service deployment rolled back."
+        });
         return Ok(());
     }
     report.result = Outcome::Failed;

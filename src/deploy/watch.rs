@@ -14,6 +14,7 @@ use super::context::{describe_service, Run};
 use super::Deadline;
 use crate::aws::client::AwsError;
 use crate::aws::codedeploy::ACTIVE_STATUSES;
+use crate::aws::in_parallel;
 use crate::core::conclusion::Undo;
 use crate::core::logs::ContainerLog;
 use crate::core::model::Model;
@@ -50,6 +51,30 @@ pub(super) struct Tracked {
     pub ended: Option<Ended>,
     pub started: Instant,
 }
+
+/// What a run knows of the cluster's stopped tasks.
+#[derive(Debug, Default)]
+pub struct KnownStopped {
+    /// Not to be described: described already, or stopped before the run's
+    /// first write (up to an hour of any service's tasks).
+    pub seen: HashSet<String>,
+    /// How many pages the last listing of all of them took.
+    pub pages: usize,
+}
+
+impl KnownStopped {
+    /// Knows `arns`, the cluster's stopped tasks before the run's first
+    /// write.
+    pub fn before(arns: Vec<String>) -> KnownStopped {
+        KnownStopped {
+            pages: arns.len().div_ceil(LIST_TASKS_PAGE),
+            seen: arns.into_iter().collect(),
+        }
+    }
+}
+
+/// The task ARNs one `ListTasks` page holds.
+const LIST_TASKS_PAGE: usize = 100;
 
 /// A service deployment followed through the API.
 pub(super) struct Followed {
@@ -393,21 +418,16 @@ impl Run<'_> {
     /// the client's retries) is not the end of a deployment, but a wait that
     /// sees nothing until the deadline says so. Between polls the journal
     /// says where each service stands, for the message an interrupt prints.
-    /// `stopped_before` are the cluster's stopped tasks from before the
-    /// deployments began, never worth describing.
     pub(super) async fn wait(
         &self,
         tracked: &mut [Tracked],
         stop_at_first_failure: bool,
         deadline: Deadline,
-        stopped_before: HashSet<String>,
     ) {
         let config = self.d.config;
         // The last answer, and the polls without one since.
         let mut last_seen = Instant::now();
         let mut blind: Option<(u32, String)> = None;
-        // Stopped tasks described in this wait: each is described once.
-        let mut described = stopped_before;
         loop {
             let mut looks = Vec::new();
             let mut failures = Vec::new();
@@ -448,8 +468,7 @@ impl Run<'_> {
                 }
                 failures.extend(failure.map(|failure| (i, failure)));
             }
-            self.report_stopped_tasks(tracked, &looks, &mut described, deadline)
-                .await;
+            self.report_stopped_tasks(tracked, &looks, deadline).await;
             for (i, failure) in failures {
                 let t = &mut tracked[i];
                 t.ended = Some(Ended::Failed(failure, t.stopped.summary()));
@@ -798,15 +817,14 @@ impl Run<'_> {
 
     /// Prints why newly stopped tasks stopped, for the deployments at
     /// `looks` (indexes into `tracked`) and any other deployment watched
-    /// whose tasks the look finds: one deployment's own stopped tasks, or,
-    /// when several are to be looked at, the cluster's in one look, each
-    /// task described once in the wait (`described`). A failure to look
+    /// whose tasks the look finds: each deployment's own stopped tasks, or,
+    /// when that takes more calls, the cluster's in one listing; each task
+    /// described once in the run ([`KnownStopped`]). A failure to look
     /// them up is reported but does not end the wait.
     async fn report_stopped_tasks(
         &self,
         tracked: &mut [Tracked],
         looks: &[usize],
-        described: &mut HashSet<String>,
         deadline: Deadline,
     ) {
         // A CodeDeploy replacement task set not seen yet has no tasks yet.
@@ -818,50 +836,93 @@ impl Run<'_> {
         if ids.is_empty() {
             return;
         }
-        let ecs = &self.d.ecs;
         let watched: Vec<&str> = tracked
             .iter()
             .filter(|t| t.ended.is_none() && !t.rolling_back)
             .map(|t| t.watch.deployment_id.as_str())
             .collect();
-        let ours = |task: &Value| watched.iter().any(|id| task["startedBy"] == *id);
-        let tasks = async {
-            let arns = match ids.as_slice() {
-                [one] => ecs.stopped_tasks(self.cluster, one).await?,
-                _ => ecs.stopped_tasks_in_cluster(self.cluster).await?,
-            };
-            let fresh: Vec<String> = arns
-                .into_iter()
-                .filter(|arn| described.insert(arn.clone()))
-                .collect();
-            ecs.describe_tasks_where(self.cluster, &fresh, &ours).await
-        };
-        match deadline.bound("the stopped-task lookup", tasks).await {
-            Ok(tasks) => {
-                for t in tracked
-                    .iter_mut()
-                    .filter(|t| t.ended.is_none() && !t.rolling_back)
-                {
-                    let theirs: Vec<Value> = tasks
-                        .iter()
-                        .filter(|task| task["startedBy"] == t.watch.deployment_id.as_str())
-                        .cloned()
-                        .collect();
-                    for line in t.stopped.add(&theirs) {
-                        self.progress(&t.name, line);
-                    }
-                }
-            }
+        let tasks = deadline.bound(
+            "the stopped-task lookup",
+            self.stopped_tasks_of(&ids, &watched),
+        );
+        let tasks = match tasks.await {
+            Ok(tasks) => tasks,
             Err(e) => {
                 for &i in looks {
                     let line = format!("could not read the stopped tasks: {e}");
                     self.progress(&tracked[i].name, line);
                 }
+                Vec::new()
+            }
+        };
+        let mut told = looks.to_vec();
+        for (i, t) in tracked
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, t)| t.ended.is_none() && !t.rolling_back)
+        {
+            let theirs: Vec<Value> = tasks
+                .iter()
+                .filter(|task| task["startedBy"] == t.watch.deployment_id.as_str())
+                .cloned()
+                .collect();
+            if !theirs.is_empty() && !told.contains(&i) {
+                told.push(i);
+            }
+            for line in t.stopped.add(&theirs) {
+                self.progress(&t.name, line);
             }
         }
-        for &i in looks {
+        told.sort_unstable();
+        for i in told {
             self.report_failure_logs(&mut tracked[i], deadline).await;
         }
+    }
+
+    /// The stopped tasks, not described before in the run, that the
+    /// deployments `watched` started; listed by `ids` (the deployments to
+    /// look at), or by the cluster where one listing of it is fewer calls.
+    async fn stopped_tasks_of(
+        &self,
+        ids: &[&str],
+        watched: &[&str],
+    ) -> Result<Vec<Value>, AwsError> {
+        let ecs = &self.d.ecs;
+        let known = &self.d.stopped;
+        let pages = known.borrow().pages.max(1);
+        let arns: Vec<String> = if ids.len() > pages {
+            let arns = ecs.stopped_tasks_in_cluster(self.cluster).await?;
+            known.borrow_mut().pages = arns.len().div_ceil(LIST_TASKS_PAGE);
+            arns
+        } else {
+            let listed = in_parallel(ids, |id| ecs.stopped_tasks(self.cluster, id)).await;
+            let mut arns = Vec::new();
+            for listed in listed {
+                arns.extend(listed?);
+            }
+            arns
+        };
+        let fresh: Vec<String> = arns
+            .into_iter()
+            .filter(|arn| !known.borrow().seen.contains(arn))
+            .collect();
+        let ours = |task: &Value| watched.iter().any(|id| task["startedBy"] == *id);
+        let kept = ecs
+            .describe_tasks_where(self.cluster, &fresh, &ours)
+            .await?;
+        // Described: not again. A deployment watched but not known yet (a
+        // CodeDeploy task set not seen) may own those not kept: only the
+        // kept ones are known for sure then.
+        let mut known = known.borrow_mut();
+        if watched.iter().all(|id| !id.is_empty()) {
+            known.seen.extend(fresh);
+        } else {
+            known.seen.extend(
+                kept.iter()
+                    .filter_map(|task| task["taskArn"].as_str().map(str::to_string)),
+            );
+        }
+        Ok(kept)
     }
 
     /// Reads and prints the logs of the first task of each new kind of

@@ -470,3 +470,51 @@ async fn the_stopped_tasks_of_several_services_are_one_look_a_poll() {
     let distinct: std::collections::HashSet<&String> = described.iter().collect();
     assert_eq!(distinct.len(), described.len(), "{described:?}");
 }
+
+/// A fault that answers 400 `code` with `message`.
+fn refused(code: &str, message: &str) -> Fault {
+    Fault::Raw {
+        status: 400,
+        content_type: "application/x-amz-json-1.1".into(),
+        body: json!({"__type": code, "message": message}).to_string(),
+    }
+}
+
+#[tokio::test]
+async fn updates_sent_together_that_fail_are_each_named() {
+    let fake = two_services().await;
+    let denied = || refused("AccessDeniedException", "not allowed");
+    fake.inject_faults("UpdateService", vec![denied(), denied()]);
+    let run = deploy_both(&fake, &[]).await;
+    run.assert_code(2);
+    run.assert_stderr_has("not allowed");
+    run.assert_stderr_has("Updating service 'worker' failed too:");
+    assert_eq!(service_revision(&fake, SERVICE), "web:1");
+    assert_eq!(service_revision(&fake, "worker"), "web:1");
+}
+
+#[tokio::test]
+async fn a_registration_that_fails_names_the_revisions_registered_all_the_same() {
+    let fake = fake().await;
+    let other = fake.seed_task_definition(
+        json!({"family": "other", "containerDefinitions": [
+            {"name": "app", "image": format!("{REPO}:v1"), "memory": 64}]}),
+        vec![],
+    );
+    fake.add_service(CLUSTER, "other", &other, 1);
+    // Both registrations go out together; the first to arrive is refused.
+    fake.inject_faults(
+        "RegisterTaskDefinition",
+        vec![refused("ClientException", "Too many revisions")],
+    );
+    let image = format!("{REPO}:v2");
+    let run = deploy(
+        &fake,
+        &["-c", CLUSTER, "-n", SERVICE, "-n", "other", "-i", &image],
+    )
+    .await;
+    run.assert_code(2);
+    run.assert_stderr_has("Too many revisions");
+    run.assert_stderr_has("Registered all the same, and used by no service:");
+    assert_eq!(fake.count("UpdateService"), 0);
+}

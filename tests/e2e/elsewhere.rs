@@ -302,3 +302,59 @@ async fn wait_only_takes_no_image_and_sends_nothing_when_refused() {
     run.assert_stderr_has("--wait-only");
     assert_eq!(operations(&fake), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn rollback_deployment_fails_when_one_service_cannot_go_back() {
+    let fake = fake().await;
+    fake.add_service(CLUSTER, "worker", TD1, 1);
+    // web: a deployment in progress; worker: one that succeeded.
+    fake.set_rollout(CLUSTER, SERVICE, Rollout::Stuck);
+    deploy_web2_elsewhere(&fake);
+    let web2 = fake.service(CLUSTER, SERVICE)["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fake.call_as_another_client(
+        "UpdateService",
+        json!({"cluster": CLUSTER, "service": "worker", "taskDefinition": web2}),
+    )
+    .unwrap();
+    for _ in 0..4 {
+        fake.call_as_another_client(
+            "DescribeServices",
+            json!({"cluster": CLUSTER, "services": ["worker"]}),
+        )
+        .unwrap();
+    }
+    // worker goes back by UpdateService, which is refused.
+    fake.inject_faults(
+        "UpdateService",
+        vec![fake_ecs::Fault::Raw {
+            status: 400,
+            content_type: "application/x-amz-json-1.1".into(),
+            body: r#"{"__type":"AccessDeniedException","message":"not on worker"}"#.into(),
+        }],
+    );
+    let run = deploy(
+        &fake,
+        &[
+            "-c",
+            CLUSTER,
+            "-n",
+            SERVICE,
+            "-n",
+            "worker",
+            "--rollback-deployment",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    run.assert_code(1);
+    run.assert_stderr_has("not on worker");
+    assert_eq!(service_revision(&fake, SERVICE), "web:1");
+    assert_eq!(service_revision(&fake, "worker"), "web:2");
+    let json = json_result(&run);
+    assert_ne!(json["result"], "rolled_back");
+    assert_eq!(json["services"][0]["result"], "rolled_back");
+}
