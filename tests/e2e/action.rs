@@ -138,19 +138,12 @@ async fn the_action_deploys_with_the_bash_script_actions_inputs() {
         "{outputs}"
     );
     // The inputs became the flags: --min/--max reached UpdateService.
-    let update = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.operation == "UpdateService")
-        .unwrap();
+    let update = first_body(&fake, "UpdateService");
     assert_eq!(
-        update.body["deploymentConfiguration"]["minimumHealthyPercent"],
+        update["deploymentConfiguration"]["minimumHealthyPercent"],
         100
     );
-    assert_eq!(
-        update.body["deploymentConfiguration"]["maximumPercent"],
-        200
-    );
+    assert_eq!(update["deploymentConfiguration"]["maximumPercent"], 200);
     // Keys went through the environment, not the command line.
     assert!(!run.output().contains(SECRET_KEY));
 
@@ -540,12 +533,8 @@ async fn the_inputs_upstream_added_later_do_what_they_do_there() {
     );
     command.env("CI_TAG", "v7");
     run_command(command).await.assert_code(0);
-    let update = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.operation == "UpdateService")
-        .unwrap();
-    assert_eq!(update.body["desiredCount"], 3);
+    let update = first_body(&fake, "UpdateService");
+    assert_eq!(update["desiredCount"], 3);
     assert_eq!(
         fake.task_definition("web:2")["containerDefinitions"][0]["image"],
         format!("{REPO}:v7")

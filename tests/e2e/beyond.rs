@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use fake_ecs::{FakeEcs, Fault, Rollout};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const WRITES: [&str; 4] = [
     "RegisterTaskDefinition",
@@ -324,12 +324,7 @@ async fn a_refused_update_rolls_back_the_services_already_updated() {
         "UpdateService",
         vec![
             Fault::Pass,
-            Fault::Raw {
-                status: 400,
-                content_type: "application/x-amz-json-1.1".into(),
-                body: r#"{"__type":"AccessDeniedException","message":"not allowed on worker"}"#
-                    .into(),
-            },
+            refused("AccessDeniedException", "not allowed on worker"),
         ],
     );
     let run = deploy_both(&fake, &["--enable-rollback"]).await;
@@ -445,16 +440,9 @@ async fn the_stopped_tasks_of_several_services_are_one_look_a_poll() {
     run.assert_code(1);
     run.assert_stdout_has("stopped: web ran out of memory");
     run.assert_stdout_has("stopped: worker config is bad");
-    let bodies = |operation: &str| -> Vec<Value> {
-        fake.requests()
-            .into_iter()
-            .filter(|r| r.operation == operation)
-            .map(|r| r.body)
-            .collect()
-    };
     // Both services' tasks stop on the same polls: one look at the
     // cluster's stopped tasks serves both.
-    let lists = bodies("ListTasks");
+    let lists = bodies(&fake, "ListTasks");
     assert!(!lists.is_empty());
     for list in &lists {
         assert_eq!(list["desiredStatus"], "STOPPED");
@@ -462,22 +450,13 @@ async fn the_stopped_tasks_of_several_services_are_one_look_a_poll() {
     }
     assert!(lists.len() < fake.count("DescribeServices"), "{lists:?}");
     // And each stopped task is described once.
-    let described: Vec<String> = bodies("DescribeTasks")
+    let described: Vec<String> = bodies(&fake, "DescribeTasks")
         .iter()
         .flat_map(|b| b["tasks"].as_array().unwrap().clone())
         .map(|arn| arn.as_str().unwrap().to_string())
         .collect();
     let distinct: std::collections::HashSet<&String> = described.iter().collect();
     assert_eq!(distinct.len(), described.len(), "{described:?}");
-}
-
-/// A fault that answers 400 `code` with `message`.
-fn refused(code: &str, message: &str) -> Fault {
-    Fault::Raw {
-        status: 400,
-        content_type: "application/x-amz-json-1.1".into(),
-        body: json!({"__type": code, "message": message}).to_string(),
-    }
 }
 
 #[tokio::test]

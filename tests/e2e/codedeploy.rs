@@ -238,12 +238,8 @@ async fn a_timeout_stops_the_deployment_with_codedeploys_rollback() {
     run.assert_stderr_has("CodeDeploy stops deployment");
     run.assert_stderr_has("Rolled back: the service runs web:1 again.");
     assert_eq!(fake.count("StopDeployment"), 1);
-    let stop = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.operation == "StopDeployment")
-        .unwrap();
-    assert_eq!(stop.body["autoRollbackEnabled"], true);
+    let stop = first_body(&fake, "StopDeployment");
+    assert_eq!(stop["autoRollbackEnabled"], true);
     assert_eq!(service_revision(&fake, SERVICE), "web:1");
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["result"], "rolled_back");

@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use fake_ecs::{FakeEcs, ACCESS_KEY, SECRET_KEY};
+use fake_ecs::{FakeEcs, Fault, ACCESS_KEY, SECRET_KEY};
 use serde_json::{json, Value};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_ecs-deploy");
@@ -185,6 +185,33 @@ pub async fn deploy_json(fake: &FakeEcs, extra: &[&str]) -> (Run, Value) {
 /// The operations the fake received, in order.
 pub fn operations(fake: &FakeEcs) -> Vec<String> {
     fake.requests().into_iter().map(|r| r.operation).collect()
+}
+
+/// The bodies of the requests named `operation`, in order.
+pub fn bodies(fake: &FakeEcs, operation: &str) -> Vec<Value> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.operation == operation)
+        .map(|r| r.body)
+        .collect()
+}
+
+/// The body of the first request named `operation`.
+#[track_caller]
+pub fn first_body(fake: &FakeEcs, operation: &str) -> Value {
+    let mut found = bodies(fake, operation).into_iter();
+    found
+        .next()
+        .unwrap_or_else(|| panic!("no {operation} request"))
+}
+
+/// An answer of HTTP 400 with the JSON error `code` and `message`.
+pub fn refused(code: &str, message: &str) -> Fault {
+    Fault::Raw {
+        status: 400,
+        content_type: "application/x-amz-json-1.1".into(),
+        body: json!({"__type": code, "message": message}).to_string(),
+    }
 }
 
 /// `family:revision` of what `service` runs, as the fake holds it.

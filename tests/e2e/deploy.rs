@@ -123,14 +123,10 @@ async fn desired_count_zero_is_done_right_after_the_update() {
     let run = deploy_v2(&fake, &["-D", "0", "-m", "0", "-M", "100"]).await;
     run.assert_code(0);
     assert_eq!(fake.count("DescribeServices"), 1, "{:?}", operations(&fake));
-    let update = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.operation == "UpdateService")
-        .unwrap();
-    assert_eq!(update.body["desiredCount"], 0);
+    let update = first_body(&fake, "UpdateService");
+    assert_eq!(update["desiredCount"], 0);
     assert_eq!(
-        update.body["deploymentConfiguration"],
+        update["deploymentConfiguration"],
         json!({"minimumHealthyPercent": 0, "maximumPercent": 100})
     );
 }
@@ -159,16 +155,9 @@ async fn failing_tasks_fail_the_deploy_and_say_why() {
     run.assert_stdout_has("stopped:");
     assert_eq!(fake.count("UpdateService"), 1);
     // The stopped tasks were looked up by deployment, not for the whole service.
-    let list = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.operation == "ListTasks")
-        .unwrap();
-    assert!(list.body["startedBy"]
-        .as_str()
-        .unwrap()
-        .starts_with("ecs-svc/"));
-    assert_eq!(list.body["desiredStatus"], "STOPPED");
+    let list = first_body(&fake, "ListTasks");
+    assert!(list["startedBy"].as_str().unwrap().starts_with("ecs-svc/"));
+    assert_eq!(list["desiredStatus"], "STOPPED");
 }
 
 #[tokio::test]
@@ -563,12 +552,7 @@ async fn a_failed_poll_does_not_end_the_wait() {
         "DescribeServices",
         vec![
             Fault::Pass,
-            Fault::Raw {
-                status: 400,
-                content_type: "application/x-amz-json-1.1".into(),
-                body: r#"{"__type":"AccessDeniedException","message":"session policy hiccup"}"#
-                    .into(),
-            },
+            refused("AccessDeniedException", "session policy hiccup"),
         ],
     );
     let run = deploy_v2(&fake, &[]).await;

@@ -27,13 +27,13 @@ fn deploy_web2_elsewhere(fake: &FakeEcs) {
     .expect("the other client's UpdateService is accepted");
 }
 
-/// Another client (the console, say) looks at `web` `times` times: the
-/// fake's rollout moves on as it does for any DescribeServices.
-fn looked_at_elsewhere(fake: &FakeEcs, times: usize) {
+/// Another client (the console, say) looks at `service` `times` times:
+/// the fake's rollout moves on as it does for any DescribeServices.
+fn looked_at_elsewhere(fake: &FakeEcs, service: &str, times: usize) {
     for _ in 0..times {
         fake.call_as_another_client(
             "DescribeServices",
-            json!({"cluster": CLUSTER, "services": [SERVICE]}),
+            json!({"cluster": CLUSTER, "services": [service]}),
         )
         .expect("DescribeServices answers");
     }
@@ -139,7 +139,7 @@ async fn a_circuit_breaker_rollback_seen_after_the_fact_fails_the_step() {
     );
     deploy_web2_elsewhere(&fake);
     // ECS failed the deployment and rolled back before the pipeline looked.
-    looked_at_elsewhere(&fake, 4);
+    looked_at_elsewhere(&fake, SERVICE, 4);
     assert_eq!(service_revision(&fake, SERVICE), "web:1");
     let run = wait_only(&fake, &["--output", "json"]).await;
     run.assert_code(1);
@@ -259,12 +259,8 @@ async fn rollback_deployment_stops_a_deployment_in_progress() {
     run.assert_code(0);
     run.assert_stdout_has("The way back: web:2 to web:1");
     assert_eq!(writes(&fake), vec!["StopServiceDeployment".to_string()]);
-    let stop = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.operation == "StopServiceDeployment")
-        .unwrap();
-    assert_eq!(stop.body["stopType"], "ROLLBACK");
+    let stop = first_body(&fake, "StopServiceDeployment");
+    assert_eq!(stop["stopType"], "ROLLBACK");
     assert_eq!(service_revision(&fake, SERVICE), "web:1");
 }
 
@@ -272,7 +268,7 @@ async fn rollback_deployment_stops_a_deployment_in_progress() {
 async fn rollback_deployment_with_nothing_in_progress_goes_back_to_what_the_last_one_replaced() {
     let fake = fake().await;
     deploy_web2_elsewhere(&fake);
-    looked_at_elsewhere(&fake, 4);
+    looked_at_elsewhere(&fake, SERVICE, 4);
     assert_eq!(service_revision(&fake, SERVICE), "web:2");
 
     let run = rollback_deployment(&fake, &["--dry-run"]).await;
@@ -283,12 +279,8 @@ async fn rollback_deployment_with_nothing_in_progress_goes_back_to_what_the_last
     let run = rollback_deployment(&fake, &["--output", "json"]).await;
     run.assert_code(0);
     assert_eq!(writes(&fake), vec!["UpdateService".to_string()]);
-    let update = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.operation == "UpdateService")
-        .unwrap();
-    assert_eq!(update.body["taskDefinition"], TD1);
+    let update = first_body(&fake, "UpdateService");
+    assert_eq!(update["taskDefinition"], TD1);
     assert_eq!(service_revision(&fake, SERVICE), "web:1");
     assert_eq!(json_result(&run)["result"], "rolled_back");
 }
@@ -319,21 +311,11 @@ async fn rollback_deployment_fails_when_one_service_cannot_go_back() {
         json!({"cluster": CLUSTER, "service": "worker", "taskDefinition": web2}),
     )
     .unwrap();
-    for _ in 0..4 {
-        fake.call_as_another_client(
-            "DescribeServices",
-            json!({"cluster": CLUSTER, "services": ["worker"]}),
-        )
-        .unwrap();
-    }
+    looked_at_elsewhere(&fake, "worker", 4);
     // worker goes back by UpdateService, which is refused.
     fake.inject_faults(
         "UpdateService",
-        vec![fake_ecs::Fault::Raw {
-            status: 400,
-            content_type: "application/x-amz-json-1.1".into(),
-            body: r#"{"__type":"AccessDeniedException","message":"not on worker"}"#.into(),
-        }],
+        vec![refused("AccessDeniedException", "not on worker")],
     );
     let run = deploy(
         &fake,

@@ -45,14 +45,6 @@ async fn deploy_shop(fake: &FakeEcs, extra: &[&str]) -> Run {
     deploy(fake, &args).await
 }
 
-fn bodies(fake: &FakeEcs, operation: &str) -> Vec<Value> {
-    fake.requests()
-        .into_iter()
-        .filter(|r| r.operation == operation)
-        .map(|r| r.body)
-        .collect()
-}
-
 #[tokio::test]
 async fn an_express_service_gets_its_new_image_through_its_configuration() {
     let fake = express_fake().await;

@@ -442,12 +442,7 @@ async fn each_answered_hook_has_its_own_outcome_and_none_is_left_unwatched() {
         "ContinueServiceDeployment",
         vec![
             Fault::Pass,
-            Fault::Raw {
-                status: 400,
-                content_type: "application/x-amz-json-1.1".into(),
-                body: json!({"__type": "AccessDeniedException", "message": "not for worker"})
-                    .to_string(),
-            },
+            refused("AccessDeniedException", "not for worker"),
         ],
     );
     let run = deploy(
